@@ -1,0 +1,188 @@
+//! The one HeyGen API client: auth headers for API keys and OAuth, the `{code, message, data}`
+//! envelope, error mapping with scrubbed bodies, and one refresh-and-retry on 401.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::{Map, Value};
+use tokio::sync::Mutex;
+
+use super::error::{AuthError, AuthErrorCode, AuthResult};
+use super::oauth::{self, OAuthConfig};
+use super::resolve::{self, Credential, Kind};
+use super::scrub;
+use super::store::Store;
+use crate::http;
+
+pub const CLIENT_SOURCE: &str = "hyperframes";
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct HeygenClient {
+    http: reqwest::Client,
+    base_url: String,
+    oauth: OAuthConfig,
+    store: Store,
+    cred: Mutex<Credential>,
+}
+
+/// The fields of `/v3/users/me` this tool reads.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserInfo {
+    pub raw: Map<String, Value>,
+}
+
+const USER_FIELDS: [&str; 8] =
+    ["username", "email", "first_name", "last_name", "billing_type", "wallet", "subscription", "usage_based"];
+
+impl UserInfo {
+    pub fn from_body(body: &Value) -> Self {
+        let root = match body.get("data") {
+            Some(Value::Object(d)) => d,
+            _ => match body {
+                Value::Object(o) => o,
+                _ => return Self::default(),
+            },
+        };
+        let raw = USER_FIELDS
+            .iter()
+            .filter_map(|k| root.get(*k).filter(|v| !v.is_null()).map(|v| (k.to_string(), v.clone())))
+            .collect();
+        Self { raw }
+    }
+
+    pub fn str(&self, key: &str) -> Option<&str> {
+        self.raw.get(key).and_then(Value::as_str).filter(|s| !s.trim().is_empty())
+    }
+
+    pub fn as_store_user(&self) -> super::store::UserBlock {
+        super::store::UserBlock {
+            email: self.str("email").map(Into::into),
+            first_name: self.str("first_name").map(Into::into),
+            last_name: self.str("last_name").map(Into::into),
+            username: self.str("username").map(Into::into),
+            extra: Map::new(),
+        }
+    }
+
+    pub fn display_name(&self) -> Option<String> {
+        self.as_store_user().display_name()
+    }
+}
+
+fn truncate_detail(status: u16, reason: &str, body: &[u8]) -> String {
+    let text = scrub::scrub_body(&String::from_utf8_lossy(body));
+    if text.trim().is_empty() {
+        format!("{status} {reason}").trim().to_string()
+    } else {
+        text.trim().to_string()
+    }
+}
+
+impl HeygenClient {
+    pub fn new(cred: Credential) -> Self {
+        Self {
+            http: http::client(REQUEST_TIMEOUT),
+            base_url: resolve::api_base_url(),
+            oauth: OAuthConfig::from_env(),
+            store: Store::from_env(),
+            cred: Mutex::new(cred),
+        }
+    }
+
+    pub async fn credential(&self) -> Credential {
+        self.cred.lock().await.clone()
+    }
+
+    fn authorize(&self, req: reqwest::RequestBuilder, cred: &Credential) -> reqwest::RequestBuilder {
+        let req = req.header("X-HeyGen-Client-Source", CLIENT_SOURCE);
+        match cred.kind {
+            Kind::ApiKey => req.header("x-api-key", &cred.secret),
+            Kind::OAuth => req.bearer_auth(&cred.secret).header("X-HeyGen-Source", "cli"),
+        }
+    }
+
+    /// Sends a request and returns the JSON body (envelope included). On a 401 with an OAuth
+    /// refresh token, refreshes once, persists the rotated tokens, and replays once.
+    pub async fn send_json(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> AuthResult<Value> {
+        let mut retried = false;
+        loop {
+            let cred = self.cred.lock().await.clone();
+            let url = format!("{}{}", self.base_url, path);
+            let mut req = self.authorize(self.http.request(method.clone(), &url), &cred);
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            tracing::debug!(%method, path, kind = cred.kind.as_str(), "HeyGen request");
+            let resp = req
+                .send()
+                .await
+                .map_err(|e| AuthError::network(format!("HeyGen API unreachable: {}", http::describe(&e))))?;
+            let status = resp.status();
+            let bytes = http::read_body_capped(resp, http::DEFAULT_BODY_LIMIT)
+                .await
+                .map_err(|e| AuthError::network(format!("HeyGen API response: {e}")))?;
+            if status.as_u16() == 401 {
+                if !retried && cred.kind == Kind::OAuth && cred.refresh_token.is_some() {
+                    retried = true;
+                    match self.refresh_now().await {
+                        Ok(()) => continue,
+                        Err(e) if e.code == AuthErrorCode::RefreshFailed => {
+                            tracing::debug!("refresh after 401 was refused");
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                let reason = status.canonical_reason().unwrap_or("");
+                return Err(AuthError::unauthenticated(truncate_detail(401, reason, &bytes)));
+            }
+            if !status.is_success() {
+                let reason = status.canonical_reason().unwrap_or("");
+                return Err(AuthError::api(format!(
+                    "HeyGen API error ({}): {}",
+                    status.as_u16(),
+                    truncate_detail(status.as_u16(), reason, &bytes)
+                )));
+            }
+            return serde_json::from_slice(&bytes)
+                .map_err(|_| AuthError::api(format!("HeyGen API returned a non-JSON body for {path}")));
+        }
+    }
+
+    pub async fn users_me(&self) -> AuthResult<UserInfo> {
+        let body = self.send_json(reqwest::Method::GET, "/v3/users/me", None).await?;
+        Ok(UserInfo::from_body(&body))
+    }
+
+    /// Refreshes the OAuth token now and persists the result (merge: a rotated refresh token replaces
+    /// the old one; fields the server omitted are kept).
+    pub async fn refresh_now(&self) -> AuthResult<()> {
+        let mut cred = self.cred.lock().await;
+        let Some(rt) = cred.refresh_token.clone() else {
+            return Err(AuthError::refresh_failed("No OAuth refresh token to use."));
+        };
+        let tokens = oauth::refresh(&self.http, &self.oauth, &rt).await?;
+        if !cred.source.is_env() {
+            let store = Store::at(self.store.dir());
+            let used_rt = rt.clone();
+            let tokens2 = tokens.clone();
+            crate::blocking(move || {
+                store.update(move |c| {
+                    let prev = c.oauth.as_ref().filter(|o| o.refresh_token.as_deref() == Some(used_rt.as_str()));
+                    let merged = oauth::apply_tokens(prev.or(c.oauth.as_ref()), &tokens2, true);
+                    c.oauth = Some(merged);
+                    Ok(())
+                })
+            })
+            .await?;
+        }
+        cred.secret = tokens.access_token.clone();
+        if tokens.refresh_token.is_some() {
+            cred.refresh_token = tokens.refresh_token.clone();
+        }
+        cred.expires_at = tokens.expires_at;
+        cred.expired = false;
+        cred.refreshable = false;
+        tracing::debug!(at = %Utc::now(), "OAuth token refreshed");
+        Ok(())
+    }
+}

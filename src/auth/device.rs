@@ -1,0 +1,1518 @@
+//! OAuth 2.0 Device Authorization Grant (RFC 8628): ask the authorization server for a device
+//! code, then poll the token endpoint until the user approves, refuses, or the code runs out.
+//!
+//! The device code is a bearer secret for the duration of the flow. It is registered with the
+//! scrubber as soon as it is read, redacted from `Debug`, and never placed in an error, a hint or
+//! a log line.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, Instant, SystemTime};
+
+use reqwest::header::{HeaderMap, ACCEPT, RETRY_AFTER};
+use reqwest::StatusCode;
+use serde_json::{Map, Value};
+use url::Url;
+
+use super::error::{AuthError, AuthResult};
+use super::oauth::{self, is_header_safe, OAuthConfig, TokenSet};
+use super::scrub;
+use crate::http::{self, BodyError};
+
+/// The grant type sent while polling the token endpoint.
+pub const DEVICE_GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
+/// Largest response body accepted from the device or token endpoint.
+pub const BODY_LIMIT: usize = 64 * 1024;
+/// Budget for one request, from sending it to having read the whole body.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// Polling interval when the server does not name one.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
+/// Smallest polling interval honoured, whatever the server says.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(5);
+/// Largest polling interval, including after `slow_down` and `Retry-After`.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(60);
+/// Added to the interval on every `slow_down` (RFC 8628 §3.5).
+pub const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
+/// Polling never lasts longer than this, even if the code claims to live longer.
+pub const MAX_WAIT: Duration = Duration::from_secs(30 * 60);
+/// Transport failures (timeouts, dropped connections) retried in a row before giving up.
+pub const MAX_TRANSPORT_RETRIES: u32 = 3;
+
+/// Upper bound kept on a reported `expires_in`, so later arithmetic cannot overflow.
+const MAX_REPORTED_EXPIRY_SECS: u64 = u32::MAX as u64;
+/// Longest RFC 6749 `error` code that is quoted back in a message.
+const MAX_ERROR_CODE_LEN: usize = 64;
+
+/// Size and time limits of the flow. [`Default`] gives the production values; tests shrink them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceLimits {
+    /// Per request, including reading the body.
+    pub request_timeout: Duration,
+    /// Response body cap in bytes.
+    pub body_limit: usize,
+    /// Cap on how long polling may run, whatever `expires_in` says.
+    pub max_wait: Duration,
+    /// Consecutive transport failures tolerated while polling.
+    pub max_transport_retries: u32,
+}
+
+impl Default for DeviceLimits {
+    fn default() -> Self {
+        Self {
+            request_timeout: REQUEST_TIMEOUT,
+            body_limit: BODY_LIMIT,
+            max_wait: MAX_WAIT,
+            max_transport_retries: MAX_TRANSPORT_RETRIES,
+        }
+    }
+}
+
+/// A validated device authorization response (RFC 8628 §3.2).
+#[derive(Clone, PartialEq, Eq)]
+pub struct DeviceAuthorization {
+    /// Secret: registered with the scrubber and never shown.
+    pub device_code: String,
+    pub user_code: String,
+    pub verification_uri: Url,
+    pub verification_uri_complete: Option<Url>,
+    pub expires_in: Duration,
+    pub interval: Duration,
+}
+
+impl DeviceAuthorization {
+    /// The address to show the user: the complete URI when the server gave one (the code is
+    /// then pre-filled), otherwise the plain verification URI.
+    pub fn display_uri(&self) -> &Url {
+        self.verification_uri_complete.as_ref().unwrap_or(&self.verification_uri)
+    }
+}
+
+impl fmt::Debug for DeviceAuthorization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeviceAuthorization")
+            .field("device_code", &"<redacted>")
+            .field("user_code", &self.user_code)
+            .field("verification_uri", &self.verification_uri.as_str())
+            .field("verification_uri_complete", &self.verification_uri_complete.as_ref().map(Url::as_str))
+            .field("expires_in", &self.expires_in)
+            .field("interval", &self.interval)
+            .finish()
+    }
+}
+
+/// Time source and timer for polling, so tests never wait for real time.
+pub trait Sleeper: Send + Sync {
+    fn sleep(&self, d: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+    fn now(&self) -> Instant;
+}
+
+/// The real clock: `tokio::time`, so a paused test runtime stays consistent.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokioSleeper;
+
+impl Sleeper for TokioSleeper {
+    fn sleep(&self, d: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(tokio::time::sleep(d))
+    }
+
+    fn now(&self) -> Instant {
+        tokio::time::Instant::now().into_std()
+    }
+}
+
+/// Starts the flow: POSTs `client_id` and `scope` to `cfg.device_url`.
+pub async fn request_authorization(http: &reqwest::Client, cfg: &OAuthConfig) -> AuthResult<DeviceAuthorization> {
+    request_authorization_with(http, cfg, &DeviceLimits::default()).await
+}
+
+/// [`request_authorization`] with explicit limits.
+pub async fn request_authorization_with(
+    http: &reqwest::Client,
+    cfg: &OAuthConfig,
+    limits: &DeviceLimits,
+) -> AuthResult<DeviceAuthorization> {
+    let req = http
+        .post(&cfg.device_url)
+        .header(ACCEPT, "application/json")
+        .form(&[("client_id", cfg.client_id.as_str()), ("scope", oauth::SCOPES)]);
+    let reply = match exchange(req, limits, false).await {
+        Ok(reply) => reply,
+        Err(ExchangeError::TooLarge(limit)) => {
+            return Err(AuthError::device(format!("the authorization server's response exceeds {limit} bytes")))
+        }
+        Err(e) => {
+            return Err(AuthError::network(format!("device authorization request failed: {}", e.describe(limits))))
+        }
+    };
+    if !reply.status.is_success() {
+        tracing::debug!(status = reply.status.as_u16(), "device authorization request refused");
+        return Err(AuthError::device(format!("authorization server returned HTTP {}", reply.status.as_u16())));
+    }
+    let auth = parse_authorization(&reply.body)?;
+    tracing::debug!(
+        expires_in_secs = auth.expires_in.as_secs(),
+        interval_secs = auth.interval.as_secs(),
+        has_complete_uri = auth.verification_uri_complete.is_some(),
+        "device authorization granted"
+    );
+    Ok(auth)
+}
+
+/// Validates a device authorization response body. Errors never quote the body.
+pub fn parse_authorization(body: &[u8]) -> AuthResult<DeviceAuthorization> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|_| AuthError::device("the authorization server returned a body that is not JSON"))?;
+    let obj =
+        value.as_object().ok_or_else(|| AuthError::device("the authorization server returned a non-object body"))?;
+
+    let device_code = required_code(obj, "device_code")?;
+    scrub::register_secret(&device_code);
+    let user_code = required_code(obj, "user_code")?;
+
+    let verification_uri = match obj.get("verification_uri") {
+        None | Some(Value::Null) => return Err(bad_field("verification_uri", "is missing")),
+        Some(v) => verification_url(v, "verification_uri")?,
+    };
+    let verification_uri_complete = match obj.get("verification_uri_complete") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(verification_url(v, "verification_uri_complete")?),
+    };
+
+    let expires_in = match obj.get("expires_in") {
+        None | Some(Value::Null) => return Err(bad_field("expires_in", "is missing")),
+        Some(v) => positive_seconds(v).ok_or_else(|| bad_field("expires_in", "is not a positive number"))?,
+    };
+    let interval = match obj.get("interval") {
+        None | Some(Value::Null) => DEFAULT_INTERVAL,
+        Some(v) => {
+            let secs = positive_seconds(v).ok_or_else(|| bad_field("interval", "is not a positive number"))?;
+            Duration::from_secs(secs).clamp(MIN_INTERVAL, MAX_INTERVAL)
+        }
+    };
+
+    Ok(DeviceAuthorization {
+        device_code,
+        user_code,
+        verification_uri,
+        verification_uri_complete,
+        expires_in: Duration::from_secs(expires_in),
+        interval,
+    })
+}
+
+/// Polls the token endpoint until the user approves (tokens), refuses, or the code expires.
+pub async fn poll_for_token(
+    http: &reqwest::Client,
+    cfg: &OAuthConfig,
+    auth: &DeviceAuthorization,
+    sleeper: &dyn Sleeper,
+) -> AuthResult<TokenSet> {
+    poll_for_token_with(http, cfg, auth, sleeper, &DeviceLimits::default()).await
+}
+
+/// [`poll_for_token`] with explicit limits.
+pub async fn poll_for_token_with(
+    http: &reqwest::Client,
+    cfg: &OAuthConfig,
+    auth: &DeviceAuthorization,
+    sleeper: &dyn Sleeper,
+    limits: &DeviceLimits,
+) -> AuthResult<TokenSet> {
+    let deadline = sleeper.now() + auth.expires_in.min(limits.max_wait);
+    let mut interval = auth.interval.clamp(MIN_INTERVAL, MAX_INTERVAL);
+    let mut transport_failures: u32 = 0;
+
+    loop {
+        let remaining = deadline.saturating_duration_since(sleeper.now());
+        if remaining.is_zero() {
+            tracing::debug!("device code expired while waiting for approval");
+            return Err(expired());
+        }
+        sleeper.sleep(interval.min(remaining)).await;
+
+        let req = http.post(&cfg.token_url).header(ACCEPT, "application/json").form(&[
+            ("grant_type", DEVICE_GRANT_TYPE),
+            ("device_code", auth.device_code.as_str()),
+            ("client_id", cfg.client_id.as_str()),
+        ]);
+        let reply = match exchange(req, limits, true).await {
+            Ok(reply) => {
+                transport_failures = 0;
+                reply
+            }
+            Err(ExchangeError::TooLarge(limit)) => {
+                tracing::debug!(limit, "device poll: response too large");
+                return Err(AuthError::device(format!("the token endpoint's response exceeds {limit} bytes")));
+            }
+            Err(e) if e.is_transient() => {
+                transport_failures += 1;
+                let detail = e.describe(limits);
+                if transport_failures > limits.max_transport_retries {
+                    tracing::debug!(attempts = transport_failures, "device poll: giving up on transport errors");
+                    return Err(AuthError::network(format!(
+                        "could not reach the token endpoint ({transport_failures} attempts in a row): {detail}"
+                    )));
+                }
+                tracing::debug!(
+                    attempt = transport_failures,
+                    interval_secs = interval.as_secs(),
+                    error = %detail,
+                    "device poll: transport error, retrying"
+                );
+                continue;
+            }
+            Err(e) => return Err(AuthError::network(format!("token request failed: {}", e.describe(limits)))),
+        };
+
+        let status = reply.status.as_u16();
+        let rfc_error = rfc_error_code(&reply.body);
+        if reply.status.is_success() && (rfc_error.is_none() || has_access_token(&reply.body)) {
+            tracing::debug!(status, "device poll: tokens issued");
+            return oauth::parse_token_response(&reply.body, chrono::Utc::now());
+        }
+
+        match rfc_error.as_deref() {
+            Some("authorization_pending") => {
+                tracing::debug!(status, "device poll: authorization_pending");
+            }
+            Some("slow_down") => {
+                interval = slowed_interval(interval, &reply.headers);
+                tracing::debug!(status, interval_secs = interval.as_secs(), "device poll: slow_down");
+            }
+            None if reply.status == StatusCode::TOO_MANY_REQUESTS => {
+                interval = slowed_interval(interval, &reply.headers);
+                tracing::debug!(status, interval_secs = interval.as_secs(), "device poll: rate limited");
+            }
+            Some("access_denied") => {
+                tracing::debug!(status, "device poll: access_denied");
+                return Err(AuthError::device("access was denied"));
+            }
+            Some("expired_token") => {
+                tracing::debug!(status, "device poll: expired_token");
+                return Err(expired());
+            }
+            other => {
+                let code = other.and_then(|c| quotable_error_code(c, &auth.device_code));
+                tracing::debug!(status, error = code.unwrap_or("-"), "device poll: failed");
+                let message = match code {
+                    Some(code) => format!("token endpoint returned HTTP {status} ({code})"),
+                    None => format!("token endpoint returned HTTP {status}"),
+                };
+                return Err(AuthError::device(message));
+            }
+        }
+    }
+}
+
+fn expired() -> AuthError {
+    AuthError::device("the code expired")
+}
+
+fn bad_field(field: &str, problem: &str) -> AuthError {
+    AuthError::device(format!("the authorization server's {field} {problem}"))
+}
+
+/// A non-empty, header-safe string field.
+fn required_code(obj: &Map<String, Value>, field: &str) -> AuthResult<String> {
+    match obj.get(field) {
+        Some(Value::String(s)) if !s.is_empty() && is_header_safe(s) => Ok(s.clone()),
+        Some(Value::String(s)) if s.is_empty() => Err(bad_field(field, "is empty")),
+        Some(Value::String(_)) => Err(bad_field(field, "contains control characters")),
+        None | Some(Value::Null) => Err(bad_field(field, "is missing")),
+        Some(_) => Err(bad_field(field, "is not a string")),
+    }
+}
+
+/// A verification address: https (or http on loopback), no userinfo, no control characters,
+/// returned in canonical form (IDN hosts as punycode). The raw value is never quoted.
+fn verification_url(value: &Value, field: &str) -> AuthResult<Url> {
+    let raw = value.as_str().ok_or_else(|| bad_field(field, "is not a string"))?;
+    if raw.is_empty() {
+        return Err(bad_field(field, "is empty"));
+    }
+    // The URL parser silently drops tabs and newlines, so look at the raw text first.
+    if raw.chars().any(char::is_control) {
+        return Err(bad_field(field, "contains control characters"));
+    }
+    let url = Url::parse(raw).map_err(|_| bad_field(field, "is not a valid URL"))?;
+    let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost"));
+    match url.scheme() {
+        "https" if url.host_str().is_some() => {}
+        "http" if loopback => {}
+        _ => return Err(bad_field(field, "must be an https URL")),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad_field(field, "must not contain user information"));
+    }
+    if !is_header_safe(url.as_str()) {
+        return Err(bad_field(field, "contains control characters"));
+    }
+    Ok(url)
+}
+
+/// Whole seconds, rounded up, from a JSON number or a string of ASCII digits. `None` unless the
+/// value is strictly numeric and greater than zero.
+fn positive_seconds(value: &Value) -> Option<u64> {
+    let secs = match value {
+        Value::Number(n) => {
+            let f = n.as_f64()?;
+            if !f.is_finite() || f <= 0.0 {
+                return None;
+            }
+            f.ceil().min(MAX_REPORTED_EXPIRY_SECS as f64) as u64
+        }
+        Value::String(s) => {
+            if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            // All digits: the only failure left is overflow, which is just "very large".
+            s.parse::<u64>().unwrap_or(u64::MAX).min(MAX_REPORTED_EXPIRY_SECS)
+        }
+        _ => return None,
+    };
+    (secs > 0).then_some(secs)
+}
+
+/// The RFC 6749 §5.2 `error` member of a JSON object body, if there is one.
+fn rfc_error_code(body: &[u8]) -> Option<String> {
+    match serde_json::from_slice::<Value>(body).ok()? {
+        Value::Object(obj) => match obj.get("error") {
+            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn has_access_token(body: &[u8]) -> bool {
+    matches!(
+        serde_json::from_slice::<Value>(body),
+        Ok(Value::Object(obj)) if obj.contains_key("access_token")
+    )
+}
+
+/// An error code that is safe to put in a message: short snake_case ASCII, and unrelated to the
+/// device code (a server that echoes it must not get it printed).
+fn quotable_error_code<'a>(code: &'a str, device_code: &str) -> Option<&'a str> {
+    let shaped = !code.is_empty()
+        && code.len() <= MAX_ERROR_CODE_LEN
+        && code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    let related = code.contains(device_code) || device_code.contains(code);
+    (shaped && !related).then_some(code)
+}
+
+/// The interval after `slow_down` or a bare 429: `min(max(interval + 5 s, Retry-After), 60 s)`.
+fn slowed_interval(interval: Duration, headers: &HeaderMap) -> Duration {
+    let retry_after = retry_after(headers, SystemTime::now()).unwrap_or(Duration::ZERO);
+    (interval + SLOW_DOWN_STEP).max(retry_after).min(MAX_INTERVAL)
+}
+
+/// `Retry-After` as delay-seconds or an HTTP-date relative to `now`, rounded up to whole
+/// seconds and capped at [`MAX_INTERVAL`]. Unparseable values are ignored.
+fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let raw = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    let delay = if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) {
+        Duration::from_secs(raw.parse::<u64>().unwrap_or(u64::MAX).min(MAX_INTERVAL.as_secs()))
+    } else {
+        let when = httpdate::parse_http_date(raw).ok()?;
+        let ahead = when.duration_since(now).unwrap_or(Duration::ZERO);
+        let mut secs = ahead.as_secs();
+        if ahead.subsec_nanos() > 0 {
+            secs += 1;
+        }
+        Duration::from_secs(secs)
+    };
+    Some(delay.min(MAX_INTERVAL))
+}
+
+/// One request/response, with the body read under the size cap, all inside the time budget.
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+enum ExchangeError {
+    Timeout,
+    TooLarge(usize),
+    Transport(reqwest::Error),
+}
+
+impl ExchangeError {
+    /// Worth another attempt at the current interval.
+    fn is_transient(&self) -> bool {
+        match self {
+            Self::Timeout => true,
+            Self::TooLarge(_) => false,
+            Self::Transport(e) => !(e.is_builder() || e.is_redirect() || e.is_status()),
+        }
+    }
+
+    fn describe(&self, limits: &DeviceLimits) -> String {
+        match self {
+            Self::Timeout => format!("no complete response within {} ms", limits.request_timeout.as_millis()),
+            Self::TooLarge(limit) => format!("response body exceeds {limit} bytes"),
+            Self::Transport(e) => scrub::scrub(&http::describe(e)),
+        }
+    }
+}
+
+/// Sends `req` and reads the body (for non-2xx answers only when `read_error_body`), all within
+/// `limits.request_timeout`.
+async fn exchange(
+    req: reqwest::RequestBuilder,
+    limits: &DeviceLimits,
+    read_error_body: bool,
+) -> Result<Reply, ExchangeError> {
+    let work = async {
+        let resp = req.send().await.map_err(ExchangeError::Transport)?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = if status.is_success() || read_error_body {
+            http::read_body_capped(resp, limits.body_limit).await.map_err(|e| match e {
+                BodyError::TooLarge(limit) => ExchangeError::TooLarge(limit),
+                BodyError::Transport(e) => ExchangeError::Transport(e),
+            })?
+        } else {
+            Vec::new()
+        };
+        Ok(Reply { status, headers, body })
+    };
+    tokio::time::timeout(limits.request_timeout, work).await.unwrap_or(Err(ExchangeError::Timeout))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::error::AuthErrorCode;
+    use serde_json::json;
+    use std::net::SocketAddr;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    const DEVICE_CODE: &str = "DEV-SECRET-Gm9xQ2hZkP7wLr4T";
+
+    // ---------- contract server ----------
+
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mode {
+        /// Content-Length plus the body.
+        Normal,
+        /// No Content-Length: the body ends when the connection closes.
+        Unframed,
+        /// Promise more body than is sent, then hold the connection open.
+        Stall,
+        /// Read the request and close without answering.
+        Drop,
+    }
+
+    #[derive(Clone)]
+    struct Reply {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+        mode: Mode,
+    }
+
+    impl Reply {
+        fn json(status: u16, body: Value) -> Self {
+            Self {
+                status,
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: body.to_string().into_bytes(),
+                mode: Mode::Normal,
+            }
+        }
+        fn raw(status: u16, body: &str) -> Self {
+            Self { status, headers: vec![], body: body.as_bytes().to_vec(), mode: Mode::Normal }
+        }
+        fn error(code: &str) -> Self {
+            Self::json(400, json!({ "error": code }))
+        }
+        fn token() -> Self {
+            Self::json(
+                200,
+                json!({"access_token": "at-123", "refresh_token": "rt-456", "token_type": "Bearer",
+                       "expires_in": 3600, "scope": "openid profile email"}),
+            )
+        }
+        fn header(mut self, name: &str, value: &str) -> Self {
+            self.headers.push((name.into(), value.into()));
+            self
+        }
+        fn mode(mut self, mode: Mode) -> Self {
+            self.mode = mode;
+            self
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    struct Recorded {
+        method: String,
+        path: String,
+        headers: Vec<(String, String)>,
+        body: String,
+    }
+
+    impl Recorded {
+        fn header(&self, name: &str) -> Option<&str> {
+            self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        }
+        fn form(&self) -> Vec<(String, String)> {
+            url::form_urlencoded::parse(self.body.as_bytes()).into_owned().collect()
+        }
+    }
+
+    struct Server {
+        addr: SocketAddr,
+        requests: Arc<Mutex<Vec<Recorded>>>,
+    }
+
+    impl Server {
+        /// Answers requests with `replies` in order; the last one repeats forever.
+        async fn start(replies: Vec<Reply>) -> Self {
+            assert!(!replies.is_empty());
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let requests = Arc::new(Mutex::new(Vec::new()));
+            let replies = Arc::new(replies);
+            let next = Arc::new(AtomicUsize::new(0));
+            let recorded = requests.clone();
+            tokio::spawn(async move {
+                loop {
+                    let Ok((sock, _)) = listener.accept().await else {
+                        return;
+                    };
+                    let (replies, next, recorded) = (replies.clone(), next.clone(), recorded.clone());
+                    tokio::spawn(async move {
+                        let _ = handle(sock, &replies, &next, &recorded).await;
+                    });
+                }
+            });
+            Self { addr, requests }
+        }
+
+        fn url(&self, path: &str) -> String {
+            format!("http://{}{}", self.addr, path)
+        }
+
+        fn cfg(&self) -> OAuthConfig {
+            OAuthConfig {
+                client_id: "test-client".into(),
+                authorize_url: self.url("/authorize"),
+                token_url: self.url("/token"),
+                revoke_url: self.url("/revoke"),
+                device_url: self.url("/device"),
+            }
+        }
+
+        fn requests(&self) -> Vec<Recorded> {
+            self.requests.lock().unwrap().clone()
+        }
+    }
+
+    async fn handle(
+        mut sock: TcpStream,
+        replies: &[Reply],
+        next: &AtomicUsize,
+        recorded: &Mutex<Vec<Recorded>>,
+    ) -> std::io::Result<()> {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let head_end = loop {
+            let n = sock.read(&mut chunk).await?;
+            if n == 0 {
+                return Ok(());
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+        let mut lines = head.split("\r\n");
+        let mut start = lines.next().unwrap_or_default().split(' ');
+        let method = start.next().unwrap_or_default().to_string();
+        let path = start.next().unwrap_or_default().to_string();
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        let length: usize =
+            headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+        while buf.len() < head_end + length {
+            let n = sock.read(&mut chunk).await?;
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        let body = String::from_utf8_lossy(&buf[head_end..]).to_string();
+        recorded.lock().unwrap().push(Recorded { method, path, headers, body });
+
+        let i = next.fetch_add(1, Ordering::SeqCst).min(replies.len() - 1);
+        let reply = &replies[i];
+        if reply.mode == Mode::Drop {
+            return Ok(());
+        }
+        let mut out = format!("HTTP/1.1 {} Test\r\nconnection: close\r\n", reply.status);
+        for (k, v) in &reply.headers {
+            out.push_str(&format!("{k}: {v}\r\n"));
+        }
+        match reply.mode {
+            Mode::Normal => out.push_str(&format!("content-length: {}\r\n", reply.body.len())),
+            Mode::Stall => out.push_str(&format!("content-length: {}\r\n", reply.body.len() + 1000)),
+            Mode::Unframed | Mode::Drop => {}
+        }
+        out.push_str("\r\n");
+        sock.write_all(out.as_bytes()).await?;
+        sock.write_all(&reply.body).await?;
+        sock.flush().await?;
+        if reply.mode == Mode::Stall {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        }
+        sock.shutdown().await
+    }
+
+    // ---------- fake clock ----------
+
+    struct FakeSleeper {
+        start: Instant,
+        state: Mutex<(Duration, Vec<Duration>)>,
+    }
+
+    impl FakeSleeper {
+        fn new() -> Self {
+            Self { start: Instant::now(), state: Mutex::new((Duration::ZERO, Vec::new())) }
+        }
+        fn sleeps(&self) -> Vec<u64> {
+            self.state.lock().unwrap().1.iter().map(|d| d.as_secs()).collect()
+        }
+        fn elapsed(&self) -> Duration {
+            self.state.lock().unwrap().0
+        }
+    }
+
+    impl Sleeper for FakeSleeper {
+        fn sleep(&self, d: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+            let mut state = self.state.lock().unwrap();
+            state.0 += d;
+            state.1.push(d);
+            Box::pin(std::future::ready(()))
+        }
+        fn now(&self) -> Instant {
+            self.start + self.state.lock().unwrap().0
+        }
+    }
+
+    // ---------- helpers ----------
+
+    fn client() -> reqwest::Client {
+        reqwest::Client::builder().no_proxy().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    }
+
+    fn fast_limits() -> DeviceLimits {
+        DeviceLimits { request_timeout: Duration::from_millis(200), ..DeviceLimits::default() }
+    }
+
+    fn auth_with(interval: u64, expires_in: u64) -> DeviceAuthorization {
+        DeviceAuthorization {
+            device_code: DEVICE_CODE.into(),
+            user_code: "WDJB-MJHT".into(),
+            verification_uri: Url::parse("https://example.com/device").unwrap(),
+            verification_uri_complete: None,
+            expires_in: Duration::from_secs(expires_in),
+            interval: Duration::from_secs(interval),
+        }
+    }
+
+    fn base() -> Map<String, Value> {
+        match json!({
+            "device_code": DEVICE_CODE,
+            "user_code": "WDJB-MJHT",
+            "verification_uri": "https://example.com/device",
+            "expires_in": 600,
+            "interval": 5
+        }) {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    fn parse_with(field: &str, value: Value) -> AuthResult<DeviceAuthorization> {
+        let mut obj = base();
+        obj.insert(field.into(), value);
+        parse_authorization(Value::Object(obj).to_string().as_bytes())
+    }
+
+    fn parse_without(field: &str) -> AuthResult<DeviceAuthorization> {
+        let mut obj = base();
+        obj.remove(field);
+        parse_authorization(Value::Object(obj).to_string().as_bytes())
+    }
+
+    fn assert_no_leak(err: &AuthError) {
+        for text in [err.message.clone(), err.hint.clone().unwrap_or_default(), format!("{err}"), format!("{err:?}")] {
+            assert!(!text.contains(DEVICE_CODE), "device code leaked: {text}");
+        }
+    }
+
+    fn assert_device_error(err: &AuthError, needle: &str) {
+        assert_eq!(err.code, AuthErrorCode::DeviceAuthFailed, "{err:?}");
+        assert!(err.message.contains(needle), "{:?} lacks {needle:?}", err.message);
+        assert!(err.hint.as_deref().unwrap_or_default().contains("--device"));
+        assert_no_leak(err);
+    }
+
+    async fn poll(replies: Vec<Reply>, auth: &DeviceAuthorization) -> (AuthResult<TokenSet>, FakeSleeper, Server) {
+        let server = Server::start(replies).await;
+        let sleeper = FakeSleeper::new();
+        let result = poll_for_token_with(&client(), &server.cfg(), auth, &sleeper, &fast_limits()).await;
+        (result, sleeper, server)
+    }
+
+    // ---------- request_authorization ----------
+
+    #[tokio::test]
+    async fn authorization_request_shape_and_parse() {
+        let server = Server::start(vec![Reply::json(
+            200,
+            json!({
+                "device_code": DEVICE_CODE,
+                "user_code": "WDJB-MJHT",
+                "verification_uri": "https://example.com/device",
+                "verification_uri_complete": "https://example.com/device?user_code=WDJB-MJHT",
+                "expires_in": 900,
+                "interval": 7
+            }),
+        )])
+        .await;
+        let auth = request_authorization(&client(), &server.cfg()).await.unwrap();
+        assert_eq!(auth.device_code, DEVICE_CODE);
+        assert_eq!(auth.user_code, "WDJB-MJHT");
+        assert_eq!(auth.verification_uri.as_str(), "https://example.com/device");
+        assert_eq!(
+            auth.verification_uri_complete.as_ref().map(Url::as_str),
+            Some("https://example.com/device?user_code=WDJB-MJHT")
+        );
+        assert_eq!(auth.display_uri().as_str(), "https://example.com/device?user_code=WDJB-MJHT");
+        assert_eq!(auth.expires_in, Duration::from_secs(900));
+        assert_eq!(auth.interval, Duration::from_secs(7));
+
+        let reqs = server.requests();
+        assert_eq!(reqs.len(), 1);
+        assert_eq!(reqs[0].method, "POST");
+        assert_eq!(reqs[0].path, "/device");
+        assert_eq!(reqs[0].header("accept"), Some("application/json"));
+        assert_eq!(reqs[0].header("content-type"), Some("application/x-www-form-urlencoded"));
+        assert_eq!(
+            reqs[0].form(),
+            vec![
+                ("client_id".to_string(), "test-client".to_string()),
+                ("scope".to_string(), oauth::SCOPES.to_string()),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn authorization_non_2xx_reports_status_only() {
+        let server = Server::start(vec![Reply::json(
+            503,
+            json!({"error": "temporarily_unavailable", "device_code": DEVICE_CODE}),
+        )])
+        .await;
+        let err = request_authorization(&client(), &server.cfg()).await.unwrap_err();
+        assert_device_error(&err, "authorization server returned HTTP 503");
+        assert!(!err.message.contains("temporarily_unavailable"));
+    }
+
+    #[tokio::test]
+    async fn authorization_oversized_body_is_refused() {
+        let big = format!("{{\"device_code\":\"{DEVICE_CODE}\",\"pad\":\"{}\"}}", "x".repeat(BODY_LIMIT));
+        for mode in [Mode::Normal, Mode::Unframed] {
+            let server = Server::start(vec![Reply::raw(200, &big).mode(mode)]).await;
+            let err = request_authorization(&client(), &server.cfg()).await.unwrap_err();
+            assert_device_error(&err, "exceeds 65536 bytes");
+        }
+    }
+
+    #[tokio::test]
+    async fn authorization_body_just_under_cap_is_read() {
+        let mut obj = base();
+        let overhead = Value::Object(obj.clone()).to_string().len() + r#","pad":"""#.len();
+        obj.insert("pad".into(), Value::String("x".repeat(BODY_LIMIT - overhead)));
+        let body = Value::Object(obj).to_string();
+        assert_eq!(body.len(), BODY_LIMIT);
+        let server = Server::start(vec![Reply::raw(200, &body).mode(Mode::Unframed)]).await;
+        let auth = request_authorization(&client(), &server.cfg()).await.unwrap();
+        assert_eq!(auth.user_code, "WDJB-MJHT");
+    }
+
+    #[tokio::test]
+    async fn authorization_slow_body_times_out() {
+        let server = Server::start(vec![Reply::raw(200, "{\"device_code\":").mode(Mode::Stall)]).await;
+        let err = request_authorization_with(&client(), &server.cfg(), &fast_limits()).await.unwrap_err();
+        assert_eq!(err.code, AuthErrorCode::Network, "{err:?}");
+        assert!(err.message.contains("200 ms"), "{}", err.message);
+        assert_no_leak(&err);
+    }
+
+    #[tokio::test]
+    async fn authorization_unreachable_server_is_a_network_error() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let cfg = OAuthConfig { device_url: format!("http://{addr}/device"), ..OAuthConfig::from_env() };
+        let err = request_authorization_with(&client(), &cfg, &fast_limits()).await.unwrap_err();
+        assert_eq!(err.code, AuthErrorCode::Network, "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn authorization_invalid_body_is_rejected_over_the_wire() {
+        let server = Server::start(vec![Reply::json(
+            200,
+            json!({"device_code": DEVICE_CODE, "user_code": "A", "verification_uri": "http://example.com/x", "expires_in": 600}),
+        )])
+        .await;
+        let err = request_authorization(&client(), &server.cfg()).await.unwrap_err();
+        assert_device_error(&err, "verification_uri");
+    }
+
+    // ---------- parse_authorization ----------
+
+    #[test]
+    fn default_interval_when_absent_or_null() {
+        assert_eq!(parse_without("interval").unwrap().interval, DEFAULT_INTERVAL);
+        assert_eq!(parse_with("interval", Value::Null).unwrap().interval, DEFAULT_INTERVAL);
+    }
+
+    #[test]
+    fn interval_is_rounded_up_and_clamped() {
+        for (given, want) in [
+            (json!(1), 5),
+            (json!(4.2), 5),
+            (json!(5), 5),
+            (json!(5.0), 5),
+            (json!(7.2), 8),
+            (json!(0.5), 5),
+            (json!("10"), 10),
+            (json!(59.1), 60),
+            (json!(61), 60),
+            (json!(86400), 60),
+            (json!(1e300), 60),
+        ] {
+            let auth = parse_with("interval", given.clone()).unwrap();
+            assert_eq!(auth.interval, Duration::from_secs(want), "interval {given}");
+        }
+    }
+
+    #[test]
+    fn interval_must_be_strictly_positive_and_numeric() {
+        for bad in [
+            json!(0),
+            json!(-5),
+            json!("0"),
+            json!("5s"),
+            json!("five"),
+            json!(""),
+            json!(" 5"),
+            json!("5.5"),
+            json!("-5"),
+            json!(true),
+            json!([5]),
+            json!({"secs": 5}),
+        ] {
+            let err = parse_with("interval", bad.clone()).unwrap_err();
+            assert_device_error(&err, "interval");
+        }
+    }
+
+    #[test]
+    fn expires_in_accepts_numbers_and_digit_strings() {
+        for (given, want) in [
+            (json!(600), 600),
+            (json!("600"), 600),
+            (json!(600.2), 601),
+            (json!(1), 1),
+            (json!("99999999999999999999999"), MAX_REPORTED_EXPIRY_SECS),
+        ] {
+            let auth = parse_with("expires_in", given.clone()).unwrap();
+            assert_eq!(auth.expires_in, Duration::from_secs(want), "expires_in {given}");
+        }
+    }
+
+    #[test]
+    fn expires_in_rejects_prefix_numbers_and_non_positive_values() {
+        for bad in [
+            json!("600seconds"),
+            json!("600 "),
+            json!("+600"),
+            json!("6e2"),
+            json!("0x258"),
+            json!(""),
+            json!(0),
+            json!("0"),
+            json!(-600),
+            json!(false),
+            json!(null),
+        ] {
+            let err = parse_with("expires_in", bad.clone()).unwrap_err();
+            assert_device_error(&err, "expires_in");
+        }
+        assert_device_error(&parse_without("expires_in").unwrap_err(), "expires_in is missing");
+    }
+
+    #[test]
+    fn complete_uri_is_kept_and_optional() {
+        let auth =
+            parse_with("verification_uri_complete", json!("https://example.com/device?user_code=WDJB-MJHT")).unwrap();
+        assert_eq!(auth.verification_uri_complete.unwrap().as_str(), "https://example.com/device?user_code=WDJB-MJHT");
+        let auth = parse_with("verification_uri_complete", Value::Null).unwrap();
+        assert!(auth.verification_uri_complete.is_none());
+        assert_eq!(auth.display_uri().as_str(), "https://example.com/device");
+        assert!(parse_without("verification_uri_complete").unwrap().verification_uri_complete.is_none());
+    }
+
+    #[test]
+    fn idn_hosts_are_canonicalised_to_punycode() {
+        let auth = parse_with("verification_uri", json!("https://BÜCHER.example/Device")).unwrap();
+        assert_eq!(auth.verification_uri.as_str(), "https://xn--bcher-kva.example/Device");
+        let auth = parse_with("verification_uri_complete", json!("https://münchen.example/d?code=1")).unwrap();
+        assert_eq!(auth.verification_uri_complete.unwrap().as_str(), "https://xn--mnchen-3ya.example/d?code=1");
+    }
+
+    #[test]
+    fn rejects_userinfo_urls() {
+        for field in ["verification_uri", "verification_uri_complete"] {
+            for bad in [
+                "https://user@example.com/device",
+                "https://user:pass@example.com/device",
+                "https://:pass@example.com/device",
+                "https://example.com@evil.example/device",
+            ] {
+                let err = parse_with(field, json!(bad)).unwrap_err();
+                assert_device_error(&err, "user information");
+                assert!(!err.message.contains("evil"), "{}", err.message);
+            }
+        }
+    }
+
+    #[test]
+    fn rejects_control_characters_in_urls() {
+        for field in ["verification_uri", "verification_uri_complete"] {
+            for bad in [
+                "https://example.com/dev\nice",
+                "https://exam\tple.com/device",
+                "https://example.com/device\r",
+                "https://example.com/\u{7f}",
+                "https://example.com/\u{1b}[2J",
+                "https://example.com/\u{85}",
+                "\u{0}https://example.com/",
+            ] {
+                let err = parse_with(field, json!(bad)).unwrap_err();
+                assert_device_error(&err, "control characters");
+            }
+        }
+    }
+
+    #[test]
+    fn url_scheme_rules() {
+        for ok in [
+            "http://127.0.0.1:8080/device",
+            "http://localhost/device",
+            "http://LOCALHOST:3000/device",
+            "https://example.com:8443/device",
+        ] {
+            assert!(parse_with("verification_uri", json!(ok)).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://example.com/device",
+            "http://127.0.0.2/device",
+            "http://[::1]/device",
+            "http://localhost.evil.example/device",
+            "ftp://example.com/device",
+            "javascript:alert(1)",
+            "data:text/html,hi",
+            "file:///etc/passwd",
+            "//example.com/device",
+            "/device",
+            "not a url",
+            "",
+        ] {
+            let err = parse_with("verification_uri", json!(bad)).unwrap_err();
+            assert_device_error(&err, "verification_uri");
+        }
+        let err = parse_with("verification_uri_complete", json!("http://example.com/d")).unwrap_err();
+        assert_device_error(&err, "verification_uri_complete must be an https URL");
+    }
+
+    #[test]
+    fn verification_uri_is_required_and_must_be_a_string() {
+        assert_device_error(&parse_without("verification_uri").unwrap_err(), "verification_uri is missing");
+        assert_device_error(
+            &parse_with("verification_uri", json!(42)).unwrap_err(),
+            "verification_uri is not a string",
+        );
+        assert_device_error(
+            &parse_with("verification_uri_complete", json!(["https://example.com/"])).unwrap_err(),
+            "verification_uri_complete is not a string",
+        );
+    }
+
+    #[test]
+    fn codes_must_be_non_empty_header_safe_strings() {
+        for field in ["device_code", "user_code"] {
+            for bad in [json!(""), json!("ab\r\ncd"), json!("a\u{7f}"), json!(12345), json!(null)] {
+                let err = parse_with(field, bad.clone()).unwrap_err();
+                assert_device_error(&err, field);
+            }
+            assert_device_error(&parse_without(field).unwrap_err(), "is missing");
+        }
+    }
+
+    #[test]
+    fn non_json_or_non_object_bodies_are_rejected() {
+        for body in [&b"<html>oops</html>"[..], b"", b"[1,2]", b"\"str\"", b"null"] {
+            let err = parse_authorization(body).unwrap_err();
+            assert_eq!(err.code, AuthErrorCode::DeviceAuthFailed);
+        }
+    }
+
+    #[test]
+    fn debug_redacts_the_device_code() {
+        let auth =
+            parse_with("verification_uri_complete", json!("https://example.com/device?user_code=WDJB-MJHT")).unwrap();
+        let debug = format!("{auth:?}");
+        assert!(!debug.contains(DEVICE_CODE), "{debug}");
+        assert!(debug.contains("<redacted>"));
+        assert!(debug.contains("WDJB-MJHT"));
+        let pretty = format!("{auth:#?}");
+        assert!(!pretty.contains(DEVICE_CODE));
+    }
+
+    // ---------- poll_for_token ----------
+
+    #[tokio::test]
+    async fn happy_path_pending_twice_then_token() {
+        let auth = auth_with(5, 600);
+        let (result, sleeper, server) = poll(
+            vec![Reply::error("authorization_pending"), Reply::error("authorization_pending"), Reply::token()],
+            &auth,
+        )
+        .await;
+        let tokens = result.unwrap();
+        assert_eq!(tokens.access_token, "at-123");
+        assert_eq!(tokens.refresh_token.as_deref(), Some("rt-456"));
+        assert_eq!(tokens.scope.as_deref(), Some("openid profile email"));
+        assert!(tokens.expires_at.is_some());
+        assert_eq!(sleeper.sleeps(), vec![5, 5, 5]);
+
+        let reqs = server.requests();
+        assert_eq!(reqs.len(), 3);
+        for req in &reqs {
+            assert_eq!(req.method, "POST");
+            assert_eq!(req.path, "/token");
+            assert_eq!(req.header("accept"), Some("application/json"));
+            assert_eq!(
+                req.form(),
+                vec![
+                    ("grant_type".to_string(), DEVICE_GRANT_TYPE.to_string()),
+                    ("device_code".to_string(), DEVICE_CODE.to_string()),
+                    ("client_id".to_string(), "test-client".to_string()),
+                ]
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn end_to_end_authorization_then_polling_uses_the_server_interval() {
+        let server = Server::start(vec![
+            Reply::json(
+                200,
+                json!({"device_code": DEVICE_CODE, "user_code": "U-1",
+                       "verification_uri": "https://example.com/device", "expires_in": "600"}),
+            ),
+            Reply::error("authorization_pending"),
+            Reply::token(),
+        ])
+        .await;
+        let http = client();
+        let auth = request_authorization(&http, &server.cfg()).await.unwrap();
+        assert_eq!(auth.interval, DEFAULT_INTERVAL);
+        let sleeper = FakeSleeper::new();
+        let tokens = poll_for_token(&http, &server.cfg(), &auth, &sleeper).await.unwrap();
+        assert_eq!(tokens.access_token, "at-123");
+        assert_eq!(sleeper.sleeps(), vec![5, 5]);
+    }
+
+    #[tokio::test]
+    async fn slow_down_adds_five_seconds_each_time() {
+        let auth = auth_with(5, 600);
+        let (result, sleeper, _server) = poll(
+            vec![
+                Reply::error("slow_down"),
+                Reply::error("authorization_pending"),
+                Reply::error("slow_down"),
+                Reply::token(),
+            ],
+            &auth,
+        )
+        .await;
+        result.unwrap();
+        assert_eq!(sleeper.sleeps(), vec![5, 10, 10, 15]);
+    }
+
+    #[tokio::test]
+    async fn slow_down_is_capped_at_sixty_seconds() {
+        let auth = auth_with(58, 600);
+        let (result, sleeper, _server) =
+            poll(vec![Reply::error("slow_down"), Reply::error("slow_down"), Reply::token()], &auth).await;
+        result.unwrap();
+        assert_eq!(sleeper.sleeps(), vec![58, 60, 60]);
+    }
+
+    #[tokio::test]
+    async fn slow_down_honours_a_longer_retry_after() {
+        let auth = auth_with(5, 600);
+        let (result, sleeper, _server) =
+            poll(vec![Reply::error("slow_down").header("retry-after", "30"), Reply::token()], &auth).await;
+        result.unwrap();
+        assert_eq!(sleeper.sleeps(), vec![5, 30]);
+    }
+
+    #[tokio::test]
+    async fn rate_limit_with_retry_after_seconds() {
+        let auth = auth_with(5, 600);
+        let (result, sleeper, _server) = poll(
+            vec![
+                Reply::raw(429, "Too Many Requests").header("retry-after", "20"),
+                Reply::error("authorization_pending"),
+                Reply::token(),
+            ],
+            &auth,
+        )
+        .await;
+        result.unwrap();
+        assert_eq!(sleeper.sleeps(), vec![5, 20, 20]);
+    }
+
+    #[tokio::test]
+    async fn rate_limit_retry_after_variants() {
+        // (Retry-After, expected second sleep)
+        for (header, want) in [
+            (None, 10),
+            (Some("3"), 10),
+            (Some("600"), 60),
+            (Some("99999999999999999999999"), 60),
+            (Some("soon"), 10),
+            (Some("Wed, 21 Oct 2015 07:28:00 GMT"), 10),
+        ] {
+            let auth = auth_with(5, 600);
+            let mut limited = Reply::raw(429, "");
+            if let Some(h) = header {
+                limited = limited.header("retry-after", h);
+            }
+            let (result, sleeper, _server) = poll(vec![limited, Reply::token()], &auth).await;
+            result.unwrap();
+            assert_eq!(sleeper.sleeps(), vec![5, want], "Retry-After {header:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn rate_limit_with_http_date_retry_after() {
+        let auth = auth_with(5, 600);
+        let when = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(40));
+        let (result, sleeper, _server) =
+            poll(vec![Reply::raw(429, "").header("retry-after", &when), Reply::token()], &auth).await;
+        result.unwrap();
+        let sleeps = sleeper.sleeps();
+        assert_eq!(sleeps.len(), 2);
+        assert_eq!(sleeps[0], 5);
+        // The date has one-second resolution and a little real time passes before it is read.
+        assert!((30..=40).contains(&sleeps[1]), "{sleeps:?}");
+
+        let far = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(3600));
+        let (result, sleeper, _server) =
+            poll(vec![Reply::raw(429, "").header("retry-after", &far), Reply::token()], &auth).await;
+        result.unwrap();
+        assert_eq!(sleeper.sleeps(), vec![5, 60]);
+    }
+
+    #[test]
+    fn retry_after_parsing_is_relative_to_now() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let mut headers = HeaderMap::new();
+        assert_eq!(retry_after(&headers, now), None);
+        headers.insert(RETRY_AFTER, "20".parse().unwrap());
+        assert_eq!(retry_after(&headers, now), Some(Duration::from_secs(20)));
+        headers.insert(RETRY_AFTER, " 7 ".parse().unwrap());
+        assert_eq!(retry_after(&headers, now), Some(Duration::from_secs(7)));
+        headers.insert(RETRY_AFTER, "-1".parse().unwrap());
+        assert_eq!(retry_after(&headers, now), None);
+        let date = httpdate::fmt_http_date(now + Duration::from_secs(25));
+        headers.insert(RETRY_AFTER, date.parse().unwrap());
+        assert_eq!(retry_after(&headers, now), Some(Duration::from_secs(25)));
+        let past = httpdate::fmt_http_date(now - Duration::from_secs(25));
+        headers.insert(RETRY_AFTER, past.parse().unwrap());
+        assert_eq!(retry_after(&headers, now), Some(Duration::ZERO));
+        let far = httpdate::fmt_http_date(now + Duration::from_secs(86_400));
+        headers.insert(RETRY_AFTER, far.parse().unwrap());
+        assert_eq!(retry_after(&headers, now), Some(MAX_INTERVAL));
+    }
+
+    #[tokio::test]
+    async fn rate_limit_with_an_rfc_error_body_follows_the_error() {
+        let auth = auth_with(5, 600);
+        let (result, sleeper, _server) = poll(
+            vec![
+                Reply::json(429, json!({"error": "authorization_pending"})).header("retry-after", "50"),
+                Reply::token(),
+            ],
+            &auth,
+        )
+        .await;
+        result.unwrap();
+        assert_eq!(sleeper.sleeps(), vec![5, 5]);
+
+        let (result, _sleeper, _server) = poll(vec![Reply::json(429, json!({"error": "access_denied"}))], &auth).await;
+        assert_device_error(&result.unwrap_err(), "access was denied");
+    }
+
+    #[tokio::test]
+    async fn access_denied_fails() {
+        let auth = auth_with(5, 600);
+        let (result, sleeper, _server) =
+            poll(vec![Reply::error("authorization_pending"), Reply::error("access_denied")], &auth).await;
+        assert_device_error(&result.unwrap_err(), "access was denied");
+        assert_eq!(sleeper.sleeps(), vec![5, 5]);
+    }
+
+    #[tokio::test]
+    async fn expired_token_fails() {
+        let auth = auth_with(5, 600);
+        let (result, _sleeper, server) = poll(
+            vec![Reply::json(
+                400,
+                json!({"error": "expired_token", "error_description": format!("{DEVICE_CODE} expired")}),
+            )],
+            &auth,
+        )
+        .await;
+        assert_device_error(&result.unwrap_err(), "the code expired");
+        assert_eq!(server.requests().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn deadline_passing_fails_with_expired() {
+        let auth = auth_with(5, 12);
+        let (result, sleeper, server) = poll(vec![Reply::error("authorization_pending")], &auth).await;
+        assert_device_error(&result.unwrap_err(), "the code expired");
+        // The last sleep is cut short to land on the deadline, then one final poll is made.
+        assert_eq!(sleeper.sleeps(), vec![5, 5, 2]);
+        assert_eq!(server.requests().len(), 3);
+        assert_eq!(sleeper.elapsed(), Duration::from_secs(12));
+    }
+
+    #[tokio::test]
+    async fn deadline_is_capped_at_thirty_minutes() {
+        let auth = auth_with(60, 7200);
+        let (result, sleeper, server) = poll(vec![Reply::error("authorization_pending")], &auth).await;
+        assert_device_error(&result.unwrap_err(), "the code expired");
+        assert_eq!(sleeper.sleeps(), vec![60; 30]);
+        assert_eq!(sleeper.elapsed(), MAX_WAIT);
+        assert_eq!(server.requests().len(), 30);
+    }
+
+    #[tokio::test]
+    async fn already_expired_code_never_polls() {
+        let auth = auth_with(5, 600);
+        let server = Server::start(vec![Reply::token()]).await;
+        let sleeper = FakeSleeper::new();
+        let limits = DeviceLimits { max_wait: Duration::ZERO, ..fast_limits() };
+        let err = poll_for_token_with(&client(), &server.cfg(), &auth, &sleeper, &limits).await.unwrap_err();
+        assert_device_error(&err, "the code expired");
+        assert!(server.requests().is_empty());
+    }
+
+    #[tokio::test]
+    async fn other_errors_report_status_and_code_only() {
+        let auth = auth_with(5, 600);
+        let (result, _s, _server) = poll(
+            vec![Reply::json(
+                400,
+                json!({"error": "invalid_grant", "error_description": format!("bad device_code {DEVICE_CODE}")}),
+            )],
+            &auth,
+        )
+        .await;
+        let err = result.unwrap_err();
+        assert_device_error(&err, "HTTP 400 (invalid_grant)");
+        assert!(!err.message.contains("bad device_code"));
+
+        let (result, _s, _server) = poll(vec![Reply::raw(500, DEVICE_CODE)], &auth).await;
+        let err = result.unwrap_err();
+        assert_device_error(&err, "HTTP 500");
+        assert!(err.message.ends_with("HTTP 500"), "{}", err.message);
+
+        let (result, _s, _server) = poll(vec![Reply::raw(401, "")], &auth).await;
+        assert_device_error(&result.unwrap_err(), "HTTP 401");
+    }
+
+    #[tokio::test]
+    async fn unsafe_error_codes_are_not_quoted() {
+        let auth = auth_with(5, 600);
+        for code in [
+            DEVICE_CODE.to_string(),
+            format!("x_{}", DEVICE_CODE.to_lowercase()),
+            "m9x".to_string(),
+            "Invalid Grant\u{1b}[31m".to_string(),
+            "a".repeat(200),
+        ] {
+            let (result, _s, _server) = poll(vec![Reply::json(400, json!({ "error": code }))], &auth).await;
+            let err = result.unwrap_err();
+            assert_device_error(&err, "HTTP 400");
+            assert!(err.message.ends_with("HTTP 400"), "{}", err.message);
+        }
+    }
+
+    #[tokio::test]
+    async fn success_status_carrying_an_rfc_error_is_treated_as_that_error() {
+        let auth = auth_with(5, 600);
+        let (result, sleeper, _server) =
+            poll(vec![Reply::json(200, json!({"error": "authorization_pending"})), Reply::token()], &auth).await;
+        assert_eq!(result.unwrap().access_token, "at-123");
+        assert_eq!(sleeper.sleeps(), vec![5, 5]);
+    }
+
+    #[tokio::test]
+    async fn malformed_token_response_is_refresh_failed() {
+        let auth = auth_with(5, 600);
+        let (result, _s, _server) = poll(vec![Reply::json(200, json!({"token": DEVICE_CODE}))], &auth).await;
+        let err = result.unwrap_err();
+        assert_eq!(err.code, AuthErrorCode::RefreshFailed);
+        assert_no_leak(&err);
+
+        let (result, _s, _server) = poll(vec![Reply::raw(200, "not json")], &auth).await;
+        assert_eq!(result.unwrap_err().code, AuthErrorCode::RefreshFailed);
+    }
+
+    #[tokio::test]
+    async fn transient_transport_errors_are_retried() {
+        let auth = auth_with(5, 600);
+        let dropped = Reply::raw(200, "").mode(Mode::Drop);
+        let (result, sleeper, server) = poll(
+            vec![
+                dropped.clone(),
+                Reply::error("authorization_pending"),
+                dropped.clone(),
+                dropped.clone(),
+                dropped,
+                Reply::token(),
+            ],
+            &auth,
+        )
+        .await;
+        assert_eq!(result.unwrap().access_token, "at-123");
+        assert_eq!(sleeper.sleeps(), vec![5; 6]);
+        assert_eq!(server.requests().len(), 6);
+    }
+
+    #[tokio::test]
+    async fn four_transport_errors_in_a_row_fail() {
+        let auth = auth_with(5, 600);
+        let (result, sleeper, server) = poll(vec![Reply::raw(200, "").mode(Mode::Drop)], &auth).await;
+        let err = result.unwrap_err();
+        assert_eq!(err.code, AuthErrorCode::Network, "{err:?}");
+        assert!(err.message.contains("4 attempts"), "{}", err.message);
+        assert_no_leak(&err);
+        assert_eq!(sleeper.sleeps(), vec![5; 4]);
+        assert_eq!(server.requests().len(), 4);
+    }
+
+    #[tokio::test]
+    async fn slow_poll_bodies_time_out_and_count_as_transport_errors() {
+        let auth = auth_with(5, 600);
+        let stalled = Reply::raw(200, "{\"access_token\":").mode(Mode::Stall);
+        let (result, sleeper, _server) =
+            poll(vec![stalled.clone(), Reply::error("authorization_pending"), Reply::token()], &auth).await;
+        assert_eq!(result.unwrap().access_token, "at-123");
+        assert_eq!(sleeper.sleeps(), vec![5, 5, 5]);
+
+        let (result, sleeper, _server) = poll(vec![stalled], &auth).await;
+        let err = result.unwrap_err();
+        assert_eq!(err.code, AuthErrorCode::Network, "{err:?}");
+        assert!(err.message.contains("200 ms"), "{}", err.message);
+        assert_no_leak(&err);
+        assert_eq!(sleeper.sleeps().len(), 4);
+    }
+
+    #[tokio::test]
+    async fn oversized_poll_body_fails() {
+        let auth = auth_with(5, 600);
+        let big = format!("{{\"error\":\"authorization_pending\",\"pad\":\"{}\"}}", "x".repeat(BODY_LIMIT));
+        for mode in [Mode::Normal, Mode::Unframed] {
+            let (result, _s, server) = poll(vec![Reply::raw(400, &big).mode(mode)], &auth).await;
+            assert_device_error(&result.unwrap_err(), "exceeds 65536 bytes");
+            assert_eq!(server.requests().len(), 1);
+        }
+    }
+
+    #[tokio::test]
+    async fn no_error_ever_contains_the_device_code() {
+        let auth = auth_with(5, 20);
+        let echo = json!({"device_code": DEVICE_CODE, "error_description": DEVICE_CODE});
+        let with = |code: &str| {
+            let mut v = echo.clone();
+            v["error"] = json!(code);
+            Reply::json(400, v)
+        };
+        let scenarios: Vec<Vec<Reply>> = vec![
+            vec![with("access_denied")],
+            vec![with("expired_token")],
+            vec![with("authorization_pending")],
+            vec![with("invalid_request")],
+            vec![with(DEVICE_CODE)],
+            vec![Reply::raw(500, DEVICE_CODE)],
+            vec![Reply::raw(429, DEVICE_CODE).header("retry-after", DEVICE_CODE)],
+            vec![Reply::json(200, echo.clone())],
+            vec![Reply::raw(200, DEVICE_CODE).mode(Mode::Drop)],
+            vec![Reply::raw(200, DEVICE_CODE).mode(Mode::Stall)],
+        ];
+        for replies in scenarios {
+            let (result, _s, _server) = poll(replies, &auth).await;
+            assert_no_leak(&result.unwrap_err());
+        }
+        // And during the authorization request.
+        for reply in [
+            Reply::json(400, echo.clone()),
+            Reply::json(200, json!({"device_code": DEVICE_CODE})),
+            Reply::json(
+                200,
+                json!({"device_code": DEVICE_CODE, "user_code": "U", "verification_uri": format!("https://{DEVICE_CODE}@example.com/"), "expires_in": 5}),
+            ),
+            Reply::json(
+                200,
+                json!({"device_code": DEVICE_CODE, "user_code": "U", "verification_uri": "https://example.com/", "expires_in": format!("{DEVICE_CODE}")}),
+            ),
+            Reply::json(
+                200,
+                json!({"device_code": DEVICE_CODE, "user_code": DEVICE_CODE, "verification_uri": "https://example.com/", "expires_in": 5, "interval": DEVICE_CODE}),
+            ),
+        ] {
+            let server = Server::start(vec![reply]).await;
+            let err = request_authorization_with(&client(), &server.cfg(), &fast_limits()).await.unwrap_err();
+            assert_no_leak(&err);
+        }
+    }
+
+    #[tokio::test]
+    async fn tokio_sleeper_really_sleeps() {
+        let sleeper = TokioSleeper;
+        let before = sleeper.now();
+        sleeper.sleep(Duration::from_millis(5)).await;
+        assert!(sleeper.now() >= before + Duration::from_millis(5));
+    }
+}

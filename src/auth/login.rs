@@ -1,0 +1,349 @@
+//! `auth login`: API key (verified, rolled back on rejection), browser OAuth with PKCE on a
+//! loopback port, and the device flow. Progress is reported through `LoginEvent`s so the CLI and
+//! the JS API can present it their own way.
+
+use std::time::Duration;
+
+use super::client::{HeygenClient, UserInfo};
+use super::error::{AuthError, AuthErrorCode, AuthResult};
+use super::oauth::{self, OAuthConfig, TokenSet};
+use super::resolve::{Credential, Kind, Source};
+use super::store::{SaveOutcome, Store};
+use super::{device, loopback, oauth::is_header_safe, pkce, scrub};
+use crate::blocking;
+
+pub const CALLBACK_TIMEOUT: Duration = Duration::from_secs(120);
+pub const MIN_API_KEY_LEN: usize = 8;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginEvent {
+    /// The authorize URL without its query (never printed in full unless opening failed).
+    OpeningBrowser {
+        location: String,
+    },
+    BrowserFailed {
+        detail: String,
+        url: String,
+    },
+    BrowserDisabled {
+        url: String,
+    },
+    WaitingForCallback {
+        redirect_uri: String,
+    },
+    DeviceCode {
+        verification_uri: String,
+        complete: bool,
+        user_code: String,
+    },
+    WaitingForApproval,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginOutcome {
+    pub identity: Option<String>,
+    /// Set when the identity check after sign-in failed for a transient reason.
+    pub identity_error: Option<String>,
+    pub in_keyring: bool,
+    pub warnings: Vec<String>,
+}
+
+/// Checks a key's shape; the error never contains the key.
+pub fn validate_api_key(key: &str) -> AuthResult<()> {
+    if key.is_empty() {
+        return Err(AuthError::usage("No API key provided."));
+    }
+    if !is_header_safe(key) {
+        return Err(AuthError::usage("API key must not contain newline or control characters."));
+    }
+    if key.chars().count() < MIN_API_KEY_LEN {
+        return Err(AuthError::usage(format!("API key looks too short (got {} chars).", key.chars().count())));
+    }
+    Ok(())
+}
+
+fn wants_keyring(explicit: bool) -> bool {
+    explicit || super::keyring::requested_by_env()
+}
+
+fn env_shadow_warning() -> Option<String> {
+    [super::resolve::ENV_PRIMARY, super::resolve::ENV_ALIAS]
+        .into_iter()
+        .find(|v| std::env::var(v).is_ok_and(|s| !s.is_empty()))
+        .map(|v| format!("{v} is set and takes precedence over the stored credential; unset it to use this login."))
+}
+
+fn outcome_warnings(save: &SaveOutcome) -> Vec<String> {
+    save.warning.iter().cloned().chain(env_shadow_warning()).collect()
+}
+
+fn oauth_credential(tokens: &TokenSet) -> Credential {
+    Credential {
+        source: Source::FileJson,
+        kind: Kind::OAuth,
+        secret: tokens.access_token.clone(),
+        refresh_token: tokens.refresh_token.clone(),
+        expires_at: tokens.expires_at,
+        expired: false,
+        refreshable: false,
+        scope: tokens.scope.clone(),
+        persisted_user: None,
+    }
+}
+
+async fn store_user(store: &Store, user: Option<&UserInfo>) -> AuthResult<()> {
+    let block = user.map(UserInfo::as_store_user).filter(|u| u.has_identity());
+    let store = Store::at(store.dir());
+    blocking(move || {
+        store.update(move |c| {
+            let extra = c.user.take().map(|u| u.extra).unwrap_or_default();
+            let mut next = block.unwrap_or_default();
+            next.extra = extra;
+            c.user = (!next.is_empty()).then_some(next);
+            Ok(())
+        })
+    })
+    .await
+    .map(|_| ())
+}
+
+/// Refuses early, before any network or browser work, when the store cannot be written safely.
+async fn precheck_store(store: &Store) -> AuthResult<()> {
+    let s = Store::at(store.dir());
+    blocking(move || s.load().map(|_| ())).await
+}
+
+pub async fn login_with_api_key(key: String, keyring: bool) -> AuthResult<LoginOutcome> {
+    let key = key.trim().to_string();
+    validate_api_key(&key)?;
+    scrub::register_secret(&key);
+    let store = Store::from_env();
+    precheck_store(&store).await?;
+
+    let (previous, save) = {
+        let s = Store::at(store.dir());
+        let k = key.clone();
+        let use_keyring = wants_keyring(keyring);
+        blocking(move || {
+            s.update(move |c| {
+                let prev = c.api_key.replace(k);
+                if use_keyring {
+                    c.set_keyring_marker(true);
+                }
+                Ok(prev)
+            })
+        })
+        .await?
+    };
+
+    let cred = Credential {
+        source: Source::FileJson,
+        kind: Kind::ApiKey,
+        secret: key.clone(),
+        refresh_token: None,
+        expires_at: None,
+        expired: false,
+        refreshable: false,
+        scope: None,
+        persisted_user: None,
+    };
+    match HeygenClient::new(cred).users_me().await {
+        Ok(user) => {
+            store_user(&store, Some(&user)).await?;
+            Ok(LoginOutcome {
+                identity: user.display_name(),
+                identity_error: None,
+                in_keyring: save.in_keyring,
+                warnings: outcome_warnings(&save),
+            })
+        }
+        Err(e) if e.code == AuthErrorCode::Unauthenticated => {
+            let s = Store::at(store.dir());
+            let had_previous = previous.is_some();
+            let rolled = blocking(move || {
+                s.update(move |c| {
+                    if c.api_key.as_deref() == Some(key.as_str()) {
+                        c.api_key = previous;
+                    }
+                    Ok(())
+                })
+            })
+            .await;
+            let detail = e.message.trim_start_matches("HeyGen rejected the credential: ").to_string();
+            let what = match (rolled, had_previous) {
+                (Err(re), _) => format!("The rejected key could not be removed: {}", re.message),
+                (Ok(_), true) => "Rolled back to the previous credential.".to_string(),
+                (Ok(_), false) => "Removed the rejected credential.".to_string(),
+            };
+            Err(AuthError::new(AuthErrorCode::Unauthenticated, format!("HeyGen rejected the API key ({detail}). {what}"))
+                .with_hint("Check the key at https://app.heygen.com/settings/api and run `hyperframes auth login --api-key` again."))
+        }
+        Err(mut e) => {
+            e.message = format!(
+                "{} The key was saved but could not be verified; run `hyperframes auth status` to check it later.",
+                e.message
+            );
+            Err(e)
+        }
+    }
+}
+
+fn require_client_id(cfg: &OAuthConfig) -> AuthResult<()> {
+    if cfg.client_id.trim().is_empty() {
+        return Err(AuthError::new(AuthErrorCode::OauthNotConfigured, "No OAuth client id is configured.")
+            .with_hint("Set HYPERFRAMES_OAUTH_CLIENT_ID, or use `hyperframes auth login --api-key`."));
+    }
+    Ok(())
+}
+
+/// Builds the authorize URL. Returns (full URL, URL without query).
+pub fn authorize_url(
+    cfg: &OAuthConfig,
+    redirect_uri: &str,
+    state: &str,
+    challenge: &str,
+) -> AuthResult<(String, String)> {
+    let mut url = url::Url::parse(&cfg.authorize_url)
+        .map_err(|e| AuthError::usage(format!("HYPERFRAMES_OAUTH_AUTHORIZE_URL is not a valid URL ({e})")))?;
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &cfg.client_id)
+        .append_pair("redirect_uri", redirect_uri)
+        .append_pair("scope", oauth::SCOPES)
+        .append_pair("state", state)
+        .append_pair("code_challenge", challenge)
+        .append_pair("code_challenge_method", pkce::METHOD);
+    let mut bare = url.clone();
+    bare.set_query(None);
+    Ok((url.to_string(), bare.to_string()))
+}
+
+/// Persists a fresh OAuth login (replacing the previous block, keeping api_key, user and unknown
+/// keys), then probes the identity with the new token.
+async fn finish_oauth_login(store: &Store, tokens: TokenSet, keyring: bool) -> AuthResult<LoginOutcome> {
+    let save = {
+        let s = Store::at(store.dir());
+        let t = tokens.clone();
+        let use_keyring = wants_keyring(keyring);
+        blocking(move || {
+            s.update(move |c| {
+                c.oauth = Some(oauth::apply_tokens(None, &t, false));
+                if use_keyring {
+                    c.set_keyring_marker(true);
+                }
+                Ok(())
+            })
+        })
+        .await?
+        .1
+    };
+    let client = HeygenClient::new(oauth_credential(&tokens));
+    let (identity, identity_error) = match client.users_me().await {
+        Ok(user) => {
+            store_user(store, Some(&user)).await?;
+            (user.display_name(), None)
+        }
+        Err(e) => {
+            store_user(store, None).await?;
+            (None, Some(e.message))
+        }
+    };
+    Ok(LoginOutcome { identity, identity_error, in_keyring: save.in_keyring, warnings: outcome_warnings(&save) })
+}
+
+pub type Opener<'a> = &'a (dyn Fn(&str) -> Result<(), String> + Sync);
+
+pub async fn login_with_browser(
+    keyring: bool,
+    open: Opener<'_>,
+    on_event: &(dyn Fn(LoginEvent) + Sync),
+) -> AuthResult<LoginOutcome> {
+    let cfg = OAuthConfig::from_env();
+    require_client_id(&cfg)?;
+    let store = Store::from_env();
+    precheck_store(&store).await?;
+    let listener = loopback::CallbackListener::bind().await?;
+    let redirect_uri = listener.redirect_uri();
+    let pkce = pkce::Pkce::generate();
+    let state = pkce::random_state();
+    let (url, location) = authorize_url(&cfg, &redirect_uri, &state, &pkce.challenge)?;
+    on_event(LoginEvent::OpeningBrowser { location });
+    if crate::environment::browser_blocker(true).is_some_and(|r| r.contains("disabled")) {
+        on_event(LoginEvent::BrowserDisabled { url: url.clone() });
+    } else if let Err(detail) = open(&url) {
+        on_event(LoginEvent::BrowserFailed { detail, url: url.clone() });
+    }
+    on_event(LoginEvent::WaitingForCallback { redirect_uri: redirect_uri.clone() });
+    let code = listener.wait_for_code(&state, CALLBACK_TIMEOUT).await?;
+    let http = crate::http::client(oauth::TOKEN_TIMEOUT);
+    let tokens = oauth::exchange_code(&http, &cfg, &code, &redirect_uri, &pkce.verifier).await?;
+    finish_oauth_login(&store, tokens, keyring).await
+}
+
+async fn revoke_both(http: &reqwest::Client, cfg: &OAuthConfig, tokens: &TokenSet) -> Vec<String> {
+    let mut warnings = Vec::new();
+    warnings.extend(oauth::revoke(http, cfg, &tokens.access_token, "access_token").await);
+    if let Some(rt) = &tokens.refresh_token {
+        warnings.extend(oauth::revoke(http, cfg, rt, "refresh_token").await);
+    }
+    warnings
+}
+
+pub async fn login_with_device(keyring: bool, on_event: &(dyn Fn(LoginEvent) + Sync)) -> AuthResult<LoginOutcome> {
+    let cfg = OAuthConfig::from_env();
+    require_client_id(&cfg)?;
+    let store = Store::from_env();
+    precheck_store(&store).await?;
+    let http = crate::http::client(oauth::TOKEN_TIMEOUT);
+    let auth = device::request_authorization(&http, &cfg).await?;
+    let (uri, complete) = match &auth.verification_uri_complete {
+        Some(u) => (u.to_string(), true),
+        None => (auth.verification_uri.to_string(), false),
+    };
+    on_event(LoginEvent::DeviceCode { verification_uri: uri, complete, user_code: auth.user_code.clone() });
+    on_event(LoginEvent::WaitingForApproval);
+    let tokens = device::poll_for_token(&http, &cfg, &auth, &device::TokioSleeper).await?;
+
+    // Verify before anything is written.
+    let user = match HeygenClient::new(oauth_credential(&tokens)).users_me().await {
+        Ok(u) => u,
+        Err(e) => {
+            revoke_both(&http, &cfg, &tokens).await;
+            return Err(AuthError::new(
+                e.code,
+                format!("HeyGen did not accept the new sign-in ({}); no credential was saved.", e.message),
+            )
+            .with_hint("Run `hyperframes auth login --device` to start a new code."));
+        }
+    };
+    let s = Store::at(store.dir());
+    let t = tokens.clone();
+    let use_keyring = wants_keyring(keyring);
+    let block = user.as_store_user();
+    let saved = blocking(move || {
+        s.update(move |c| {
+            c.oauth = Some(oauth::apply_tokens(None, &t, false));
+            let extra = c.user.take().map(|u| u.extra).unwrap_or_default();
+            let mut next = if block.has_identity() { block } else { Default::default() };
+            next.extra = extra;
+            c.user = (!next.is_empty()).then_some(next);
+            if use_keyring {
+                c.set_keyring_marker(true);
+            }
+            Ok(())
+        })
+    })
+    .await;
+    match saved {
+        Ok((_, save)) => Ok(LoginOutcome {
+            identity: user.display_name(),
+            identity_error: None,
+            in_keyring: save.in_keyring,
+            warnings: outcome_warnings(&save),
+        }),
+        Err(e) => {
+            revoke_both(&http, &cfg, &tokens).await;
+            Err(e)
+        }
+    }
+}

