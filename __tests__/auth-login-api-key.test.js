@@ -41,6 +41,43 @@ describe('auth login --api-key', () => {
       assert.equal(ctx.home.read().api_key, KEY);
     });
 
+    test('on a terminal with no value, a hidden prompt asks for the key (not echoed)', async () => {
+      ctx.server.addApiKey(KEY);
+      let typed = false;
+      const r = await ctx.run(['auth', 'login', '--api-key'], {
+        pty: true,
+        onData: (text, child) => {
+          if (!typed && /Enter HeyGen API key/.test(text)) {
+            typed = true;
+            child.stdin.write(`${KEY}\n`);
+          }
+        },
+      });
+      assert.ok(typed, r.output);
+      assert.equal(r.code, 0, r.output);
+      assert.match(r.stdout, /API key saved\. Authenticated as ada@example\.com\./);
+      assert.ok(!r.stdout.includes(KEY), 'the typed key is not echoed');
+      assert.equal(ctx.home.read().api_key, KEY);
+    });
+
+    test('the hidden prompt asks again after a too-short key', async () => {
+      ctx.server.addApiKey(KEY);
+      let step = 0;
+      const r = await ctx.run(['auth', 'login', '--api-key'], {
+        pty: true,
+        onData: (text, child) => {
+          const prompts = (text.match(/Enter HeyGen API key/g) || []).length;
+          if (prompts > step) {
+            step = prompts;
+            child.stdin.write(step === 1 ? 'short\n' : `${KEY}\n`);
+          }
+        },
+      });
+      assert.equal(r.code, 0, r.output);
+      assert.match(r.stdout, /API key looks too short \(got 5 chars\)\./);
+      assert.equal(ctx.home.read().api_key, KEY);
+    });
+
     test('the file is written as JSON with a 2-space indent and a trailing newline', async () => {
       ctx.server.addApiKey(KEY);
       const r = await ctx.run(['auth', 'login', '--api-key', KEY]);
@@ -228,6 +265,20 @@ describe('auth login --api-key', () => {
       assert.match(r.stderr, /Removed the rejected credential\./);
       assert.equal(ctx.home.exists(), false);
     });
+
+    test(
+      'the rollback notice survives a 401 body that echoes the x-api-key header',
+      { todo: 'product bug: the header-line scrub rule redacts to the end of the one-line message, so "Rolled back to the previous credential." is never shown' },
+      async () => {
+        ctx.home.write({ api_key: OLD_KEY });
+        ctx.server.queue('me', (req) => ({ status: 401, body: `rejected. x-api-key: ${req.headers['x-api-key']}` }));
+        const r = await ctx.run(['auth', 'login', '--api-key', KEY]);
+        assert.equal(r.code, 1);
+        assert.equal(ctx.home.read().api_key, OLD_KEY, 'the rollback itself happened');
+        assert.ok(!r.output.includes(KEY));
+        assert.match(r.stderr, /Rolled back to the previous credential\./);
+      },
+    );
 
     test('401 when the file held only foreign data: the foreign data stays', async () => {
       ctx.home.write({ foreign: { v: 2 } });

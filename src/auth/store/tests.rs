@@ -251,3 +251,70 @@ fn concurrent_processes_mutating_different_keys_lose_nothing() {
     }
     assert_eq!(creds.api_key.as_deref(), Some("hg_worker_key_0019"));
 }
+
+fn keyring_creds(key: &str) -> Credentials {
+    let mut c = Credentials { api_key: Some(key.into()), ..Default::default() };
+    c.user = Some(UserBlock { email: Some("k@example.com".into()), ..Default::default() });
+    c.extra.insert("foreign".into(), json!({"kept": true}));
+    c.set_keyring_marker(true);
+    c
+}
+
+/// Real Secret Service tier (run by scripts/test.sh under scripts/with-secret-service.sh).
+#[test]
+fn keyring_holds_the_secret_and_the_file_only_metadata() {
+    if std::env::var("HYPERFRAMES_TEST_KEYRING").as_deref() != Ok("1") {
+        eprintln!("skipping: set HYPERFRAMES_TEST_KEYRING=1 under scripts/with-secret-service.sh");
+        return;
+    }
+    let _l = crate::test_support::env_lock();
+    let _g = crate::test_support::EnvGuard::set(&[("HYPERFRAMES_KEYRING_ACCOUNT", Some("store-test"))]);
+    let (_d, store) = tmp_store();
+    let lock = store.lock().unwrap();
+    let outcome = store.save(&lock, &keyring_creds("hg_keyring_secret_123")).unwrap();
+    drop(lock);
+    assert_eq!(outcome, SaveOutcome { in_keyring: true, warning: None });
+    let text = fs::read_to_string(store.path()).unwrap();
+    assert!(!text.contains("hg_keyring_secret_123"), "secret must not be in the file: {text}");
+    assert!(text.contains(STORE_MARKER_KEY) && text.contains("k@example.com") && text.contains("foreign"));
+    let loaded = store.load().unwrap();
+    assert!(loaded.from_keyring);
+    assert_eq!(loaded.creds.api_key.as_deref(), Some("hg_keyring_secret_123"));
+    let cred = crate::auth::resolve::from_loaded(&loaded, chrono::Utc::now()).unwrap();
+    assert_eq!(cred.source, crate::auth::resolve::Source::Keyring);
+    assert!(store.delete().unwrap());
+    assert_eq!(crate::auth::keyring::load().unwrap(), None, "logout clears the keyring entry too");
+}
+
+const NO_BUS_CHILD: &str = "HYPERFRAMES_STORE_NO_BUS_CHILD";
+
+/// Without any Secret Service the secret goes to the file, with a warning. Runs in a child process
+/// with no session bus so that it holds even when the parent runs under the keyring harness.
+#[test]
+fn keyring_unavailable_falls_back_to_the_file_with_a_warning() {
+    if std::env::var(NO_BUS_CHILD).is_err() {
+        let dir = tempfile::tempdir().unwrap();
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "auth::store::tests::keyring_unavailable_falls_back_to_the_file_with_a_warning"])
+            .args(["--test-threads=1", "-q"])
+            .env(NO_BUS_CHILD, dir.path())
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .env("XDG_RUNTIME_DIR", dir.path())
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        return;
+    }
+    let store = Store::at(std::path::PathBuf::from(std::env::var(NO_BUS_CHILD).unwrap()).join(".heygen"));
+    let lock = store.lock().unwrap();
+    let outcome = store.save(&lock, &keyring_creds("hg_fallback_secret_1")).unwrap();
+    assert!(!outcome.in_keyring);
+    let warning = outcome.warning.expect("a warning explains the fallback");
+    assert!(warning.contains("keyring unavailable"), "{warning}");
+    assert!(!warning.contains("hg_fallback_secret_1"));
+    let v: Value = serde_json::from_str(&fs::read_to_string(store.path()).unwrap()).unwrap();
+    assert_eq!(v["api_key"], "hg_fallback_secret_1");
+    assert!(v.get(STORE_MARKER_KEY).is_none(), "the marker is dropped so readers use the file");
+    assert_eq!(v["foreign"], json!({"kept": true}));
+}

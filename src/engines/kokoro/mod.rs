@@ -1,0 +1,3 @@
+//! Kokoro-82M text to speech, in-process through ONNX Runtime.
+
+pub mod voices;
