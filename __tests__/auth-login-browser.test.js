@@ -158,6 +158,21 @@ describe('auth login (browser OAuth)', () => {
     },
     );
 
+    test('a 401 on the identity probe refreshes once and persists the refreshed tokens', async () => {
+      ctx.server.queue('me', { status: 401, json: { message: 'propagating' } });
+      const { env } = browserEnv();
+      const r = await ctx.run(['auth', 'login'], { pty: true, env });
+      assert.equal(r.code, 0, r.output);
+      assert.match(r.stdout, /^✓ Signed in as ada@example\.com\.$/m);
+      const [, refreshed] = ctx.server.issued;
+      assert.ok(refreshed, 'a refresh happened');
+      assert.deepEqual(ctx.server.requests('token').map((q) => q.body.grant_type), ['authorization_code', 'refresh_token']);
+      const file = ctx.home.read();
+      assert.equal(file.oauth.access_token, refreshed.access_token);
+      assert.equal(file.oauth.refresh_token, refreshed.refresh_token);
+      assert.equal(file.user.email, 'ada@example.com');
+    });
+
     test('identity probe failure after saving the tokens still exits 0 and clears the stale user block', async () => {
       ctx.home.write({ api_key: 'hg_KEEPKEY_0123456789', user: { email: 'stale@example.com' } });
       ctx.server.queue('me', { status: 503, json: { error: 'busy' } });

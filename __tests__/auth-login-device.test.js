@@ -117,6 +117,19 @@ describe('auth login --device: polling flows (concurrent, ~one interval in total
     },
   );
 
+  test(
+    '"no credential was saved" holds when the refresh during verification succeeds but the retry is refused',
+    { todo: 'product bug: the verification client refreshes on 401 and persists the refreshed tokens to the store; the flow then reports "no credential was saved" and revokes only the original tokens, leaving live refreshed tokens on disk' },
+    async () => {
+      const { server, home, run } = await fresh();
+      server.queue('me', { status: 401, json: { message: 'not yet' } }, { status: 401, json: { message: 'still no' } });
+      const r = await run(['auth', 'login', '--device'], { pty: true });
+      assert.equal(r.code, 1, r.output);
+      assert.match(r.stdout, /no credential was saved/);
+      assert.equal(home.exists(), false, 'nothing written');
+    },
+  );
+
   test('access_denied: "access was denied", nothing written, device code never shown', async () => {
     const { server, home, run } = await fresh();
     server.queue('token', (req) => ({

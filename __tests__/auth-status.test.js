@@ -166,6 +166,23 @@ describe('auth status', () => {
       assert.match(h.stdout, /^Premium credits: 42 \(resets 2031-02-03\)$/m);
     });
 
+    test('HEYGEN_CONFIG_DIR is used verbatim; empty means unset (<home>/.heygen)', async () => {
+      const path = require('node:path');
+      const fs = require('node:fs');
+      const other = path.join(ctx.home.dir, 'elsewhere', 'cfg');
+      fs.mkdirSync(other, { recursive: true, mode: 0o700 });
+      fs.writeFileSync(path.join(other, 'credentials'), JSON.stringify({ api_key: 'hg_OTHERDIR_0123456789' }), { mode: 0o600 });
+      ctx.home.write({ api_key: KEY });
+      ctx.server.addApiKey(KEY);
+      ctx.server.addApiKey('hg_OTHERDIR_0123456789');
+      const r = await ctx.run(['auth', 'status', '--json'], { env: { HEYGEN_CONFIG_DIR: other } });
+      assert.equal(r.code, 0, r.output);
+      assert.equal(ctx.server.requests('me')[0].headers['x-api-key'], 'hg_OTHERDIR_0123456789');
+      const e = await ctx.run(['auth', 'status', '--json'], { env: { HEYGEN_CONFIG_DIR: '' } });
+      assert.equal(e.code, 0, e.output);
+      assert.equal(ctx.server.requests('me')[1].headers['x-api-key'], KEY);
+    });
+
     test('an unwrapped /v3/users/me body is read too', async () => {
       ctx.server.addApiKey(KEY);
       ctx.server.meShape = 'unwrapped';

@@ -1,6 +1,8 @@
 //! The JS surface: thin wrappers over the same core the CLI uses. Errors cross as
 //! `CODE: message\nHint: …` (scrubbed); `lib/index.js` turns them into Errors with `code`/`hint`.
 
+#![cfg_attr(test, allow(dead_code))] // napi registers these only in the addon build
+
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use serde_json::{json, Value};

@@ -7,6 +7,8 @@ pub mod error;
 pub mod kokoro;
 pub mod models_dir;
 pub mod runtime;
+#[cfg(test)]
+pub mod testing;
 
 #[cfg(test)]
 pub(crate) use crate::test_support::env_lock;
