@@ -4,8 +4,10 @@
 
 pub mod catalog;
 pub mod error;
+pub mod install;
 pub mod kokoro;
 pub mod models_dir;
+pub mod onnx_edit;
 pub mod runtime;
 #[cfg(test)]
 pub mod testing;
