@@ -1,0 +1,194 @@
+//! The Kokoro ONNX model: loaded once per file per process, with the per-token durations tensor
+//! exposed as an extra output so word timings come from the model itself.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use ort::session::Session;
+use ort::value::Tensor;
+
+use super::voices::STYLE_DIM;
+use crate::engines::error::{EngineError, EngineResult};
+use crate::engines::{catalog, onnx_edit, runtime};
+
+/// Kokoro's internal per-token frame counts (rounded, clipped ≥ 1), `[1, tokens + 2]`.
+pub const DURATIONS_TENSOR: &str = "/encoder/Clip_output_0";
+/// Audio samples per duration frame at 24 kHz.
+pub const SAMPLES_PER_FRAME: usize = 600;
+
+pub struct KokoroModel {
+    session: Mutex<Session>,
+    tokens_input: &'static str,
+    has_durations: bool,
+    path: PathBuf,
+}
+
+/// One forward pass.
+pub struct Inference {
+    pub audio: Vec<f32>,
+    /// One per padded token when the model exposes them.
+    pub durations: Option<Vec<f32>>,
+}
+
+fn corrupt(path: &Path, detail: impl std::fmt::Display) -> EngineError {
+    EngineError::new("MODEL_CORRUPT", format!("{} is not a usable Kokoro model: {detail}", path.display())).with_hint(
+        format!(
+            "Check it with `hyperframes models verify kokoro`, or reinstall with `{}`.",
+            catalog::install_command("kokoro")
+        ),
+    )
+}
+
+fn build_session(bytes: &[u8]) -> Result<Session, ort::Error> {
+    let rt = runtime::ensure_loaded().map_err(|e| ort::Error::new(e.message))?;
+    let mut builder =
+        Session::builder(rt.environment())?.with_intra_threads(runtime::threads()).map_err(ort::Error::<()>::from)?;
+    builder.commit_from_memory(bytes)
+}
+
+impl KokoroModel {
+    pub fn load(path: &Path) -> EngineResult<KokoroModel> {
+        runtime::ensure_loaded()?;
+        let bytes = std::fs::read(path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                EngineError::new("MODEL_MISSING", format!("The Kokoro model is not installed ({}).", path.display()))
+                    .with_hint(format!("Run `{}`.", catalog::install_command("kokoro")))
+            } else {
+                EngineError::io(format!("cannot read {}", path.display()), &e)
+            }
+        })?;
+        let inputs = onnx_edit::graph_input_names(&bytes).map_err(|e| corrupt(path, e))?;
+        let tokens_input = if inputs.iter().any(|n| n == "tokens") {
+            "tokens"
+        } else if inputs.iter().any(|n| n == "input_ids") {
+            "input_ids"
+        } else {
+            return Err(corrupt(path, format!("no `tokens` or `input_ids` input (inputs: {})", inputs.join(", "))));
+        };
+        for needed in ["style", "speed"] {
+            if !inputs.iter().any(|n| n == needed) {
+                return Err(corrupt(path, format!("no `{needed}` input")));
+            }
+        }
+        let outputs = onnx_edit::graph_output_names(&bytes).map_err(|e| corrupt(path, e))?;
+        if outputs.iter().any(|n| n == DURATIONS_TENSOR) {
+            let session = build_session(&bytes).map_err(|e| corrupt(path, e))?;
+            return Ok(Self::new(session, tokens_input, true, path));
+        }
+        let edited = onnx_edit::add_graph_outputs(&bytes, &[DURATIONS_TENSOR]).map_err(|e| corrupt(path, e))?;
+        match build_session(&edited) {
+            Ok(session) => Ok(Self::new(session, tokens_input, true, path)),
+            Err(first) => {
+                tracing::debug!("model has no usable durations tensor ({first}); word timings will be approximate");
+                let session = build_session(&bytes).map_err(|e| corrupt(path, e))?;
+                Ok(Self::new(session, tokens_input, false, path))
+            }
+        }
+    }
+
+    fn new(session: Session, tokens_input: &'static str, has_durations: bool, path: &Path) -> Self {
+        Self { session: Mutex::new(session), tokens_input, has_durations, path: path.to_path_buf() }
+    }
+
+    pub fn has_durations(&self) -> bool {
+        self.has_durations
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs one chunk: `padded_tokens` already carries the pad (0) at both ends.
+    pub fn infer(&self, padded_tokens: &[i64], style: &[f32; STYLE_DIM], speed: f32) -> EngineResult<Inference> {
+        let failed = |e: ort::Error| EngineError::new("INFERENCE_FAILED", format!("Kokoro inference failed: {e}"));
+        let tokens = Tensor::from_array(([1usize, padded_tokens.len()], padded_tokens.to_vec())).map_err(failed)?;
+        let style = Tensor::from_array(([1usize, STYLE_DIM], style.to_vec())).map_err(failed)?;
+        let speed = Tensor::from_array(([1usize], vec![speed])).map_err(failed)?;
+        let mut session = self.session.lock().unwrap_or_else(|e| e.into_inner());
+        let outputs = session
+            .run(ort::inputs![self.tokens_input => tokens, "style" => style, "speed" => speed])
+            .map_err(failed)?;
+        let (_, audio) = outputs["audio"].try_extract_tensor::<f32>().map_err(failed)?;
+        let durations = if self.has_durations {
+            let (_, d) = outputs[DURATIONS_TENSOR].try_extract_tensor::<f32>().map_err(failed)?;
+            Some(d.to_vec())
+        } else {
+            None
+        };
+        Ok(Inference { audio: audio.to_vec(), durations })
+    }
+}
+
+/// One session per model file per process, created on first use and reused.
+pub fn shared(path: &Path) -> EngineResult<Arc<KokoroModel>> {
+    static MODELS: OnceLock<Mutex<HashMap<PathBuf, Arc<KokoroModel>>>> = OnceLock::new();
+    let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let cache = MODELS.get_or_init(Default::default);
+    if let Some(m) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return Ok(m.clone());
+    }
+    // Loading takes about a second; do it outside the lock. Two racing first calls may both load;
+    // the first stored wins and the other is dropped.
+    let model = Arc::new(KokoroModel::load(&key)?);
+    let mut guard = cache.lock().unwrap_or_else(|e| e.into_inner());
+    Ok(guard.entry(key).or_insert(model).clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engines::testing::onnx::{kokoro_like, kokoro_like_durations};
+
+    fn write_model(bytes: &[u8]) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kokoro.onnx");
+        std::fs::write(&path, bytes).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn exposes_durations_and_matches_the_sample_count() {
+        let (_d, path) = write_model(&kokoro_like("tokens", true));
+        let model = KokoroModel::load(&path).unwrap();
+        assert!(model.has_durations());
+        let padded = [0i64, 50, 83, 54, 156, 57, 135, 0];
+        let out = model.infer(&padded, &[0.25; STYLE_DIM], 1.0).unwrap();
+        let durations = out.durations.unwrap();
+        assert_eq!(durations, kokoro_like_durations(&padded, 1.0));
+        let frames: f32 = durations.iter().sum();
+        assert_eq!(out.audio.len(), frames as usize * SAMPLES_PER_FRAME);
+    }
+
+    #[test]
+    fn accepts_the_input_ids_name() {
+        let (_d, path) = write_model(&kokoro_like("input_ids", true));
+        let model = KokoroModel::load(&path).unwrap();
+        assert!(model.infer(&[0, 10, 0], &[0.1; STYLE_DIM], 1.0).unwrap().durations.is_some());
+    }
+
+    #[test]
+    fn a_model_without_durations_still_speaks() {
+        let (_d, path) = write_model(&kokoro_like("tokens", false));
+        let model = KokoroModel::load(&path).unwrap();
+        assert!(!model.has_durations());
+        let out = model.infer(&[0, 10, 20, 0], &[0.1; STYLE_DIM], 1.0).unwrap();
+        assert!(out.durations.is_none() && !out.audio.is_empty());
+    }
+
+    #[test]
+    fn corrupt_and_missing_models_are_clear_errors() {
+        let (_d, path) = write_model(b"\x08\x07garbage that is not a model");
+        let err = KokoroModel::load(&path).err().unwrap();
+        assert_eq!(err.code, "MODEL_CORRUPT");
+        assert!(err.hint.unwrap().contains("hyperframes models"));
+        let err = KokoroModel::load(Path::new("/nonexistent/kokoro.onnx")).err().unwrap();
+        assert_eq!(err.code, "MODEL_MISSING");
+    }
+
+    #[test]
+    fn sessions_are_shared_per_file() {
+        let (_d, path) = write_model(&kokoro_like("tokens", true));
+        assert!(Arc::ptr_eq(&shared(&path).unwrap(), &shared(&path).unwrap()));
+    }
+}
