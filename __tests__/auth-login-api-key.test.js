@@ -268,7 +268,6 @@ describe('auth login --api-key', () => {
 
     test(
       'the rollback notice survives a 401 body that echoes the x-api-key header',
-      { todo: 'product bug: the header-line scrub rule redacts to the end of the one-line message, so "Rolled back to the previous credential." is never shown' },
       async () => {
         ctx.home.write({ api_key: OLD_KEY });
         ctx.server.queue('me', (req) => ({ status: 401, body: `rejected. x-api-key: ${req.headers['x-api-key']}` }));

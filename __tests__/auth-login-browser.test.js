@@ -137,7 +137,6 @@ describe('auth login (browser OAuth)', () => {
 
     test(
       'when the browser cannot be opened, the printed URL works when opened by hand',
-      { todo: 'product bug: the output scrub prints the manual URL with state=<redacted>, so opening it always fails with "OAuth state mismatch"' },
       async () => {
       let opened = false;
       const r = await ctx.run(['auth', 'login'], {

@@ -101,7 +101,6 @@ describe('auth login --device: polling flows (concurrent, ~one interval in total
 
   test(
     'a 401 at verification that a refresh papers over must not leave rotated-out tokens on disk',
-    { todo: 'product bug: verification refreshes on 401 (and writes the store), then login_with_device overwrites it with the original tokens, whose refresh token the server has already rotated away' },
     async () => {
       const { server, home, run } = await fresh();
       server.queue('me', { status: 401, json: { message: 'not yet' } });
@@ -119,7 +118,6 @@ describe('auth login --device: polling flows (concurrent, ~one interval in total
 
   test(
     '"no credential was saved" holds when the refresh during verification succeeds but the retry is refused',
-    { todo: 'product bug: the verification client refreshes on 401 and persists the refreshed tokens to the store; the flow then reports "no credential was saved" and revokes only the original tokens, leaving live refreshed tokens on disk' },
     async () => {
       const { server, home, run } = await fresh();
       server.queue('me', { status: 401, json: { message: 'not yet' } }, { status: 401, json: { message: 'still no' } });

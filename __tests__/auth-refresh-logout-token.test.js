@@ -131,7 +131,6 @@ describe('auth refresh', () => {
 
   test(
     'error JSON carries the stable code (REFRESH_FAILED / API_ERROR / NOT_CONFIGURED)',
-    { todo: 'product bug: the output-boundary scrub treats the "code" key as an OAuth code and prints "code": "<redacted>"' },
     async () => {
       ctx.home.write({ oauth: { access_token: AT, refresh_token: RT, expires_at: isoIn(600) } });
       const rejected = await ctx.run(['auth', 'refresh', '--json']);
@@ -226,7 +225,6 @@ describe('auth logout', () => {
 
   test(
     'on a terminal, answering yes signs out',
-    { todo: 'product bug: bin/hyperframes.js reads process.stdin.isTTY, which makes fd 0 non-blocking; the Rust read_line then fails at once (EAGAIN) and the prompt always answers "Aborted."' },
     async () => {
       ctx.home.write({ api_key: KEY });
       const yes = await ctx.run(['auth', 'logout'], { pty: true, onData: answer('yes\n') });

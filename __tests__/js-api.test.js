@@ -306,7 +306,6 @@ describe('JS API', () => {
 
     test(
       'the config and models dirs are shown as $HOME/… too',
-      { todo: 'product bug: doctor details built with paths::display show "~/.heygen", so --json mixes "~" and "$HOME" (the contract is $HOME)' },
       async () => {
         const d = await api.doctor();
         const cfg = d.checks.find((c) => c.name === 'Config dir');
@@ -316,7 +315,6 @@ describe('JS API', () => {
 
     test(
       'the Node.js row reports the Node version it runs under',
-      { todo: 'product bug: the napi doctor() passes no Node version, so the JS API reports "not running under Node"' },
       async () => {
         const d = await api.doctor();
         const node = d.checks.find((c) => c.name === 'Node.js');

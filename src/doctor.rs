@@ -95,14 +95,14 @@ fn existing_ancestor(p: &Path) -> Option<PathBuf> {
 }
 
 fn writable(dir: &Path) -> Result<String, String> {
-    let base = existing_ancestor(dir).ok_or_else(|| format!("no existing parent of {}", paths::display(dir)))?;
+    let base = existing_ancestor(dir).ok_or_else(|| format!("no existing parent of {}", dir.display()))?;
     if !base.is_dir() {
-        return Err(format!("{} is not a directory", paths::display(&base)));
+        return Err(format!("{} is not a directory", base.display()));
     }
     let probe = base.join(format!(".hyperframes-write-test-{}", std::process::id()));
-    std::fs::write(&probe, b"").map_err(|e| format!("{} is not writable ({e})", paths::display(&base)))?;
+    std::fs::write(&probe, b"").map_err(|e| format!("{} is not writable ({e})", base.display()))?;
     let _ = std::fs::remove_file(&probe);
-    Ok(if base == dir { paths::display(dir) } else { format!("{} (will be created)", paths::display(dir)) })
+    Ok(if base == dir { dir.display().to_string() } else { format!("{} (will be created)", dir.display()) })
 }
 
 #[cfg(unix)]
@@ -158,7 +158,7 @@ fn model_checks() -> Vec<Check> {
                     .all(|(_, s)| matches!(s, catalog::FileState::Verified | catalog::FileState::Missing));
                 let how =
                     if verified { "installed, sha256 verified" } else { "installed (no published sha256 to verify)" };
-                Check::pass(&name, format!("{how} in {}", paths::display(&dir))).optional()
+                Check::pass(&name, format!("{how} in {}", dir.display())).optional()
             } else {
                 Check::fail(&name, "not installed", catalog::install_command(m.name)).optional()
             }
@@ -183,7 +183,11 @@ fn credential_check() -> Check {
         Err(e) => Check::fail(NAME, e.message, e.hint.unwrap_or_default()),
         Ok(None) => Check::pass(NAME, "not signed in: voice and music use local engines"),
         Ok(Some(c)) => {
-            let detail = format!("{} · {}", c.source.label(), c.kind.as_str());
+            let detail = match c.source {
+                resolve::Source::Env => format!("HEYGEN_API_KEY · {}", c.kind.as_str()),
+                resolve::Source::EnvAlias => format!("HYPERFRAMES_API_KEY · {}", c.kind.as_str()),
+                other => format!("{} ({}) · {}", other.as_str(), store.path().display(), c.kind.as_str()),
+            };
             #[cfg(unix)]
             if !c.source.is_env() {
                 let file_mode = mode_of(&store.path());
@@ -196,11 +200,7 @@ fn credential_check() -> Check {
                             file_mode.unwrap_or(0),
                             dir_mode.unwrap_or(0)
                         ),
-                        format!(
-                            "chmod 600 {} && chmod 700 {}",
-                            paths::display(&store.path()),
-                            paths::display(store.dir())
-                        ),
+                        format!("chmod 600 {} && chmod 700 {}", store.path().display(), store.dir().display()),
                     );
                 }
             }
@@ -216,6 +216,7 @@ fn dir_check(name: &str, dir: &Path, hint: &str) -> Check {
     }
 }
 
+/// Details carry full paths: JSON shows the home folder as `$HOME`, people see `~`.
 pub fn run(node_version: Option<&str>) -> Report {
     let mut checks = vec![Check::pass("Version", format!("hyperframes {}", crate::VERSION))];
     checks.push(match node_version {

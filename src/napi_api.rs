@@ -31,10 +31,9 @@ pub struct TtyInfo {
 /// Runs the `hyperframes` CLI in this process and returns its exit code.
 #[napi(catch_unwind)]
 pub fn run_cli(env: Env, argv: Vec<String>, tty: Option<TtyInfo>) -> i32 {
-    let node_version = env.get_node_version().ok().map(|v| format!("v{}.{}.{}", v.major, v.minor, v.patch));
     let ctx = crate::cli::CliContext {
         tty: tty.map(|t| Tty { stdin: t.stdin, stdout: t.stdout, stderr: t.stderr }),
-        node_version,
+        node_version: node_version(&env),
     };
     crate::cli::run(argv, ctx)
 }
@@ -124,10 +123,14 @@ pub async fn auth_token() -> Result<Value> {
     Ok(json!({"token": c.secret, "type": c.kind.as_str(), "source": c.source.as_str()}))
 }
 
+fn node_version(env: &Env) -> Option<String> {
+    env.get_node_version().ok().map(|v| format!("v{}.{}.{}", v.major, v.minor, v.patch))
+}
+
 /// The same report as `hyperframes doctor --json`.
-#[napi]
-pub async fn doctor() -> Result<Value> {
+#[napi(ts_return_type = "Promise<any>")]
+pub fn doctor(env: &Env) -> Result<PromiseRaw<'_, Value>> {
     crate::init_logging();
-    let report = crate::blocking(|| crate::doctor::run(None)).await;
-    Ok(report.to_json())
+    let version = node_version(env);
+    env.spawn_future(async move { Ok(crate::blocking(move || crate::doctor::run(version.as_deref())).await.to_json()) })
 }

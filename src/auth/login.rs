@@ -77,12 +77,15 @@ fn outcome_warnings(save: &SaveOutcome) -> Vec<String> {
     save.warning.iter().cloned().chain(env_shadow_warning()).collect()
 }
 
-fn oauth_credential(tokens: &TokenSet) -> Credential {
+/// The credential for the identity probe right after sign-in. With `may_refresh`, a 401 refreshes
+/// once (and persists the result) as any use of a stored session would; without it the token is
+/// checked exactly as issued, for flows that verify before writing anything.
+fn probe_credential(tokens: &TokenSet, may_refresh: bool) -> Credential {
     Credential {
         source: Source::FileJson,
         kind: Kind::OAuth,
         secret: tokens.access_token.clone(),
-        refresh_token: tokens.refresh_token.clone(),
+        refresh_token: if may_refresh { tokens.refresh_token.clone() } else { None },
         expires_at: tokens.expires_at,
         expired: false,
         refreshable: false,
@@ -237,7 +240,7 @@ async fn finish_oauth_login(store: &Store, tokens: TokenSet, keyring: bool) -> A
         .await?
         .1
     };
-    let client = HeygenClient::new(oauth_credential(&tokens));
+    let client = HeygenClient::new(probe_credential(&tokens, true));
     let (identity, identity_error) = match client.users_me().await {
         Ok(user) => {
             store_user(store, Some(&user)).await?;
@@ -305,7 +308,7 @@ pub async fn login_with_device(keyring: bool, on_event: &(dyn Fn(LoginEvent) + S
     let tokens = device::poll_for_token(&http, &cfg, &auth, &device::TokioSleeper).await?;
 
     // Verify before anything is written.
-    let user = match HeygenClient::new(oauth_credential(&tokens)).users_me().await {
+    let user = match HeygenClient::new(probe_credential(&tokens, false)).users_me().await {
         Ok(u) => u,
         Err(e) => {
             revoke_both(&http, &cfg, &tokens).await;

@@ -52,12 +52,10 @@ pub fn challenge_for(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
-/// A fresh OAuth `state`: base64url, no padding, of 32 random bytes. Registered as a secret so
-/// it never shows up in output either.
+/// A fresh OAuth `state`: base64url, no padding, of 32 random bytes. Not a secret: it is part of
+/// the authorize URL the user may have to open by hand.
 pub fn random_state() -> String {
-    let state = random_b64url(STATE_BYTES);
-    scrub::register_secret(&state);
-    state
+    random_b64url(STATE_BYTES)
 }
 
 /// Compares two strings in time that depends only on their lengths. Different lengths → false.

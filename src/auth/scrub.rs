@@ -122,16 +122,12 @@ fn looks_like_prose_word(token: &str) -> bool {
     token.len() < 16 && token.chars().all(|c| c.is_ascii_alphabetic())
 }
 
-/// Redacts every registered secret, then applies the pattern rules in order:
-/// API keys, `authorization`/`x-api-key` lines, `Bearer` tokens, JWTs, form `name=value`,
-/// JSON `"name":"value"`.
-///
-/// Ordinary text survives: `grant_type=authorization_code`, `error_code=42`, `"code": 400`,
-/// or "authorization failed" in prose.
+/// The output boundary (CLI output, JS exceptions, logs): redacts every registered secret and the
+/// shapes that can only be credentials — API keys, `Bearer` tokens, JWTs. It never touches
+/// ordinary structure, so JSON stays valid and fields such as `"code"` survive.
 pub fn scrub(text: &str) -> String {
     let text = redact_registered(text);
     let text = API_KEY_RE.replace_all(&text, "${1}_<redacted>");
-    let text = HEADER_RE.replace_all(&text, "${1}: <redacted>");
     let text = BEARER_RE.replace_all(&text, |c: &Captures<'_>| {
         if looks_like_prose_word(&c[2]) {
             c[0].to_string()
@@ -140,22 +136,31 @@ pub fn scrub(text: &str) -> String {
         }
     });
     let text = JWT_RE.replace_all(&text, JWT_REDACTED);
-    let text = FORM_RE.replace_all(&text, "${1}=<redacted>");
-    let text = JSON_RE.replace_all(&text, r#""${1}":"<redacted>""#);
     text.into_owned()
 }
 
 /// Scrubs a remote error body and keeps its first [`BODY_LIMIT_CHARS`] chars (cut on a char
-/// boundary).
+/// boundary). On top of [`scrub`], a body loses `authorization`/`x-api-key` lines (to the end of
+/// the line), form `name=value` and JSON `"name":"value"` for secret-bearing names (tokens, codes,
+/// verifiers, keys), since a server may echo what it was sent.
 ///
-/// The whole body is scrubbed before it is cut, so a secret straddling the cut cannot leak
-/// its first half; the result is never longer than the limit.
+/// Ordinary text survives: `grant_type=authorization_code`, `error_code=42`, `"code": 400`,
+/// or "authorization failed" in prose. The whole body is scrubbed before it is cut, so a secret
+/// straddling the cut cannot leak its first half; the result is never longer than the limit.
 pub fn scrub_body(body: &str) -> String {
-    let scrubbed = scrub(body);
+    let scrubbed = scrub_all(body);
     match scrubbed.char_indices().nth(BODY_LIMIT_CHARS) {
         Some((cut, _)) => scrubbed[..cut].to_string(),
         None => scrubbed,
     }
+}
+
+/// Every rule: [`scrub`] plus header lines, form fields and JSON fields. For remote bodies and logs.
+fn scrub_all(text: &str) -> String {
+    let text = scrub(text);
+    let text = HEADER_RE.replace_all(&text, "${1}: <redacted>");
+    let text = FORM_RE.replace_all(&text, "${1}=<redacted>");
+    JSON_RE.replace_all(&text, r#""${1}":"<redacted>""#).into_owned()
 }
 
 /// A `tracing_subscriber::fmt` writer that scrubs each log event before it reaches the sink.
@@ -236,7 +241,7 @@ impl<W: Write> Drop for ScrubbingGuard<W> {
         if self.buf.is_empty() {
             return;
         }
-        let text = scrub(&String::from_utf8_lossy(&self.buf));
+        let text = scrub_all(&String::from_utf8_lossy(&self.buf));
         // Logging must never fail the program; a broken stderr is ignored.
         let _ = self.inner.write_all(text.as_bytes());
         let _ = self.inner.flush();
@@ -306,11 +311,14 @@ mod tests {
 
     #[test]
     fn authorization_and_api_key_headers_to_end_of_line() {
-        assert_eq!(scrub("Authorization: Bearer abc.def.ghi extra\nnext line"), "Authorization: <redacted>\nnext line");
-        assert_eq!(scrub("x-api-key=whatever value\r\nkeep"), "x-api-key: <redacted>\r\nkeep");
-        assert_eq!(scrub("X-API-KEY   :  hunter2"), "X-API-KEY: <redacted>");
-        assert_eq!(scrub("proxy-authorization:xyz"), "proxy-authorization: <redacted>");
-        assert_eq!(scrub(r#"{"Authorization": "Basic Zm9v"}"#), r#"{"Authorization: <redacted>"#);
+        assert_eq!(
+            scrub_body("Authorization: Bearer abc.def.ghi extra\nnext line"),
+            "Authorization: <redacted>\nnext line"
+        );
+        assert_eq!(scrub_body("x-api-key=whatever value\r\nkeep"), "x-api-key: <redacted>\r\nkeep");
+        assert_eq!(scrub_body("X-API-KEY   :  hunter2"), "X-API-KEY: <redacted>");
+        assert_eq!(scrub_body("proxy-authorization:xyz"), "proxy-authorization: <redacted>");
+        assert_eq!(scrub_body(r#"{"Authorization": "Basic Zm9v"}"#), r#"{"Authorization: <redacted>"#);
     }
 
     #[test]
@@ -334,7 +342,7 @@ mod tests {
     #[test]
     fn form_encoded_secrets() {
         assert_eq!(
-            scrub("grant_type=authorization_code&code=abc123&redirect_uri=http%3A%2F%2F127.0.0.1&code_verifier=xyz-789"),
+            scrub_body("grant_type=authorization_code&code=abc123&redirect_uri=http%3A%2F%2F127.0.0.1&code_verifier=xyz-789"),
             "grant_type=authorization_code&code=<redacted>&redirect_uri=http%3A%2F%2F127.0.0.1&code_verifier=<redacted>"
         );
         for name in [
@@ -348,21 +356,21 @@ mod tests {
             "device_code",
             "api_key",
         ] {
-            assert_eq!(scrub(&format!("a=1&{name}=s3cr3t&b=2")), format!("a=1&{name}=<redacted>&b=2"));
+            assert_eq!(scrub_body(&format!("a=1&{name}=s3cr3t&b=2")), format!("a=1&{name}=<redacted>&b=2"));
         }
-        assert_eq!(scrub("?token=abc def"), "?token=<redacted> def");
-        assert_eq!(scrub("cookie token=abc; path=/"), "cookie token=<redacted>; path=/");
+        assert_eq!(scrub_body("?token=abc def"), "?token=<redacted> def");
+        assert_eq!(scrub_body("cookie token=abc; path=/"), "cookie token=<redacted>; path=/");
     }
 
     #[test]
     fn json_secrets() {
         assert_eq!(
-            scrub(r#"{"access_token":"at-1","refresh_token" : "rt-2","token_type":"Bearer","expires_in":3600}"#),
+            scrub_body(r#"{"access_token":"at-1","refresh_token" : "rt-2","token_type":"Bearer","expires_in":3600}"#),
             r#"{"access_token":"<redacted>","refresh_token":"<redacted>","token_type":"Bearer","expires_in":3600}"#
         );
-        assert_eq!(scrub(r#"{"code": "with \"escaped\" quote"}"#), r#"{"code":"<redacted>"}"#);
+        assert_eq!(scrub_body(r#"{"code": "with \"escaped\" quote"}"#), r#"{"code":"<redacted>"}"#);
         assert_eq!(
-            scrub(r#"{"device_code":"dc","api_key":"k"}"#),
+            scrub_body(r#"{"device_code":"dc","api_key":"k"}"#),
             r#"{"device_code":"<redacted>","api_key":"<redacted>"}"#
         );
     }
@@ -483,5 +491,13 @@ mod tests {
         guard.write_all(b"").unwrap();
         // Usable as a `fmt` writer the way `init_logging` installs it.
         let _subscriber = tracing_subscriber::fmt().with_writer(stderr_writer()).with_ansi(false).finish();
+    }
+
+    #[test]
+    fn the_output_boundary_keeps_json_valid() {
+        let json = r#"{"code":"REFRESH_FAILED","error":"x-api-key: <redacted> was refused","token":"short"}"#;
+        assert_eq!(scrub(json), json);
+        let line = "HeyGen said: authorization: invalid, try again";
+        assert_eq!(scrub(line), line);
     }
 }

@@ -1,5 +1,6 @@
 //! Printing for `hyperframes doctor`.
 
+use crate::auth::paths::redact_home;
 use crate::output::Output;
 
 pub(super) async fn run(json: bool, strict: bool, node_version: Option<String>, out: &Output) -> i32 {
@@ -17,9 +18,9 @@ pub(super) async fn run(json: bool, strict: bool, node_version: Option<String>, 
             } else {
                 out.yellow("⚠")
             };
-            out.out(&format!("{mark} {:<16} {}", c.name, c.detail));
+            out.out(&format!("{mark} {:<16} {}", c.name, redact_home(&c.detail, "~")));
             if let (false, Some(h)) = (c.ok, &c.hint) {
-                out.out(&format!("{:19}{}", "", out.dim(h)));
+                out.out(&format!("{:19}{}", "", out.dim(&redact_home(h, "~"))));
             }
         }
         out.out("");
