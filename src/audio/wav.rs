@@ -204,6 +204,23 @@ fn fade_in_gain(i: usize, len: usize) -> f32 {
     (0.5 * (1.0 - (std::f64::consts::PI * x).cos())) as f32
 }
 
+/// Fades one chunk's edges in place over up to `fade_samples` (never more than half the chunk):
+/// the start when it follows another chunk, the end when another chunk follows. Streaming applies
+/// this chunk by chunk; [`join_chunks`] applies it to all of them.
+pub fn fade_seams(chunk: &mut [f32], fade_samples: usize, follows: bool, followed: bool) {
+    let len = chunk.len();
+    let fade = fade_samples.min(len / 2);
+    for i in 0..fade {
+        let g = fade_in_gain(i, fade);
+        if follows {
+            chunk[i] *= g;
+        }
+        if followed {
+            chunk[len - 1 - i] *= g;
+        }
+    }
+}
+
 /// Concatenates chunks, fading each internal boundary out and in over up to `fade_samples` on
 /// either side (never more than half a chunk) so the seams do not click. Fades are applied in
 /// place: the result has exactly as many samples as all chunks together, so timings computed per
@@ -216,21 +233,7 @@ pub fn join_chunks(chunks: &[Vec<f32>], fade_samples: usize) -> Vec<f32> {
     for (k, chunk) in non_empty.iter().enumerate() {
         let start = out.len();
         out.extend_from_slice(chunk);
-        let len = chunk.len();
-        let fade = fade_samples.min(len / 2);
-        if fade == 0 {
-            continue;
-        }
-        if k > 0 {
-            for i in 0..fade {
-                out[start + i] *= fade_in_gain(i, fade);
-            }
-        }
-        if k < last {
-            for i in 0..fade {
-                out[start + len - 1 - i] *= fade_in_gain(i, fade);
-            }
-        }
+        fade_seams(&mut out[start..], fade_samples, k > 0, k < last);
     }
     debug_assert_eq!(out.len(), total);
     out

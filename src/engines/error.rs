@@ -6,7 +6,7 @@ use std::fmt;
 pub struct EngineError {
     /// Stable, e.g. `EMPTY_TEXT`, `UNKNOWN_VOICE`, `BAD_BLEND`, `BAD_SPEED`, `MODEL_MISSING`,
     /// `MODEL_CORRUPT`, `ORT_NOT_FOUND`, `G2P_UNAVAILABLE`, `DOWNLOAD_FAILED`, `CHECKSUM_MISMATCH`,
-    /// `INFERENCE_FAILED`, `VOICE_FORMAT`, `BAD_AUDIO`, `IO_ERROR`.
+    /// `INFERENCE_FAILED`, `VOICE_FORMAT`, `BAD_AUDIO`, `BAD_LANG`, `IO_ERROR`.
     pub code: &'static str,
     pub message: String,
     pub hint: Option<String>,

@@ -1,4 +1,10 @@
-//! Kokoro-82M text to speech, in-process through ONNX Runtime.
+//! Kokoro-82M text to speech, in-process through ONNX Runtime, with word timings from the
+//! model's own per-token durations.
 
+pub mod chunk;
+pub mod engine;
+pub mod g2p;
 pub mod model;
+pub mod timing;
+pub mod vocab;
 pub mod voices;

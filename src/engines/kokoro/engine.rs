@@ -1,0 +1,262 @@
+//! Text in, 24 kHz audio and exact word timings out: phonemize, chunk (≤ 510 tokens), run each
+//! chunk with the voice's style row, and place every word from the model's own durations.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::chunk::{self, Chunk};
+use super::g2p::{self, Lang};
+use super::model::{self, KokoroModel};
+use super::timing::{self, TimedWord};
+use super::voices::{self, VoicePack};
+use crate::audio::wav;
+use crate::engines::catalog::{self, ModelSpec};
+use crate::engines::error::{EngineError, EngineResult};
+
+pub const SAMPLE_RATE: u32 = timing::SAMPLE_RATE;
+pub const DEFAULT_VOICE: &str = "af_heart";
+pub const MAX_SPEED: f32 = 3.0;
+/// Seams between chunks are faded over this long so they never click.
+pub const SEAM_FADE_MS: f32 = 2.5;
+
+#[derive(Debug, Clone, Default)]
+pub struct TtsOptions {
+    /// A voice id or a blend (`af_sky.4+af_nicole.6`); `None` picks the default voice.
+    pub voice: Option<String>,
+    pub speed: f32,
+    /// `None` follows the voice's language.
+    pub lang: Option<Lang>,
+}
+
+/// One chunk of audio, ready as soon as it is synthesised (seams already faded).
+#[derive(Debug, Clone)]
+pub struct ChunkAudio {
+    pub index: usize,
+    pub count: usize,
+    pub samples: Vec<f32>,
+    pub words: Vec<TimedWord>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Synthesis {
+    pub samples: Vec<f32>,
+    pub words: Vec<TimedWord>,
+    pub chunks: usize,
+    pub voice: String,
+    pub lang: Lang,
+    /// Set when the requested voice was not given and the default had to be replaced.
+    pub voice_note: Option<String>,
+    /// True when the model gave no durations and timings were estimated.
+    pub approximate: bool,
+}
+
+impl Synthesis {
+    pub fn duration_seconds(&self) -> f64 {
+        self.samples.len() as f64 / SAMPLE_RATE as f64
+    }
+}
+
+pub fn check_speed(speed: f32) -> EngineResult<()> {
+    if !(speed.is_finite() && speed > 0.0 && speed <= MAX_SPEED) {
+        return Err(EngineError::new(
+            "BAD_SPEED",
+            format!("Speed must be a number greater than 0 and at most {MAX_SPEED} (got {speed})."),
+        )
+        .with_hint("1.0 is normal speed; 1.5 is half again as fast."));
+    }
+    Ok(())
+}
+
+/// Every installed voice pack, searched in order.
+pub struct Voices {
+    packs: Vec<VoicePack>,
+}
+
+impl Voices {
+    pub fn open(paths: &[PathBuf]) -> EngineResult<Voices> {
+        let packs = paths.iter().map(|p| VoicePack::open(p)).collect::<EngineResult<Vec<_>>>()?;
+        if packs.is_empty() {
+            return Err(EngineError::new("MODEL_MISSING", "No Kokoro voice pack is installed.")
+                .with_hint(format!("Run `{}`.", catalog::install_command("kokoro"))));
+        }
+        Ok(Voices { packs })
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        let mut all: Vec<String> = self.packs.iter().flat_map(VoicePack::names).collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.packs.iter().any(|p| p.contains(name))
+    }
+
+    fn unknown(&self, missing: &[String]) -> EngineError {
+        let names = self.names();
+        let listed = if names.len() > 12 {
+            format!("{}, … ({} in all)", names[..12].join(", "), names.len())
+        } else {
+            names.join(", ")
+        };
+        EngineError::new(
+            "UNKNOWN_VOICE",
+            format!("Voice {} is not installed. Installed voices: {listed}.", missing.join(", ")),
+        )
+        .with_hint(format!(
+            "See `hyperframes tts --list`; `{}` installs the full voice pack.",
+            catalog::install_command("kokoro")
+        ))
+    }
+
+    /// The style vector for a voice or blend, whichever packs its voices live in.
+    pub fn style(&self, spec: &str, n_tokens: usize) -> EngineResult<[f32; voices::STYLE_DIM]> {
+        if let Some(pack) = self.packs.iter().find(|p| p.contains(spec.trim())) {
+            return pack.style(spec, n_tokens);
+        }
+        let terms = voices::parse_blend(spec)?;
+        let missing: Vec<String> = terms.iter().filter(|t| !self.contains(&t.voice)).map(|t| t.voice.clone()).collect();
+        if !missing.is_empty() {
+            return Err(self.unknown(&missing));
+        }
+        let mut chosen = Vec::with_capacity(terms.len());
+        for t in &terms {
+            let pack = self.packs.iter().find(|p| p.contains(&t.voice)).expect("checked above");
+            chosen.push((t.voice.clone(), pack.voice(&t.voice)?.to_vec()));
+        }
+        VoicePack::from_voices(chosen)?.style(spec, n_tokens)
+    }
+
+    /// Checks a voice or blend exists without computing anything.
+    pub fn check(&self, spec: &str) -> EngineResult<()> {
+        self.style(spec, 1).map(|_| ())
+    }
+}
+
+pub struct Kokoro {
+    model: Arc<KokoroModel>,
+    voices: Voices,
+}
+
+/// The model file and the installed voice packs of a catalog entry under `dir`.
+pub fn installed_files(dir: &Path, spec: &ModelSpec) -> (PathBuf, Vec<PathBuf>) {
+    let model = spec.files.iter().find(|f| !f.optional).expect("a Kokoro spec has a model file").path_in(dir);
+    let packs = spec
+        .files
+        .iter()
+        .filter(|f| spec.at_least_one_of.contains(&f.path))
+        .map(|f| f.path_in(dir))
+        .filter(|p| p.is_file())
+        .collect();
+    (model, packs)
+}
+
+impl Kokoro {
+    pub fn open(model_path: &Path, voice_packs: &[PathBuf]) -> EngineResult<Kokoro> {
+        let voices = Voices::open(voice_packs)?;
+        let model = model::shared(model_path)?;
+        Ok(Kokoro { model, voices })
+    }
+
+    pub fn voices(&self) -> &Voices {
+        &self.voices
+    }
+
+    /// The voice to use, and a note when the default had to be replaced.
+    fn pick_voice(&self, requested: Option<&str>, lang: Option<Lang>) -> EngineResult<(String, Option<String>)> {
+        if let Some(v) = requested.map(str::trim).filter(|v| !v.is_empty()) {
+            self.voices.check(v)?;
+            return Ok((v.to_string(), None));
+        }
+        let wanted = lang.unwrap_or(Lang::EnUs);
+        if self.voices.contains(DEFAULT_VOICE) && wanted == Lang::EnUs {
+            return Ok((DEFAULT_VOICE.to_string(), None));
+        }
+        let names = self.voices.names();
+        let same_lang = names.iter().find(|n| Lang::for_voice(n) == Some(wanted));
+        let chosen = same_lang.or(names.first()).expect("Voices::open refuses an empty set").clone();
+        let note = (wanted == Lang::EnUs || same_lang.is_none())
+            .then(|| format!("{DEFAULT_VOICE} is not installed; using {chosen}."));
+        Ok((chosen, note))
+    }
+
+    /// Synthesises `text`, handing each chunk to `on_chunk` as soon as it is ready.
+    pub fn synthesize(
+        &self,
+        text: &str,
+        opts: &TtsOptions,
+        on_chunk: &mut dyn FnMut(&ChunkAudio) -> EngineResult<()>,
+    ) -> EngineResult<Synthesis> {
+        check_speed(opts.speed)?;
+        if text.trim().is_empty() {
+            return Err(
+                EngineError::new("EMPTY_TEXT", "No text to speak.").with_hint("Pass some text, or a .txt file.")
+            );
+        }
+        let (voice, voice_note) = self.pick_voice(opts.voice.as_deref(), opts.lang)?;
+        let first_voice = voices::parse_blend(&voice).ok().and_then(|t| t.first().map(|t| t.voice.clone()));
+        let lang = opts.lang.or_else(|| first_voice.as_deref().and_then(Lang::for_voice)).unwrap_or(Lang::EnUs);
+        let phonemized = g2p::phonemize(text, lang)?;
+        let chunks = chunk::chunk(&phonemized, chunk::MAX_TOKENS);
+        let fade = wav::samples_for_ms(SAMPLE_RATE, SEAM_FADE_MS);
+        let (mut samples, mut words) = (Vec::new(), Vec::new());
+        let mut next_id = 0usize;
+        for (index, c) in chunks.iter().enumerate() {
+            let mut audio = self.run_chunk(c, &voice, opts.speed)?;
+            let chunk_words = self.time_words(&phonemized, c, &audio, samples.len() as u64, &mut next_id)?;
+            wav::fade_seams(&mut audio.samples, fade, index > 0, index + 1 < chunks.len());
+            let out = ChunkAudio { index, count: chunks.len(), samples: audio.samples, words: chunk_words };
+            on_chunk(&out)?;
+            samples.extend_from_slice(&out.samples);
+            words.extend(out.words);
+        }
+        Ok(Synthesis {
+            samples,
+            words,
+            chunks: chunks.len(),
+            voice,
+            lang,
+            voice_note,
+            approximate: !self.model.has_durations(),
+        })
+    }
+
+    fn run_chunk(&self, c: &Chunk, voice: &str, speed: f32) -> EngineResult<RawChunk> {
+        let style = self.voices.style(voice, c.tokens.len())?;
+        let mut padded = Vec::with_capacity(c.tokens.len() + 2);
+        padded.push(super::vocab::PAD);
+        padded.extend_from_slice(&c.tokens);
+        padded.push(super::vocab::PAD);
+        let out = self.model.infer(&padded, &style, speed)?;
+        Ok(RawChunk { samples: out.audio, durations: out.durations })
+    }
+
+    fn time_words(
+        &self,
+        p: &g2p::Phonemized,
+        c: &Chunk,
+        audio: &RawChunk,
+        offset: u64,
+        next_id: &mut usize,
+    ) -> EngineResult<Vec<TimedWord>> {
+        match &audio.durations {
+            Some(d) => {
+                let expected = timing::total_samples(d)?;
+                if expected != audio.samples.len() as u64 {
+                    tracing::debug!(expected, actual = audio.samples.len(), "durations and audio length differ");
+                }
+                timing::words_from_durations(p, c, d, offset, next_id)
+            }
+            None => Ok(timing::approximate_words(p, c, audio.samples.len(), offset, next_id)),
+        }
+    }
+}
+
+struct RawChunk {
+    samples: Vec<f32>,
+    durations: Option<Vec<f32>>,
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,173 @@
+use super::*;
+use crate::engines::kokoro::voices::{STYLE_DIM, STYLE_ROWS};
+use crate::engines::testing::onnx::{kokoro_like, kokoro_like_durations};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    kokoro: Kokoro,
+}
+
+/// A fixture model plus a folder voice pack whose voices are constant (so the audio value shows
+/// which voice, or blend, spoke).
+fn fixture(voices: &[(&str, f32)], with_durations: bool) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("kokoro.onnx");
+    std::fs::write(&model, kokoro_like("tokens", with_durations)).unwrap();
+    let pack = dir.path().join("voices");
+    std::fs::create_dir_all(&pack).unwrap();
+    for (name, value) in voices {
+        let bytes: Vec<u8> = (0..STYLE_ROWS * STYLE_DIM).flat_map(|_| value.to_le_bytes()).collect();
+        std::fs::write(pack.join(format!("{name}.bin")), bytes).unwrap();
+    }
+    let kokoro = Kokoro::open(&model, &[pack]).unwrap();
+    Fixture { _dir: dir, kokoro }
+}
+
+fn opts(voice: Option<&str>, speed: f32) -> TtsOptions {
+    TtsOptions { voice: voice.map(Into::into), speed, lang: None }
+}
+
+fn speak(f: &Fixture, text: &str, o: &TtsOptions) -> EngineResult<Synthesis> {
+    f.kokoro.synthesize(text, o, &mut |_| Ok(()))
+}
+
+const TEXT: &str = "Local engines run on your own computer. This sentence has a time for every word!";
+
+#[test]
+fn sample_count_is_exactly_the_sum_of_durations_times_600() {
+    let f = fixture(&[("af_heart", 0.5)], true);
+    let s = speak(&f, TEXT, &opts(None, 1.0)).unwrap();
+    let p = g2p::phonemize(TEXT, Lang::EnUs).unwrap();
+    let expected: usize = chunk::chunk(&p, chunk::MAX_TOKENS)
+        .iter()
+        .map(|c| {
+            let padded: Vec<i64> = [0].into_iter().chain(c.tokens.iter().copied()).chain([0]).collect();
+            kokoro_like_durations(&padded, 1.0).iter().sum::<f32>() as usize * timing::SAMPLES_PER_FRAME
+        })
+        .sum();
+    assert_eq!(s.samples.len(), expected);
+    assert!(!s.approximate);
+    assert_eq!(s.voice, "af_heart");
+    assert!(s.samples.iter().all(|&v| (v - 0.5).abs() < 1e-6), "one chunk: no seams, the voice's value throughout");
+}
+
+#[test]
+fn every_word_is_timed_in_order_within_the_audio() {
+    let f = fixture(&[("af_heart", 0.5)], true);
+    let s = speak(&f, TEXT, &opts(None, 1.0)).unwrap();
+    let spoken: Vec<&str> = TEXT.split_whitespace().collect();
+    assert_eq!(s.words.len(), spoken.len());
+    let total = s.duration_seconds();
+    for (i, (w, text)) in s.words.iter().zip(&spoken).enumerate() {
+        assert_eq!(w.id, format!("w{i}"));
+        assert_eq!(&w.text, text);
+        assert!(w.start < w.end && w.end <= total + 1e-9, "{w:?}");
+        if i > 0 {
+            assert!(w.start > s.words[i - 1].start, "starts strictly increase: {w:?}");
+        }
+    }
+}
+
+#[test]
+fn long_text_streams_chunks_in_order_and_keeps_the_invariant() {
+    let f = fixture(&[("af_heart", 0.5)], true);
+    let text = TEXT.repeat(30);
+    let mut seen = Vec::new();
+    let s = f
+        .kokoro
+        .synthesize(&text, &opts(None, 1.0), &mut |c| {
+            seen.push((c.index, c.count, c.samples.len(), c.words.len()));
+            Ok(())
+        })
+        .unwrap();
+    assert!(s.chunks > 1);
+    assert_eq!(seen.len(), s.chunks);
+    assert!(seen.iter().enumerate().all(|(i, c)| c.0 == i && c.1 == s.chunks));
+    assert_eq!(seen.iter().map(|c| c.2).sum::<usize>(), s.samples.len());
+    assert_eq!(s.words.len(), text.split_whitespace().count());
+    assert!(s.words.windows(2).all(|w| w[0].start < w[1].start));
+}
+
+#[test]
+fn a_failing_consumer_stops_synthesis() {
+    let f = fixture(&[("af_heart", 0.5)], true);
+    let text = TEXT.repeat(30);
+    let mut calls = 0;
+    let err = f
+        .kokoro
+        .synthesize(&text, &opts(None, 1.0), &mut |_| {
+            calls += 1;
+            Err(EngineError::new("IO_ERROR", "the reader went away"))
+        })
+        .err()
+        .unwrap();
+    assert_eq!((err.code, calls), ("IO_ERROR", 1));
+}
+
+#[test]
+fn speed_shortens_and_output_is_deterministic() {
+    let f = fixture(&[("af_heart", 0.5)], true);
+    let normal = speak(&f, TEXT, &opts(None, 1.0)).unwrap();
+    let fast = speak(&f, TEXT, &opts(None, 1.5)).unwrap();
+    assert!(fast.samples.len() < normal.samples.len());
+    assert_eq!(speak(&f, TEXT, &opts(None, 1.0)).unwrap().samples, normal.samples);
+}
+
+#[test]
+fn blends_mix_voices_by_weight() {
+    let f = fixture(&[("af_heart", 0.5), ("jf_alpha", 0.1)], true);
+    let s = speak(&f, "Hello there.", &opts(Some("af_heart.4+jf_alpha.6"), 1.0)).unwrap();
+    assert!((s.samples[s.samples.len() / 2] - (0.4 * 0.5 + 0.6 * 0.1)).abs() < 1e-5);
+}
+
+#[test]
+fn missing_default_voice_falls_back_with_a_note() {
+    let f = fixture(&[("jm_kumo", 0.3)], true);
+    let s = speak(&f, "Hello there.", &opts(None, 1.0)).unwrap();
+    assert_eq!(s.voice, "jm_kumo");
+    assert!(s.voice_note.unwrap().contains("af_heart is not installed"));
+    assert_eq!(s.lang, Lang::Ja, "the language follows the voice unless given");
+    let explicit = TtsOptions { lang: Some(Lang::EnUs), ..opts(None, 1.0) };
+    assert_eq!(speak(&f, "Hello there.", &explicit).unwrap().lang, Lang::EnUs);
+}
+
+#[test]
+fn models_without_durations_give_approximate_words() {
+    let f = fixture(&[("af_heart", 0.5)], false);
+    let s = speak(&f, TEXT, &opts(None, 1.0)).unwrap();
+    assert!(s.approximate && s.words.iter().all(|w| w.approximate));
+    assert_eq!(s.words.len(), TEXT.split_whitespace().count());
+}
+
+#[test]
+fn bad_input_is_refused_with_a_clear_code() {
+    let f = fixture(&[("af_heart", 0.5)], true);
+    for (text, o, code) in [
+        ("   \n", opts(None, 1.0), "EMPTY_TEXT"),
+        ("Hi there.", opts(None, 0.0), "BAD_SPEED"),
+        ("Hi there.", opts(None, -1.0), "BAD_SPEED"),
+        ("Hi there.", opts(None, 3.5), "BAD_SPEED"),
+        ("Hi there.", opts(None, f32::NAN), "BAD_SPEED"),
+        ("Hi there.", opts(Some("af_nobody"), 1.0), "UNKNOWN_VOICE"),
+        ("Hi there.", opts(Some("af_heart.4+"), 1.0), "BAD_BLEND"),
+        ("Hi there.", opts(Some("af_heart+af_nobody"), 1.0), "UNKNOWN_VOICE"),
+    ] {
+        let err = speak(&f, text, &o).err().unwrap_or_else(|| panic!("{text:?} {:?} should fail", o.voice));
+        assert_eq!(err.code, code, "{}", err.message);
+        assert!(err.hint.is_some(), "{code} has a hint");
+    }
+    let err = speak(&f, "Hi there.", &opts(Some("af_nobody"), 1.0)).err().unwrap();
+    assert!(err.message.contains("af_heart"), "lists the installed voices: {}", err.message);
+}
+
+#[test]
+fn installed_files_find_the_model_and_the_packs_present() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = catalog::find("kokoro").unwrap();
+    let (model, packs) = installed_files(dir.path(), spec);
+    assert!(model.ends_with("kokoro/kokoro-v1.0.int8.onnx"));
+    assert!(packs.is_empty());
+    std::fs::create_dir_all(dir.path().join("kokoro")).unwrap();
+    std::fs::write(dir.path().join("kokoro/voices_ja.npz"), b"x").unwrap();
+    assert_eq!(installed_files(dir.path(), spec).1, vec![dir.path().join("kokoro/voices_ja.npz")]);
+}
