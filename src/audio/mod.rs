@@ -1,1 +1,2 @@
+pub mod captions;
 pub mod wav;

@@ -2,7 +2,10 @@
 
 mod auth;
 mod doctor;
+mod models;
+mod progress;
 mod prompt;
+mod tts;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -25,6 +28,13 @@ struct Cli {
 enum Command {
     /// Sign in to HeyGen and manage the stored credential.
     Auth(AuthArgs),
+    /// Speak text with the local Kokoro engine: WAV, word timings, captions.
+    Tts(tts::TtsArgs),
+    /// Install, list, verify and remove local models.
+    Models {
+        #[command(subcommand)]
+        command: models::ModelsCommand,
+    },
     /// Check what is installed and what each capability will use.
     Doctor {
         /// Print the report as JSON.
@@ -131,6 +141,8 @@ pub fn run(argv: Vec<String>, ctx: CliContext) -> i32 {
             0
         }
         Command::Auth(AuthArgs { command: Some(c) }) => rt.block_on(auth::run(c, tty, &out)),
+        Command::Tts(args) => rt.block_on(tts::run(args, tty.stderr, &out)),
+        Command::Models { command } => rt.block_on(models::run(command, tty.stderr, &out)),
         Command::Doctor { json, strict } => rt.block_on(doctor::run(json, strict, ctx.node_version, &out)),
     }
 }

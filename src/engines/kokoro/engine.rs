@@ -195,9 +195,13 @@ impl Kokoro {
             );
         }
         let (voice, voice_note) = self.pick_voice(opts.voice.as_deref(), opts.lang)?;
-        let first_voice = voices::parse_blend(&voice).ok().and_then(|t| t.first().map(|t| t.voice.clone()));
-        let lang = opts.lang.or_else(|| first_voice.as_deref().and_then(Lang::for_voice)).unwrap_or(Lang::EnUs);
+        // The language follows a voice the user chose; a stand-in for the default voice keeps the
+        // default's language (English) rather than reading English text as, say, Japanese.
+        let chosen = opts.voice.is_some().then(|| voices::parse_blend(&voice).ok()).flatten();
+        let voice_lang = chosen.and_then(|t| t.first().and_then(|t| Lang::for_voice(&t.voice)));
+        let lang = opts.lang.or(voice_lang).unwrap_or(Lang::EnUs);
         let phonemized = g2p::phonemize(text, lang)?;
+        tracing::debug!(lang = lang.code(), phonemes = %phonemized.phonemes(), "phonemized");
         let chunks = chunk::chunk(&phonemized, chunk::MAX_TOKENS);
         let fade = wav::samples_for_ms(SAMPLE_RATE, SEAM_FADE_MS);
         let (mut samples, mut words) = (Vec::new(), Vec::new());
@@ -229,6 +233,12 @@ impl Kokoro {
         padded.extend_from_slice(&c.tokens);
         padded.push(super::vocab::PAD);
         let out = self.model.infer(&padded, &style, speed)?;
+        tracing::debug!(
+            tokens = c.tokens.len(),
+            frames = out.durations.as_ref().map(|d| d.iter().sum::<f32>()),
+            samples = out.audio.len(),
+            "chunk synthesised"
+        );
         Ok(RawChunk { samples: out.audio, durations: out.durations })
     }
 

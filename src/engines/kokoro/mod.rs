@@ -5,6 +5,7 @@ pub mod chunk;
 pub mod engine;
 pub mod g2p;
 pub mod model;
+pub mod service;
 pub mod timing;
 pub mod vocab;
 pub mod voices;

@@ -126,9 +126,10 @@ fn missing_default_voice_falls_back_with_a_note() {
     let s = speak(&f, "Hello there.", &opts(None, 1.0)).unwrap();
     assert_eq!(s.voice, "jm_kumo");
     assert!(s.voice_note.unwrap().contains("af_heart is not installed"));
-    assert_eq!(s.lang, Lang::Ja, "the language follows the voice unless given");
-    let explicit = TtsOptions { lang: Some(Lang::EnUs), ..opts(None, 1.0) };
-    assert_eq!(speak(&f, "Hello there.", &explicit).unwrap().lang, Lang::EnUs);
+    assert_eq!(s.lang, Lang::EnUs, "a stand-in voice does not change the language");
+    assert_eq!(speak(&f, "Hello there.", &opts(Some("jm_kumo"), 1.0)).unwrap().lang, Lang::Ja, "a chosen voice does");
+    let explicit = TtsOptions { lang: Some(Lang::EnUs), ..opts(Some("jm_kumo"), 1.0) };
+    assert_eq!(speak(&f, "Hello there.", &explicit).unwrap().lang, Lang::EnUs, "and --lang wins");
 }
 
 #[test]

@@ -1,0 +1,226 @@
+//! `hyperframes tts`: local Kokoro speech with exact word timings, captions and streaming.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use serde_json::json;
+
+use super::models::fail;
+use super::progress::{Printer, Style};
+use crate::audio::wav::{self, SampleFormat};
+use crate::engines::error::{EngineError, EngineResult};
+use crate::engines::kokoro::engine::{ChunkAudio, TtsOptions, SAMPLE_RATE};
+use crate::engines::kokoro::g2p::Lang;
+use crate::engines::kokoro::{service, voices};
+use crate::output::Output;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum WavFormat {
+    /// 16-bit PCM.
+    I16,
+    /// 32-bit float.
+    F32,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct TtsArgs {
+    /// Text to speak, or a .txt file; `-` reads stdin.
+    input: Option<String>,
+    /// Read the text from this file.
+    #[arg(long, value_name = "PATH")]
+    text_file: Option<PathBuf>,
+    /// Output WAV file.
+    #[arg(short, long, visible_alias = "out", default_value = "speech.wav")]
+    output: PathBuf,
+    /// Voice id, or a blend such as `af_sky.4+af_nicole.6` (default af_heart).
+    #[arg(short, long)]
+    voice: Option<String>,
+    /// 0 < speed ≤ 3.
+    #[arg(short, long, default_value_t = 1.0, allow_negative_numbers = true)]
+    speed: f32,
+    /// en-us, en-gb, es, fr-fr, hi, it, pt-br, ja, zh (default: the voice's language).
+    #[arg(short, long)]
+    lang: Option<String>,
+    /// Voice model: kokoro (int8, default) or kokoro-fp32.
+    #[arg(long)]
+    model: Option<String>,
+    /// WAV sample format.
+    #[arg(long, value_enum, default_value = "i16")]
+    format: WavFormat,
+    /// Also write the word timings as JSON.
+    #[arg(long, value_name = "PATH")]
+    words: Option<PathBuf>,
+    /// Also write captions (.srt or .vtt).
+    #[arg(long, value_name = "PATH")]
+    captions: Option<PathBuf>,
+    /// Write raw 16-bit little-endian PCM (24 kHz mono) to stdout as each chunk is ready.
+    #[arg(long)]
+    stream: bool,
+    /// List the voices and which are installed.
+    #[arg(long)]
+    list: bool,
+    /// Fail instead of downloading a missing model.
+    #[arg(long)]
+    no_download: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+fn list_voices(json: bool, out: &Output) -> i32 {
+    let installed: Vec<String> =
+        service::model_spec(None).and_then(service::open_voices).map(|v| v.names()).unwrap_or_default();
+    let rows: Vec<_> =
+        voices::catalog().iter().map(|v| (v, installed.iter().any(|i| i.eq_ignore_ascii_case(v.id)))).collect();
+    if json {
+        out.json(&json!(rows
+            .iter()
+            .map(|(v, inst)| json!({
+                "id": v.id, "label": v.display_name, "language": v.language, "gender": v.gender, "installed": inst,
+            }))
+            .collect::<Vec<_>>()));
+        return 0;
+    }
+    out.out(&format!("{:<14} {:<12} {:<7} {:<7} installed", "ID", "Name", "Lang", "Gender"));
+    for (v, inst) in &rows {
+        let mark = if *inst { out.green("✓") } else { String::new() };
+        out.out(&format!("{:<14} {:<12} {:<7} {:<7} {mark}", v.id, v.display_name, v.language, v.gender));
+    }
+    if installed.is_empty() {
+        out.out(&out.dim("No voices installed: run `hyperframes models install kokoro`."));
+    }
+    0
+}
+
+fn read_text(args: &TtsArgs) -> EngineResult<String> {
+    if let Some(p) = &args.text_file {
+        return service::read_input(&p.to_string_lossy()).and_then(|t| {
+            if p.is_file() {
+                Ok(t)
+            } else {
+                Err(EngineError::new("BAD_INPUT", format!("Text file not found: {}", p.display())))
+            }
+        });
+    }
+    match args.input.as_deref() {
+        None => Err(EngineError::new("EMPTY_TEXT", "Provide text to speak, or use --list to see the voices.")
+            .with_hint("hyperframes tts \"Hello world\" -o hello.wav")),
+        Some("-") => {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut s)
+                .map_err(|e| EngineError::io("cannot read stdin", &e))?;
+            Ok(s)
+        }
+        Some(text) => service::read_input(text),
+    }
+}
+
+pub(super) async fn run(args: TtsArgs, stderr_tty: bool, out: &Output) -> i32 {
+    if args.list {
+        return list_voices(args.json, out);
+    }
+    let prepared = (|| -> EngineResult<_> {
+        let text = read_text(&args)?;
+        if text.trim().is_empty() {
+            return Err(EngineError::new("EMPTY_TEXT", "No text provided."));
+        }
+        crate::engines::kokoro::engine::check_speed(args.speed)?;
+        let lang = args.lang.as_deref().map(Lang::parse).transpose()?;
+        if let Some(v) = &args.voice {
+            voices::parse_blend(v)?;
+        }
+        let spec = service::model_spec(args.model.as_deref())?;
+        let format = match args.format {
+            WavFormat::I16 => SampleFormat::Int16,
+            WavFormat::F32 => SampleFormat::Float32,
+        };
+        let outputs = service::Outputs {
+            audio: (!args.stream).then(|| args.output.clone()),
+            format: Some(format),
+            words: args.words.clone(),
+            captions: args.captions.clone(),
+        };
+        service::check_outputs(&outputs)?;
+        Ok((text, lang, spec, outputs))
+    })();
+    let (text, lang, spec, outputs) = match prepared {
+        Ok(p) => p,
+        Err(e) => return fail(out, args.json, &e),
+    };
+    let printer = Printer::new(if args.json {
+        Style::Json
+    } else if stderr_tty {
+        Style::Bar
+    } else {
+        Style::Lines
+    });
+    if let Err(e) = service::ensure_installed(spec, !args.no_download, &|p| printer.event(p)).await {
+        return fail(out, args.json, &e);
+    }
+    let opts = TtsOptions { voice: args.voice.clone(), speed: args.speed, lang };
+    let stream = args.stream;
+    let show_progress = stderr_tty && !args.json && !stream;
+    let result = crate::blocking(move || {
+        let engine = service::open(spec)?;
+        let mut on_chunk = |c: &ChunkAudio| -> EngineResult<()> {
+            if stream {
+                let bytes: Vec<u8> = c.samples.iter().flat_map(|s| wav::to_i16(*s).to_le_bytes()).collect();
+                let mut o = std::io::stdout().lock();
+                o.write_all(&bytes)
+                    .and_then(|_| o.flush())
+                    .map_err(|e| EngineError::io("cannot write to stdout", &e))?;
+            } else if show_progress && c.count > 1 {
+                eprint!("\r  synthesising chunk {}/{}", c.index + 1, c.count);
+                if c.index + 1 == c.count {
+                    eprintln!();
+                }
+            }
+            Ok(())
+        };
+        let synthesis = engine.synthesize(&text, &opts, &mut on_chunk)?;
+        service::write_outputs(&synthesis, &outputs)?;
+        Ok::<_, EngineError>(synthesis)
+    })
+    .await;
+    let s = match result {
+        Ok(s) => s,
+        Err(e) => return fail(out, args.json, &e),
+    };
+    if args.json {
+        out.json(&json!({
+            "ok": true,
+            "provider": "kokoro",
+            "model": spec.name,
+            "voice": s.voice,
+            "speed": args.speed,
+            "lang": s.lang.code(),
+            "langApplied": true,
+            "durationSeconds": service::round_ms(s.duration_seconds()),
+            "sampleRate": SAMPLE_RATE,
+            "outputPath": (!stream).then(|| args.output.clone()),
+            "wordsPath": args.words,
+            "captionsPath": args.captions,
+            "chunks": s.chunks,
+            "wordsApproximate": s.approximate,
+            "note": s.voice_note,
+            "words": service::words_json(&s.words),
+        }));
+    } else if !stream {
+        if let Some(note) = &s.voice_note {
+            out.err(&out.err_dim(note));
+        }
+        out.out(&format!(
+            "{} {} ({:.2}s, voice {}, {} words{}) ",
+            out.green("✓"),
+            args.output.display(),
+            s.duration_seconds(),
+            s.voice,
+            s.words.len(),
+            if s.approximate { ", approximate timings" } else { "" }
+        ));
+        for p in [&args.words, &args.captions].into_iter().flatten() {
+            out.out(&format!("  + {}", p.display()));
+        }
+    }
+    0
+}

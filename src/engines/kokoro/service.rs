@@ -1,0 +1,184 @@
+//! What `hyperframes tts` and the JS `tts()` share: make sure the model is installed (downloading
+//! it on first use unless offline), open the engine once, and write audio, words and captions.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+
+use super::engine::{installed_files, Kokoro, Synthesis, SAMPLE_RATE};
+use super::timing::TimedWord;
+use crate::audio::{captions, wav};
+use crate::engines::catalog::{self, ModelSpec};
+use crate::engines::error::{EngineError, EngineResult};
+use crate::engines::install::{self, Progress, Source};
+use crate::engines::models_dir;
+
+pub const DEFAULT_MODEL: &str = "kokoro";
+pub const OFFLINE_ENV: &str = "HYPERFRAMES_OFFLINE";
+
+/// `HYPERFRAMES_OFFLINE=1`: never touch the network.
+pub fn offline() -> bool {
+    std::env::var(OFFLINE_ENV).is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes"))
+}
+
+pub fn model_spec(name: Option<&str>) -> EngineResult<&'static ModelSpec> {
+    let name = name.unwrap_or(DEFAULT_MODEL);
+    catalog::find(name).filter(|m| m.capability == catalog::VOICE).ok_or_else(|| {
+        let names: Vec<&str> =
+            catalog::all().iter().filter(|m| m.capability == catalog::VOICE).map(|m| m.name).collect();
+        EngineError::new("UNKNOWN_MODEL", format!("Unknown voice model '{name}'. Available: {}.", names.join(", ")))
+    })
+}
+
+fn missing(spec: &ModelSpec, dir: &Path) -> EngineError {
+    EngineError::new("MODEL_MISSING", format!("The {} model is not installed in {}.", spec.label, dir.display()))
+        .with_hint(format!(
+            "Run `{}` (on a machine without internet: `hyperframes models install {} --from <folder>`).",
+            catalog::install_command(spec.name),
+            spec.name
+        ))
+}
+
+/// Installs the model on first use, unless downloads are not allowed (then a clear error with the
+/// exact install command).
+pub async fn ensure_installed(
+    spec: &'static ModelSpec,
+    allow_download: bool,
+    on_progress: &(dyn Fn(Progress) + Sync),
+) -> EngineResult<()> {
+    let dir = models_dir::models_dir();
+    if catalog::status(&dir, spec, false).installed {
+        return Ok(());
+    }
+    if !allow_download || offline() {
+        return Err(missing(spec, &dir));
+    }
+    install::install(spec, &dir, &Source::Official, on_progress).await.map_err(|mut e| {
+        e.message = format!("{} is not installed and downloading it failed: {}", spec.label, e.message);
+        e
+    })?;
+    if catalog::status(&dir, spec, false).installed {
+        Ok(())
+    } else {
+        Err(missing(spec, &dir))
+    }
+}
+
+/// Opens the installed engine (the model's session is shared per process).
+pub fn open(spec: &'static ModelSpec) -> EngineResult<Kokoro> {
+    let dir = models_dir::models_dir();
+    let (model, packs) = installed_files(&dir, spec);
+    if !model.is_file() || packs.is_empty() {
+        return Err(missing(spec, &dir));
+    }
+    Kokoro::open(&model, &packs)
+}
+
+/// The installed voices of a model, without loading the model itself.
+pub fn open_voices(spec: &'static ModelSpec) -> EngineResult<super::engine::Voices> {
+    let (_, packs) = installed_files(&models_dir::models_dir(), spec);
+    super::engine::Voices::open(&packs)
+}
+
+/// The text to speak: a `.txt` file's content, or the argument itself.
+pub fn read_input(input: &str) -> EngineResult<String> {
+    let path = Path::new(input);
+    let is_txt = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("txt"));
+    if is_txt && path.is_file() {
+        let text = std::fs::read_to_string(path).map_err(|e| EngineError::io(format!("cannot read {input}"), &e))?;
+        if text.trim().is_empty() {
+            return Err(EngineError::new("EMPTY_TEXT", format!("File is empty: {input}")));
+        }
+        return Ok(text);
+    }
+    Ok(input.to_string())
+}
+
+pub fn round_ms(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+pub fn words_json(words: &[TimedWord]) -> Value {
+    Value::Array(
+        words
+            .iter()
+            .map(|w| {
+                let mut v = json!({"id": w.id, "text": w.text, "start": round_ms(w.start), "end": round_ms(w.end)});
+                if w.approximate {
+                    v["approximate"] = json!(true);
+                }
+                v
+            })
+            .collect(),
+    )
+}
+
+pub fn caption_words(words: &[TimedWord]) -> Vec<captions::Word> {
+    words
+        .iter()
+        .map(|w| captions::Word { id: w.id.clone(), text: w.text.clone(), start: w.start, end: w.end })
+        .collect()
+}
+
+/// Where to write the results; each is optional.
+#[derive(Debug, Clone, Default)]
+pub struct Outputs {
+    pub audio: Option<PathBuf>,
+    pub format: Option<wav::SampleFormat>,
+    pub words: Option<PathBuf>,
+    pub captions: Option<PathBuf>,
+}
+
+fn write_atomic(path: &Path, text: &str) -> EngineResult<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| EngineError::io(format!("cannot create {}", dir.display()), &e))?;
+    }
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, path)).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        EngineError::io(format!("cannot write {}", path.display()), &e)
+    })
+}
+
+/// Checks the output paths before any work is done, so bad input costs nothing.
+pub fn check_outputs(o: &Outputs) -> EngineResult<()> {
+    if let Some(c) = &o.captions {
+        if captions::Format::parse(&c.to_string_lossy()).is_none() {
+            return Err(EngineError::new(
+                "BAD_OUTPUT",
+                format!("Captions file {} must end in .srt or .vtt.", c.display()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Writes the audio, then the words and captions; if any of them fails, what was written is removed.
+pub fn write_outputs(s: &Synthesis, o: &Outputs) -> EngineResult<()> {
+    check_outputs(o)?;
+    let mut written: Vec<&Path> = Vec::new();
+    let result = (|| {
+        if let Some(p) = &o.audio {
+            wav::write_wav(p, &s.samples, SAMPLE_RATE, o.format.unwrap_or(wav::SampleFormat::Int16))?;
+            written.push(p);
+        }
+        if let Some(p) = &o.words {
+            let text = serde_json::to_string_pretty(&words_json(&s.words)).expect("JSON values always serialise");
+            write_atomic(p, &(text + "\n"))?;
+            written.push(p);
+        }
+        if let Some(p) = &o.captions {
+            let format = captions::Format::parse(&p.to_string_lossy()).expect("checked above");
+            let cues = captions::cues(&caption_words(&s.words), false);
+            write_atomic(p, &captions::render(&cues, format))?;
+            written.push(p);
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        for p in written {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+    result
+}
