@@ -200,8 +200,14 @@ impl Kokoro {
         let chosen = opts.voice.is_some().then(|| voices::parse_blend(&voice).ok()).flatten();
         let voice_lang = chosen.and_then(|t| t.first().and_then(|t| Lang::for_voice(&t.voice)));
         let lang = opts.lang.or(voice_lang).unwrap_or(Lang::EnUs);
+        let started = std::time::Instant::now();
         let phonemized = g2p::phonemize(text, lang)?;
-        tracing::debug!(lang = lang.code(), phonemes = %phonemized.phonemes(), "phonemized");
+        tracing::debug!(
+            lang = lang.code(),
+            g2p_ms = started.elapsed().as_secs_f64() * 1e3,
+            phonemes = %phonemized.phonemes(),
+            "phonemized"
+        );
         let chunks = chunk::chunk(&phonemized, chunk::MAX_TOKENS);
         let fade = wav::samples_for_ms(SAMPLE_RATE, SEAM_FADE_MS);
         let (mut samples, mut words) = (Vec::new(), Vec::new());
@@ -232,8 +238,10 @@ impl Kokoro {
         padded.push(super::vocab::PAD);
         padded.extend_from_slice(&c.tokens);
         padded.push(super::vocab::PAD);
+        let started = std::time::Instant::now();
         let out = self.model.infer(&padded, &style, speed)?;
         tracing::debug!(
+            ort_ms = started.elapsed().as_secs_f64() * 1e3,
             tokens = c.tokens.len(),
             frames = out.durations.as_ref().map(|d| d.iter().sum::<f32>()),
             samples = out.audio.len(),
