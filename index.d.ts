@@ -9,6 +9,14 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** A running synthesis; use `ttsStream()` from the package, which wraps this in an async iterator. */
+export declare class TtsStream {
+  /** The next chunk, or null when the synthesis is complete. */
+  next(): Promise<TtsStreamChunk | null>
+  /** Stops the synthesis after the chunk in progress. */
+  cancel(): Promise<void>
+}
+
 /** The same report as `hyperframes auth status --json`. */
 export declare function authStatus(): Promise<any>
 
@@ -17,6 +25,14 @@ export declare function authToken(): Promise<any>
 
 /** The same report as `hyperframes doctor --json`. */
 export declare function doctor(): Promise<any>
+
+export interface InstallOptions {
+  /** A local file or folder, or a URL, instead of the official source. */
+  from?: string
+}
+
+/** All 54 Kokoro voices, marking the installed ones. */
+export declare function listVoices(): Array<VoiceRow>
 
 export interface LoginOptions {
   /** Keep the secret in the OS keyring (falls back to the file with a warning). */
@@ -33,6 +49,18 @@ export interface LogoutOptions {
   keepApiKey?: boolean
 }
 
+/** Installs a model (verifying sha256; resumes partial downloads). */
+export declare function modelsInstall(name: string, options?: InstallOptions | undefined | null): Promise<any>
+
+/** Every model and whether it is installed (same as `hyperframes models list --json`). */
+export declare function modelsList(): any
+
+/** Removes a model's files; returns the removed paths. */
+export declare function modelsRemove(name: string): Array<string>
+
+/** Re-hashes a model's files against their published sha256. */
+export declare function modelsVerify(name: string): Promise<any>
+
 /** Refreshes the stored OAuth access token now. */
 export declare function refreshAuth(): Promise<any>
 
@@ -42,8 +70,75 @@ export declare function resolveCredential(): Promise<any>
 /** Runs the `hyperframes` CLI in this process and returns its exit code. */
 export declare function runCli(argv: Array<string>, tty?: TtyInfo | undefined | null): number
 
+/** Speaks `text` with the local Kokoro engine; word timings come from the model itself. */
+export declare function tts(text: string, options?: TtsOptions | undefined | null): Promise<TtsResult>
+
+export interface TtsOptions {
+  /** A voice id or blend (`af_sky.4+af_nicole.6`); default af_heart, or an installed stand-in. */
+  voice?: string
+  /** 0 < speed ≤ 3 (default 1). */
+  speed?: number
+  /** en-us, en-gb, es, fr-fr, hi, it, pt-br, ja, zh (default: the chosen voice's language). */
+  lang?: string
+  /** `kokoro` (int8, default) or `kokoro-fp32`. */
+  model?: string
+  /** Also write the WAV here. */
+  output?: string
+  /** `i16` (default) or `f32` samples in the WAV. */
+  format?: string
+  /** Also write captions here (.srt or .vtt). */
+  captions?: string
+  /** Download the model on first use (default true; false or HYPERFRAMES_OFFLINE=1 never downloads). */
+  download?: boolean
+}
+
+export interface TtsResult {
+  /** A complete WAV file (24 kHz mono). */
+  audio: Buffer
+  sampleRate: number
+  durationSeconds: number
+  words: Array<Word>
+  voice: string
+  lang: string
+  chunks: number
+  provider: string
+  outputPath?: string
+  /** Set when the default voice was not installed and another one spoke. */
+  note?: string
+}
+
+export interface TtsStreamChunk {
+  index: number
+  count: number
+  sampleRate: number
+  /** Mono float samples of this chunk. */
+  samples: Float32Array
+  words: Array<Word>
+}
+
+/** Starts a synthesis whose chunks arrive as they are made (the first long before the last). */
+export declare function ttsStreamStart(text: string, options?: TtsOptions | undefined | null): TtsStream
+
 export interface TtyInfo {
   stdin: boolean
   stdout: boolean
   stderr: boolean
+}
+
+export interface VoiceRow {
+  id: string
+  label: string
+  language: string
+  gender: string
+  installed: boolean
+}
+
+export interface Word {
+  id: string
+  text: string
+  /** Seconds. */
+  start: number
+  end: number
+  /** Estimated rather than taken from the model. */
+  approximate?: boolean
 }

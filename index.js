@@ -835,11 +835,19 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.TtsStream = nativeBinding.TtsStream
 module.exports.authStatus = nativeBinding.authStatus
 module.exports.authToken = nativeBinding.authToken
 module.exports.doctor = nativeBinding.doctor
+module.exports.listVoices = nativeBinding.listVoices
 module.exports.loginWithApiKey = nativeBinding.loginWithApiKey
 module.exports.logout = nativeBinding.logout
+module.exports.modelsInstall = nativeBinding.modelsInstall
+module.exports.modelsList = nativeBinding.modelsList
+module.exports.modelsRemove = nativeBinding.modelsRemove
+module.exports.modelsVerify = nativeBinding.modelsVerify
 module.exports.refreshAuth = nativeBinding.refreshAuth
 module.exports.resolveCredential = nativeBinding.resolveCredential
 module.exports.runCli = nativeBinding.runCli
+module.exports.tts = nativeBinding.tts
+module.exports.ttsStreamStart = nativeBinding.ttsStreamStart

@@ -1,10 +1,11 @@
 'use strict';
-// The JS API: the native functions, with their errors turned into Errors carrying `code` and `hint`.
+// The JS API: the native functions, with their errors turned into Errors carrying `code` and
+// `hint`, plus `ttsStream()` as an async iterator over the native stream.
 const native = require('./native.js');
 
 function toError(err) {
   if (!(err instanceof Error)) return err;
-  const match = /^([A-Z][A-Z_]+): ([\s\S]*?)(?:\nHint: ([\s\S]*))?$/.exec(err.message);
+  const match = /^([A-Z][A-Z0-9_]+): ([\s\S]*?)(?:\nHint: ([\s\S]*))?$/.exec(err.message);
   if (!match) return err;
   const out = new Error(match[2]);
   out.name = 'HyperframesError';
@@ -14,15 +15,42 @@ function toError(err) {
 }
 
 function wrap(fn) {
-  return async (...args) => {
+  return function wrapped(...args) {
+    let result;
     try {
-      return await fn(...args);
+      result = fn(...args);
     } catch (err) {
       throw toError(err);
     }
+    if (result && typeof result.then === 'function') {
+      return result.catch((err) => {
+        throw toError(err);
+      });
+    }
+    return result;
   };
 }
 
 for (const [name, value] of Object.entries(native)) {
-  module.exports[name] = typeof value === 'function' && name !== 'runCli' ? wrap(value) : value;
+  const isClass = /^[A-Z]/.test(name);
+  module.exports[name] = typeof value === 'function' && !isClass && name !== 'runCli' ? wrap(value) : value;
 }
+
+/** Speaks `text` chunk by chunk: yields `{index, count, sampleRate, samples, words}` as each is ready. */
+module.exports.ttsStream = async function* ttsStream(text, options) {
+  const stream = module.exports.ttsStreamStart(text, options);
+  try {
+    for (;;) {
+      let chunk;
+      try {
+        chunk = await stream.next();
+      } catch (err) {
+        throw toError(err);
+      }
+      if (chunk == null) return;
+      yield chunk;
+    }
+  } finally {
+    await stream.cancel();
+  }
+};

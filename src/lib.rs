@@ -8,6 +8,7 @@ pub mod engines;
 pub mod environment;
 pub mod http;
 mod napi_api;
+mod napi_tts;
 pub mod output;
 
 #[cfg(test)]

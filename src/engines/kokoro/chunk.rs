@@ -151,8 +151,14 @@ impl Builder<'_> {
 
 /// Splits `p` into chunks of at most `max_tokens` tokens (at least 1; [`MAX_TOKENS`] for Kokoro).
 pub fn chunk(p: &Phonemized, max_tokens: usize) -> Vec<Chunk> {
-    let max = max_tokens.max(1);
-    let min_fill = max / 3;
+    chunk_with_first(p, max_tokens, max_tokens)
+}
+
+/// Like [`chunk`], but the first chunk holds at most `first_max` tokens, so that streamed audio
+/// starts after a short first chunk instead of a full one.
+pub fn chunk_with_first(p: &Phonemized, first_max: usize, max_tokens: usize) -> Vec<Chunk> {
+    let full = max_tokens.max(1);
+    let first = first_max.clamp(1, full);
     let n = p.words.len();
 
     let mut tokens: Vec<i64> = Vec::new();
@@ -171,6 +177,8 @@ pub fn chunk(p: &Phonemized, max_tokens: usize) -> Vec<Chunk> {
     let mut cs = 0; // start of the current chunk in `tokens`
     let mut i = 0;
     while i < n {
+        let max = if out.chunks.is_empty() { first } else { full };
+        let min_fill = max / 3;
         let we = ranges[i].1;
         if we - cs <= max {
             if i + 1 < n {
@@ -188,7 +196,11 @@ pub fn chunk(p: &Phonemized, max_tokens: usize) -> Vec<Chunk> {
         }
         // No boundary: the chunk holds nothing but word i, which is longer than a chunk. Cut it
         // into full chunks; its tail stays open for the words that follow.
-        while we - cs > max {
+        loop {
+            let max = if out.chunks.is_empty() { first } else { full };
+            if we - cs <= max {
+                break;
+            }
             out.emit(cs, cs + max);
             cs += max;
             while cs < we && tokens[cs] == vocab::SPACE {
@@ -466,5 +478,19 @@ mod tests {
                 .count();
             assert_eq!(sentence_ends, chunks.len(), "max {max}: every chunk ends a sentence");
         }
+    }
+
+    #[test]
+    fn a_short_first_chunk_then_full_ones() {
+        let text = "Alpha beta gamma delta. ".repeat(80);
+        let p = fake(&text);
+        let chunks = chunk_with_first(&p, 40, 200);
+        assert!(chunks[0].tokens.len() <= 40);
+        assert!(chunks[1..chunks.len() - 1].iter().all(|c| c.tokens.len() > 40 && c.tokens.len() <= 200));
+        check(&p, &chunks, 200);
+        assert_eq!(chunk_with_first(&p, 500, 200).len(), chunk(&p, 200).len(), "first_max is capped at max");
+        let long_word = fake(&"x".repeat(450));
+        let parts: Vec<usize> = chunk_with_first(&long_word, 40, 200).iter().map(|c| c.tokens.len()).collect();
+        assert_eq!(parts, [40, 200, 200, 10]);
     }
 }

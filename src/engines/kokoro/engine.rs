@@ -18,6 +18,9 @@ pub const DEFAULT_VOICE: &str = "af_heart";
 pub const MAX_SPEED: f32 = 3.0;
 /// Seams between chunks are faded over this long so they never click.
 pub const SEAM_FADE_MS: f32 = 2.5;
+/// The first chunk is kept short (about a sentence) so streamed audio starts early; later chunks
+/// use Kokoro's full 510 tokens.
+pub const FIRST_CHUNK_TOKENS: usize = 120;
 
 #[derive(Debug, Clone, Default)]
 pub struct TtsOptions {
@@ -208,7 +211,7 @@ impl Kokoro {
             phonemes = %phonemized.phonemes(),
             "phonemized"
         );
-        let chunks = chunk::chunk(&phonemized, chunk::MAX_TOKENS);
+        let chunks = chunk::chunk_with_first(&phonemized, FIRST_CHUNK_TOKENS, chunk::MAX_TOKENS);
         let fade = wav::samples_for_ms(SAMPLE_RATE, SEAM_FADE_MS);
         let (mut samples, mut words) = (Vec::new(), Vec::new());
         let mut next_id = 0usize;

@@ -1,0 +1,314 @@
+//! The JS surface of the local voice and the model manager: the same service functions the CLI uses.
+
+#![cfg_attr(test, allow(dead_code))] // napi registers these only in the addon build
+
+use std::sync::Arc;
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use serde_json::{json, Value};
+
+use crate::audio::wav::{self, SampleFormat};
+use crate::auth::scrub::scrub;
+use crate::engines::error::{EngineError, EngineResult};
+use crate::engines::kokoro::engine::{self, ChunkAudio, TtsOptions as EngineOptions, SAMPLE_RATE};
+use crate::engines::kokoro::g2p::Lang;
+use crate::engines::kokoro::timing::TimedWord;
+use crate::engines::kokoro::{service, voices};
+use crate::engines::{catalog, install, models_dir};
+
+pub(crate) fn engine_error(e: EngineError) -> Error {
+    let mut reason = format!("{}: {}", e.code, e.message);
+    if let Some(h) = &e.hint {
+        reason.push_str("\nHint: ");
+        reason.push_str(h);
+    }
+    Error::new(Status::GenericFailure, scrub(&reason))
+}
+
+#[napi(object)]
+#[derive(Default)]
+pub struct TtsOptions {
+    /// A voice id or blend (`af_sky.4+af_nicole.6`); default af_heart, or an installed stand-in.
+    pub voice: Option<String>,
+    /// 0 < speed ≤ 3 (default 1).
+    pub speed: Option<f64>,
+    /// en-us, en-gb, es, fr-fr, hi, it, pt-br, ja, zh (default: the chosen voice's language).
+    pub lang: Option<String>,
+    /// `kokoro` (int8, default) or `kokoro-fp32`.
+    pub model: Option<String>,
+    /// Also write the WAV here.
+    pub output: Option<String>,
+    /// `i16` (default) or `f32` samples in the WAV.
+    pub format: Option<String>,
+    /// Also write captions here (.srt or .vtt).
+    pub captions: Option<String>,
+    /// Download the model on first use (default true; false or HYPERFRAMES_OFFLINE=1 never downloads).
+    pub download: Option<bool>,
+}
+
+#[napi(object)]
+pub struct Word {
+    pub id: String,
+    pub text: String,
+    /// Seconds.
+    pub start: f64,
+    pub end: f64,
+    /// Estimated rather than taken from the model.
+    pub approximate: Option<bool>,
+}
+
+fn js_words(words: &[TimedWord]) -> Vec<Word> {
+    words
+        .iter()
+        .map(|w| Word {
+            id: w.id.clone(),
+            text: w.text.clone(),
+            start: service::round_ms(w.start),
+            end: service::round_ms(w.end),
+            approximate: w.approximate.then_some(true),
+        })
+        .collect()
+}
+
+#[napi(object)]
+pub struct TtsResult {
+    /// A complete WAV file (24 kHz mono).
+    pub audio: Buffer,
+    pub sample_rate: u32,
+    pub duration_seconds: f64,
+    pub words: Vec<Word>,
+    pub voice: String,
+    pub lang: String,
+    pub chunks: u32,
+    pub provider: String,
+    pub output_path: Option<String>,
+    /// Set when the default voice was not installed and another one spoke.
+    pub note: Option<String>,
+}
+
+struct Prepared {
+    text: String,
+    spec: &'static catalog::ModelSpec,
+    opts: EngineOptions,
+    format: SampleFormat,
+    outputs: service::Outputs,
+    download: bool,
+}
+
+fn prepare(text: String, o: Option<TtsOptions>) -> EngineResult<Prepared> {
+    let o = o.unwrap_or_default();
+    let speed = o.speed.unwrap_or(1.0) as f32;
+    engine::check_speed(speed)?;
+    if text.trim().is_empty() {
+        return Err(EngineError::new("EMPTY_TEXT", "No text to speak."));
+    }
+    let lang = o.lang.as_deref().map(Lang::parse).transpose()?;
+    if let Some(v) = &o.voice {
+        voices::parse_blend(v)?;
+    }
+    let format = match o.format.as_deref() {
+        None | Some("i16") => SampleFormat::Int16,
+        Some("f32") => SampleFormat::Float32,
+        Some(other) => {
+            return Err(EngineError::new("BAD_OUTPUT", format!("format must be 'i16' or 'f32', not '{other}'")))
+        }
+    };
+    let outputs = service::Outputs {
+        audio: o.output.map(Into::into),
+        format: Some(format),
+        words: None,
+        captions: o.captions.map(Into::into),
+    };
+    service::check_outputs(&outputs)?;
+    Ok(Prepared {
+        text,
+        spec: service::model_spec(o.model.as_deref())?,
+        opts: EngineOptions { voice: o.voice, speed, lang },
+        format,
+        outputs,
+        download: o.download.unwrap_or(true),
+    })
+}
+
+/// Speaks `text` with the local Kokoro engine; word timings come from the model itself.
+#[napi]
+pub async fn tts(text: String, options: Option<TtsOptions>) -> Result<TtsResult> {
+    crate::init_logging();
+    let p = prepare(text, options).map_err(engine_error)?;
+    service::ensure_installed(p.spec, p.download, &|_| {}).await.map_err(engine_error)?;
+    let out = crate::blocking(move || -> EngineResult<_> {
+        let engine = service::open(p.spec)?;
+        let s = engine.synthesize(&p.text, &p.opts, &mut |_| Ok(()))?;
+        service::write_outputs(&s, &p.outputs)?;
+        let bytes = wav::try_wav_bytes(&s.samples, SAMPLE_RATE, p.format)?;
+        Ok((s, bytes, p.outputs.audio))
+    })
+    .await
+    .map_err(engine_error)?;
+    let (s, bytes, output) = out;
+    Ok(TtsResult {
+        duration_seconds: service::round_ms(s.duration_seconds()),
+        audio: bytes.into(),
+        sample_rate: SAMPLE_RATE,
+        words: js_words(&s.words),
+        voice: s.voice,
+        lang: s.lang.code().to_string(),
+        chunks: s.chunks as u32,
+        provider: "kokoro".into(),
+        output_path: output.map(|p| p.display().to_string()),
+        note: s.voice_note,
+    })
+}
+
+#[napi(object)]
+pub struct TtsStreamChunk {
+    pub index: u32,
+    pub count: u32,
+    pub sample_rate: u32,
+    /// Mono float samples of this chunk.
+    pub samples: Float32Array,
+    pub words: Vec<Word>,
+}
+
+type ChunkMsg = std::result::Result<(u32, u32, Vec<f32>, Vec<Word>), EngineError>;
+
+/// A running synthesis; use `ttsStream()` from the package, which wraps this in an async iterator.
+#[napi]
+pub struct TtsStream {
+    rx: Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<ChunkMsg>>>,
+}
+
+#[napi]
+impl TtsStream {
+    /// The next chunk, or null when the synthesis is complete.
+    #[napi]
+    pub async fn next(&self) -> Result<Option<TtsStreamChunk>> {
+        let msg = self.rx.lock().await.recv().await;
+        match msg {
+            None => Ok(None),
+            Some(Err(e)) => Err(engine_error(e)),
+            Some(Ok((index, count, samples, words))) => Ok(Some(TtsStreamChunk {
+                index,
+                count,
+                sample_rate: SAMPLE_RATE,
+                samples: Float32Array::new(samples),
+                words,
+            })),
+        }
+    }
+
+    /// Stops the synthesis after the chunk in progress.
+    #[napi]
+    pub async fn cancel(&self) {
+        self.rx.lock().await.close();
+    }
+}
+
+/// Starts a synthesis whose chunks arrive as they are made (the first long before the last).
+#[napi]
+pub fn tts_stream_start(text: String, options: Option<TtsOptions>) -> Result<TtsStream> {
+    crate::init_logging();
+    let p = prepare(text, options).map_err(engine_error)?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<ChunkMsg>(2);
+    std::thread::spawn(move || {
+        let run = || -> EngineResult<()> {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| EngineError::new("IO_ERROR", format!("cannot start a runtime: {e}")))?;
+            rt.block_on(service::ensure_installed(p.spec, p.download, &|_| {}))?;
+            let engine = service::open(p.spec)?;
+            let mut send = |c: &ChunkAudio| -> EngineResult<()> {
+                let msg = Ok((c.index as u32, c.count as u32, c.samples.clone(), js_words(&c.words)));
+                tx.blocking_send(msg).map_err(|_| EngineError::new("CANCELLED", "the stream was cancelled"))
+            };
+            engine.synthesize(&p.text, &p.opts, &mut send).map(|_| ())
+        };
+        if let Err(e) = run() {
+            if e.code != "CANCELLED" {
+                let _ = tx.blocking_send(Err(e));
+            }
+        }
+    });
+    Ok(TtsStream { rx: Arc::new(tokio::sync::Mutex::new(rx)) })
+}
+
+#[napi(object)]
+pub struct VoiceRow {
+    pub id: String,
+    pub label: String,
+    pub language: String,
+    pub gender: String,
+    pub installed: bool,
+}
+
+/// All 54 Kokoro voices, marking the installed ones.
+#[napi]
+pub fn list_voices() -> Vec<VoiceRow> {
+    let installed = service::model_spec(None).and_then(service::open_voices).map(|v| v.names()).unwrap_or_default();
+    voices::catalog()
+        .iter()
+        .map(|v| VoiceRow {
+            id: v.id.to_string(),
+            label: v.display_name.to_string(),
+            language: v.language.to_string(),
+            gender: v.gender.to_string(),
+            installed: installed.iter().any(|i| i.eq_ignore_ascii_case(v.id)),
+        })
+        .collect()
+}
+
+fn find_model(name: &str) -> Result<&'static catalog::ModelSpec> {
+    catalog::find(name)
+        .ok_or_else(|| engine_error(EngineError::new("UNKNOWN_MODEL", format!("Unknown model '{name}'."))))
+}
+
+/// Every model and whether it is installed (same as `hyperframes models list --json`).
+#[napi(ts_return_type = "any")]
+pub fn models_list() -> Value {
+    let dir = models_dir::models_dir();
+    json!({
+        "dir": dir,
+        "models": catalog::all().iter().map(|m| {
+            let st = catalog::status(&dir, m, false);
+            json!({"name": m.name, "capability": m.capability, "label": m.label, "license": m.license, "installed": st.installed})
+        }).collect::<Vec<_>>(),
+    })
+}
+
+#[napi(object)]
+pub struct InstallOptions {
+    /// A local file or folder, or a URL, instead of the official source.
+    pub from: Option<String>,
+}
+
+/// Installs a model (verifying sha256; resumes partial downloads).
+#[napi(ts_return_type = "Promise<any>")]
+pub async fn models_install(name: String, options: Option<InstallOptions>) -> Result<Value> {
+    crate::init_logging();
+    let spec = find_model(&name)?;
+    let source = match options.and_then(|o| o.from) {
+        None => install::Source::Official,
+        Some(f) if f.starts_with("http://") || f.starts_with("https://") => install::Source::FromUrl(f),
+        Some(f) => install::Source::From(f.into()),
+    };
+    let report = install::install(spec, &models_dir::models_dir(), &source, &|_| {}).await.map_err(engine_error)?;
+    Ok(serde_json::to_value(report).expect("reports serialise"))
+}
+
+/// Removes a model's files; returns the removed paths.
+#[napi]
+pub fn models_remove(name: String) -> Result<Vec<String>> {
+    let spec = find_model(&name)?;
+    let removed = install::remove(spec, &models_dir::models_dir()).map_err(engine_error)?;
+    Ok(removed.iter().map(|p| p.display().to_string()).collect())
+}
+
+/// Re-hashes a model's files against their published sha256.
+#[napi(ts_return_type = "Promise<any>")]
+pub async fn models_verify(name: String) -> Result<Value> {
+    let spec = find_model(&name)?;
+    let st = crate::blocking(move || install::verify(spec, &models_dir::models_dir())).await;
+    Ok(serde_json::to_value(st).expect("statuses serialise"))
+}
