@@ -59,6 +59,8 @@ pub fn describe(e: &reqwest::Error) -> String {
         "could not connect"
     } else if e.is_body() || e.is_decode() {
         "connection closed while reading the response"
+    } else if e.is_redirect() {
+        "too many redirects"
     } else if e.is_request() {
         "request failed"
     } else {

@@ -402,26 +402,27 @@ pub struct ModelStatus {
 /// Checks every file of `model` under the models root `dir`. A file that
 /// cannot be read counts as corrupt.
 pub fn status(dir: &Path, model: &ModelSpec, verify_hash: bool) -> ModelStatus {
-    let mut installed = true;
+    status_with(model, |file| file_state(dir, file, verify_hash))
+}
+
+/// The status of `model` with each file's state given by `check`: installed when every required
+/// file is usable and, where the model names alternatives, at least one of them is.
+pub fn status_with(model: &ModelSpec, check: impl Fn(&ModelFile) -> io::Result<FileState>) -> ModelStatus {
     let files = model
         .files
         .iter()
         .map(|file| {
-            let state = file_state(dir, file, verify_hash).unwrap_or_else(|e| FileState::Corrupt {
+            let state = check(file).unwrap_or_else(|e| FileState::Corrupt {
                 expected: "a readable file".to_string(),
                 actual: e.to_string(),
             });
-            if !file.optional && !state.is_usable() {
-                installed = false;
-            }
             (file.path, state)
         })
         .collect::<Vec<_>>();
-    if !model.at_least_one_of.is_empty() {
-        let any = files.iter().any(|(p, st)| model.at_least_one_of.contains(p) && st.is_usable());
-        installed &= any;
-    }
-    ModelStatus { name: model.name, installed, files }
+    let required_ok = model.files.iter().zip(&files).all(|(f, (_, st))| f.optional || st.is_usable());
+    let alternatives_ok = model.at_least_one_of.is_empty()
+        || files.iter().any(|(p, st)| model.at_least_one_of.contains(p) && st.is_usable());
+    ModelStatus { name: model.name, installed: required_ok && alternatives_ok, files }
 }
 
 /// Whether any model for `capability` has all its required files in the

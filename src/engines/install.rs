@@ -166,25 +166,7 @@ pub fn remove(model: &ModelSpec, dir: &Path) -> EngineResult<Vec<PathBuf>> {
 /// sidecar cache (which is refreshed on success and dropped on mismatch).
 /// `installed` follows the same rule as [`catalog::status`].
 pub fn verify(model: &ModelSpec, dir: &Path) -> ModelStatus {
-    let mut installed = true;
-    let files = model
-        .files
-        .iter()
-        .map(|file| {
-            let state = verify_file(dir, file).unwrap_or_else(|e| FileState::Corrupt {
-                expected: "a readable file".to_string(),
-                actual: e.to_string(),
-            });
-            if !file.optional && !state.is_usable() {
-                installed = false;
-            }
-            (file.path, state)
-        })
-        .collect::<Vec<_>>();
-    if !model.at_least_one_of.is_empty() {
-        installed &= files.iter().any(|(p, st)| model.at_least_one_of.contains(p) && st.is_usable());
-    }
-    ModelStatus { name: model.name, installed, files }
+    catalog::status_with(model, |file| verify_file(dir, file))
 }
 
 /// `<final>.partial`.
@@ -907,27 +889,9 @@ fn http_error(model: &ModelSpec, file: &ModelFile, url: &str, status: u16, what:
 }
 
 fn transport_error(model: &ModelSpec, file: &ModelFile, url: &str, e: &reqwest::Error) -> EngineError {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else if e.is_body() || e.is_decode() {
-        "connection lost while downloading"
-    } else if e.is_redirect() {
-        "too many redirects"
-    } else {
-        "request failed"
-    };
-    let mut detail = String::new();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        detail = s.to_string();
-        source = s.source();
-    }
-    let detail = if detail.is_empty() { String::new() } else { format!(": {detail}") };
     EngineError::new(
         "DOWNLOAD_FAILED",
-        format!("downloading {} from {} failed: {kind}{detail}", file.path, redact(url)),
+        format!("downloading {} from {} failed: {}", file.path, redact(url), crate::http::describe(e)),
     )
     .with_hint(offline_hint(model))
 }
