@@ -142,16 +142,27 @@ pub struct Kokoro {
     voices: Voices,
 }
 
-/// The model file and the installed voice packs of a catalog entry under `dir`.
+/// Folder (next to the model) for individual voice files, `<name>.npy` or raw `<name>.bin`.
+pub const SINGLE_VOICES_DIR: &str = "voices";
+
+/// The model file and the installed voice packs of a catalog entry under `dir`: the NPZ packs
+/// present, then a folder of individual voice files if there is one.
 pub fn installed_files(dir: &Path, spec: &ModelSpec) -> (PathBuf, Vec<PathBuf>) {
     let model = spec.files.iter().find(|f| !f.optional).expect("a Kokoro spec has a model file").path_in(dir);
-    let packs = spec
+    let mut packs: Vec<PathBuf> = spec
         .files
         .iter()
         .filter(|f| spec.at_least_one_of.contains(&f.path))
         .map(|f| f.path_in(dir))
         .filter(|p| p.is_file())
         .collect();
+    let singles = model.with_file_name(SINGLE_VOICES_DIR);
+    let has_voice_files = std::fs::read_dir(&singles).is_ok_and(|mut entries| {
+        entries.any(|e| e.is_ok_and(|e| e.path().extension().is_some_and(|x| x == "npy" || x == "bin")))
+    });
+    if has_voice_files {
+        packs.push(singles);
+    }
     (model, packs)
 }
 

@@ -171,6 +171,9 @@ fn installed_files_find_the_model_and_the_packs_present() {
     std::fs::create_dir_all(dir.path().join("kokoro")).unwrap();
     std::fs::write(dir.path().join("kokoro/voices_ja.npz"), b"x").unwrap();
     assert_eq!(installed_files(dir.path(), spec).1, vec![dir.path().join("kokoro/voices_ja.npz")]);
+    std::fs::create_dir_all(dir.path().join("kokoro/voices")).unwrap();
+    std::fs::write(dir.path().join("kokoro/voices/my_voice.bin"), b"x").unwrap();
+    assert_eq!(installed_files(dir.path(), spec).1.last().unwrap(), &dir.path().join("kokoro/voices"));
 }
 
 /// The real-model tier: `HYPERFRAMES_TEST_MODELS_DIR` holds the real int8 model and voices (see
