@@ -78,3 +78,25 @@ pub fn describe(e: &reqwest::Error) -> String {
         format!("{kind} ({detail})")
     }
 }
+
+/// `Retry-After` as delay-seconds or an HTTP-date relative to `now`, rounded up to whole seconds
+/// and capped at `cap`. Unparseable values are ignored.
+pub fn retry_after(
+    headers: &reqwest::header::HeaderMap,
+    now: std::time::SystemTime,
+    cap: Duration,
+) -> Option<Duration> {
+    let raw = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let delay = if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) {
+        Duration::from_secs(raw.parse::<u64>().unwrap_or(u64::MAX).min(cap.as_secs()))
+    } else {
+        let when = httpdate::parse_http_date(raw).ok()?;
+        let ahead = when.duration_since(now).unwrap_or(Duration::ZERO);
+        let mut secs = ahead.as_secs();
+        if ahead.subsec_nanos() > 0 {
+            secs += 1;
+        }
+        Duration::from_secs(secs)
+    };
+    Some(delay.min(cap))
+}

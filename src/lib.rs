@@ -3,6 +3,7 @@
 pub mod audio;
 pub mod auth;
 pub mod cli;
+pub mod clock;
 pub mod doctor;
 pub mod engines;
 pub mod environment;

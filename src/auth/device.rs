@@ -101,25 +101,7 @@ impl fmt::Debug for DeviceAuthorization {
     }
 }
 
-/// Time source and timer for polling, so tests never wait for real time.
-pub trait Sleeper: Send + Sync {
-    fn sleep(&self, d: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
-    fn now(&self) -> Instant;
-}
-
-/// The real clock: `tokio::time`, so a paused test runtime stays consistent.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TokioSleeper;
-
-impl Sleeper for TokioSleeper {
-    fn sleep(&self, d: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
-        Box::pin(tokio::time::sleep(d))
-    }
-
-    fn now(&self) -> Instant {
-        tokio::time::Instant::now().into_std()
-    }
-}
+pub use crate::clock::{Sleeper, TokioSleeper};
 
 /// Starts the flow: POSTs `client_id` and `scope` to `cfg.device_url`.
 pub async fn request_authorization(http: &reqwest::Client, cfg: &OAuthConfig) -> AuthResult<DeviceAuthorization> {
@@ -408,22 +390,8 @@ fn slowed_interval(interval: Duration, headers: &HeaderMap) -> Duration {
     (interval + SLOW_DOWN_STEP).max(retry_after).min(MAX_INTERVAL)
 }
 
-/// `Retry-After` as delay-seconds or an HTTP-date relative to `now`, rounded up to whole
-/// seconds and capped at [`MAX_INTERVAL`]. Unparseable values are ignored.
 fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let raw = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    let delay = if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) {
-        Duration::from_secs(raw.parse::<u64>().unwrap_or(u64::MAX).min(MAX_INTERVAL.as_secs()))
-    } else {
-        let when = httpdate::parse_http_date(raw).ok()?;
-        let ahead = when.duration_since(now).unwrap_or(Duration::ZERO);
-        let mut secs = ahead.as_secs();
-        if ahead.subsec_nanos() > 0 {
-            secs += 1;
-        }
-        Duration::from_secs(secs)
-    };
-    Some(delay.min(MAX_INTERVAL))
+    crate::http::retry_after(headers, now, MAX_INTERVAL)
 }
 
 /// One request/response, with the body read under the size cap, all inside the time budget.
