@@ -328,6 +328,27 @@ describe('tts: auto-install on first use from HYPERFRAMES_MODEL_MIRROR (fake fil
   });
 });
 
+describe('tts: installed files that are not a model', () => {
+  test('right-size fake model and voice pack → a clean VOICE/MODEL error with a hint, no output file', async () => {
+    for (const [rel, size] of [
+      [MODEL_FILE, MODEL_SIZE],
+      ['kokoro/voices_ja.npz', 2_612_478],
+    ]) {
+      const p = path.join(home.modelsDir, ...rel.split('/'));
+      fs.mkdirSync(path.dirname(p), { recursive: true });
+      fs.writeFileSync(p, '');
+      fs.truncateSync(p, size);
+    }
+    const r = await run(['tts', 'Hello there.', '-o', 'out.wav', '--json']);
+    assert.equal(r.code, 1, r.output);
+    const body = parseJson(r.stdout);
+    assert.equal(body.ok, false);
+    assert.match(body.code, /^(VOICE_FORMAT|MODEL_CORRUPT)$/, r.stdout);
+    assert.ok(body.hint && body.hint.includes(INSTALL_HINT), r.stdout);
+    assert.ok(!fs.existsSync(path.join(home.dir, 'out.wav')));
+  });
+});
+
 describe('tts --list', () => {
   test('54 voices with language and gender, none installed in an empty models dir', async () => {
     const r = await run(['tts', '--list']);

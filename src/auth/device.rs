@@ -6,8 +6,6 @@
 //! a log line.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{HeaderMap, ACCEPT, RETRY_AFTER};
