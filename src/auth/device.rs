@@ -6,9 +6,9 @@
 //! a log line.
 
 use std::fmt;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
-use reqwest::header::{HeaderMap, ACCEPT, RETRY_AFTER};
+use reqwest::header::{HeaderMap, ACCEPT};
 use reqwest::StatusCode;
 use serde_json::{Map, Value};
 use url::Url;
@@ -452,10 +452,14 @@ async fn exchange(
 mod tests {
     use super::*;
     use crate::auth::error::AuthErrorCode;
+    use reqwest::header::RETRY_AFTER;
     use serde_json::json;
+    use std::future::Future;
     use std::net::SocketAddr;
+    use std::pin::Pin;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Arc, Mutex};
+    use std::time::Instant;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::{TcpListener, TcpStream};
 
