@@ -11,6 +11,7 @@ pub mod http;
 mod napi_api;
 mod napi_tts;
 pub mod output;
+pub mod providers;
 
 #[cfg(test)]
 mod test_support;

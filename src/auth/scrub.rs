@@ -116,6 +116,18 @@ static FORM_RE: LazyLock<Regex> =
 static JSON_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(&format!(r#""({SECRET_NAMES})"\s*:\s*"(?:[^"\\]|\\.)*""#)).expect("json regex"));
 
+/// The same names without `code`: media API error bodies use `code` for error identifiers
+/// (`plan_upgrade_required`) that users need to see. Real authorization codes are registered
+/// secrets, so [`scrub`] still removes them.
+const API_SECRET_NAMES: &str =
+    "access_token|refresh_token|code_verifier|client_secret|id_token|device_code|api_key|token";
+
+static API_FORM_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(&format!(r#"(?-u:\b)({API_SECRET_NAMES})=[^&\s"',;)\]}}]+"#)).expect("form regex"));
+
+static API_JSON_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(&format!(r#""({API_SECRET_NAMES})"\s*:\s*"(?:[^"\\]|\\.)*""#)).expect("json regex"));
+
 /// `Bearer` followed by a short, purely alphabetic word is prose ("Bearer token expired"),
 /// not a credential.
 fn looks_like_prose_word(token: &str) -> bool {
@@ -148,11 +160,7 @@ pub fn scrub(text: &str) -> String {
 /// or "authorization failed" in prose. The whole body is scrubbed before it is cut, so a secret
 /// straddling the cut cannot leak its first half; the result is never longer than the limit.
 pub fn scrub_body(body: &str) -> String {
-    let scrubbed = scrub_all(body);
-    match scrubbed.char_indices().nth(BODY_LIMIT_CHARS) {
-        Some((cut, _)) => scrubbed[..cut].to_string(),
-        None => scrubbed,
-    }
+    truncate_chars(scrub_all(body), BODY_LIMIT_CHARS)
 }
 
 /// Every rule: [`scrub`] plus header lines, form fields and JSON fields. For remote bodies and logs.
@@ -161,6 +169,23 @@ fn scrub_all(text: &str) -> String {
     let text = HEADER_RE.replace_all(&text, "${1}: <redacted>");
     let text = FORM_RE.replace_all(&text, "${1}=<redacted>");
     JSON_RE.replace_all(&text, r#""${1}":"<redacted>""#).into_owned()
+}
+
+fn truncate_chars(text: String, limit: usize) -> String {
+    match text.char_indices().nth(limit) {
+        Some((cut, _)) => text[..cut].to_string(),
+        None => text,
+    }
+}
+
+/// [`scrub_body`] for media API error bodies (HeyGen media, ElevenLabs, Gemini, OpenRouter): the
+/// same rules except that a `code` field stays readable (`"code":"plan_upgrade_required"`).
+pub fn scrub_api_body(body: &str) -> String {
+    let text = scrub(body);
+    let text = HEADER_RE.replace_all(&text, "${1}: <redacted>");
+    let text = API_FORM_RE.replace_all(&text, "${1}=<redacted>");
+    let text = API_JSON_RE.replace_all(&text, r#""${1}":"<redacted>""#).into_owned();
+    truncate_chars(text, BODY_LIMIT_CHARS)
 }
 
 /// A `tracing_subscriber::fmt` writer that scrubs each log event before it reaches the sink.
@@ -499,5 +524,15 @@ mod tests {
         assert_eq!(scrub(json), json);
         let line = "HeyGen said: authorization: invalid, try again";
         assert_eq!(scrub(line), line);
+    }
+
+    #[test]
+    fn api_bodies_keep_error_codes_but_lose_secrets() {
+        register_secret("oauthcode-registered-777");
+        let body =
+            r#"{"error":{"code":"plan_upgrade_required"},"api_key":"k-123456789","c":"oauthcode-registered-777"}"#;
+        let out = scrub_api_body(body);
+        assert!(out.contains(r#""code":"plan_upgrade_required""#), "{out}");
+        assert!(!out.contains("k-123456789") && !out.contains("oauthcode-registered-777"), "{out}");
     }
 }

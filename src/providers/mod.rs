@@ -1,0 +1,7 @@
+//! Hosted providers (HeyGen, ElevenLabs, Lyria, OpenRouter, Gemini): one module per service,
+//! sharing one error type and one request helper.
+
+pub mod error;
+pub mod http;
+#[cfg(test)]
+pub mod test_server;
