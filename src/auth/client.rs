@@ -93,7 +93,12 @@ impl HeygenClient {
         self.cred.lock().await.clone()
     }
 
-    fn authorize(&self, req: reqwest::RequestBuilder, cred: &Credential) -> reqwest::RequestBuilder {
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Adds the credential's headers: `x-api-key`, or `Bearer` plus `X-HeyGen-Source: cli` for OAuth.
+    pub fn authorize(&self, req: reqwest::RequestBuilder, cred: &Credential) -> reqwest::RequestBuilder {
         let req = req.header("X-HeyGen-Client-Source", CLIENT_SOURCE);
         match cred.kind {
             Kind::ApiKey => req.header("x-api-key", &cred.secret),
