@@ -61,6 +61,14 @@ export declare function modelsRemove(name: string): Array<string>
 /** Re-hashes a model's files against their published sha256. */
 export declare function modelsVerify(name: string): Promise<any>
 
+/** Which provider each capability will use and why the others are skipped (same as `hyperframes plan --json`). */
+export declare function plan(options?: PlanOptions | undefined | null): Promise<any>
+
+export interface PlanOptions {
+  /** Plan as if offline: hosted providers are never used. */
+  localOnly?: boolean
+}
+
 /** Refreshes the stored OAuth access token now. */
 export declare function refreshAuth(): Promise<any>
 

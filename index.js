@@ -846,6 +846,7 @@ module.exports.modelsInstall = nativeBinding.modelsInstall
 module.exports.modelsList = nativeBinding.modelsList
 module.exports.modelsRemove = nativeBinding.modelsRemove
 module.exports.modelsVerify = nativeBinding.modelsVerify
+module.exports.plan = nativeBinding.plan
 module.exports.refreshAuth = nativeBinding.refreshAuth
 module.exports.resolveCredential = nativeBinding.resolveCredential
 module.exports.runCli = nativeBinding.runCli

@@ -209,6 +209,30 @@ fn credential_check() -> Check {
     }
 }
 
+/// One row per capability: what will serve it. Informational (only voice must have a provider).
+fn plan_checks() -> Vec<Check> {
+    use crate::providers::plan::{plan_all, Capability, Facts};
+    plan_all(&Facts::gather(false))
+        .into_iter()
+        .map(|p| {
+            let name = format!("Uses: {}", p.capability.as_str());
+            let label = |id| p.candidates.iter().find(|c| c.provider == id).map(|c| c.label).unwrap_or(id);
+            match p.chosen {
+                Some(id) => Check::pass(&name, label(id)).optional(),
+                None => {
+                    let hints: Vec<String> = p.candidates.iter().filter_map(|c| c.setup_hint.clone()).collect();
+                    let check = Check::fail(&name, "no provider available", hints.join("; or "));
+                    if p.capability == Capability::Voice {
+                        check
+                    } else {
+                        check.optional()
+                    }
+                }
+            }
+        })
+        .collect()
+}
+
 fn dir_check(name: &str, dir: &Path, hint: &str) -> Check {
     match writable(dir) {
         Ok(d) => Check::pass(name, d),
@@ -239,6 +263,7 @@ pub fn run(node_version: Option<&str>) -> Report {
     checks.push(runtime_check());
     checks.extend(model_checks());
     checks.push(credential_check());
+    checks.extend(plan_checks());
     checks.push(dir_check("Config dir", &paths::config_dir(), "Set HEYGEN_CONFIG_DIR to a writable folder."));
     let mdir = models_dir::models_dir();
     checks.push(dir_check("Models dir", &mdir, "Set HYPERFRAMES_MODELS_DIR to a writable folder."));

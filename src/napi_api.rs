@@ -123,6 +123,22 @@ pub async fn auth_token() -> Result<Value> {
     Ok(json!({"token": c.secret, "type": c.kind.as_str(), "source": c.source.as_str()}))
 }
 
+#[napi(object)]
+pub struct PlanOptions {
+    /// Plan as if offline: hosted providers are never used.
+    pub local_only: Option<bool>,
+}
+
+/// Which provider each capability will use and why the others are skipped (same as `hyperframes plan --json`).
+#[napi(ts_return_type = "Promise<any>")]
+pub async fn plan(options: Option<PlanOptions>) -> Result<Value> {
+    let local_only = options.and_then(|o| o.local_only).unwrap_or(false);
+    let plans =
+        crate::blocking(move || crate::providers::plan::plan_all(&crate::providers::plan::Facts::gather(local_only)))
+            .await;
+    Ok(json!({"plans": plans.iter().map(|p| p.to_json()).collect::<Vec<_>>()}))
+}
+
 fn node_version(env: &Env) -> Option<String> {
     env.get_node_version().ok().map(|v| format!("v{}.{}.{}", v.major, v.minor, v.patch))
 }

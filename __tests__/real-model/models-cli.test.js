@@ -10,7 +10,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { makeHome, runCli } = require('../support/cli.js');
 const { parseJson } = require('../support/setup.js');
-const { SKIP_REAL, MODEL_FILE, VOICES_JA, realModelsDir, listFiles, jsonLines } = require('../support/voice.js');
+const { SKIP_REAL, MODEL_FILE, VOICES_JA, realModelsDir, missingRealFiles, listFiles, jsonLines } = require('../support/voice.js');
 
 const REAL = realModelsDir();
 
@@ -21,6 +21,11 @@ before(() => {
 after(() => home.cleanup());
 
 describe('models with the real Kokoro files', () => {
+  test('HYPERFRAMES_TEST_MODELS_DIR holds the real Kokoro int8 model and voices_ja.npz', (t) => {
+    if (!REAL) return t.skip(SKIP_REAL);
+    assert.deepEqual(missingRealFiles(REAL), [], `missing under ${REAL}`);
+  });
+
   test('models verify kokoro --json → ok, the model and voices_ja.npz verified', async (t) => {
     if (!REAL) return t.skip(SKIP_REAL);
     const r = await runCli(['models', 'verify', 'kokoro', '--json'], { home, env: { HYPERFRAMES_MODELS_DIR: REAL } });

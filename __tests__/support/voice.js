@@ -17,12 +17,19 @@ const SKIP_REAL = 'set HYPERFRAMES_TEST_MODELS_DIR to a models dir holding kokor
 /** The voices of voices_ja.npz. */
 const JA_VOICES = ['jf_alpha', 'jf_gongitsune', 'jf_nezumi', 'jf_tebukuro', 'jm_kumo'];
 
-/** The real models dir for the model-backed tier, or null when it is not set up. */
+/**
+ * The real models dir for the model-backed tier, or null when HYPERFRAMES_TEST_MODELS_DIR is not
+ * set. A dir that is set but lacks the files is still returned, so the tier fails loudly instead of
+ * skipping (see `missingRealFiles`).
+ */
 function realModelsDir() {
   const dir = process.env.HYPERFRAMES_TEST_MODELS_DIR;
-  if (!dir) return null;
-  const ok = [MODEL_FILE, VOICES_JA].every((f) => fs.existsSync(path.join(dir, ...f.split('/'))));
-  return ok ? path.resolve(dir) : null;
+  return dir ? path.resolve(dir) : null;
+}
+
+/** The real files the tier needs that `dir` lacks. */
+function missingRealFiles(dir) {
+  return [MODEL_FILE, VOICES_JA].filter((f) => !fs.existsSync(path.join(dir, ...f.split('/'))));
 }
 
 /** Every file under `dir`, as `/`-separated paths relative to it (sorted); [] when it is missing. */
@@ -304,6 +311,7 @@ module.exports = {
   SKIP_REAL,
   JA_VOICES,
   realModelsDir,
+  missingRealFiles,
   listFiles,
   parseWav,
   levels,

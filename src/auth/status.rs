@@ -20,19 +20,23 @@ pub struct OfflineEngine {
     pub setup_hint: Option<String>,
 }
 
-/// The local engines signed-out users fall back to, and whether each is ready.
+/// The local engines signed-out users fall back to (the last, local link of the voice and music
+/// chains), and whether each is ready now.
 pub fn offline_engines() -> Vec<OfflineEngine> {
-    let runtime = crate::engines::runtime::locate();
-    [("voice", "Kokoro", "kokoro"), ("music", "MusicGen", "musicgen-small")]
+    use crate::providers::plan::{plan_for, Capability, Facts};
+    let facts = Facts::gather(true);
+    [(Capability::Voice, "voice"), (Capability::Music, "music")]
         .into_iter()
-        .map(|(capability, label, model)| {
-            let models_ready = crate::engines::catalog::engine_ready(capability);
-            let ready = models_ready && runtime.is_ok();
-            let setup_hint = (!ready).then(|| match (&runtime, models_ready) {
-                (Err(e), true) => e.hint.clone(),
-                _ => crate::engines::catalog::install_command(model),
-            });
-            OfflineEngine { capability, label, ready, setup_hint }
+        .filter_map(|(cap, capability)| {
+            let plan = plan_for(cap, &facts);
+            let local = plan.candidates.into_iter().find(|c| c.local)?;
+            let ready = local.reason.is_none();
+            Some(OfflineEngine {
+                capability,
+                label: local.label,
+                ready,
+                setup_hint: (!ready).then_some(local.setup_hint).flatten(),
+            })
         })
         .collect()
 }

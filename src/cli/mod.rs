@@ -3,6 +3,7 @@
 mod auth;
 mod doctor;
 mod models;
+mod plan;
 mod progress;
 mod prompt;
 mod tts;
@@ -34,6 +35,14 @@ enum Command {
     Models {
         #[command(subcommand)]
         command: models::ModelsCommand,
+    },
+    /// Which provider voice, music, sound effects and descriptions will use, and why.
+    Plan {
+        #[arg(long)]
+        json: bool,
+        /// Plan as if offline: hosted providers are never used.
+        #[arg(long)]
+        local_only: bool,
     },
     /// Check what is installed and what each capability will use.
     Doctor {
@@ -143,6 +152,7 @@ pub fn run(argv: Vec<String>, ctx: CliContext) -> i32 {
         Command::Auth(AuthArgs { command: Some(c) }) => rt.block_on(auth::run(c, tty, &out)),
         Command::Tts(args) => rt.block_on(tts::run(args, tty.stderr, &out)),
         Command::Models { command } => rt.block_on(models::run(command, tty.stderr, &out)),
+        Command::Plan { json, local_only } => rt.block_on(plan::run(json, local_only, &out)),
         Command::Doctor { json, strict } => rt.block_on(doctor::run(json, strict, ctx.node_version, &out)),
     }
 }

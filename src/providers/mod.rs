@@ -3,5 +3,6 @@
 
 pub mod error;
 pub mod http;
+pub mod plan;
 #[cfg(test)]
 pub mod test_server;

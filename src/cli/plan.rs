@@ -1,0 +1,30 @@
+//! `hyperframes plan`: which provider each capability will use, and why the others are skipped.
+
+use serde_json::json;
+
+use crate::output::Output;
+use crate::providers::plan::{plan_all, Facts};
+
+pub(super) async fn run(json: bool, local_only: bool, out: &Output) -> i32 {
+    let plans = crate::blocking(move || plan_all(&Facts::gather(local_only))).await;
+    if json {
+        out.json(&json!({"plans": plans.iter().map(|p| p.to_json()).collect::<Vec<_>>()}));
+        return 0;
+    }
+    for p in &plans {
+        let chosen = p
+            .candidates
+            .iter()
+            .find(|c| Some(c.provider) == p.chosen)
+            .map(|c| out.green(c.label))
+            .unwrap_or_else(|| out.yellow("nothing (skipped)"));
+        out.out(&format!("{:<13} → {chosen}", p.capability.as_str()));
+        for c in p.candidates.iter().filter(|c| Some(c.provider) != p.chosen) {
+            if let Some(reason) = &c.reason {
+                let hint = c.setup_hint.as_ref().map(|h| format!(" — {h}")).unwrap_or_default();
+                out.out(&out.dim(&format!("{:16}{}: {reason}{hint}", "", c.label)));
+            }
+        }
+    }
+    0
+}

@@ -1,0 +1,328 @@
+//! Which provider serves each capability, and why the others were skipped. Pure: the facts come
+//! in (`Facts`), the decision comes out, so every key combination is testable.
+
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capability {
+    Voice,
+    Music,
+    SoundEffects,
+    Descriptions,
+}
+
+impl Capability {
+    pub const ALL: [Capability; 4] = [Self::Voice, Self::Music, Self::SoundEffects, Self::Descriptions];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Voice => "voice",
+            Self::Music => "music",
+            Self::SoundEffects => "sfx",
+            Self::Descriptions => "descriptions",
+        }
+    }
+}
+
+/// What is true of this machine and environment right now.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// A HeyGen credential resolves.
+    pub heygen: bool,
+    pub elevenlabs_key: bool,
+    /// `GEMINI_API_KEY` or `GOOGLE_API_KEY`.
+    pub gemini_key: bool,
+    pub openrouter_key: bool,
+    pub kokoro_installed: bool,
+    /// The ONNX Runtime library was found.
+    pub onnx_runtime: bool,
+    /// `--local-only` / `HYPERFRAMES_OFFLINE=1`: no hosted provider is considered.
+    pub local_only: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub provider: &'static str,
+    pub label: &'static str,
+    pub local: bool,
+    pub available: bool,
+    /// Why it cannot serve, when it cannot.
+    pub reason: Option<String>,
+    /// What would make it available.
+    pub setup_hint: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub capability: Capability,
+    /// The first available candidate; None when nothing can serve (descriptions are then skipped).
+    pub chosen: Option<&'static str>,
+    pub candidates: Vec<Candidate>,
+}
+
+fn hosted(
+    provider: &'static str,
+    label: &'static str,
+    has_key: bool,
+    missing: &str,
+    hint: &str,
+    f: &Facts,
+) -> Candidate {
+    let reason = if f.local_only {
+        Some("local-only mode: no network".to_string())
+    } else if !has_key {
+        Some(missing.to_string())
+    } else {
+        None
+    };
+    Candidate {
+        provider,
+        label,
+        local: false,
+        available: reason.is_none(),
+        setup_hint: (!has_key).then(|| hint.to_string()),
+        reason,
+    }
+}
+
+const HEYGEN_MISSING: &str = "not signed in to HeyGen";
+const HEYGEN_HINT: &str = "npx hyperframes auth login";
+
+fn candidates(cap: Capability, f: &Facts) -> Vec<Candidate> {
+    let heygen = |label| hosted("heygen", label, f.heygen, HEYGEN_MISSING, HEYGEN_HINT, f);
+    let gemini = |provider, label| {
+        hosted(provider, label, f.gemini_key, "no GEMINI_API_KEY or GOOGLE_API_KEY", "set GEMINI_API_KEY", f)
+    };
+    match cap {
+        Capability::Voice => {
+            let kokoro_reason = if !f.onnx_runtime {
+                Some("ONNX Runtime not found".to_string())
+            } else if !f.kokoro_installed {
+                Some("the Kokoro model is not installed (it downloads on first use)".to_string())
+            } else {
+                None
+            };
+            vec![
+                heygen("HeyGen Starfish"),
+                hosted(
+                    "elevenlabs",
+                    "ElevenLabs",
+                    f.elevenlabs_key,
+                    "no ELEVENLABS_API_KEY",
+                    "set ELEVENLABS_API_KEY",
+                    f,
+                ),
+                Candidate {
+                    provider: "kokoro",
+                    label: "Kokoro",
+                    local: true,
+                    // The model installs itself on first use unless offline; only a missing runtime,
+                    // or offline with no model, stops it.
+                    available: f.onnx_runtime && (f.kokoro_installed || !f.local_only),
+                    setup_hint: kokoro_reason.as_ref().map(|_| {
+                        if f.onnx_runtime {
+                            "hyperframes models install kokoro".to_string()
+                        } else {
+                            "npm install onnxruntime-node, or set ORT_DYLIB_PATH".to_string()
+                        }
+                    }),
+                    reason: kokoro_reason,
+                },
+            ]
+        }
+        Capability::Music => vec![
+            heygen("HeyGen library"),
+            gemini("lyria", "Lyria (Gemini)"),
+            Candidate {
+                provider: "musicgen",
+                label: "MusicGen",
+                local: true,
+                available: false,
+                reason: Some("the local MusicGen engine is not part of this release yet".into()),
+                setup_hint: Some("sign in to HeyGen or set GEMINI_API_KEY for music".into()),
+            },
+        ],
+        Capability::SoundEffects => vec![
+            heygen("HeyGen library"),
+            Candidate {
+                provider: "bundled",
+                label: "Bundled library",
+                local: true,
+                available: true,
+                reason: None,
+                setup_hint: None,
+            },
+        ],
+        Capability::Descriptions => vec![
+            hosted("openrouter", "OpenRouter", f.openrouter_key, "no OPENROUTER_API_KEY", "set OPENROUTER_API_KEY", f),
+            gemini("gemini", "Gemini"),
+        ],
+    }
+}
+
+fn env_set(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| !v.trim().is_empty())
+}
+
+impl Facts {
+    /// Reads the environment, the credential store and the models dir. Cheap: no network, and ONNX
+    /// Runtime is only located, not loaded. Blocking when the credential lives in the OS keyring.
+    pub fn gather(local_only: bool) -> Facts {
+        let store = crate::auth::store::Store::from_env();
+        let heygen = matches!(crate::auth::resolve::try_resolve(&store, chrono::Utc::now()), Ok(Some(_)));
+        Facts {
+            heygen,
+            elevenlabs_key: env_set("ELEVENLABS_API_KEY"),
+            gemini_key: env_set("GEMINI_API_KEY") || env_set("GOOGLE_API_KEY"),
+            openrouter_key: env_set("OPENROUTER_API_KEY"),
+            kokoro_installed: crate::engines::catalog::engine_ready(crate::engines::catalog::VOICE),
+            onnx_runtime: crate::engines::runtime::locate().is_ok(),
+            local_only: local_only || crate::engines::kokoro::service::offline(),
+        }
+    }
+}
+
+pub fn plan_for(cap: Capability, f: &Facts) -> Plan {
+    let candidates = candidates(cap, f);
+    let chosen = candidates.iter().find(|c| c.available).map(|c| c.provider);
+    Plan { capability: cap, chosen, candidates }
+}
+
+pub fn plan_all(f: &Facts) -> Vec<Plan> {
+    Capability::ALL.iter().map(|c| plan_for(*c, f)).collect()
+}
+
+/// Pins a provider: an error saying why it cannot serve, when it cannot.
+pub fn pin(plan: &Plan, provider: &str) -> Result<&'static str, String> {
+    match plan.candidates.iter().find(|c| c.provider.eq_ignore_ascii_case(provider)) {
+        Some(c) if c.available => Ok(c.provider),
+        Some(c) => Err(format!(
+            "{} cannot serve {}: {}{}",
+            c.label,
+            plan.capability.as_str(),
+            c.reason.as_deref().unwrap_or("unavailable"),
+            c.setup_hint.as_ref().map(|h| format!(" (to fix: {h})")).unwrap_or_default()
+        )),
+        None => Err(format!(
+            "'{provider}' does not provide {}; choose one of: {}",
+            plan.capability.as_str(),
+            plan.candidates.iter().map(|c| c.provider).collect::<Vec<_>>().join(", ")
+        )),
+    }
+}
+
+impl Plan {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "capability": self.capability.as_str(),
+            "chosen": self.chosen,
+            "candidates": self.candidates.iter().map(|c| {
+                let mut v = json!({"provider": c.provider, "label": c.label, "local": c.local, "available": c.available});
+                if let Some(r) = &c.reason { v["reason"] = json!(r); }
+                if let Some(h) = &c.setup_hint { v["setupHint"] = json!(h); }
+                v
+            }).collect::<Vec<_>>(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chosen(cap: Capability, f: &Facts) -> Option<&'static str> {
+        plan_for(cap, f).chosen
+    }
+
+    #[test]
+    fn every_key_combination_picks_the_first_available_link() {
+        for bits in 0u8..32 {
+            let f = Facts {
+                heygen: bits & 1 != 0,
+                elevenlabs_key: bits & 2 != 0,
+                gemini_key: bits & 4 != 0,
+                openrouter_key: bits & 8 != 0,
+                kokoro_installed: bits & 16 != 0,
+                onnx_runtime: true,
+                local_only: false,
+            };
+            let voice = if f.heygen {
+                "heygen"
+            } else if f.elevenlabs_key {
+                "elevenlabs"
+            } else {
+                "kokoro"
+            };
+            assert_eq!(chosen(Capability::Voice, &f), Some(voice), "{f:?}");
+            let music = if f.heygen {
+                Some("heygen")
+            } else if f.gemini_key {
+                Some("lyria")
+            } else {
+                None
+            };
+            assert_eq!(chosen(Capability::Music, &f), music, "{f:?}");
+            assert_eq!(chosen(Capability::SoundEffects, &f), Some(if f.heygen { "heygen" } else { "bundled" }));
+            let desc = if f.openrouter_key {
+                Some("openrouter")
+            } else if f.gemini_key {
+                Some("gemini")
+            } else {
+                None
+            };
+            assert_eq!(chosen(Capability::Descriptions, &f), desc, "{f:?}");
+        }
+    }
+
+    #[test]
+    fn local_only_never_picks_a_hosted_provider() {
+        let f = Facts {
+            heygen: true,
+            elevenlabs_key: true,
+            gemini_key: true,
+            openrouter_key: true,
+            kokoro_installed: true,
+            onnx_runtime: true,
+            local_only: true,
+        };
+        for p in plan_all(&f) {
+            for c in &p.candidates {
+                assert!(c.local || !c.available, "{c:?}");
+            }
+        }
+        assert_eq!(chosen(Capability::Voice, &f), Some("kokoro"));
+        assert_eq!(chosen(Capability::SoundEffects, &f), Some("bundled"));
+        assert_eq!(chosen(Capability::Descriptions, &f), None);
+        let offline_without_model = Facts { kokoro_installed: false, ..f };
+        assert_eq!(chosen(Capability::Voice, &offline_without_model), None, "offline cannot download the model");
+    }
+
+    #[test]
+    fn kokoro_needs_the_runtime_and_says_why() {
+        let f = Facts { kokoro_installed: true, ..Facts::default() };
+        let p = plan_for(Capability::Voice, &f);
+        assert_eq!(p.chosen, None);
+        let k = p.candidates.iter().find(|c| c.provider == "kokoro").unwrap();
+        assert_eq!(k.reason.as_deref(), Some("ONNX Runtime not found"));
+        assert!(k.setup_hint.as_deref().unwrap().contains("onnxruntime-node"));
+    }
+
+    #[test]
+    fn pinning_explains_refusals() {
+        let f = Facts { onnx_runtime: true, ..Facts::default() };
+        let voice = plan_for(Capability::Voice, &f);
+        assert_eq!(pin(&voice, "kokoro"), Ok("kokoro"));
+        let e = pin(&voice, "heygen").unwrap_err();
+        assert!(e.contains("not signed in") && e.contains("auth login"), "{e}");
+        assert!(pin(&voice, "lyria").unwrap_err().contains("choose one of: heygen, elevenlabs, kokoro"));
+    }
+
+    #[test]
+    fn json_shape() {
+        let v = plan_for(Capability::Music, &Facts::default()).to_json();
+        assert_eq!(v["capability"], "music");
+        assert!(v["chosen"].is_null());
+        assert_eq!(v["candidates"][0]["setupHint"], "npx hyperframes auth login");
+        assert_eq!(v["candidates"][2]["local"], true);
+    }
+}
