@@ -83,6 +83,14 @@ describe('tts: input errors (exit 1, clear message, JSON with --json, no output 
       message: /\.srt or \.vtt/,
     },
     { name: 'unknown --model', args: ['Hello.', '--model', 'nope'], code: 'UNKNOWN_MODEL', message: /nope/ },
+    {
+      name: '--model naming a model that is not a voice',
+      args: ['Hello.', '--model', 'whisper-tiny.en'],
+      code: 'UNKNOWN_MODEL',
+      message: /whisper-tiny\.en/,
+    },
+    { name: 'empty .TXT file (extension in capitals)', file: ['EMPTY.TXT', '  '], args: ['EMPTY.TXT'], code: 'EMPTY_TEXT', message: /empty/i },
+    { name: 'blank stdin (-)', args: ['-'], input: '  \n ', code: 'EMPTY_TEXT', message: /no text/i },
   ];
 
   for (const c of cases) {
@@ -95,13 +103,13 @@ describe('tts: input errors (exit 1, clear message, JSON with --json, no output 
       const outputs = ['-o', 'out/speech.wav', '--words', 'out/words.json'];
       const args = ['tts', ...c.args, ...outputs];
 
-      const plain = await run(args);
+      const plain = await run(args, { input: c.input });
       assert.equal(plain.code, 1, `exit code\n${plain.output}`);
       assert.equal(plain.stdout, '', 'errors go to stderr');
       assert.match(plain.stderr, c.message);
       nothingWritten(keep);
 
-      const json = await run([...args, '--json']);
+      const json = await run([...args, '--json'], { input: c.input });
       const body = jsonFailure(json, c.code);
       assert.match(body.error, c.message);
       assert.equal(json.stderr, '', 'nothing on stderr with --json');
@@ -146,6 +154,34 @@ describe('tts: input errors (exit 1, clear message, JSON with --json, no output 
       nothingWritten();
     },
   );
+});
+
+describe('tts: valid edge inputs pass validation (and reach the model check)', () => {
+  const cases = [
+    ['--lang in capitals', ['Hello.', '--lang', 'EN-US']],
+    ['--speed 3 (the maximum)', ['Hello.', '--speed', '3']],
+    ['--speed 0.01', ['Hello.', '--speed', '0.01']],
+    ['--captions X.VTT (extension in capitals)', ['Hello.', '--captions', 'X.VTT']],
+    ['a weighted blend', ['Hello.', '--voice', 'af_sky.4+af_nicole.6']],
+    ['a blend with parenthesised weights', ['Hello.', '--voice', 'af_sky(2)+af_nicole(1)']],
+    ['text from stdin (-)', ['-'], 'Hello from stdin.'],
+    ['a .txt file', ['hello.txt'], undefined, ['hello.txt', 'Hello from a file.\n']],
+    ['--text-file', ['--text-file', 'hello.txt'], undefined, ['hello.txt', 'Hello from a file.\n']],
+  ];
+  for (const [name, args, input, fileSpec] of cases) {
+    test(`${name} → MODEL_MISSING (not an input error)`, async () => {
+      if (fileSpec) fs.writeFileSync(path.join(home.dir, fileSpec[0]), fileSpec[1]);
+      const r = await run(['tts', ...args, '--no-download', '--json'], { input });
+      const body = jsonFailure(r, 'MODEL_MISSING');
+      assert.ok(body.hint.includes(INSTALL_HINT), body.hint);
+    });
+  }
+
+  test('--model kokoro-fp32 missing → the hint installs kokoro-fp32', async () => {
+    const body = jsonFailure(await run(['tts', 'Hello.', '--model', 'kokoro-fp32', '--no-download', '--json']), 'MODEL_MISSING');
+    assert.match(body.hint, /hyperframes models install kokoro-fp32/);
+    assert.match(body.error, /fp32/);
+  });
 });
 
 describe('tts: model missing', () => {
@@ -301,6 +337,18 @@ describe('tts: auto-install on first use from HYPERFRAMES_MODEL_MIRROR (fake fil
     assert.match(r.stderr, /verifying .*sha256/);
     assert.match(r.stderr, /sha256 mismatch/);
     assert.doesNotMatch(r.stderr, /\r/, 'no progress bar when stderr is not a terminal');
+    nothingInstalled();
+  });
+
+  test('on a terminal: a progress bar, then the checksum error', async () => {
+    mirror = await wrongBytesMirror();
+    const r = await run(['tts', 'Hello there.', '-o', 'out.wav'], {
+      pty: true,
+      env: { HYPERFRAMES_MODEL_MIRROR: `${mirror.url}/m` },
+    });
+    assert.equal(r.code, 1, r.output);
+    assert.match(r.stdout, /\[#{25}\]\s+100%\s+92\.4 MB \/ 92\.4 MB/, r.stdout.slice(-2000));
+    assert.match(r.stdout, /sha256 mismatch/);
     nothingInstalled();
   });
 

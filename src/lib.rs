@@ -12,6 +12,7 @@ mod napi_api;
 mod napi_tts;
 pub mod output;
 pub mod providers;
+pub mod sfx;
 
 #[cfg(test)]
 mod test_support;

@@ -262,6 +262,19 @@ describe('tts with the real Kokoro model', () => {
     assert.ok(fs.existsSync(file('speech.wav')), 'the default output is speech.wav in the cwd');
   });
 
+  test('a Japanese voice without --lang speaks Japanese (the language follows the voice)', async (t) => {
+    if (!REAL) return t.skip(SKIP_REAL);
+    const r = await run(['tts', 'こんにちは。', '--voice', 'jf_alpha', '-o', 'ja.wav', '--json']);
+    assert.equal(r.code, 0, r.output);
+    const body = parseJson(r.stdout);
+    assert.equal(body.lang, 'ja');
+    assert.equal(body.voice, 'jf_alpha');
+    const wav = parseWav(fs.readFileSync(file('ja.wav')));
+    assert.ok(levels(wav.samples).rms > 0.01, 'not silent');
+    assert.equal(body.words.map((w) => w.text).join(''), 'こんにちは。');
+    assert.ok(body.words.every((w) => w.start < w.end));
+  });
+
   test('--voice af_heart → UNKNOWN_VOICE listing the installed voices, with the install hint', async (t) => {
     if (!REAL) return t.skip(SKIP_REAL);
     const r = await run(['tts', 'Hi there.', '--voice', 'af_heart', '-o', 'x.wav', '--json']);

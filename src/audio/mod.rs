@@ -1,2 +1,4 @@
 pub mod captions;
+pub mod decode;
+pub mod resample;
 pub mod wav;

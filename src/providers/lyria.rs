@@ -48,7 +48,11 @@ pub struct Clip {
 
 impl std::fmt::Debug for Clip {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Clip").field("audio", &self.audio.len()).field("mime", &self.mime).field("text", &self.text).finish()
+        f.debug_struct("Clip")
+            .field("audio", &self.audio.len())
+            .field("mime", &self.mime)
+            .field("text", &self.text)
+            .finish()
     }
 }
 
@@ -152,7 +156,11 @@ impl Lyria {
     ) -> ProviderResult<Clip> {
         let what = "music generation";
         if prompt.trim().is_empty() {
-            return Err(ProviderError::new(PROVIDER, ProviderErrorCode::BadRequest, "lyria: the music prompt is empty"));
+            return Err(ProviderError::new(
+                PROVIDER,
+                ProviderErrorCode::BadRequest,
+                "lyria: the music prompt is empty",
+            ));
         }
         let url = generate_url(PROVIDER, &self.base_url, &self.model)?;
         let body = json!({
@@ -184,7 +192,11 @@ fn clip_from_response(v: &Value) -> ProviderResult<Clip> {
         ));
     };
     let audio = decode_base64(data).ok_or_else(|| {
-        ProviderError::new(PROVIDER, ProviderErrorCode::BadResponse, format!("{PROVIDER} {what}: the audio is not valid base64"))
+        ProviderError::new(
+            PROVIDER,
+            ProviderErrorCode::BadResponse,
+            format!("{PROVIDER} {what}: the audio is not valid base64"),
+        )
     })?;
     if audio.is_empty() {
         return Err(ProviderError::new(

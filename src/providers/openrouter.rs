@@ -210,8 +210,11 @@ fn answer(v: &Value, what: &str) -> ProviderResult<String> {
             format!("{PROVIDER} {what}: stopped by the content filter"),
         ));
     }
-    let mut e =
-        ProviderError::new(PROVIDER, ProviderErrorCode::BadResponse, format!("{PROVIDER} {what}: the answer has no text"));
+    let mut e = ProviderError::new(
+        PROVIDER,
+        ProviderErrorCode::BadResponse,
+        format!("{PROVIDER} {what}: the answer has no text"),
+    );
     if finish == "length" {
         e = e.with_hint("The model used up its token allowance before answering.");
     }

@@ -1,0 +1,425 @@
+//! ElevenLabs text-to-speech with per-character timestamps
+//! (`POST /v1/text-to-speech/{voice_id}/with-timestamps`), rebuilt into words, and the voice list.
+//!
+//! Long text is handled like HeyGen's: above 5,000 characters it is split at sentence boundaries,
+//! one request per chunk (each told its neighbours' text as `previous_text` / `next_text` for
+//! continuous prosody), and the result is a [`Speech`] with one MP3 part per chunk.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde_json::{json, Map, Value};
+
+use super::error::{ProviderError, ProviderErrorCode, ProviderResult};
+use super::heygen::{audio_mime, is_english, language_key, mp3_duration, split_text, Speech, SpeechPart};
+use super::http::{self as provider_http, Policy};
+use crate::audio::captions::Word;
+use crate::auth::scrub;
+use crate::clock::{Sleeper, TokioSleeper};
+
+pub const PROVIDER: &str = "elevenlabs";
+pub const DEFAULT_BASE_URL: &str = "https://api.elevenlabs.io";
+/// Rachel.
+pub const DEFAULT_VOICE: &str = "21m00Tcm4TlvDq8ikWAM";
+pub const DEFAULT_MODEL: &str = "eleven_multilingual_v2";
+pub const OUTPUT_FORMAT: &str = "mp3_44100_128";
+/// Characters per request (the models accept more; this keeps requests and responses moderate).
+pub const MAX_TEXT_CHARS: usize = 5_000;
+/// The range ElevenLabs accepts for `voice_settings.speed`.
+pub const MIN_SPEED: f32 = 0.7;
+pub const MAX_SPEED: f32 = 1.2;
+/// A with-timestamps response carries the audio as base64: allow several minutes of MP3.
+pub const SPEECH_BODY_LIMIT: usize = 64 * 1024 * 1024;
+pub const SPEECH_TIMEOUT: Duration = Duration::from_secs(180);
+/// How much neighbouring text each chunk is given as context.
+const CONTEXT_CHARS: usize = 500;
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(600);
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ElevenVoice {
+    pub voice_id: String,
+    pub name: String,
+    /// `accent`, `gender`, `age`, `language`, … as the API labels the voice.
+    pub labels: BTreeMap<String, String>,
+    pub category: Option<String>,
+    pub preview_url: Option<String>,
+}
+
+impl ElevenVoice {
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels.get(key).map(String::as_str)
+    }
+}
+
+pub struct ElevenLabs {
+    key: String,
+    base_url: String,
+    model_id: String,
+    http: reqwest::Client,
+    policy: Policy,
+    speech_policy: Policy,
+    sleeper: Arc<dyn Sleeper>,
+}
+
+impl std::fmt::Debug for ElevenLabs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ElevenLabs")
+            .field("key", &"<redacted>")
+            .field("base_url", &self.base_url)
+            .field("model_id", &self.model_id)
+            .finish()
+    }
+}
+
+fn env_value(name: &str) -> Option<String> {
+    std::env::var(name).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+fn bad_request(message: impl Into<String>) -> ProviderError {
+    ProviderError::new(PROVIDER, ProviderErrorCode::BadRequest, message)
+}
+
+fn bad_response(what: &str, detail: impl std::fmt::Display) -> ProviderError {
+    ProviderError::new(PROVIDER, ProviderErrorCode::BadResponse, format!("{PROVIDER} {what}: {detail}"))
+}
+
+/// Models that take `language_code` (the others refuse it and detect the language themselves).
+fn takes_language_code(model_id: &str) -> bool {
+    model_id.ends_with("_v2_5") || model_id.starts_with("eleven_v3")
+}
+
+/// Voice ids go into the URL path: only letters, digits, `_` and `-`.
+fn is_valid_voice_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+fn tail_chars(s: &str, n: usize) -> &str {
+    let count = s.chars().count();
+    match s.char_indices().nth(count.saturating_sub(n)) {
+        Some((at, _)) if count > n => &s[at..],
+        _ => s,
+    }
+}
+
+fn head_chars(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((at, _)) => &s[..at],
+        None => s,
+    }
+}
+
+fn is_cjk(c: char) -> bool {
+    matches!(c as u32, 0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0xFF66..=0xFF9F)
+}
+
+/// Rebuilds words from ElevenLabs' per-character alignment
+/// (`characters[]`, `character_start_times_seconds[]`, `character_end_times_seconds[]`).
+///
+/// Characters between whitespace form a word (start = its first char's start, end = its last
+/// char's end). A run without letters or digits (a dash, a lone quote) joins the previous word,
+/// or the next one at the start. CJK ideographs and kana are one word each. Ids are `w0…`.
+pub fn words_from_alignment(alignment: &Value) -> ProviderResult<Vec<Word>> {
+    const WHAT: &str = "speech alignment";
+    let array = |key: &str| {
+        alignment
+            .get(key)
+            .and_then(Value::as_array)
+            .ok_or_else(|| bad_response(WHAT, format!("`{key}` is missing or not a list")))
+    };
+    let (chars, starts, ends) =
+        (array("characters")?, array("character_start_times_seconds")?, array("character_end_times_seconds")?);
+    if chars.len() != starts.len() || chars.len() != ends.len() {
+        return Err(bad_response(
+            WHAT,
+            format!(
+                "the lists differ in length ({} characters, {} start times, {} end times)",
+                chars.len(),
+                starts.len(),
+                ends.len()
+            ),
+        ));
+    }
+    let time = |v: &Value, i: usize| {
+        v.as_f64().filter(|t| t.is_finite()).ok_or_else(|| bad_response(WHAT, format!("time #{i} is not a number")))
+    };
+
+    // Pass 1: runs of non-space characters (CJK characters stand alone).
+    let mut runs: Vec<(String, f64, f64)> = Vec::new();
+    let mut current: Option<(String, f64, f64)> = None;
+    for (i, ch) in chars.iter().enumerate() {
+        let ch = ch.as_str().ok_or_else(|| bad_response(WHAT, format!("character #{i} is not a string")))?;
+        let (start, end) = (time(&starts[i], i)?, time(&ends[i], i)?);
+        if ch.is_empty() {
+            continue;
+        }
+        if ch.chars().all(char::is_whitespace) {
+            runs.extend(current.take());
+            continue;
+        }
+        if ch.chars().any(is_cjk) {
+            runs.extend(current.take());
+            runs.push((ch.to_string(), start, end));
+            continue;
+        }
+        match &mut current {
+            Some((text, _, last)) => {
+                text.push_str(ch);
+                *last = end;
+            }
+            None => current = Some((ch.to_string(), start, end)),
+        }
+    }
+    runs.extend(current);
+
+    // Pass 2: punctuation-only runs attach to a neighbouring word.
+    let mut words: Vec<Word> = Vec::new();
+    let mut pending: Option<(String, f64)> = None;
+    for (text, start, end) in runs {
+        let standalone = text.chars().any(char::is_alphanumeric);
+        if !standalone {
+            if let Some(prev) = words.last_mut() {
+                let cjk_prev = prev.text.chars().last().is_some_and(is_cjk);
+                if !cjk_prev {
+                    prev.text.push(' ');
+                }
+                prev.text.push_str(&text);
+                prev.end = prev.end.max(end);
+                continue;
+            }
+            pending = Some(match pending.take() {
+                Some((t, s)) => (format!("{t} {text}"), s),
+                None => (text, start),
+            });
+            continue;
+        }
+        let (text, start) = match pending.take() {
+            Some((p, s)) => (format!("{p} {text}"), s),
+            None => (text, start),
+        };
+        words.push(Word { id: String::new(), text, start, end: end.max(start) });
+    }
+    if let Some((text, start)) = pending {
+        // Only punctuation was spoken: keep it rather than lose the time span.
+        words.push(Word { id: String::new(), text, start, end: start });
+    }
+    for (i, w) in words.iter_mut().enumerate() {
+        w.id = format!("w{i}");
+        w.end = w.end.max(w.start);
+    }
+    Ok(words)
+}
+
+impl ElevenLabs {
+    /// A client for `key` at `base_url` (trailing slashes dropped). The key is registered with
+    /// the scrubber so it never appears in output.
+    pub fn new(key: impl Into<String>, base_url: &str) -> Self {
+        let key = key.into().trim().to_string();
+        scrub::register_secret(&key);
+        Self {
+            key,
+            base_url: base_url.trim().trim_end_matches('/').to_string(),
+            model_id: DEFAULT_MODEL.to_string(),
+            http: crate::http::client(CLIENT_TIMEOUT),
+            policy: Policy::default(),
+            speech_policy: Policy { timeout: SPEECH_TIMEOUT, body_limit: SPEECH_BODY_LIMIT, ..Policy::default() },
+            sleeper: Arc::new(TokioSleeper),
+        }
+    }
+
+    /// `ELEVENLABS_API_KEY` (non-empty), `ELEVENLABS_API_URL` and `ELEVENLABS_MODEL`.
+    pub fn from_env() -> Option<Self> {
+        let key = env_value("ELEVENLABS_API_KEY")?;
+        if !crate::auth::oauth::is_header_safe(&key) {
+            scrub::register_secret(&key);
+            tracing::warn!("ELEVENLABS_API_KEY contains control characters; ignoring it");
+            return None;
+        }
+        let base = env_value("ELEVENLABS_API_URL").unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
+        let mut client = Self::new(key, &base);
+        if let Some(model) = env_value("ELEVENLABS_MODEL") {
+            client.model_id = model;
+        }
+        Some(client)
+    }
+
+    pub fn with_model(mut self, model_id: &str) -> Self {
+        self.model_id = model_id.trim().to_string();
+        self
+    }
+
+    /// Sets the policy of every call; speech keeps a body limit of at least [`SPEECH_BODY_LIMIT`].
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.speech_policy = Policy { body_limit: policy.body_limit.max(SPEECH_BODY_LIMIT), ..policy.clone() };
+        self.policy = policy;
+        self
+    }
+
+    pub fn with_sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
+        self.sleeper = sleeper;
+        self
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub fn model_id(&self) -> &str {
+        &self.model_id
+    }
+
+    async fn call(
+        &self,
+        build: &(dyn Fn() -> reqwest::RequestBuilder + Sync),
+        policy: &Policy,
+        what: &str,
+    ) -> ProviderResult<Value> {
+        let reply = provider_http::send(PROVIDER, what, build, policy, self.sleeper.as_ref()).await.map_err(explain)?;
+        reply.json(PROVIDER, what)
+    }
+
+    /// Speaks `text` with per-word timings. `speed` is 0.7–1.2 (None: the voice's own);
+    /// `language_code` is sent only to models that take it (`*_v2_5`, `eleven_v3*`).
+    pub async fn speech(
+        &self,
+        text: &str,
+        voice_id: Option<&str>,
+        model_id: Option<&str>,
+        speed: Option<f32>,
+        language_code: Option<&str>,
+    ) -> ProviderResult<Speech> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(bad_request(format!("{PROVIDER}: there is no text to speak")));
+        }
+        if let Some(s) = speed {
+            if !(s.is_finite() && (MIN_SPEED..=MAX_SPEED).contains(&s)) {
+                return Err(bad_request(format!(
+                    "{PROVIDER}: speed must be between {MIN_SPEED} and {MAX_SPEED} (got {s})"
+                )));
+            }
+        }
+        let voice_id = voice_id.map(str::trim).filter(|v| !v.is_empty()).unwrap_or(DEFAULT_VOICE);
+        if !is_valid_voice_id(voice_id) {
+            return Err(bad_request(format!("{PROVIDER}: `{voice_id}` is not a valid voice id")));
+        }
+        let model_id = model_id.map(str::trim).filter(|m| !m.is_empty()).unwrap_or(&self.model_id);
+        let language = language_code
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && takes_language_code(model_id))
+            .map(language_key)
+            .filter(|l| !l.is_empty() && !is_english(l));
+        let url = format!("{}/v1/text-to-speech/{voice_id}/with-timestamps", self.base_url);
+
+        let chunks = split_text(text, MAX_TEXT_CHARS);
+        let mut parts = Vec::with_capacity(chunks.len());
+        for (i, chunk) in chunks.iter().enumerate() {
+            let mut body = json!({"text": chunk, "model_id": model_id});
+            if let Some(s) = speed.filter(|s| (*s - 1.0).abs() > f32::EPSILON) {
+                body["voice_settings"] = json!({"speed": s});
+            }
+            if let Some(l) = &language {
+                body["language_code"] = json!(l);
+            }
+            if i > 0 {
+                body["previous_text"] = json!(tail_chars(&chunks[i - 1], CONTEXT_CHARS));
+            }
+            if let Some(next) = chunks.get(i + 1) {
+                body["next_text"] = json!(head_chars(next, CONTEXT_CHARS));
+            }
+            let build = || {
+                self.http
+                    .post(&url)
+                    .query(&[("output_format", OUTPUT_FORMAT)])
+                    .header("xi-api-key", &self.key)
+                    .header("accept", "application/json")
+                    .json(&body)
+            };
+            let reply = self.call(&build, &self.speech_policy, "speech").await?;
+            parts.push(parse_speech_part(&reply, chunk)?);
+        }
+        Ok(Speech::from_parts(parts, voice_id.to_string()))
+    }
+
+    /// `GET /v1/voices`.
+    pub async fn list_voices(&self) -> ProviderResult<Vec<ElevenVoice>> {
+        let url = format!("{}/v1/voices", self.base_url);
+        let build = || self.http.get(&url).header("xi-api-key", &self.key).header("accept", "application/json");
+        let body = self.call(&build, &self.policy, "voice list").await?;
+        let list = body
+            .get("voices")
+            .and_then(Value::as_array)
+            .ok_or_else(|| bad_response("voice list", "the response has no `voices` list"))?;
+        Ok(list.iter().filter_map(parse_voice).collect())
+    }
+}
+
+fn string_of(obj: &Map<String, Value>, key: &str) -> Option<String> {
+    obj.get(key).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(String::from)
+}
+
+fn parse_voice(item: &Value) -> Option<ElevenVoice> {
+    let obj = item.as_object()?;
+    let voice_id = string_of(obj, "voice_id")?;
+    let labels = obj
+        .get("labels")
+        .and_then(Value::as_object)
+        .map(|l| {
+            l.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect::<BTreeMap<_, _>>()
+        })
+        .unwrap_or_default();
+    Some(ElevenVoice {
+        name: string_of(obj, "name").unwrap_or_else(|| voice_id.clone()),
+        voice_id,
+        labels,
+        category: string_of(obj, "category"),
+        preview_url: string_of(obj, "preview_url"),
+    })
+}
+
+fn parse_speech_part(reply: &Value, text: &str) -> ProviderResult<SpeechPart> {
+    let encoded = reply
+        .get("audio_base64")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| bad_response("speech", "the response has no audio_base64"))?;
+    let audio = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| bad_response("speech", "audio_base64 is not valid base64"))?;
+    if audio.is_empty() {
+        return Err(bad_response("speech", "the audio is empty"));
+    }
+    let alignment = [reply.get("alignment"), reply.get("normalized_alignment")]
+        .into_iter()
+        .flatten()
+        .find(|v| !v.is_null())
+        .ok_or_else(|| bad_response("speech", "the response has no alignment"))?;
+    let words = words_from_alignment(alignment)?;
+    let duration = mp3_duration(&audio).or_else(|| {
+        alignment
+            .get("character_end_times_seconds")
+            .and_then(Value::as_array)
+            .and_then(|a| a.iter().filter_map(Value::as_f64).reduce(f64::max))
+    });
+    let mime = audio_mime(&audio, Some("audio/mpeg"), "");
+    Ok(SpeechPart { audio, mime, text: text.to_string(), words, duration, offset: 0.0 })
+}
+
+/// What the user can do about an error. ElevenLabs answers an exhausted quota with 401
+/// `quota_exceeded`, which is a payment matter, not a bad key.
+fn explain(mut e: ProviderError) -> ProviderError {
+    if e.code == ProviderErrorCode::Unauthorized && e.message.contains("quota_exceeded") {
+        e.code = ProviderErrorCode::PaymentRequired;
+    }
+    if e.hint.is_some() {
+        return e;
+    }
+    match e.code {
+        ProviderErrorCode::Unauthorized => e.with_hint("Check ELEVENLABS_API_KEY."),
+        ProviderErrorCode::PaymentRequired => {
+            e.with_hint("The ElevenLabs quota or plan does not cover this request; check your ElevenLabs subscription.")
+        }
+        _ => e,
+    }
+}
