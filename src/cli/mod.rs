@@ -1,6 +1,7 @@
 //! Argument parsing and dispatch. Commands call the same core functions as the JS API.
 
 mod auth;
+mod captions;
 mod doctor;
 mod models;
 mod plan;
@@ -31,6 +32,8 @@ enum Command {
     Auth(AuthArgs),
     /// Speak text with the local Kokoro engine: WAV, word timings, captions.
     Tts(tts::TtsArgs),
+    /// Turn timed words (JSON) into SRT or WebVTT captions.
+    Captions(captions::CaptionsArgs),
     /// Install, list, verify and remove local models.
     Models {
         #[command(subcommand)]
@@ -151,6 +154,7 @@ pub fn run(argv: Vec<String>, ctx: CliContext) -> i32 {
         }
         Command::Auth(AuthArgs { command: Some(c) }) => rt.block_on(auth::run(c, tty, &out)),
         Command::Tts(args) => rt.block_on(tts::run(args, tty.stderr, &out)),
+        Command::Captions(args) => captions::run(args, &out),
         Command::Models { command } => rt.block_on(models::run(command, tty.stderr, &out)),
         Command::Plan { json, local_only } => rt.block_on(plan::run(json, local_only, &out)),
         Command::Doctor { json, strict } => rt.block_on(doctor::run(json, strict, ctx.node_version, &out)),

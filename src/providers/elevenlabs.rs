@@ -13,7 +13,7 @@ use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
 use super::error::{ProviderError, ProviderErrorCode, ProviderResult};
-use super::heygen::{audio_mime, is_english, language_key, mp3_duration, split_text, Speech, SpeechPart};
+use super::heygen::{audio_mime, f32_decimal, is_english, language_key, mp3_duration, split_text, Speech, SpeechPart};
 use super::http::{self as provider_http, Policy};
 use crate::audio::captions::Word;
 use crate::auth::scrub;
@@ -317,7 +317,7 @@ impl ElevenLabs {
         for (i, chunk) in chunks.iter().enumerate() {
             let mut body = json!({"text": chunk, "model_id": model_id});
             if let Some(s) = speed.filter(|s| (*s - 1.0).abs() > f32::EPSILON) {
-                body["voice_settings"] = json!({"speed": s});
+                body["voice_settings"] = json!({"speed": f32_decimal(s)});
             }
             if let Some(l) = &language {
                 body["language_code"] = json!(l);

@@ -79,6 +79,11 @@ pub struct Speech {
     pub voice_id: String,
 }
 
+/// An `f32` as the decimal it was written as (`0.9`, not `0.8999999761581421`), for JSON bodies.
+pub fn f32_decimal(x: f32) -> f64 {
+    x.to_string().parse().unwrap_or(f64::from(x))
+}
+
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
@@ -715,7 +720,7 @@ impl HeygenMedia {
         };
         let mut parts = Vec::new();
         for chunk in split_text(text, MAX_TEXT_CHARS) {
-            let mut body = json!({"text": chunk, "voice_id": voice_id, "speed": req.speed});
+            let mut body = json!({"text": chunk, "voice_id": voice_id, "speed": f32_decimal(req.speed)});
             if let Some(lang) = language.filter(|l| !is_english(l)) {
                 body["language"] = json!(lang);
             }
@@ -815,5 +820,553 @@ fn explain(e: ProviderError) -> ProviderError {
             e.with_hint("Your HeyGen plan does not include this; upgrade it at app.heygen.com or use another provider.")
         }
         _ => e,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::resolve::Source;
+    use crate::providers::test_server::{Recorded, RecordingSleeper, Scripted, TestServer};
+    use crate::test_support::{env_lock, EnvGuard};
+
+    const KEY: &str = "hg_test_media_key_0001";
+
+    fn api_key() -> Credential {
+        Credential {
+            source: Source::Env,
+            kind: Kind::ApiKey,
+            secret: KEY.into(),
+            refresh_token: None,
+            expires_at: None,
+            expired: false,
+            refreshable: false,
+            scope: None,
+            persisted_user: None,
+        }
+    }
+
+    /// An env-sourced OAuth credential, so a refresh never writes to a credentials store.
+    fn oauth(expired: bool) -> Credential {
+        Credential {
+            kind: Kind::OAuth,
+            secret: "at_old_access_0001".into(),
+            refresh_token: Some("rt_old_refresh_0001".into()),
+            expired,
+            refreshable: expired,
+            ..api_key()
+        }
+    }
+
+    fn fast() -> Policy {
+        Policy { timeout: Duration::from_millis(300), ..Policy::default() }
+    }
+
+    /// A client pointed at `server` for the API and the OAuth token endpoint.
+    fn media(server: &TestServer, cred: Credential) -> (HeygenMedia, Arc<RecordingSleeper>) {
+        let client = {
+            let _lock = env_lock();
+            let token_url = format!("{}/oauth/token", server.url());
+            let _env = EnvGuard::set(&[("HYPERFRAMES_OAUTH_TOKEN_URL", Some(token_url.as_str()))]);
+            HeygenClient::new(cred)
+        };
+        let sleeper = Arc::new(RecordingSleeper::default());
+        let media = HeygenMedia::with_client(client)
+            .with_base_url(&format!("{}/", server.url()))
+            .with_policy(fast())
+            .with_sleeper(sleeper.clone());
+        (media, sleeper)
+    }
+
+    /// Three MPEG-1 layer III frames (128 kb/s, 44.1 kHz): 3 × 1152 / 44100 s.
+    fn mp3(frames: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        for _ in 0..frames {
+            let mut frame = vec![0u8; 417];
+            frame[..4].copy_from_slice(&[0xff, 0xfb, 0x90, 0x00]);
+            out.extend(frame);
+        }
+        out
+    }
+
+    fn no_auth_headers(r: &Recorded) {
+        for h in ["authorization", "x-api-key", "x-heygen-source", "x-heygen-client-source"] {
+            assert_eq!(r.header(h), None, "{h} was sent to a presigned link");
+        }
+    }
+
+    fn voice(id: &str, language: &str) -> Value {
+        json!({"voice_id": id, "name": format!("Voice {id}"), "language": language, "gender": "female",
+               "preview_audio_url": "https://example.invalid/p.mp3"})
+    }
+
+    fn speech_reply(words: Value, duration: Option<f64>) -> Scripted {
+        let mut data = json!({"audio_url": "{base}/files/speech.mp3?X-Amz-Signature=abc", "word_timestamps": words});
+        if let Some(d) = duration {
+            data["duration"] = json!(d);
+        }
+        Scripted::json(200, json!({"data": data}))
+    }
+
+    fn audio() -> Scripted {
+        Scripted::bytes(200, "binary/octet-stream", mp3(3))
+    }
+
+    #[tokio::test]
+    async fn api_key_headers_and_voice_paging_across_envelopes() {
+        let server = TestServer::start().await;
+        server.push(Scripted::json(
+            200,
+            json!({"data": [voice("v1", "English"), {"name": "no id"}], "has_more": true, "next_token": "page2"}),
+        ));
+        server.push(Scripted::json(
+            200,
+            json!({"data": {"voices": [voice("v2", "Spanish")], "has_more": true, "next_token": "page3"}}),
+        ));
+        server.push(Scripted::json(200, json!({"voices": [voice("v3", "es-MX")]})));
+        let (media, _) = media(&server, api_key());
+        let voices = media.list_voices(None).await.unwrap();
+        let ids: Vec<&str> = voices.iter().map(|v| v.voice_id.as_str()).collect();
+        assert_eq!(ids, ["v1", "v2", "v3"]);
+        assert_eq!(voices[0].gender.as_deref(), Some("female"));
+        assert_eq!(voices[0].preview_url.as_deref(), Some("https://example.invalid/p.mp3"));
+
+        let reqs = server.requests();
+        assert_eq!(reqs.len(), 3);
+        assert_eq!(reqs[0].target, "/v3/voices?engine=starfish&type=public&limit=50");
+        assert_eq!(reqs[1].target, "/v3/voices?engine=starfish&type=public&limit=50&token=page2");
+        assert_eq!(reqs[2].target, "/v3/voices?engine=starfish&type=public&limit=50&token=page3");
+        for r in &reqs {
+            assert_eq!(r.method, "GET");
+            assert_eq!(r.header("x-api-key"), Some(KEY));
+            assert_eq!(r.header("x-heygen-client-source"), Some("hyperframes"));
+            assert_eq!(r.header("authorization"), None);
+            assert_eq!(r.header("x-heygen-source"), None);
+        }
+    }
+
+    #[tokio::test]
+    async fn voices_filter_by_language_tag_or_name() {
+        let server = TestServer::start().await;
+        let page = json!({"data": [voice("en1", "English"), voice("es1", "Spanish"), voice("es2", "es-ES"),
+                                   voice("zh1", "Chinese (Mandarin)")], "has_more": false, "next_token": "ignored"});
+        for _ in 0..3 {
+            server.push(Scripted::json(200, page.clone()));
+        }
+        let (media, _) = media(&server, api_key());
+        let es: Vec<String> = media.list_voices(Some("es-MX")).await.unwrap().into_iter().map(|v| v.voice_id).collect();
+        assert_eq!(es, ["es1", "es2"]);
+        let zh: Vec<String> = media.list_voices(Some("zh-CN")).await.unwrap().into_iter().map(|v| v.voice_id).collect();
+        assert_eq!(zh, ["zh1"]);
+        assert!(media.list_voices(Some("German")).await.unwrap().is_empty());
+        assert_eq!(server.requests().len(), 3, "has_more=false stops paging");
+    }
+
+    #[tokio::test]
+    async fn voice_paging_is_bounded_and_stops_on_a_repeated_token() {
+        let server = TestServer::start().await;
+        for n in 0..25 {
+            server.push(Scripted::json(200, json!({"data": [voice(&format!("v{n}"), "English")], "next_token": format!("t{n}")})));
+        }
+        let (media, _) = media(&server, api_key());
+        assert_eq!(media.list_voices(None).await.unwrap().len(), MAX_VOICE_PAGES);
+        assert_eq!(server.requests().len(), MAX_VOICE_PAGES);
+
+        let server = TestServer::start().await;
+        for _ in 0..5 {
+            server.push(Scripted::json(200, json!({"data": [voice("same", "English")], "next_token": "loop"})));
+        }
+        let (media, _) = media(&server, api_key());
+        assert_eq!(media.list_voices(None).await.unwrap().len(), 2);
+        assert_eq!(server.requests().len(), 2);
+
+        let server = TestServer::start().await;
+        server.push(Scripted::json(200, json!({"data": {"unexpected": true}})));
+        let (media, _) = media(&server, api_key());
+        assert_eq!(media.list_voices(None).await.unwrap_err().code, ProviderErrorCode::BadResponse);
+    }
+
+    #[tokio::test]
+    async fn oauth_headers_and_one_refresh_after_a_401() {
+        let server = TestServer::start().await;
+        server.push(Scripted::json(401, json!({"error": {"code": "token_expired"}})));
+        server.push(Scripted::json(
+            200,
+            json!({"access_token": "at_new_access_0002", "refresh_token": "rt_new_refresh_0002", "expires_in": 3600}),
+        ));
+        server.push(Scripted::json(200, json!({"data": [voice("v1", "English")]})));
+        let (media, _) = media(&server, oauth(false));
+        assert_eq!(media.list_voices(None).await.unwrap().len(), 1);
+
+        let reqs = server.requests();
+        assert_eq!(reqs.len(), 3);
+        assert_eq!(reqs[0].header("authorization"), Some("Bearer at_old_access_0001"));
+        assert_eq!(reqs[0].header("x-heygen-source"), Some("cli"));
+        assert_eq!(reqs[0].header("x-heygen-client-source"), Some("hyperframes"));
+        assert_eq!(reqs[0].header("x-api-key"), None);
+        assert_eq!((reqs[1].method.as_str(), reqs[1].target.as_str()), ("POST", "/oauth/token"));
+        let form = String::from_utf8_lossy(&reqs[1].body).to_string();
+        assert!(form.contains("grant_type=refresh_token") && form.contains("refresh_token=rt_old_refresh_0001"), "{form}");
+        assert_eq!(reqs[1].header("x-heygen-client-source"), None, "the token endpoint gets no API headers");
+        assert_eq!(reqs[2].header("authorization"), Some("Bearer at_new_access_0002"));
+        assert_eq!(reqs[2].header("x-heygen-client-source"), Some("hyperframes"));
+        assert_eq!(media.client().credential().await.refresh_token.as_deref(), Some("rt_new_refresh_0002"));
+    }
+
+    #[tokio::test]
+    async fn a_second_401_is_unauthorized_with_the_login_hint() {
+        let server = TestServer::start().await;
+        server.push(Scripted::json(401, json!({})));
+        server.push(Scripted::json(200, json!({"access_token": "at_new_access_0003", "expires_in": 3600})));
+        server.push(Scripted::json(401, json!({"message": "still no"})));
+        let (media, _) = media(&server, oauth(false));
+        let e = media.list_voices(None).await.unwrap_err();
+        assert_eq!((e.code, e.status), (ProviderErrorCode::Unauthorized, Some(401)));
+        assert!(e.hint.as_deref().unwrap().contains("hyperframes auth login"), "{e:?}");
+        assert!(e.falls_through());
+        assert_eq!(server.requests().len(), 3, "one refresh, one replay, no more");
+
+        // A refused refresh is also Unauthorized with the hint.
+        let server = TestServer::start().await;
+        server.push(Scripted::json(401, json!({})));
+        server.push(Scripted::json(400, json!({"error": "invalid_grant"})));
+        let (media, _) = media(&server, oauth(false));
+        let e = media.list_voices(None).await.unwrap_err();
+        assert_eq!(e.code, ProviderErrorCode::Unauthorized);
+        assert!(e.hint.as_deref().unwrap().contains("hyperframes auth login"));
+        assert_eq!(server.requests().len(), 2);
+
+        // An API key is never refreshed.
+        let server = TestServer::start().await;
+        server.push(Scripted::json(401, json!({"echo": KEY})));
+        let (media, _) = media(&server, api_key());
+        let e = media.list_voices(None).await.unwrap_err();
+        assert_eq!(e.code, ProviderErrorCode::Unauthorized);
+        assert!(e.hint.as_deref().unwrap().contains("hyperframes auth login"));
+        assert!(!e.message.contains(KEY), "{}", e.message);
+        assert_eq!(server.requests().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_expired_oauth_token_is_refreshed_before_the_first_call() {
+        let server = TestServer::start().await;
+        server.push(Scripted::json(200, json!({"access_token": "at_new_access_0004", "expires_in": 3600})));
+        server.push(Scripted::json(200, json!({"data": []})));
+        let (media, _) = media(&server, oauth(true));
+        assert!(media.list_voices(None).await.unwrap().is_empty());
+        let reqs = server.requests();
+        assert_eq!(reqs[0].target, "/oauth/token");
+        assert_eq!(reqs[1].header("authorization"), Some("Bearer at_new_access_0004"));
+    }
+
+    #[tokio::test]
+    async fn english_speech_uses_marcia_normalises_words_and_downloads_without_auth() {
+        let server = TestServer::start().await;
+        server.push(speech_reply(
+            json!([
+                {"word": "<start>", "start": 0.0, "end": 0.0},
+                {"word": " Hello,", "start": 0.05, "end": 0.4},
+                {"word": "world", "start": 0.45, "end": 0.9},
+                {"word": "bad", "start": 1.0, "end": 0.5},
+                {"word": "nan", "start": "x", "end": 1.0},
+                {"word": 7, "start": 1.0, "end": 1.1},
+                {"word": "", "start": 1.0, "end": 1.1},
+                {"word": "again.", "start": 1.0, "end": 1.4},
+                {"word": "<end>", "start": 1.4, "end": 1.4}
+            ]),
+            Some(1.6),
+        ));
+        server.push(audio());
+        let (media, _) = media(&server, api_key());
+        let mut req = SpeechRequest::new("  Hello, world again.  ");
+        req.language = Some("en-US".into());
+        let speech = media.speech(req).await.unwrap();
+
+        assert_eq!(speech.voice_id, DEFAULT_ENGLISH_VOICE);
+        let part = speech.single().unwrap();
+        assert_eq!(part.audio, mp3(3));
+        assert_eq!(part.mime, "audio/mpeg");
+        assert_eq!(part.duration, Some(1.6), "the server's duration wins");
+        let texts: Vec<(&str, &str)> = speech.words.iter().map(|w| (w.id.as_str(), w.text.as_str())).collect();
+        assert_eq!(texts, [("w0", "Hello,"), ("w1", "world"), ("w2", "again.")]);
+        assert_eq!((speech.words[2].start, speech.words[2].end), (1.0, 1.4));
+        assert_eq!(speech.duration, Some(1.6));
+
+        let reqs = server.requests();
+        assert_eq!(reqs.len(), 2);
+        assert_eq!((reqs[0].method.as_str(), reqs[0].target.as_str()), ("POST", "/v3/voices/speech"));
+        assert_eq!(
+            reqs[0].json(),
+            json!({"text": "Hello, world again.", "voice_id": DEFAULT_ENGLISH_VOICE, "speed": 1.0}),
+            "no language for English"
+        );
+        assert_eq!(reqs[0].header("x-api-key"), Some(KEY));
+        assert_eq!(reqs[1].target, "/files/speech.mp3?X-Amz-Signature=abc");
+        no_auth_headers(&reqs[1]);
+    }
+
+    #[tokio::test]
+    async fn other_languages_take_the_first_catalog_voice_and_send_the_language() {
+        let server = TestServer::start().await;
+        server.push(Scripted::json(200, json!({"data": [voice("en1", "English")], "next_token": "p2"})));
+        server.push(Scripted::json(200, json!({"data": [voice("fr1", "French"), voice("fr2", "French")], "next_token": "p3"})));
+        // The bare-object response form, with an explicit speed and no duration.
+        server.push(Scripted::json(
+            200,
+            json!({"audio_url": "{base}/a.mp3", "word_timestamps": [{"word": "Bonjour", "start": 0.1, "end": 0.5}]}),
+        ));
+        server.push(audio());
+        let (media, _) = media(&server, api_key());
+        let req = SpeechRequest { text: "Bonjour".into(), voice_id: None, speed: 1.1, language: Some("fr".into()) };
+        let speech = media.speech(req).await.unwrap();
+        assert_eq!(speech.voice_id, "fr1");
+        let reqs = server.requests();
+        assert_eq!(reqs.len(), 4, "paging stops at the first match");
+        assert_eq!(reqs[2].json(), json!({"text": "Bonjour", "voice_id": "fr1", "speed": 1.1, "language": "fr"}));
+        let expected = 3.0 * 1152.0 / 44100.0;
+        assert!((speech.duration.unwrap() - expected).abs() < 1e-3, "measured from the MP3 frames");
+
+        // No voice in that language: NotFound, and no speech request.
+        let server = TestServer::start().await;
+        server.push(Scripted::json(200, json!({"data": [voice("en1", "English")]})));
+        let (media, _) = media(&server, api_key());
+        let req = SpeechRequest { language: Some("Klingon".into()), ..SpeechRequest::new("Qapla'") };
+        let e = media.speech(req).await.unwrap_err();
+        assert_eq!(e.code, ProviderErrorCode::NotFound);
+        assert!(e.message.contains("Klingon"));
+        assert!(e.falls_through());
+        assert_eq!(server.requests().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn speed_and_empty_text_are_refused_without_a_request() {
+        let server = TestServer::start().await;
+        let (media, _) = media(&server, api_key());
+        for speed in [0.49, 2.01, f32::NAN, f32::INFINITY, 0.0] {
+            let req = SpeechRequest { speed, voice_id: Some("v".into()), ..SpeechRequest::new("hi") };
+            let e = media.speech(req).await.unwrap_err();
+            assert_eq!(e.code, ProviderErrorCode::BadRequest, "{speed}");
+            assert!(!e.falls_through());
+        }
+        let e = media.speech(SpeechRequest::new(" \n ")).await.unwrap_err();
+        assert_eq!(e.code, ProviderErrorCode::BadRequest);
+        assert!(server.requests().is_empty());
+    }
+
+    #[tokio::test]
+    async fn long_text_is_split_at_sentences_with_words_on_one_timeline() {
+        let sentence = "This sentence is exactly fifty characters long ok. ";
+        assert_eq!(sentence.chars().count(), 51);
+        let text = sentence.repeat(230); // 11,730 chars → 3 chunks
+        let server = TestServer::start().await;
+        for (n, d) in [(0, 10.0), (1, 20.0), (2, 5.0)] {
+            server.push(speech_reply(
+                json!([{"word": format!("first{n}"), "start": 0.5, "end": 1.0},
+                       {"word": format!("last{n}"), "start": 2.0, "end": 2.5}]),
+                Some(d),
+            ));
+            server.push(Scripted::bytes(200, "audio/mpeg", vec![n as u8 + 1; 10]));
+        }
+        let (media, _) = media(&server, api_key());
+        let req = SpeechRequest { voice_id: Some("voice-x".into()), ..SpeechRequest::new(text.clone()) };
+        let speech = media.speech(req).await.unwrap();
+
+        let reqs = server.requests();
+        let posted: Vec<String> = reqs
+            .iter()
+            .filter(|r| r.method == "POST")
+            .map(|r| r.json()["text"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(posted.len(), 3);
+        for t in &posted {
+            assert!(t.chars().count() <= MAX_TEXT_CHARS);
+            assert!(t.ends_with("ok."), "cut at a sentence end: …{}", &t[t.len() - 10..]);
+        }
+        assert_eq!(posted.join(" "), text.trim());
+        assert_eq!(speech.parts.len(), 3);
+        assert_eq!(speech.parts.iter().map(|p| p.audio[0]).collect::<Vec<_>>(), [1, 2, 3], "in order");
+        assert_eq!(speech.parts.iter().map(|p| p.offset).collect::<Vec<_>>(), [0.0, 10.0, 30.0]);
+        assert_eq!(speech.parts[1].words[0].start, 0.5, "part words stay relative");
+        let joined: Vec<(String, f64)> = speech.words.iter().map(|w| (w.id.clone(), w.start)).collect();
+        assert_eq!(
+            joined,
+            [("w0", 0.5), ("w1", 2.0), ("w2", 10.5), ("w3", 12.0), ("w4", 30.5), ("w5", 32.0)]
+                .map(|(i, t)| (i.to_string(), t))
+        );
+        assert_eq!(speech.duration, Some(35.0));
+        assert!(speech.single().is_none());
+    }
+
+    #[test]
+    fn splitting_prefers_sentences_then_spaces_then_a_hard_cut() {
+        assert_eq!(split_text("  short  ", 100), ["short"]);
+        assert_eq!(split_text("One two. Three four five six.", 20), ["One two.", "Three four five six."]);
+        assert_eq!(split_text("He said \"stop.\" Then left.", 18), ["He said \"stop.\"", "Then left."]);
+        assert_eq!(split_text("alpha beta gamma delta", 12), ["alpha beta", "gamma delta"]);
+        assert_eq!(split_text("First line\nsecond line here", 20), ["First line", "second line here"]);
+        // No space at all: a hard cut on a char boundary.
+        let long = "é".repeat(25);
+        let parts = split_text(&long, 10);
+        assert_eq!(parts.iter().map(|p| p.chars().count()).collect::<Vec<_>>(), [10, 10, 5]);
+        // CJK sentence ends need no space.
+        assert_eq!(split_text("你好世界。今天很好。", 6), ["你好世界。", "今天很好。"]);
+        // A boundary right at the window's edge is used.
+        assert_eq!(split_text("Abc def. Ghi", 8), ["Abc def.", "Ghi"]);
+    }
+
+    #[test]
+    fn mp3_frames_are_counted() {
+        let d = mp3_duration(&mp3(10)).unwrap();
+        assert!((d - 10.0 * 1152.0 / 44100.0).abs() < 1e-9);
+        let mut tagged = b"ID3\x04\x00\x00\x00\x00\x00\x05hello".to_vec();
+        tagged.extend(mp3(2));
+        assert!((mp3_duration(&tagged).unwrap() - 2.0 * 1152.0 / 44100.0).abs() < 1e-9);
+        assert_eq!(mp3_duration(b"RIFF\0\0\0\0WAVEfmt "), None);
+        assert_eq!(audio_mime(b"RIFF\0\0\0\0WAVEfmt ", None, "x"), "audio/wav");
+        assert_eq!(audio_mime(b"????", Some("audio/ogg; codecs=opus"), "x"), "audio/ogg");
+        assert_eq!(audio_mime(b"????", Some("binary/octet-stream"), "/a/b.mp3"), "audio/mpeg");
+    }
+
+    #[tokio::test]
+    async fn payment_required_keeps_the_server_code() {
+        let server = TestServer::start().await;
+        server.push(Scripted::json(
+            402,
+            json!({"error": {"code": "plan_upgrade_required", "message": "Upgrade to use Starfish"}}),
+        ));
+        let (media, _) = media(&server, api_key());
+        let e = media.speech(SpeechRequest { voice_id: Some("v".into()), ..SpeechRequest::new("hi") }).await.unwrap_err();
+        assert_eq!((e.code, e.status), (ProviderErrorCode::PaymentRequired, Some(402)));
+        assert!(e.message.contains("plan_upgrade_required"), "{}", e.message);
+        assert!(e.anomaly().starts_with("heygen: HTTP 402"));
+        assert!(e.hint.is_some());
+        assert!(e.falls_through());
+        assert_eq!(server.requests().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn rate_limit_waits_then_succeeds_and_server_errors_exhaust() {
+        let server = TestServer::start().await;
+        server.push(Scripted::json(429, json!({})).with_header("retry-after", "2"));
+        server.push(Scripted::json(200, json!({"data": []})));
+        let (media, sleeper) = media(&server, api_key());
+        media.list_voices(None).await.unwrap();
+        assert_eq!(*sleeper.sleeps.lock().unwrap(), [Duration::from_secs(2)]);
+        assert_eq!(server.requests().len(), 2);
+
+        let server = TestServer::start().await;
+        for _ in 0..3 {
+            server.push(Scripted::json(503, json!({"error": "unavailable"})));
+        }
+        let (media, sleeper) = media(&server, api_key());
+        let e = media.search_sounds(SoundKind::Music, "calm", 5, None).await.unwrap_err();
+        assert_eq!((e.code, e.status), (ProviderErrorCode::ServerError, Some(503)));
+        assert!(e.falls_through());
+        assert_eq!(server.requests().len(), 3);
+        assert_eq!(sleeper.sleeps.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn truncated_or_missing_audio_fails_the_speech() {
+        let server = TestServer::start().await;
+        server.push(speech_reply(json!([]), Some(1.0)));
+        for _ in 0..3 {
+            server.push(Scripted::Truncate { declared: 5000, body: mp3(1) });
+        }
+        let (media, _) = media(&server, api_key());
+        let req = SpeechRequest { voice_id: Some("v".into()), ..SpeechRequest::new("hi") };
+        let e = media.speech(req.clone()).await.unwrap_err();
+        assert!(matches!(e.code, ProviderErrorCode::Network | ProviderErrorCode::Timeout), "{e:?}");
+        assert_eq!(server.requests().len(), 4, "the download is retried");
+
+        let server = TestServer::start().await;
+        server.push(Scripted::json(200, json!({"data": {"word_timestamps": []}})));
+        let (media, _) = media(&server, api_key());
+        let e = media.speech(req.clone()).await.unwrap_err();
+        assert_eq!(e.code, ProviderErrorCode::BadResponse);
+        assert!(e.message.contains("audio_url"));
+
+        let server = TestServer::start().await;
+        server.push(speech_reply(json!([]), None));
+        server.push(Scripted::json(403, json!({"message": "Request has expired"})));
+        let (media, _) = media(&server, api_key());
+        let e = media.speech(req).await.unwrap_err();
+        assert_eq!(e.code, ProviderErrorCode::BadResponse);
+        assert!(e.message.contains("expired"));
+    }
+
+    fn sound(id: &str, score: f64) -> Value {
+        json!({"id": id, "name": format!("Sound {id}"), "description": "d", "audio_url": format!("{{base}}/s/{id}.mp3"),
+               "duration": 12.5, "score": score, "type": "music"})
+    }
+
+    #[tokio::test]
+    async fn music_search_parses_the_array_envelope_and_sorts_by_score() {
+        let server = TestServer::start().await;
+        server.push(Scripted::json(
+            200,
+            json!({"data": [sound("b", 0.71), sound("a", 0.93), {"id": "no-url", "score": 0.99}, sound("c", 0.8)],
+                   "has_more": false}),
+        ));
+        let (media, _) = media(&server, api_key());
+        let found = media.search_sounds(SoundKind::Music, " calm cinematic underscore ", 5, None).await.unwrap();
+        assert_eq!(found.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["a", "c", "b"]);
+        assert_eq!(found[0].audio_url, format!("{}/s/a.mp3", server.url()));
+        assert_eq!((found[0].duration, found[0].score), (Some(12.5), Some(0.93)));
+        let reqs = server.requests();
+        assert_eq!(reqs[0].target, "/v3/audio/sounds?query=calm+cinematic+underscore&type=music&limit=5");
+        assert_eq!(reqs[0].header("x-heygen-client-source"), Some("hyperframes"));
+    }
+
+    #[tokio::test]
+    async fn sound_effects_send_min_score_and_parse_items_and_legacy_envelopes() {
+        let server = TestServer::start().await;
+        server.push(Scripted::json(200, json!({"data": {"items": [sound("x", 0.5), sound("y", 0.62)], "next_token": null}})));
+        server.push(Scripted::json(200, json!({"data": {"0": sound("l0", 0.9), "1": sound("l1", 0.95), "2": sound("l2", 0.91)}})));
+        let (media, _) = media(&server, api_key());
+        let found = media.search_sounds(SoundKind::SoundEffects, "whoosh", 3, None).await.unwrap();
+        assert_eq!(found.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["y", "x"]);
+        let legacy = media.search_sounds(SoundKind::SoundEffects, "door slam", 2, Some(0.8)).await.unwrap();
+        assert_eq!(legacy.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["l1", "l2"], "sorted, then limited");
+
+        let reqs = server.requests();
+        assert_eq!(reqs[0].target, "/v3/audio/sounds?query=whoosh&type=sound_effects&limit=3&min_score=0.4");
+        assert_eq!(reqs[1].target, "/v3/audio/sounds?query=door+slam&type=sound_effects&limit=2&min_score=0.8");
+    }
+
+    #[tokio::test]
+    async fn sound_search_input_is_checked_locally() {
+        let server = TestServer::start().await;
+        let (media, _) = media(&server, api_key());
+        for (query, limit, min) in [("  ", 5, None), ("rain", 0, None), ("rain", 51, None), ("rain", 5, Some(1.5))] {
+            let e = media.search_sounds(SoundKind::Music, query, limit, min).await.unwrap_err();
+            assert_eq!(e.code, ProviderErrorCode::BadRequest, "{query:?} {limit} {min:?}");
+        }
+        assert!(server.requests().is_empty());
+    }
+
+    #[tokio::test]
+    async fn download_is_a_plain_get() {
+        let server = TestServer::start().await;
+        server.push(Scripted::bytes(200, "application/octet-stream", mp3(2)));
+        server.push(Scripted::bytes(200, "audio/wav", b"RIFF\x24\0\0\0WAVEfmt ".to_vec()));
+        let (media, _) = media(&server, oauth(false));
+        let (bytes, mime) = media.download(&format!("{}/s/track.mp3?sig=1", server.url())).await.unwrap();
+        assert_eq!((bytes.len(), mime.as_str()), (834, "audio/mpeg"));
+        let (_, mime) = media.download(&format!("{}/s/t.wav", server.url())).await.unwrap();
+        assert_eq!(mime, "audio/wav");
+        for r in server.requests() {
+            assert_eq!(r.method, "GET");
+            no_auth_headers(&r);
+        }
+        assert_eq!(media.download("file:///etc/passwd").await.unwrap_err().code, ProviderErrorCode::BadResponse);
+    }
+
+    #[test]
+    fn language_keys() {
+        for (a, b) in [("en-US", "en"), ("English (UK)", "en"), ("es_MX", "es"), ("Chinese (Mandarin)", "zh"), ("cmn", "zh")] {
+            assert_eq!(language_key(a), b, "{a}");
+        }
+        assert!(is_english("EN") && !is_english("fr"));
     }
 }

@@ -129,7 +129,8 @@ pub struct Outputs {
     pub captions: Option<PathBuf>,
 }
 
-fn write_atomic(path: &Path, text: &str) -> EngineResult<()> {
+/// Writes a text file through a temporary file and a rename, creating parent folders.
+pub fn write_text_atomic(path: &Path, text: &str) -> EngineResult<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| EngineError::io(format!("cannot create {}", dir.display()), &e))?;
     }
@@ -164,13 +165,13 @@ pub fn write_outputs(s: &Synthesis, o: &Outputs) -> EngineResult<()> {
         }
         if let Some(p) = &o.words {
             let text = serde_json::to_string_pretty(&words_json(&s.words)).expect("JSON values always serialise");
-            write_atomic(p, &(text + "\n"))?;
+            write_text_atomic(p, &(text + "\n"))?;
             written.push(p);
         }
         if let Some(p) = &o.captions {
             let format = captions::Format::parse(&p.to_string_lossy()).expect("checked above");
             let cues = captions::cues(&caption_words(&s.words), false);
-            write_atomic(p, &captions::render(&cues, format))?;
+            write_text_atomic(p, &captions::render(&cues, format))?;
             written.push(p);
         }
         Ok(())
