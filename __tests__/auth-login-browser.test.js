@@ -19,7 +19,10 @@ describe('auth login (browser OAuth)', () => {
     return { env: { BROWSER: fakeBrowserCommand(), FAKE_BROWSER_LOG: logFile, ...extra }, logFile };
   }
 
-  function browserVisits(logFile) {
+  // The fake browser logs its visit after reading the callback page, which may be just after the
+  // CLI has exited: wait for the line (bounded) instead of racing it.
+  async function browserVisits(logFile) {
+    for (let i = 0; i < 100 && !fs.existsSync(logFile); i++) await new Promise((r) => setTimeout(r, 50));
     if (!fs.existsSync(logFile)) return [];
     return fs.readFileSync(logFile, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
   }
@@ -61,7 +64,7 @@ describe('auth login (browser OAuth)', () => {
       assert.match(tok.headers.accept || '', /application\/json/);
 
       // What the browser got back from the loopback listener.
-      const [visit] = browserVisits(logFile);
+      const [visit] = await browserVisits(logFile);
       assert.equal(visit.callbackStatus, 200, JSON.stringify(visit));
       assert.match(visit.callbackBody, /signed in/i);
       assert.equal(visit.callbackHeaders['cache-control'], 'no-store');
@@ -200,7 +203,7 @@ describe('auth login (browser OAuth)', () => {
         assert.match(r.stdout, message);
         assert.equal(ctx.home.exists(), false, 'nothing written');
         assert.equal(ctx.server.requests('token').length, 0, 'no code exchange');
-        const [visit] = browserVisits(logFile);
+        const [visit] = await browserVisits(logFile);
         assert.equal(visit.callbackStatus, 400, JSON.stringify(visit));
         assert.match(visit.callbackBody, /Sign-in failed/);
         assertNoSecrets(r.output, [ctx.server.authorizations[0].code]);

@@ -6,6 +6,9 @@
 const http = require('node:http');
 const fs = require('node:fs');
 
+// The CLI may exit (closing its terminal) as soon as it has answered the callback; finish anyway.
+process.on('SIGHUP', () => {});
+
 function get(url) {
   return new Promise((resolve, reject) => {
     const req = http.get(url, { agent: false }, (res) => {
