@@ -146,7 +146,8 @@ fn model_checks() -> Vec<Check> {
             let corrupt: Vec<String> = st
                 .files
                 .iter()
-                .filter_map(|(f, s)| matches!(s, catalog::FileState::Corrupt { .. }).then(|| f.to_string()))
+                .filter(|(_, s)| matches!(s, catalog::FileState::Corrupt { .. }))
+                .map(|(f, _)| f.to_string())
                 .collect();
             if !corrupt.is_empty() {
                 Check::fail(&name, format!("sha256 mismatch: {}", corrupt.join(", ")), catalog::install_command(m.name))

@@ -68,7 +68,8 @@ pub fn prompt_text(prompt: &str, negative_prompt: Option<&str>, seconds_hint: f6
     }
     if seconds_hint.is_finite() && seconds_hint > 0.0 {
         let secs = seconds_hint.round().max(1.0) as u64;
-        text.push_str(&format!("\nLength: about {secs} seconds, as background music for a video."));
+        let unit = if secs == 1 { "second" } else { "seconds" };
+        text.push_str(&format!("\nLength: about {secs} {unit}, as background music for a video."));
     }
     text
 }

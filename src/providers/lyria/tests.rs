@@ -219,7 +219,7 @@ fn prompt_text_says_vocals_negative_and_length_in_words() {
         "nothing is added when there is nothing to say"
     );
     let t = prompt_text("calm strings", Some("  "), 0.4, true);
-    assert_eq!(t, "calm strings\nLength: about 1 seconds, as background music for a video.");
+    assert_eq!(t, "calm strings\nLength: about 1 second, as background music for a video.");
     let t = prompt_text("calm strings", Some("brass"), -3.0, false);
     assert!(t.contains("Instrumental only") && t.contains("Avoid: brass.") && !t.contains("Length"), "{t}");
 }
