@@ -423,3 +423,256 @@ fn explain(mut e: ProviderError) -> ProviderError {
         _ => e,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::test_server::{RecordingSleeper, Scripted, TestServer};
+    use crate::test_support::{env_lock, EnvGuard};
+
+    const KEY: &str = "el_test_secret_key_9f8e7d";
+
+    fn client(server: &TestServer) -> ElevenLabs {
+        ElevenLabs::new(KEY, &format!("{}/", server.url()))
+            .with_policy(Policy { timeout: Duration::from_millis(300), ..Policy::default() })
+            .with_sleeper(Arc::new(RecordingSleeper::default()))
+    }
+
+    /// An alignment for `text`, 0.1 s per character.
+    fn alignment(text: &str) -> Value {
+        let chars: Vec<String> = text.chars().map(String::from).collect();
+        let starts: Vec<f64> = (0..chars.len()).map(|i| i as f64 / 10.0).collect();
+        let ends: Vec<f64> = (0..chars.len()).map(|i| (i + 1) as f64 / 10.0).collect();
+        json!({"characters": chars, "character_start_times_seconds": starts, "character_end_times_seconds": ends})
+    }
+
+    fn mp3(frames: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        for _ in 0..frames {
+            let mut frame = vec![0u8; 417];
+            frame[..4].copy_from_slice(&[0xff, 0xfb, 0x90, 0x00]);
+            out.extend(frame);
+        }
+        out
+    }
+
+    fn reply(text: &str) -> Scripted {
+        let audio = base64::engine::general_purpose::STANDARD.encode(mp3(4));
+        Scripted::json(
+            200,
+            json!({"audio_base64": audio, "alignment": alignment(text), "normalized_alignment": alignment("zzz")}),
+        )
+    }
+
+    fn words(text: &str) -> Vec<(String, f64, f64)> {
+        words_from_alignment(&alignment(text))
+            .unwrap()
+            .into_iter()
+            .enumerate()
+            .map(|(i, w)| {
+                assert_eq!(w.id, format!("w{i}"));
+                (w.text, (w.start * 10.0).round() / 10.0, (w.end * 10.0).round() / 10.0)
+            })
+            .collect()
+    }
+
+    fn w(text: &str, start: f64, end: f64) -> (String, f64, f64) {
+        (text.to_string(), start, end)
+    }
+
+    #[test]
+    fn words_are_rebuilt_from_characters() {
+        assert_eq!(words("Hello,  world! "), [w("Hello,", 0.0, 0.6), w("world!", 0.8, 1.4)]);
+        assert_eq!(words(" Wait — what?"), [w("Wait —", 0.1, 0.7), w("what?", 0.8, 1.3)]);
+        assert_eq!(words("\" Quoted\" text"), [w("\" Quoted\"", 0.0, 0.9), w("text", 1.0, 1.4)]);
+        assert_eq!(
+            words("it's 3.5\tkm\nok"),
+            [w("it's", 0.0, 0.4), w("3.5", 0.5, 0.8), w("km", 0.9, 1.1), w("ok", 1.2, 1.4)]
+        );
+        assert_eq!(words("你好。"), [w("你", 0.0, 0.1), w("好。", 0.1, 0.3)]);
+        assert_eq!(words("   "), []);
+        assert_eq!(words("..."), [w("...", 0.0, 0.0)]);
+    }
+
+    #[test]
+    fn malformed_alignments_are_bad_responses() {
+        let mut a = alignment("abc");
+        a["character_end_times_seconds"] = json!([0.1, 0.2]);
+        let e = words_from_alignment(&a).unwrap_err();
+        assert_eq!(e.code, ProviderErrorCode::BadResponse);
+        assert!(e.message.contains("differ in length"), "{}", e.message);
+        let mut a = alignment("abc");
+        a["characters"] = json!(["a", 1, "c"]);
+        assert_eq!(words_from_alignment(&a).unwrap_err().code, ProviderErrorCode::BadResponse);
+        let mut a = alignment("abc");
+        a["character_start_times_seconds"] = json!([0.0, "x", 0.2]);
+        assert_eq!(words_from_alignment(&a).unwrap_err().code, ProviderErrorCode::BadResponse);
+        assert_eq!(words_from_alignment(&json!({})).unwrap_err().code, ProviderErrorCode::BadResponse);
+    }
+
+    #[tokio::test]
+    async fn speech_sends_the_documented_request_and_rebuilds_words() {
+        let server = TestServer::start().await;
+        server.push(reply("Hello,  world! "));
+        let el = client(&server);
+        let speech = el.speech("Hello,  world!", None, None, None, Some("en")).await.unwrap();
+
+        let reqs = server.requests();
+        assert_eq!(reqs.len(), 1);
+        assert_eq!(reqs[0].method, "POST");
+        assert_eq!(
+            reqs[0].target,
+            format!("/v1/text-to-speech/{DEFAULT_VOICE}/with-timestamps?output_format=mp3_44100_128")
+        );
+        assert_eq!(reqs[0].header("xi-api-key"), Some(KEY));
+        assert_eq!(reqs[0].header("authorization"), None);
+        assert_eq!(reqs[0].json(), json!({"text": "Hello,  world!", "model_id": DEFAULT_MODEL}));
+
+        assert_eq!(speech.voice_id, DEFAULT_VOICE);
+        let part = speech.single().unwrap();
+        assert_eq!((part.audio.as_slice(), part.mime.as_str()), (mp3(4).as_slice(), "audio/mpeg"));
+        assert!((part.duration.unwrap() - 4.0 * 1152.0 / 44100.0).abs() < 1e-9);
+        let texts: Vec<&str> = speech.words.iter().map(|w| w.text.as_str()).collect();
+        assert_eq!(texts, ["Hello,", "world!"], "from `alignment`, not `normalized_alignment`");
+    }
+
+    #[tokio::test]
+    async fn speed_language_and_model_options() {
+        let server = TestServer::start().await;
+        server.push(reply("Hola"));
+        server.push(reply("Hola"));
+        let el = client(&server).with_model("eleven_flash_v2_5");
+        el.speech("Hola", Some("voiceABC123"), None, Some(0.9), Some("es-MX")).await.unwrap();
+        el.speech("Hola", Some("voiceABC123"), Some("eleven_multilingual_v2"), Some(1.0), Some("es")).await.unwrap();
+        let reqs = server.requests();
+        assert_eq!(reqs[0].target, "/v1/text-to-speech/voiceABC123/with-timestamps?output_format=mp3_44100_128");
+        assert_eq!(
+            reqs[0].json(),
+            json!({"text": "Hola", "model_id": "eleven_flash_v2_5", "voice_settings": {"speed": 0.9}, "language_code": "es"})
+        );
+        assert_eq!(reqs[1].json(), json!({"text": "Hola", "model_id": "eleven_multilingual_v2"}));
+
+        for (speed, voice) in [(Some(0.5), None), (Some(1.3), None), (Some(f32::NAN), None), (None, Some("../x"))] {
+            let e = el.speech("Hola", voice, None, speed, None).await.unwrap_err();
+            assert_eq!(e.code, ProviderErrorCode::BadRequest);
+        }
+        assert_eq!(el.speech("  ", None, None, None, None).await.unwrap_err().code, ProviderErrorCode::BadRequest);
+        assert_eq!(server.requests().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn normalized_alignment_is_the_fallback() {
+        let server = TestServer::start().await;
+        let audio = base64::engine::general_purpose::STANDARD.encode(b"not really mp3");
+        server.push(Scripted::json(
+            200,
+            json!({"audio_base64": audio, "alignment": null, "normalized_alignment": alignment("three apples")}),
+        ));
+        server.push(Scripted::json(200, json!({"audio_base64": "%%%", "alignment": alignment("x")})));
+        server.push(Scripted::json(200, json!({"audio_base64": audio})));
+        let el = client(&server);
+        let speech = el.speech("3 apples", None, None, None, None).await.unwrap();
+        assert_eq!(speech.words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>(), ["three", "apples"]);
+        assert_eq!(speech.duration, Some(1.2), "without MP3 frames, the last character's end");
+        for _ in 0..2 {
+            assert_eq!(el.speech("x", None, None, None, None).await.unwrap_err().code, ProviderErrorCode::BadResponse);
+        }
+    }
+
+    #[tokio::test]
+    async fn the_key_never_appears_in_errors() {
+        let server = TestServer::start().await;
+        server.push(Scripted::json(
+            401,
+            json!({"detail": {"status": "invalid_api_key", "message": format!("bad key {KEY}")}}),
+        ));
+        server.push(Scripted::json(401, json!({"detail": {"status": "quota_exceeded", "message": "0 credits left"}})));
+        server.push(Scripted::json(422, json!({"detail": [{"msg": "text too long", "input": KEY}]})));
+        let el = client(&server);
+        let e = el.speech("hi", None, None, None, None).await.unwrap_err();
+        assert_eq!((e.code, e.status), (ProviderErrorCode::Unauthorized, Some(401)));
+        assert!(e.hint.as_deref().unwrap().contains("ELEVENLABS_API_KEY"));
+        let quota = el.speech("hi", None, None, None, None).await.unwrap_err();
+        assert_eq!(quota.code, ProviderErrorCode::PaymentRequired);
+        let bad = el.speech("hi", None, None, None, None).await.unwrap_err();
+        assert_eq!(bad.code, ProviderErrorCode::BadRequest);
+        for err in [&e, &quota, &bad] {
+            let shown = format!("{err:?} {err} {}", err.anomaly());
+            assert!(!shown.contains(KEY), "{shown}");
+        }
+        assert!(!format!("{el:?}").contains(KEY));
+    }
+
+    #[tokio::test]
+    async fn long_text_is_chunked_with_neighbouring_context() {
+        let text = "Sentence number one is here. ".repeat(400); // 11,600 chars → 3 chunks
+        let server = TestServer::start().await;
+        for _ in 0..3 {
+            server.push(reply("ab cd"));
+        }
+        let el = client(&server);
+        let speech = el.speech(&text, None, None, None, None).await.unwrap();
+        let bodies: Vec<Value> = server.requests().iter().map(|r| r.json()).collect();
+        assert_eq!(bodies.len(), 3);
+        let texts: Vec<&str> = bodies.iter().map(|b| b["text"].as_str().unwrap()).collect();
+        assert!(texts.iter().all(|t| t.chars().count() <= MAX_TEXT_CHARS && t.ends_with("here.")));
+        assert_eq!(texts.join(" "), text.trim());
+        assert!(bodies[0].get("previous_text").is_none());
+        assert!(texts[0].ends_with(bodies[1]["previous_text"].as_str().unwrap()));
+        assert!(texts[1].starts_with(bodies[0]["next_text"].as_str().unwrap()));
+        assert!(bodies[2].get("next_text").is_none());
+        let d = 4.0 * 1152.0 / 44100.0;
+        let starts: Vec<f64> = speech.words.iter().map(|w| w.start).collect();
+        assert_eq!(starts, [0.0, 0.3, round(d), round(d + 0.3), round(2.0 * d), round(2.0 * d + 0.3)]);
+        assert_eq!(speech.words[5].id, "w5");
+    }
+
+    fn round(x: f64) -> f64 {
+        (x * 1000.0).round() / 1000.0
+    }
+
+    #[tokio::test]
+    async fn voices_are_listed() {
+        let server = TestServer::start().await;
+        server.push(Scripted::json(
+            200,
+            json!({"voices": [
+                {"voice_id": "21m00Tcm4TlvDq8ikWAM", "name": "Rachel", "category": "premade",
+                 "labels": {"accent": "american", "gender": "female", "n": 3}, "preview_url": "https://x.invalid/r.mp3"},
+                {"name": "no id"}
+            ]}),
+        ));
+        server.push(Scripted::json(200, json!({"detail": "nope"})));
+        let el = client(&server);
+        let voices = el.list_voices().await.unwrap();
+        assert_eq!(voices.len(), 1);
+        assert_eq!((voices[0].name.as_str(), voices[0].label("gender")), ("Rachel", Some("female")));
+        assert_eq!(voices[0].labels.len(), 2, "non-string labels are skipped");
+        assert_eq!(voices[0].category.as_deref(), Some("premade"));
+        let reqs = server.requests();
+        assert_eq!((reqs[0].method.as_str(), reqs[0].target.as_str()), ("GET", "/v1/voices"));
+        assert_eq!(reqs[0].header("xi-api-key"), Some(KEY));
+        assert_eq!(el.list_voices().await.unwrap_err().code, ProviderErrorCode::BadResponse);
+    }
+
+    #[test]
+    fn from_env_needs_a_non_empty_key() {
+        let _lock = env_lock();
+        let _env = EnvGuard::set(&[
+            ("ELEVENLABS_API_KEY", Some("  ")),
+            ("ELEVENLABS_API_URL", None),
+            ("ELEVENLABS_MODEL", None),
+        ]);
+        assert!(ElevenLabs::from_env().is_none());
+        let _env2 = EnvGuard::set(&[("ELEVENLABS_API_KEY", Some("el_env_key_123456"))]);
+        let el = ElevenLabs::from_env().unwrap();
+        assert_eq!((el.base_url(), el.model_id()), (DEFAULT_BASE_URL, DEFAULT_MODEL));
+        assert_eq!(scrub::scrub("x el_env_key_123456 y"), "x <redacted> y");
+        let _env3 = EnvGuard::set(&[
+            ("ELEVENLABS_API_URL", Some("http://127.0.0.1:9/el/")),
+            ("ELEVENLABS_MODEL", Some("eleven_turbo_v2_5")),
+        ]);
+        let el = ElevenLabs::from_env().unwrap();
+        assert_eq!((el.base_url(), el.model_id()), ("http://127.0.0.1:9/el", "eleven_turbo_v2_5"));
+    }
+}

@@ -535,6 +535,8 @@ fn parse_sounds(body: &Value) -> ProviderResult<Vec<Sound>> {
 pub struct HeygenMedia {
     client: HeygenClient,
     http: reqwest::Client,
+    /// For presigned links: no auth, and redirects followed (a CDN may bounce the first hop).
+    download_http: reqwest::Client,
     base_url: String,
     policy: Policy,
     download_policy: Policy,
@@ -552,6 +554,7 @@ impl HeygenMedia {
             base_url: client.base_url().to_string(),
             client,
             http: crate::http::client(CLIENT_TIMEOUT),
+            download_http: download_client(),
             policy: Policy::default(),
             download_policy: Policy { timeout: DOWNLOAD_TIMEOUT, body_limit: DOWNLOAD_BODY_LIMIT, ..Policy::default() },
             sleeper: Arc::new(TokioSleeper),
@@ -787,7 +790,7 @@ impl HeygenMedia {
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https"))
             .ok_or_else(|| bad_response(what, "the audio link is not an http(s) URL"))?;
-        let build = || self.http.get(parsed.clone());
+        let build = || self.download_http.get(parsed.clone());
         let reply = provider_http::send(PROVIDER, what, &build, &self.download_policy, self.sleeper.as_ref())
             .await
             .map_err(|mut e| {
@@ -805,6 +808,16 @@ impl HeygenMedia {
         let mime = audio_mime(&reply.body, content_type, parsed.path());
         Ok((reply.body, mime))
     }
+}
+
+fn download_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .user_agent(crate::http::USER_AGENT)
+        .redirect(reqwest::redirect::Policy::limited(5))
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(CLIENT_TIMEOUT)
+        .build()
+        .expect("a TLS backend is compiled in")
 }
 
 /// Adds what the user can do to an API error.
@@ -863,7 +876,7 @@ mod tests {
     }
 
     /// A client pointed at `server` for the API and the OAuth token endpoint.
-    fn media(server: &TestServer, cred: Credential) -> (HeygenMedia, Arc<RecordingSleeper>) {
+    fn setup(server: &TestServer, cred: Credential) -> (HeygenMedia, Arc<RecordingSleeper>) {
         let client = {
             let _lock = env_lock();
             let token_url = format!("{}/oauth/token", server.url());
@@ -924,7 +937,7 @@ mod tests {
             json!({"data": {"voices": [voice("v2", "Spanish")], "has_more": true, "next_token": "page3"}}),
         ));
         server.push(Scripted::json(200, json!({"voices": [voice("v3", "es-MX")]})));
-        let (media, _) = media(&server, api_key());
+        let (media, _) = setup(&server, api_key());
         let voices = media.list_voices(None).await.unwrap();
         let ids: Vec<&str> = voices.iter().map(|v| v.voice_id.as_str()).collect();
         assert_eq!(ids, ["v1", "v2", "v3"]);
@@ -953,7 +966,7 @@ mod tests {
         for _ in 0..3 {
             server.push(Scripted::json(200, page.clone()));
         }
-        let (media, _) = media(&server, api_key());
+        let (media, _) = setup(&server, api_key());
         let es: Vec<String> = media.list_voices(Some("es-MX")).await.unwrap().into_iter().map(|v| v.voice_id).collect();
         assert_eq!(es, ["es1", "es2"]);
         let zh: Vec<String> = media.list_voices(Some("zh-CN")).await.unwrap().into_iter().map(|v| v.voice_id).collect();
@@ -966,9 +979,12 @@ mod tests {
     async fn voice_paging_is_bounded_and_stops_on_a_repeated_token() {
         let server = TestServer::start().await;
         for n in 0..25 {
-            server.push(Scripted::json(200, json!({"data": [voice(&format!("v{n}"), "English")], "next_token": format!("t{n}")})));
+            server.push(Scripted::json(
+                200,
+                json!({"data": [voice(&format!("v{n}"), "English")], "next_token": format!("t{n}")}),
+            ));
         }
-        let (media, _) = media(&server, api_key());
+        let (media, _) = setup(&server, api_key());
         assert_eq!(media.list_voices(None).await.unwrap().len(), MAX_VOICE_PAGES);
         assert_eq!(server.requests().len(), MAX_VOICE_PAGES);
 
@@ -976,13 +992,13 @@ mod tests {
         for _ in 0..5 {
             server.push(Scripted::json(200, json!({"data": [voice("same", "English")], "next_token": "loop"})));
         }
-        let (media, _) = media(&server, api_key());
+        let (media, _) = setup(&server, api_key());
         assert_eq!(media.list_voices(None).await.unwrap().len(), 2);
         assert_eq!(server.requests().len(), 2);
 
         let server = TestServer::start().await;
         server.push(Scripted::json(200, json!({"data": {"unexpected": true}})));
-        let (media, _) = media(&server, api_key());
+        let (media, _) = setup(&server, api_key());
         assert_eq!(media.list_voices(None).await.unwrap_err().code, ProviderErrorCode::BadResponse);
     }
 
@@ -995,7 +1011,7 @@ mod tests {
             json!({"access_token": "at_new_access_0002", "refresh_token": "rt_new_refresh_0002", "expires_in": 3600}),
         ));
         server.push(Scripted::json(200, json!({"data": [voice("v1", "English")]})));
-        let (media, _) = media(&server, oauth(false));
+        let (media, _) = setup(&server, oauth(false));
         assert_eq!(media.list_voices(None).await.unwrap().len(), 1);
 
         let reqs = server.requests();
@@ -1006,7 +1022,10 @@ mod tests {
         assert_eq!(reqs[0].header("x-api-key"), None);
         assert_eq!((reqs[1].method.as_str(), reqs[1].target.as_str()), ("POST", "/oauth/token"));
         let form = String::from_utf8_lossy(&reqs[1].body).to_string();
-        assert!(form.contains("grant_type=refresh_token") && form.contains("refresh_token=rt_old_refresh_0001"), "{form}");
+        assert!(
+            form.contains("grant_type=refresh_token") && form.contains("refresh_token=rt_old_refresh_0001"),
+            "{form}"
+        );
         assert_eq!(reqs[1].header("x-heygen-client-source"), None, "the token endpoint gets no API headers");
         assert_eq!(reqs[2].header("authorization"), Some("Bearer at_new_access_0002"));
         assert_eq!(reqs[2].header("x-heygen-client-source"), Some("hyperframes"));
@@ -1019,7 +1038,7 @@ mod tests {
         server.push(Scripted::json(401, json!({})));
         server.push(Scripted::json(200, json!({"access_token": "at_new_access_0003", "expires_in": 3600})));
         server.push(Scripted::json(401, json!({"message": "still no"})));
-        let (media, _) = media(&server, oauth(false));
+        let (media, _) = setup(&server, oauth(false));
         let e = media.list_voices(None).await.unwrap_err();
         assert_eq!((e.code, e.status), (ProviderErrorCode::Unauthorized, Some(401)));
         assert!(e.hint.as_deref().unwrap().contains("hyperframes auth login"), "{e:?}");
@@ -1030,7 +1049,7 @@ mod tests {
         let server = TestServer::start().await;
         server.push(Scripted::json(401, json!({})));
         server.push(Scripted::json(400, json!({"error": "invalid_grant"})));
-        let (media, _) = media(&server, oauth(false));
+        let (media, _) = setup(&server, oauth(false));
         let e = media.list_voices(None).await.unwrap_err();
         assert_eq!(e.code, ProviderErrorCode::Unauthorized);
         assert!(e.hint.as_deref().unwrap().contains("hyperframes auth login"));
@@ -1039,7 +1058,7 @@ mod tests {
         // An API key is never refreshed.
         let server = TestServer::start().await;
         server.push(Scripted::json(401, json!({"echo": KEY})));
-        let (media, _) = media(&server, api_key());
+        let (media, _) = setup(&server, api_key());
         let e = media.list_voices(None).await.unwrap_err();
         assert_eq!(e.code, ProviderErrorCode::Unauthorized);
         assert!(e.hint.as_deref().unwrap().contains("hyperframes auth login"));
@@ -1052,7 +1071,7 @@ mod tests {
         let server = TestServer::start().await;
         server.push(Scripted::json(200, json!({"access_token": "at_new_access_0004", "expires_in": 3600})));
         server.push(Scripted::json(200, json!({"data": []})));
-        let (media, _) = media(&server, oauth(true));
+        let (media, _) = setup(&server, oauth(true));
         assert!(media.list_voices(None).await.unwrap().is_empty());
         let reqs = server.requests();
         assert_eq!(reqs[0].target, "/oauth/token");
@@ -1077,7 +1096,7 @@ mod tests {
             Some(1.6),
         ));
         server.push(audio());
-        let (media, _) = media(&server, api_key());
+        let (media, _) = setup(&server, api_key());
         let mut req = SpeechRequest::new("  Hello, world again.  ");
         req.language = Some("en-US".into());
         let speech = media.speech(req).await.unwrap();
@@ -1109,14 +1128,17 @@ mod tests {
     async fn other_languages_take_the_first_catalog_voice_and_send_the_language() {
         let server = TestServer::start().await;
         server.push(Scripted::json(200, json!({"data": [voice("en1", "English")], "next_token": "p2"})));
-        server.push(Scripted::json(200, json!({"data": [voice("fr1", "French"), voice("fr2", "French")], "next_token": "p3"})));
+        server.push(Scripted::json(
+            200,
+            json!({"data": [voice("fr1", "French"), voice("fr2", "French")], "next_token": "p3"}),
+        ));
         // The bare-object response form, with an explicit speed and no duration.
         server.push(Scripted::json(
             200,
             json!({"audio_url": "{base}/a.mp3", "word_timestamps": [{"word": "Bonjour", "start": 0.1, "end": 0.5}]}),
         ));
         server.push(audio());
-        let (media, _) = media(&server, api_key());
+        let (media, _) = setup(&server, api_key());
         let req = SpeechRequest { text: "Bonjour".into(), voice_id: None, speed: 1.1, language: Some("fr".into()) };
         let speech = media.speech(req).await.unwrap();
         assert_eq!(speech.voice_id, "fr1");
@@ -1129,7 +1151,7 @@ mod tests {
         // No voice in that language: NotFound, and no speech request.
         let server = TestServer::start().await;
         server.push(Scripted::json(200, json!({"data": [voice("en1", "English")]})));
-        let (media, _) = media(&server, api_key());
+        let (media, _) = setup(&server, api_key());
         let req = SpeechRequest { language: Some("Klingon".into()), ..SpeechRequest::new("Qapla'") };
         let e = media.speech(req).await.unwrap_err();
         assert_eq!(e.code, ProviderErrorCode::NotFound);
@@ -1141,7 +1163,7 @@ mod tests {
     #[tokio::test]
     async fn speed_and_empty_text_are_refused_without_a_request() {
         let server = TestServer::start().await;
-        let (media, _) = media(&server, api_key());
+        let (media, _) = setup(&server, api_key());
         for speed in [0.49, 2.01, f32::NAN, f32::INFINITY, 0.0] {
             let req = SpeechRequest { speed, voice_id: Some("v".into()), ..SpeechRequest::new("hi") };
             let e = media.speech(req).await.unwrap_err();
@@ -1167,7 +1189,7 @@ mod tests {
             ));
             server.push(Scripted::bytes(200, "audio/mpeg", vec![n as u8 + 1; 10]));
         }
-        let (media, _) = media(&server, api_key());
+        let (media, _) = setup(&server, api_key());
         let req = SpeechRequest { voice_id: Some("voice-x".into()), ..SpeechRequest::new(text.clone()) };
         let speech = media.speech(req).await.unwrap();
 
@@ -1210,6 +1232,9 @@ mod tests {
         assert_eq!(parts.iter().map(|p| p.chars().count()).collect::<Vec<_>>(), [10, 10, 5]);
         // CJK sentence ends need no space.
         assert_eq!(split_text("你好世界。今天很好。", 6), ["你好世界。", "今天很好。"]);
+        // The limit is inclusive.
+        assert_eq!(split_text(&"a".repeat(MAX_TEXT_CHARS), MAX_TEXT_CHARS).len(), 1);
+        assert_eq!(split_text(&"a".repeat(MAX_TEXT_CHARS + 1), MAX_TEXT_CHARS).len(), 2);
         // A boundary right at the window's edge is used.
         assert_eq!(split_text("Abc def. Ghi", 8), ["Abc def.", "Ghi"]);
     }
@@ -1234,8 +1259,9 @@ mod tests {
             402,
             json!({"error": {"code": "plan_upgrade_required", "message": "Upgrade to use Starfish"}}),
         ));
-        let (media, _) = media(&server, api_key());
-        let e = media.speech(SpeechRequest { voice_id: Some("v".into()), ..SpeechRequest::new("hi") }).await.unwrap_err();
+        let (media, _) = setup(&server, api_key());
+        let e =
+            media.speech(SpeechRequest { voice_id: Some("v".into()), ..SpeechRequest::new("hi") }).await.unwrap_err();
         assert_eq!((e.code, e.status), (ProviderErrorCode::PaymentRequired, Some(402)));
         assert!(e.message.contains("plan_upgrade_required"), "{}", e.message);
         assert!(e.anomaly().starts_with("heygen: HTTP 402"));
@@ -1249,7 +1275,7 @@ mod tests {
         let server = TestServer::start().await;
         server.push(Scripted::json(429, json!({})).with_header("retry-after", "2"));
         server.push(Scripted::json(200, json!({"data": []})));
-        let (media, sleeper) = media(&server, api_key());
+        let (media, sleeper) = setup(&server, api_key());
         media.list_voices(None).await.unwrap();
         assert_eq!(*sleeper.sleeps.lock().unwrap(), [Duration::from_secs(2)]);
         assert_eq!(server.requests().len(), 2);
@@ -1258,7 +1284,7 @@ mod tests {
         for _ in 0..3 {
             server.push(Scripted::json(503, json!({"error": "unavailable"})));
         }
-        let (media, sleeper) = media(&server, api_key());
+        let (media, sleeper) = setup(&server, api_key());
         let e = media.search_sounds(SoundKind::Music, "calm", 5, None).await.unwrap_err();
         assert_eq!((e.code, e.status), (ProviderErrorCode::ServerError, Some(503)));
         assert!(e.falls_through());
@@ -1273,7 +1299,7 @@ mod tests {
         for _ in 0..3 {
             server.push(Scripted::Truncate { declared: 5000, body: mp3(1) });
         }
-        let (media, _) = media(&server, api_key());
+        let (media, _) = setup(&server, api_key());
         let req = SpeechRequest { voice_id: Some("v".into()), ..SpeechRequest::new("hi") };
         let e = media.speech(req.clone()).await.unwrap_err();
         assert!(matches!(e.code, ProviderErrorCode::Network | ProviderErrorCode::Timeout), "{e:?}");
@@ -1281,7 +1307,7 @@ mod tests {
 
         let server = TestServer::start().await;
         server.push(Scripted::json(200, json!({"data": {"word_timestamps": []}})));
-        let (media, _) = media(&server, api_key());
+        let (media, _) = setup(&server, api_key());
         let e = media.speech(req.clone()).await.unwrap_err();
         assert_eq!(e.code, ProviderErrorCode::BadResponse);
         assert!(e.message.contains("audio_url"));
@@ -1289,7 +1315,7 @@ mod tests {
         let server = TestServer::start().await;
         server.push(speech_reply(json!([]), None));
         server.push(Scripted::json(403, json!({"message": "Request has expired"})));
-        let (media, _) = media(&server, api_key());
+        let (media, _) = setup(&server, api_key());
         let e = media.speech(req).await.unwrap_err();
         assert_eq!(e.code, ProviderErrorCode::BadResponse);
         assert!(e.message.contains("expired"));
@@ -1308,7 +1334,7 @@ mod tests {
             json!({"data": [sound("b", 0.71), sound("a", 0.93), {"id": "no-url", "score": 0.99}, sound("c", 0.8)],
                    "has_more": false}),
         ));
-        let (media, _) = media(&server, api_key());
+        let (media, _) = setup(&server, api_key());
         let found = media.search_sounds(SoundKind::Music, " calm cinematic underscore ", 5, None).await.unwrap();
         assert_eq!(found.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["a", "c", "b"]);
         assert_eq!(found[0].audio_url, format!("{}/s/a.mp3", server.url()));
@@ -1321,9 +1347,15 @@ mod tests {
     #[tokio::test]
     async fn sound_effects_send_min_score_and_parse_items_and_legacy_envelopes() {
         let server = TestServer::start().await;
-        server.push(Scripted::json(200, json!({"data": {"items": [sound("x", 0.5), sound("y", 0.62)], "next_token": null}})));
-        server.push(Scripted::json(200, json!({"data": {"0": sound("l0", 0.9), "1": sound("l1", 0.95), "2": sound("l2", 0.91)}})));
-        let (media, _) = media(&server, api_key());
+        server.push(Scripted::json(
+            200,
+            json!({"data": {"items": [sound("x", 0.5), sound("y", 0.62)], "next_token": null}}),
+        ));
+        server.push(Scripted::json(
+            200,
+            json!({"data": {"0": sound("l0", 0.9), "1": sound("l1", 0.95), "2": sound("l2", 0.91)}}),
+        ));
+        let (media, _) = setup(&server, api_key());
         let found = media.search_sounds(SoundKind::SoundEffects, "whoosh", 3, None).await.unwrap();
         assert_eq!(found.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["y", "x"]);
         let legacy = media.search_sounds(SoundKind::SoundEffects, "door slam", 2, Some(0.8)).await.unwrap();
@@ -1337,7 +1369,7 @@ mod tests {
     #[tokio::test]
     async fn sound_search_input_is_checked_locally() {
         let server = TestServer::start().await;
-        let (media, _) = media(&server, api_key());
+        let (media, _) = setup(&server, api_key());
         for (query, limit, min) in [("  ", 5, None), ("rain", 0, None), ("rain", 51, None), ("rain", 5, Some(1.5))] {
             let e = media.search_sounds(SoundKind::Music, query, limit, min).await.unwrap_err();
             assert_eq!(e.code, ProviderErrorCode::BadRequest, "{query:?} {limit} {min:?}");
@@ -1349,12 +1381,16 @@ mod tests {
     async fn download_is_a_plain_get() {
         let server = TestServer::start().await;
         server.push(Scripted::bytes(200, "application/octet-stream", mp3(2)));
+        server.push(
+            Scripted::bytes(302, "text/plain", vec![]).with_header("location", &format!("{}/cdn/t.wav", server.url())),
+        );
         server.push(Scripted::bytes(200, "audio/wav", b"RIFF\x24\0\0\0WAVEfmt ".to_vec()));
-        let (media, _) = media(&server, oauth(false));
+        let (media, _) = setup(&server, oauth(false));
         let (bytes, mime) = media.download(&format!("{}/s/track.mp3?sig=1", server.url())).await.unwrap();
         assert_eq!((bytes.len(), mime.as_str()), (834, "audio/mpeg"));
         let (_, mime) = media.download(&format!("{}/s/t.wav", server.url())).await.unwrap();
-        assert_eq!(mime, "audio/wav");
+        assert_eq!(mime, "audio/wav", "after a redirect");
+        assert_eq!(server.requests().len(), 3);
         for r in server.requests() {
             assert_eq!(r.method, "GET");
             no_auth_headers(&r);
@@ -1364,7 +1400,9 @@ mod tests {
 
     #[test]
     fn language_keys() {
-        for (a, b) in [("en-US", "en"), ("English (UK)", "en"), ("es_MX", "es"), ("Chinese (Mandarin)", "zh"), ("cmn", "zh")] {
+        for (a, b) in
+            [("en-US", "en"), ("English (UK)", "en"), ("es_MX", "es"), ("Chinese (Mandarin)", "zh"), ("cmn", "zh")]
+        {
             assert_eq!(language_key(a), b, "{a}");
         }
         assert!(is_english("EN") && !is_english("fr"));
