@@ -45,6 +45,7 @@ impl Printer {
                     if resumed_from > 0 { format!(", resuming at {}", mb(resumed_from)) } else { String::new() };
                 self.write(&format!("Downloading {file}{size}{resume}\n"));
             }
+            Progress::Copying { file, total } => self.write(&format!("Copying {file} ({})\n", mb(total))),
             Progress::Bytes { file, done, total } => {
                 let Some(total) = total.filter(|t| *t > 0) else { return };
                 let pct = (done * 100 / total).min(100);

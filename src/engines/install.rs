@@ -57,6 +57,8 @@ const EMIT_EVERY: u64 = 256 * 1024;
 pub enum Progress {
     /// A transfer begins; `resumed_from` bytes are already on disk.
     Start { file: &'static str, total: Option<u64>, resumed_from: u64 },
+    /// A copy from a local `--from` source begins.
+    Copying { file: &'static str, total: u64 },
     /// `done` bytes of `total` are on disk (including a resumed prefix).
     Bytes { file: &'static str, done: u64, total: Option<u64> },
     /// The transfer finished; size and digest are being checked.
@@ -630,7 +632,7 @@ async fn copy_in(
     let dst_io = |e: io::Error| EngineError::io(format!("writing `{}`", partial.display()), &e);
 
     let total = tokio::fs::metadata(src).await.map_err(src_io)?.len();
-    on(Progress::Start { file: file.path, total: Some(total), resumed_from: 0 });
+    on(Progress::Copying { file: file.path, total });
     if let Some(expected) = file.size.filter(|s| *s != total) {
         return Err(size_mismatch(file, expected, &format!("{total} bytes (`{}`)", src.display())));
     }
@@ -1417,7 +1419,9 @@ mod tests {
         assert_eq!(report.files[2].outcome, Outcome::Skipped { reason: SkipReason::NotAtSource });
         assert!(catalog::status(tmp.path(), model, true).installed);
         assert!(partials_under(tmp.path()).is_empty());
-        assert!(events.take().contains(&Progress::Done { file: "t/a.onnx" }));
+        let seen = events.take();
+        assert!(seen.contains(&Progress::Done { file: "t/a.onnx" }));
+        assert!(seen.contains(&Progress::Copying { file: "t/b.bin", total: 5_000 }), "copies say so: {seen:?}");
 
         // Single files: by name, then by digest under another name.
         let tmp = tempfile::tempdir().unwrap();
