@@ -6,7 +6,7 @@
 // results file. See bench/README.md.
 //
 //   node bench/kokoro.js [--cli PATH/bin/hyperframes.js] [--runs 3] [--threads N] [--voice jm_kumo]
-//                        [--lang en-us] [--python PATH] [--own-chunking] [--keep]
+//                        [--lang en-us] [--python PATH] [--own-chunking] [--keep] [--setup-only]
 //
 // Env: HYPERFRAMES_MODELS_DIR (default: fetch the registry models and install them into a temp dir).
 const { spawn, spawnSync } = require('node:child_process');
@@ -46,6 +46,7 @@ function parseArgs(argv) {
     python: null,
     ownChunking: false,
     keep: false,
+    setupOnly: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -61,6 +62,7 @@ function parseArgs(argv) {
     else if (a === '--python') o.python = path.resolve(val());
     else if (a === '--own-chunking') o.ownChunking = true;
     else if (a === '--keep') o.keep = true;
+    else if (a === '--setup-only') o.setupOnly = true;
     else if (a === '-h' || a === '--help') {
       console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 11).join('\n'));
       process.exit(0);
@@ -134,7 +136,7 @@ function modelsDir(opts, scratch) {
   log(`installing kokoro from ${from} into ${dir}`);
   sh(process.execPath, [opts.cli, 'models', 'install', 'kokoro', '--from', from], {
     env: { ...process.env, HYPERFRAMES_MODELS_DIR: dir },
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', 2, 2],
   });
   return dir;
 }
@@ -155,7 +157,7 @@ function peerPython(opts) {
 }
 
 function timeTool() {
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', 'true'], { encoding: 'utf8' });
+  const r = spawnSync('/usr/bin/time', ['-f', '%M %U %S', 'true'], { encoding: 'utf8' });
   if (r.status === 0) return '/usr/bin/time';
   log('/usr/bin/time not found (apt-get install time): peak RSS is polled from /proc/<pid>/status VmHWM instead');
   return null;
@@ -165,12 +167,13 @@ function timeTool() {
 
 /**
  * Runs a command once: wall (spawn → exit), time of the first stdout byte, bytes on stdout, stderr,
- * peak RSS (KiB). `t0` is the epoch ms at spawn, to lay log time stamps against.
+ * peak RSS (KiB), CPU time (user + system, ms; NaN without /usr/bin/time). `t0` is the epoch ms at
+ * spawn, to lay log time stamps against.
  */
 function runOnce(cmd, args, env, timeBin, scratch) {
   return new Promise((resolve, reject) => {
     const rssFile = path.join(scratch, `rss-${process.hrtime.bigint()}`);
-    const [c, a] = timeBin ? [timeBin, ['-f', '%M', '-o', rssFile, cmd, ...args]] : [cmd, args];
+    const [c, a] = timeBin ? [timeBin, ['-f', '%M %U %S', '-o', rssFile, cmd, ...args]] : [cmd, args];
     const t0 = now();
     const child = spawn(c, a, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let first = null;
@@ -200,11 +203,14 @@ function runOnce(cmd, args, env, timeBin, scratch) {
       const end = exitAt ?? now();
       if (code !== 0) return reject(new Error(`${cmd} ${args.slice(0, 3).join(' ')}… exited ${code}\n${stderr.slice(-3000)}`));
       let rssKiB = hwm;
+      let cpuMs = NaN;
       if (timeBin) {
-        rssKiB = Number(fs.readFileSync(rssFile, 'utf8').trim().split('\n').pop());
+        const [rss, user, sys] = fs.readFileSync(rssFile, 'utf8').trim().split('\n').pop().split(' ').map(Number);
+        rssKiB = rss;
+        cpuMs = (user + sys) * 1000;
         fs.rmSync(rssFile, { force: true });
       }
-      resolve({ t0, wallMs: end - t0, ttfaMs: first === null ? NaN : first - t0, bytes, stdout: Buffer.concat(chunks), stderr, rssKiB });
+      resolve({ t0, wallMs: end - t0, ttfaMs: first === null ? NaN : first - t0, bytes, stdout: Buffer.concat(chunks), stderr, rssKiB, cpuMs });
     });
   });
 }
@@ -374,6 +380,13 @@ async function main() {
   const load0 = os.loadavg();
   const versions = spawnSync(python, ['-c', 'import sys, onnxruntime, numpy, importlib.metadata as m; print(sys.version.split()[0], m.version("kokoro-onnx"), onnxruntime.__version__, numpy.__version__)'], { encoding: 'utf8' }).stdout.trim().split(' ');
   const ourVersion = sh(process.execPath, [opts.cli, '--version'], { env: ctx.ourEnv }).trim();
+  if (opts.setupOnly) {
+    console.log(`cli ${opts.cli} (${ourVersion})\nmodels ${models}\nmodel ${modelFile}\nvoice packs ${voicePacks.join(', ')}`);
+    console.log(`peer ${python} (Python ${versions[0]}, kokoro-onnx ${versions[1]}, onnxruntime ${versions[2]}, numpy ${versions[3]})`);
+    console.log(`peak RSS via ${timeBin || '/proc/<pid>/status VmHWM polling'}`);
+    fs.rmSync(scratch, { recursive: true, force: true });
+    return;
+  }
 
   // Probe runs: the phonemes and chunking we use (fed to the peer), and a warm page cache for both.
   const inputs = { paragraph: PARAGRAPH, short: SHORT };
@@ -446,15 +459,25 @@ async function main() {
         f3(m(k, (r) => r.synthMs) / 1000 / audio),
         pct(m(k, (r) => (r.wallMs - r.ortMs) / r.wallMs)),
         f1(m(k, (r) => r.rssKiB / 1024)),
+        f1(m(k, (r) => r.cpuMs)),
       ]);
     }
   }
   printTable(
     'Per run (ms unless said; medians; wall = spawn → exit of a fresh process)',
-    ['case', 'wall', 'min wall', 'synth', 'ORT', 'TTFA', 'audio s', 'RTF e2e', 'RTF synth', 'non-ORT', 'peak RSS MB'],
+    ['case', 'wall', 'min wall', 'synth', 'ORT', 'TTFA', 'audio s', 'RTF e2e', 'RTF synth', 'non-ORT', 'peak RSS MB', 'CPU ms'],
     rows,
   );
   console.log('synth: ours = G2P start → last chunk out (includes G2P); peer = first → last create() (phonemes given, no G2P)');
+  const ortRatio = m('ours/paragraph/wav', (r) => r.ortMs) / m('peer/paragraph/wav', (r) => r.ortMs);
+  const cpuRatio = m('ours/paragraph/wav', (r) => r.cpuMs) / m('peer/paragraph/wav', (r) => r.cpuMs);
+  console.log(`same ORT work on both sides: ORT-time ratio ours/peer ${f3(ortRatio)}, CPU-time ratio ${f3(cpuRatio)} (paragraph; far from 1 = machine noise)`);
+  const perChunk = (who) => {
+    const list = S[`${who}/paragraph/wav`];
+    const chunks = who === 'ours' ? (r) => r.ev.chunks.map((c) => [c.tokens, c.ortMs, c.samples]) : (r) => r.rep.chunks.map((c) => [c.tokens, c.ort_ms, c.samples]);
+    return chunks(list[0]).map(([tokens, , samples], i) => `${tokens} tok/${f1(samples / SAMPLE_RATE)} s → ${f1(median(list.map((r) => chunks(r)[i][1])))} ms`).join(', ');
+  };
+  console.log(`ORT per paragraph chunk (median): ours ${perChunk('ours')}; peer ${perChunk('peer')}`);
   console.log(`process start + addon load alone (\`hyperframes --version\`): median ${f1(median(startCost))} ms`);
 
   for (const input of Object.keys(inputs)) {
