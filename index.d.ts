@@ -58,7 +58,7 @@ export declare function modelsList(): any
 /** Removes a model's files; returns the removed paths. */
 export declare function modelsRemove(name: string): Array<string>
 
-/** Re-hashes a model's files against their published sha256. */
+/** Re-hashes a model's files against their published sha256 (one model of `models verify --json`). */
 export declare function modelsVerify(name: string): Promise<any>
 
 /** Which provider each capability will use and why the others are skipped (same as `hyperframes plan --json`). */

@@ -195,7 +195,7 @@ describe('listVoices()', () => {
 });
 
 describe('model manager API', () => {
-  test('modelsList(): {dir, models:[{name, capability, label, license, installed}]}', () => {
+  test('modelsList(): {dir, models:[{name, capability, label, license, installed, files}]}', () => {
     const list = api.modelsList();
     assert.equal(list.dir, home.modelsDir);
     assert.deepEqual(
@@ -203,7 +203,7 @@ describe('model manager API', () => {
       ['kokoro', 'kokoro-fp32', 'whisper-tiny.en', 'musicgen-small'],
     );
     for (const m of list.models) {
-      assert.deepEqual(Object.keys(m).sort(), ['capability', 'installed', 'label', 'license', 'name']);
+      assert.deepEqual(Object.keys(m).sort(), ['capability', 'files', 'installed', 'label', 'license', 'name']);
       assert.equal(m.installed, false);
       assert.equal(typeof m.label, 'string');
     }
@@ -265,7 +265,6 @@ describe('model manager API', () => {
 
   test(
     'modelsVerify() reports files as {path, state} like `models verify --json`',
-    { todo: 'product bug: modelsVerify() returns files as [path, {state}] tuples, unlike the CLI\'s {path, state} objects' },
     async () => {
       const st = await api.modelsVerify('kokoro');
       const cli = await runCli(['models', 'verify', 'kokoro', '--json'], { home });
@@ -275,7 +274,6 @@ describe('model manager API', () => {
 
   test(
     'modelsList() is the same as `models list --json` (as documented)',
-    { todo: 'product bug: modelsList() omits each model\'s `files`, though index.d.ts says it is the same as `hyperframes models list --json`' },
     async () => {
       const cli = await runCli(['models', 'list', '--json'], { home });
       assert.deepEqual(api.modelsList(), JSON.parse(cli.stdout));

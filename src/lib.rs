@@ -2,6 +2,7 @@
 
 pub mod audio;
 pub mod auth;
+pub mod chains;
 pub mod cli;
 pub mod clock;
 pub mod doctor;

@@ -101,7 +101,7 @@ fn prepare(text: String, o: Option<TtsOptions>) -> EngineResult<Prepared> {
     let speed = o.speed.unwrap_or(1.0) as f32;
     engine::check_speed(speed)?;
     if text.trim().is_empty() {
-        return Err(EngineError::new("EMPTY_TEXT", "No text to speak."));
+        return Err(EngineError::new("EMPTY_TEXT", "No text to speak.").with_hint("Pass some text to speak."));
     }
     let lang = o.lang.as_deref().map(Lang::parse).transpose()?;
     if let Some(v) = &o.voice {
@@ -270,10 +270,7 @@ pub fn models_list() -> Value {
     let dir = models_dir::models_dir();
     json!({
         "dir": dir,
-        "models": catalog::all().iter().map(|m| {
-            let st = catalog::status(&dir, m, false);
-            json!({"name": m.name, "capability": m.capability, "label": m.label, "license": m.license, "installed": st.installed})
-        }).collect::<Vec<_>>(),
+        "models": catalog::all().iter().map(|m| catalog::status_json(m, &catalog::status(&dir, m, false))).collect::<Vec<_>>(),
     })
 }
 
@@ -305,10 +302,10 @@ pub fn models_remove(name: String) -> Result<Vec<String>> {
     Ok(removed.iter().map(|p| p.display().to_string()).collect())
 }
 
-/// Re-hashes a model's files against their published sha256.
+/// Re-hashes a model's files against their published sha256 (one model of `models verify --json`).
 #[napi(ts_return_type = "Promise<any>")]
 pub async fn models_verify(name: String) -> Result<Value> {
     let spec = find_model(&name)?;
     let st = crate::blocking(move || install::verify(spec, &models_dir::models_dir())).await;
-    Ok(serde_json::to_value(st).expect("statuses serialise"))
+    Ok(catalog::status_json(spec, &st))
 }

@@ -2,12 +2,17 @@
 
 mod auth;
 mod captions;
+mod describe;
 mod doctor;
 mod models;
+mod music;
 mod plan;
 mod progress;
 mod prompt;
+mod routing;
+mod sfx;
 mod tts;
+mod voices;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -30,8 +35,16 @@ struct Cli {
 enum Command {
     /// Sign in to HeyGen and manage the stored credential.
     Auth(AuthArgs),
-    /// Speak text with the local Kokoro engine: WAV, word timings, captions.
+    /// Speak text (HeyGen, ElevenLabs, or the local Kokoro engine): WAV, word timings, captions.
     Tts(tts::TtsArgs),
+    /// A sound effect: the HeyGen library when signed in, else the bundled library.
+    Sfx(sfx::SfxArgs),
+    /// Background music fitted to a length: the HeyGen library, else Lyria (Gemini).
+    Music(music::MusicArgs),
+    /// Describe images in one sentence each (OpenRouter or Gemini; skipped without a key).
+    Describe(describe::DescribeArgs),
+    /// List the voices of a provider (HeyGen, ElevenLabs or the local Kokoro).
+    Voices(voices::VoicesArgs),
     /// Turn timed words (JSON) into SRT or WebVTT captions.
     Captions(captions::CaptionsArgs),
     /// Install, list, verify and remove local models.
@@ -129,6 +142,7 @@ pub fn run(argv: Vec<String>, ctx: CliContext) -> i32 {
     crate::init_logging();
     let tty = ctx.tty.unwrap_or_else(Tty::detect);
     let out = Output::new(tty.stdout, tty.stderr);
+    let wants_json = argv.iter().skip(1).any(|a| a == "--json");
     let cli = match Cli::try_parse_from(argv) {
         Ok(c) => c,
         Err(e) => {
@@ -138,6 +152,17 @@ pub fn run(argv: Vec<String>, ctx: CliContext) -> i32 {
                 ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 0,
                 _ => 1,
             };
+            if code == 1 && wants_json {
+                let text = e.render().to_string();
+                let message = text.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ");
+                out.json(&serde_json::json!({
+                    "ok": false,
+                    "error": message,
+                    "code": "USAGE",
+                    "hint": "Run the command with --help to see its options.",
+                }));
+                return 1;
+            }
             let _ = e.print();
             return code;
         }
@@ -155,6 +180,10 @@ pub fn run(argv: Vec<String>, ctx: CliContext) -> i32 {
         Command::Auth(AuthArgs { command: Some(c) }) => rt.block_on(auth::run(c, tty, &out)),
         Command::Tts(args) => rt.block_on(tts::run(args, tty.stderr, &out)),
         Command::Captions(args) => captions::run(args, &out),
+        Command::Sfx(args) => rt.block_on(sfx::run(args, &out)),
+        Command::Music(args) => rt.block_on(music::run(args, &out)),
+        Command::Describe(args) => rt.block_on(describe::run(args, &out)),
+        Command::Voices(args) => rt.block_on(voices::run(args, &out)),
         Command::Models { command } => rt.block_on(models::run(command, tty.stderr, &out)),
         Command::Plan { json, local_only } => rt.block_on(plan::run(json, local_only, &out)),
         Command::Doctor { json, strict } => rt.block_on(doctor::run(json, strict, ctx.node_version, &out)),

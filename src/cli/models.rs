@@ -1,7 +1,7 @@
 //! `hyperframes models list|install|remove|verify`.
 
 use clap::Subcommand;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::progress::{Printer, Style};
 use crate::engines::catalog::{self, FileState, ModelSpec};
@@ -60,26 +60,6 @@ pub(super) fn fail(out: &Output, json: bool, e: &EngineError) -> i32 {
     1
 }
 
-fn state_word(s: &FileState) -> &'static str {
-    match s {
-        FileState::Missing => "missing",
-        FileState::Present { .. } => "present",
-        FileState::Verified => "verified",
-        FileState::Corrupt { .. } => "corrupt",
-    }
-}
-
-fn status_json(spec: &ModelSpec, st: &catalog::ModelStatus) -> Value {
-    json!({
-        "name": spec.name,
-        "capability": spec.capability,
-        "label": spec.label,
-        "license": spec.license,
-        "installed": st.installed,
-        "files": st.files.iter().map(|(p, s)| json!({"path": p, "state": state_word(s)})).collect::<Vec<_>>(),
-    })
-}
-
 pub(super) async fn run(cmd: ModelsCommand, stderr_tty: bool, out: &Output) -> i32 {
     let dir = models_dir::models_dir();
     match cmd {
@@ -89,7 +69,7 @@ pub(super) async fn run(cmd: ModelsCommand, stderr_tty: bool, out: &Output) -> i
             if json {
                 out.json(&json!({
                     "dir": dir,
-                    "models": rows.iter().map(|(m, s)| status_json(m, s)).collect::<Vec<_>>(),
+                    "models": rows.iter().map(|(m, s)| catalog::status_json(m, s)).collect::<Vec<_>>(),
                 }));
             } else {
                 out.out(&format!("Models in {}", crate::auth::paths::display(&dir)));
@@ -158,7 +138,7 @@ pub(super) async fn run(cmd: ModelsCommand, stderr_tty: bool, out: &Output) -> i
                     Ok(s) => vec![s],
                     Err(e) => return fail(out, json, &e),
                 },
-                None => catalog::all().iter().filter(|m| catalog::status(&dir, m, false).installed).collect(),
+                None => catalog::all().iter().filter(|m| catalog::any_file_present(&dir, m)).collect(),
             };
             let dir2 = dir.clone();
             let results =
@@ -170,7 +150,7 @@ pub(super) async fn run(cmd: ModelsCommand, stderr_tty: bool, out: &Output) -> i
             if json {
                 out.json(&json!({
                     "ok": !bad,
-                    "models": results.iter().map(|(m, s)| status_json(m, s)).collect::<Vec<_>>(),
+                    "models": results.iter().map(|(m, s)| catalog::status_json(m, s)).collect::<Vec<_>>(),
                 }));
             } else if results.is_empty() {
                 out.out("No models installed.");

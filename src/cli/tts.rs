@@ -1,4 +1,6 @@
-//! `hyperframes tts`: local Kokoro speech with exact word timings, captions and streaming.
+//! `hyperframes tts`: speech with word timings and captions. `--provider auto` (the default) goes
+//! through the voice chain (HeyGen → ElevenLabs → Kokoro); when the plan picks the local Kokoro
+//! engine (or `--provider kokoro`), the local path below runs as it always has, streaming included.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -8,12 +10,17 @@ use serde_json::json;
 
 use super::models::fail;
 use super::progress::{Printer, Style};
+use super::routing::{chain_fail, print_anomalies};
+use crate::audio::captions;
 use crate::audio::wav::{self, SampleFormat};
+use crate::chains::voice::{voice_with, VoiceRequest, VoiceResult};
+use crate::chains::{Providers, Routing};
 use crate::engines::error::{EngineError, EngineResult};
 use crate::engines::kokoro::engine::{ChunkAudio, TtsOptions, SAMPLE_RATE};
 use crate::engines::kokoro::g2p::Lang;
 use crate::engines::kokoro::{service, voices};
 use crate::output::Output;
+use crate::providers::plan::{plan_for, Capability, Facts};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub(crate) enum WavFormat {
@@ -21,6 +28,27 @@ pub(crate) enum WavFormat {
     I16,
     /// 32-bit float.
     F32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub(crate) enum TtsProvider {
+    /// The plan's choice, falling through to the next provider on provider failures.
+    #[default]
+    Auto,
+    Heygen,
+    Elevenlabs,
+    Kokoro,
+}
+
+impl TtsProvider {
+    fn name(self) -> Option<&'static str> {
+        match self {
+            Self::Auto => None,
+            Self::Heygen => Some("heygen"),
+            Self::Elevenlabs => Some("elevenlabs"),
+            Self::Kokoro => Some("kokoro"),
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -37,8 +65,8 @@ pub(crate) struct TtsArgs {
     #[arg(short, long)]
     voice: Option<String>,
     /// 0 < speed ≤ 3.
-    #[arg(short, long, default_value_t = 1.0, allow_negative_numbers = true)]
-    speed: f32,
+    #[arg(short, long, default_value = "1", allow_negative_numbers = true)]
+    speed: String,
     /// en-us, en-gb, es, fr-fr, hi, it, pt-br, ja, zh (default: the voice's language).
     #[arg(short, long)]
     lang: Option<String>,
@@ -63,6 +91,15 @@ pub(crate) struct TtsArgs {
     /// Fail instead of downloading a missing model.
     #[arg(long)]
     no_download: bool,
+    /// Who speaks: auto (HeyGen when signed in, then ElevenLabs, then the local Kokoro), or one.
+    #[arg(long, value_enum, default_value = "auto")]
+    provider: TtsProvider,
+    /// Never use a hosted provider (nothing touches the network).
+    #[arg(long)]
+    local_only: bool,
+    /// Fail on the first provider failure instead of trying the next provider.
+    #[arg(long)]
+    no_fallback: bool,
     #[arg(long)]
     json: bool,
 }
@@ -116,15 +153,166 @@ fn read_text(args: &TtsArgs) -> EngineResult<String> {
 }
 
 pub(super) async fn run(args: TtsArgs, stderr_tty: bool, out: &Output) -> i32 {
-    if args.list {
+    if args.list && matches!(args.provider, TtsProvider::Auto | TtsProvider::Kokoro) {
         return list_voices(args.json, out);
+    }
+    match args.provider {
+        TtsProvider::Kokoro => {}
+        TtsProvider::Heygen | TtsProvider::Elevenlabs => {
+            let (facts, providers) = crate::chains::gather(args.local_only).await;
+            return run_chain(args, &facts, &providers, out).await;
+        }
+        TtsProvider::Auto if args.local_only => {}
+        TtsProvider::Auto => {
+            let (facts, providers) = crate::chains::gather(false).await;
+            if matches!(plan_for(Capability::Voice, &facts).chosen, Some("heygen" | "elevenlabs")) {
+                return run_chain(args, &facts, &providers, out).await;
+            }
+        }
+    }
+    run_kokoro(args, stderr_tty, out).await
+}
+
+fn write_chain_outputs(r: &VoiceResult, o: &service::Outputs) -> EngineResult<()> {
+    service::check_outputs(o)?;
+    let mut written: Vec<&std::path::Path> = Vec::new();
+    let result = (|| {
+        if let Some(p) = &o.audio {
+            wav::write_wav(p, &r.samples, r.sample_rate, o.format.unwrap_or(SampleFormat::Int16))?;
+            written.push(p);
+        }
+        if let Some(p) = &o.words {
+            let text = serde_json::to_string_pretty(&chain_words_json(&r.words)).expect("JSON values serialise");
+            service::write_text_atomic(p, &(text + "\n"))?;
+            written.push(p);
+        }
+        if let Some(p) = &o.captions {
+            let format = captions::Format::parse(&p.to_string_lossy()).expect("checked above");
+            service::write_text_atomic(p, &captions::render(&captions::cues(&r.words, false), format))?;
+            written.push(p);
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        for p in written {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+    result
+}
+
+fn chain_words_json(words: &[captions::Word]) -> serde_json::Value {
+    json!(words
+        .iter()
+        .map(|w| json!({"id": w.id, "text": w.text, "start": service::round_ms(w.start), "end": service::round_ms(w.end)}))
+        .collect::<Vec<_>>())
+}
+
+/// A hosted provider (or the chain falling through to Kokoro) speaks; the outputs are the same.
+async fn run_chain(args: TtsArgs, facts: &Facts, providers: &Providers, out: &Output) -> i32 {
+    if args.list {
+        let sub = super::voices::VoicesArgs::for_provider(args.provider.name(), args.lang.clone(), args.json);
+        return super::voices::run(sub, out).await;
+    }
+    if args.stream {
+        let e = EngineError::new("BAD_INPUT", "--stream is only available with the local Kokoro engine.")
+            .with_hint("Add --provider kokoro to stream.");
+        return fail(out, args.json, &e);
     }
     let prepared = (|| -> EngineResult<_> {
         let text = read_text(&args)?;
         if text.trim().is_empty() {
             return Err(EngineError::new("EMPTY_TEXT", "No text provided."));
         }
-        crate::engines::kokoro::engine::check_speed(args.speed)?;
+        let format = match args.format {
+            WavFormat::I16 => SampleFormat::Int16,
+            WavFormat::F32 => SampleFormat::Float32,
+        };
+        let outputs = service::Outputs {
+            audio: Some(args.output.clone()),
+            format: Some(format),
+            words: args.words.clone(),
+            captions: args.captions.clone(),
+        };
+        service::check_outputs(&outputs)?;
+        let speed = crate::engines::kokoro::engine::parse_speed(&args.speed)?;
+        Ok((text, speed, outputs))
+    })();
+    let (text, speed, outputs) = match prepared {
+        Ok(p) => p,
+        Err(e) => return fail(out, args.json, &e),
+    };
+    let req = VoiceRequest {
+        text,
+        voice: args.voice.clone(),
+        speed,
+        lang: args.lang.clone(),
+        kokoro_model: args.model.clone(),
+        allow_download: !args.no_download,
+        routing: Routing {
+            provider: args.provider.name().map(String::from),
+            local_only: args.local_only,
+            no_fallback: args.no_fallback,
+        },
+    };
+    let r = match voice_with(&req, facts, providers).await {
+        Ok(r) => r,
+        Err(e) => return chain_fail(out, args.json, &e),
+    };
+    let written = {
+        let outputs = outputs.clone();
+        let r = r.clone();
+        crate::blocking(move || write_chain_outputs(&r, &outputs)).await
+    };
+    if let Err(e) = written {
+        return fail(out, args.json, &e);
+    }
+    if args.json {
+        out.json(&json!({
+            "ok": true,
+            "provider": r.provider,
+            "model": (r.provider == "kokoro").then(|| args.model.clone().unwrap_or_else(|| service::DEFAULT_MODEL.to_string())),
+            "voice": r.voice,
+            "speed": speed,
+            "lang": args.lang,
+            "langApplied": true,
+            "durationSeconds": service::round_ms(r.duration_seconds()),
+            "sampleRate": r.sample_rate,
+            "outputPath": args.output,
+            "wordsPath": args.words,
+            "captionsPath": args.captions,
+            "chunks": null,
+            "wordsApproximate": false,
+            "note": null,
+            "words": chain_words_json(&r.words),
+            "anomalies": r.anomalies,
+        }));
+    } else {
+        print_anomalies(out, &r.anomalies);
+        out.out(&format!(
+            "{} {} ({:.2}s, {} voice {}, {} words) ",
+            out.green("✓"),
+            args.output.display(),
+            r.duration_seconds(),
+            r.provider,
+            r.voice,
+            r.words.len(),
+        ));
+        for p in [&args.words, &args.captions].into_iter().flatten() {
+            out.out(&format!("  + {}", p.display()));
+        }
+    }
+    0
+}
+
+async fn run_kokoro(args: TtsArgs, stderr_tty: bool, out: &Output) -> i32 {
+    let prepared = (|| -> EngineResult<_> {
+        let text = read_text(&args)?;
+        if text.trim().is_empty() {
+            return Err(EngineError::new("EMPTY_TEXT", "No text provided.")
+                .with_hint("hyperframes tts \"Hello world\" -o hello.wav"));
+        }
+        let speed = crate::engines::kokoro::engine::parse_speed(&args.speed)?;
         let lang = args.lang.as_deref().map(Lang::parse).transpose()?;
         if let Some(v) = &args.voice {
             voices::parse_blend(v)?;
@@ -141,9 +329,9 @@ pub(super) async fn run(args: TtsArgs, stderr_tty: bool, out: &Output) -> i32 {
             captions: args.captions.clone(),
         };
         service::check_outputs(&outputs)?;
-        Ok((text, lang, spec, outputs))
+        Ok((text, speed, lang, spec, outputs))
     })();
-    let (text, lang, spec, outputs) = match prepared {
+    let (text, speed, lang, spec, outputs) = match prepared {
         Ok(p) => p,
         Err(e) => return fail(out, args.json, &e),
     };
@@ -157,7 +345,7 @@ pub(super) async fn run(args: TtsArgs, stderr_tty: bool, out: &Output) -> i32 {
     if let Err(e) = service::ensure_installed(spec, !args.no_download, &|p| printer.event(p)).await {
         return fail(out, args.json, &e);
     }
-    let opts = TtsOptions { voice: args.voice.clone(), speed: args.speed, lang };
+    let opts = TtsOptions { voice: args.voice.clone(), speed, lang };
     let stream = args.stream;
     let show_progress = stderr_tty && !args.json && !stream;
     let result = crate::blocking(move || {
@@ -187,12 +375,12 @@ pub(super) async fn run(args: TtsArgs, stderr_tty: bool, out: &Output) -> i32 {
         Err(e) => return fail(out, args.json, &e),
     };
     if args.json {
-        out.json(&json!({
+        let report = json!({
             "ok": true,
             "provider": "kokoro",
             "model": spec.name,
             "voice": s.voice,
-            "speed": args.speed,
+            "speed": speed,
             "lang": s.lang.code(),
             "langApplied": true,
             "durationSeconds": service::round_ms(s.duration_seconds()),
@@ -204,7 +392,14 @@ pub(super) async fn run(args: TtsArgs, stderr_tty: bool, out: &Output) -> i32 {
             "wordsApproximate": s.approximate,
             "note": s.voice_note,
             "words": service::words_json(&s.words),
-        }));
+        });
+        // With --stream, stdout carries only the PCM; the report goes to stderr.
+        let text = serde_json::to_string_pretty(&report).expect("JSON values always serialise");
+        if stream {
+            out.err(&text);
+        } else {
+            out.out(&text);
+        }
     } else if !stream {
         if let Some(note) = &s.voice_note {
             out.err(&out.err_dim(note));

@@ -425,6 +425,29 @@ pub fn status_with(model: &ModelSpec, check: impl Fn(&ModelFile) -> io::Result<F
     ModelStatus { name: model.name, installed: required_ok && alternatives_ok, files }
 }
 
+/// A model's status as `models list --json`, `models verify --json` and the JS API show it.
+pub fn status_json(spec: &ModelSpec, st: &ModelStatus) -> serde_json::Value {
+    let word = |s: &FileState| match s {
+        FileState::Missing => "missing",
+        FileState::Present { .. } => "present",
+        FileState::Verified => "verified",
+        FileState::Corrupt { .. } => "corrupt",
+    };
+    serde_json::json!({
+        "name": spec.name,
+        "capability": spec.capability,
+        "label": spec.label,
+        "license": spec.license,
+        "installed": st.installed,
+        "files": st.files.iter().map(|(p, s)| serde_json::json!({"path": p, "state": word(s)})).collect::<Vec<_>>(),
+    })
+}
+
+/// Whether any of a model's files is on disk (even a broken one): what `models verify` checks.
+pub fn any_file_present(dir: &Path, model: &ModelSpec) -> bool {
+    model.files.iter().any(|f| f.path_in(dir).exists())
+}
+
 /// Whether any model for `capability` has all its required files in the
 /// models directory (sizes checked, hashes not). Used by `auth status`; it
 /// does not check ONNX Runtime (see [`super::runtime::locate`]).

@@ -153,6 +153,17 @@ pub async fn install(
     on: &(dyn Fn(Progress) + Sync),
 ) -> EngineResult<InstallReport> {
     let source = source.clone().resolved();
+    if super::offline() && !matches!(source, Source::From(_)) {
+        return Err(EngineError::new(
+            "OFFLINE",
+            format!("{}=1 is set, so {} is not downloaded.", super::OFFLINE_ENV, model.label),
+        )
+        .with_hint(format!(
+            "Install from local files with `hyperframes models install {} --from <folder>`, or unset {}.",
+            model.name,
+            super::OFFLINE_ENV
+        )));
+    }
     Installer::new(Duration::from_millis(500))?.run(model, dir, &source, on).await
 }
 
@@ -1628,5 +1639,32 @@ mod tests {
         let model = catalog::find("kokoro").unwrap();
         let on = |_: Progress| {};
         assert_send(install(model, Path::new("/nonexistent"), &Source::Official, &on));
+    }
+
+    // The environment must stay set while `install` runs; the awaited futures never take the lock.
+    #[allow(clippy::await_holding_lock)]
+    #[tokio::test]
+    async fn offline_mode_refuses_network_sources_but_not_local_files() {
+        let body = content(1_000, 7);
+        let model =
+            spec("offline-test", vec![file("o/m.onnx", Some("http://127.0.0.1:9/m.onnx".into()), &body, false)]);
+        let tmp = tempfile::tempdir().unwrap();
+        let src = tempfile::tempdir().unwrap();
+        fs::write(src.path().join("m.onnx"), &body).unwrap();
+        let result = {
+            let _l = crate::test_support::env_lock();
+            let _g = crate::test_support::EnvGuard::set(&[("HYPERFRAMES_OFFLINE", Some("1")), (ENV_MIRROR, None)]);
+            let refused = install(model, tmp.path(), &Source::Official, &|_| {}).await.map(|_| ());
+            let mirror =
+                install(model, tmp.path(), &Source::Mirror("http://127.0.0.1:9".into()), &|_| {}).await.map(|_| ());
+            let local = install(model, tmp.path(), &Source::From(src.path().to_path_buf()), &|_| {}).await.map(|_| ());
+            (refused, mirror, local)
+        };
+        let e = result.0.unwrap_err();
+        assert_eq!(e.code, "OFFLINE");
+        assert!(e.hint.unwrap().contains("--from"));
+        assert_eq!(result.1.unwrap_err().code, "OFFLINE");
+        result.2.unwrap();
+        assert!(catalog::status(tmp.path(), model, true).installed);
     }
 }

@@ -14,3 +14,10 @@ pub mod testing;
 
 #[cfg(test)]
 pub(crate) use crate::test_support::env_lock;
+
+pub const OFFLINE_ENV: &str = "HYPERFRAMES_OFFLINE";
+
+/// `HYPERFRAMES_OFFLINE=1`: never touch the network (no model downloads, no hosted providers).
+pub fn offline() -> bool {
+    std::env::var(OFFLINE_ENV).is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes"))
+}

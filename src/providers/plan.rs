@@ -139,7 +139,9 @@ fn candidates(cap: Capability, f: &Facts) -> Vec<Candidate> {
                 local: true,
                 available: false,
                 reason: Some("the local MusicGen engine is not part of this release yet".into()),
-                setup_hint: Some("npx hyperframes auth login (HeyGen music library), or set GEMINI_API_KEY (Lyria)".into()),
+                setup_hint: Some(
+                    "npx hyperframes auth login (HeyGen music library), or set GEMINI_API_KEY (Lyria)".into(),
+                ),
             },
         ],
         Capability::SoundEffects => vec![

@@ -59,6 +59,16 @@ impl Synthesis {
     }
 }
 
+/// Parses the `--speed` flag, with the same error code as an out-of-range number.
+pub fn parse_speed(text: &str) -> EngineResult<f32> {
+    let speed = text.trim().parse::<f32>().unwrap_or(f32::NAN);
+    check_speed(speed).map_err(|mut e| {
+        e.message = format!("--speed must be a number greater than 0 and at most {MAX_SPEED} (got {text}).");
+        e
+    })?;
+    Ok(speed)
+}
+
 pub fn check_speed(speed: f32) -> EngineResult<()> {
     if !(speed.is_finite() && speed > 0.0 && speed <= MAX_SPEED) {
         return Err(EngineError::new(

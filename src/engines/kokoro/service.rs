@@ -14,12 +14,7 @@ use crate::engines::install::{self, Progress, Source};
 use crate::engines::models_dir;
 
 pub const DEFAULT_MODEL: &str = "kokoro";
-pub const OFFLINE_ENV: &str = "HYPERFRAMES_OFFLINE";
-
-/// `HYPERFRAMES_OFFLINE=1`: never touch the network.
-pub fn offline() -> bool {
-    std::env::var(OFFLINE_ENV).is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes"))
-}
+pub use crate::engines::offline;
 
 pub fn model_spec(name: Option<&str>) -> EngineResult<&'static ModelSpec> {
     let name = name.unwrap_or(DEFAULT_MODEL);
@@ -27,6 +22,7 @@ pub fn model_spec(name: Option<&str>) -> EngineResult<&'static ModelSpec> {
         let names: Vec<&str> =
             catalog::all().iter().filter(|m| m.capability == catalog::VOICE).map(|m| m.name).collect();
         EngineError::new("UNKNOWN_MODEL", format!("Unknown voice model '{name}'. Available: {}.", names.join(", ")))
+            .with_hint("See `hyperframes models list`.")
     })
 }
 
@@ -148,7 +144,8 @@ pub fn check_outputs(o: &Outputs) -> EngineResult<()> {
             return Err(EngineError::new(
                 "BAD_OUTPUT",
                 format!("Captions file {} must end in .srt or .vtt.", c.display()),
-            ));
+            )
+            .with_hint("Name the captions file captions.srt or captions.vtt."));
         }
     }
     Ok(())

@@ -1,0 +1,297 @@
+//! The provider chains: one entry point per capability that walks the plan
+//! ([`crate::providers::plan`]). The chosen provider serves first; when it fails in a way another
+//! provider could fix ([`ProviderError::falls_through`]), the next available candidate serves and
+//! the failure becomes an `anomalies` entry. `no_fallback` returns the first failure instead, a
+//! pinned provider serves alone, and `local_only` plans without any hosted provider (so nothing
+//! touches the network).
+//!
+//! Every chain writes its output through a temporary file and a rename: a failure never leaves a
+//! partial file behind.
+
+pub mod describe;
+pub mod music;
+pub mod sfx;
+pub mod voice;
+
+use std::fmt;
+use std::future::Future;
+use std::path::Path;
+
+use crate::audio::decode::Decoded;
+use crate::engines::error::EngineError;
+use crate::providers::elevenlabs::ElevenLabs;
+use crate::providers::error::{ProviderError, ProviderErrorCode};
+use crate::providers::heygen::HeygenMedia;
+use crate::providers::lyria::Lyria;
+use crate::providers::plan::{self, Facts, Plan};
+
+/// A chain's failure: a stable `code`, what happened, what to do, and what was skipped before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainError {
+    /// `PROVIDER_*` (from [`ProviderErrorCode`]), `PROVIDER_UNAVAILABLE` (a pinned provider
+    /// cannot serve), `NO_PROVIDER` (nothing can serve), `SFX_NOT_FOUND`, `NO_MATCH`, or a local
+    /// engine's code (`MODEL_MISSING`, `BAD_AUDIO`, `IO_ERROR`, …).
+    pub code: &'static str,
+    pub message: String,
+    pub hint: Option<String>,
+    /// The provider that failed, when one did.
+    pub provider: Option<&'static str>,
+    /// Earlier providers' failures that were skipped over before this one.
+    pub anomalies: Vec<String>,
+    falls_through: bool,
+}
+
+impl ChainError {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), hint: None, provider: None, anomalies: Vec::new(), falls_through: false }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    fn at(mut self, provider: &'static str, falls_through: bool) -> Self {
+        self.provider = Some(provider);
+        self.falls_through = falls_through;
+        self
+    }
+
+    /// A provider found nothing for the query: the next provider may.
+    pub(crate) fn no_match(provider: &'static str, message: impl Into<String>) -> Self {
+        Self::new("NO_MATCH", message).at(provider, true)
+    }
+
+    /// A local engine's failure while `provider` served. Bad audio from a provider falls through;
+    /// our own disk or input problems do not.
+    pub(crate) fn engine(provider: &'static str, e: EngineError) -> Self {
+        let falls = !matches!(e.code, "IO_ERROR" | "BAD_OUTPUT" | "EMPTY_TEXT" | "BAD_SPEED" | "BAD_BLEND");
+        Self {
+            code: e.code,
+            message: e.message,
+            hint: e.hint,
+            provider: None,
+            anomalies: Vec::new(),
+            falls_through: false,
+        }
+        .at(provider, falls)
+    }
+
+    /// For a result's `anomalies`: `heygen: HTTP 402 — …`.
+    pub fn anomaly(&self) -> String {
+        match self.provider {
+            Some(p) if !self.message.starts_with(p) => format!("{p}: {}", self.message),
+            _ => self.message.clone(),
+        }
+    }
+
+    /// The local engines' error type, for the CLI's and the JS API's printers.
+    pub fn to_engine_error(&self) -> EngineError {
+        EngineError { code: self.code, message: self.message.clone(), hint: self.hint.clone() }
+    }
+}
+
+impl From<ProviderError> for ChainError {
+    fn from(e: ProviderError) -> Self {
+        let falls = e.falls_through();
+        let message = e.anomaly();
+        Self {
+            code: e.code.as_str(),
+            message,
+            hint: e.hint,
+            provider: None,
+            anomalies: Vec::new(),
+            falls_through: false,
+        }
+        .at(e.provider, falls)
+    }
+}
+
+impl fmt::Display for ChainError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ChainError {}
+
+pub type ChainResult<T> = Result<T, ChainError>;
+
+/// Who serves, and how: what every chain's request carries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Routing {
+    /// Pin one provider by name (`None` or `auto`: walk the plan).
+    pub provider: Option<String>,
+    /// Plan without hosted providers; nothing touches the network.
+    pub local_only: bool,
+    /// Return the first failure instead of trying the next provider.
+    pub no_fallback: bool,
+}
+
+impl Routing {
+    fn pinned(&self) -> Option<&str> {
+        self.provider.as_deref().map(str::trim).filter(|p| !p.is_empty() && !p.eq_ignore_ascii_case("auto"))
+    }
+}
+
+/// The hosted clients the environment configures. Build with [`Providers::from_env`]; tests build
+/// them pointed at a local server.
+#[derive(Default)]
+pub struct Providers {
+    pub heygen: Option<HeygenMedia>,
+    pub elevenlabs: Option<ElevenLabs>,
+    pub lyria: Option<Lyria>,
+}
+
+impl Providers {
+    /// The clients for what `facts` says is available (none at all in local-only mode). Blocking
+    /// when the HeyGen credential lives in the OS keyring.
+    pub fn from_env(facts: &Facts) -> Providers {
+        if facts.local_only {
+            return Providers::default();
+        }
+        let heygen = facts
+            .heygen
+            .then(|| {
+                let store = crate::auth::store::Store::from_env();
+                crate::auth::resolve::try_resolve(&store, chrono::Utc::now()).ok().flatten().map(HeygenMedia::new)
+            })
+            .flatten();
+        Providers {
+            heygen,
+            elevenlabs: facts.elevenlabs_key.then(ElevenLabs::from_env).flatten(),
+            lyria: facts.gemini_key.then(Lyria::from_env).flatten(),
+        }
+    }
+}
+
+/// The facts and clients of this environment, gathered off the async runtime.
+pub async fn gather(local_only: bool) -> (Facts, Providers) {
+    crate::blocking(move || {
+        let facts = Facts::gather(local_only);
+        let providers = Providers::from_env(&facts);
+        (facts, providers)
+    })
+    .await
+}
+
+pub(crate) fn not_configured(provider: &'static str) -> ChainError {
+    ChainError::from(ProviderError::new(
+        provider,
+        ProviderErrorCode::NotConfigured,
+        format!("{provider} is not configured in this process"),
+    ))
+}
+
+/// The providers to try, in order: the pinned one alone, else every available candidate.
+pub(crate) fn order(plan: &Plan, routing: &Routing) -> ChainResult<Vec<&'static str>> {
+    if let Some(p) = routing.pinned() {
+        return plan::pin(plan, p).map(|p| vec![p]).map_err(|message| {
+            let hint = plan
+                .candidates
+                .iter()
+                .find(|c| c.provider.eq_ignore_ascii_case(p))
+                .and_then(|c| c.setup_hint.clone())
+                .unwrap_or_else(|| "Leave --provider unset to let the plan choose.".to_string());
+            ChainError::new("PROVIDER_UNAVAILABLE", message).with_hint(hint)
+        });
+    }
+    let available: Vec<&'static str> = plan.candidates.iter().filter(|c| c.available).map(|c| c.provider).collect();
+    if available.is_empty() {
+        return Err(nothing_serves(plan));
+    }
+    Ok(available)
+}
+
+/// `NO_PROVIDER`, with every candidate's reason and the setup hints.
+pub(crate) fn nothing_serves(plan: &Plan) -> ChainError {
+    let reasons: Vec<String> = plan
+        .candidates
+        .iter()
+        .map(|c| format!("{}: {}", c.label, c.reason.as_deref().unwrap_or("unavailable")))
+        .collect();
+    let mut hints: Vec<&str> = Vec::new();
+    for h in plan.candidates.iter().filter_map(|c| c.setup_hint.as_deref()) {
+        if !hints.contains(&h) {
+            hints.push(h);
+        }
+    }
+    let e = ChainError::new(
+        "NO_PROVIDER",
+        format!("No provider can serve {} ({}).", plan.capability.as_str(), reasons.join("; ")),
+    );
+    if hints.is_empty() {
+        e
+    } else {
+        e.with_hint(hints.join(", or "))
+    }
+}
+
+/// Tries `order` in turn; see the module docs. On success, returns the serving provider's result
+/// and the skipped failures.
+pub(crate) async fn walk<T, F, Fut>(
+    order: &[&'static str],
+    routing: &Routing,
+    mut attempt: F,
+) -> ChainResult<(T, Vec<String>)>
+where
+    F: FnMut(&'static str) -> Fut,
+    Fut: Future<Output = ChainResult<T>>,
+{
+    let mut anomalies = Vec::new();
+    for (i, provider) in order.iter().enumerate() {
+        match attempt(provider).await {
+            Ok(v) => return Ok((v, anomalies)),
+            Err(mut e) => {
+                let last = i + 1 == order.len();
+                if last || routing.no_fallback || !e.falls_through {
+                    anomalies.append(&mut e.anomalies);
+                    e.anomalies = anomalies;
+                    return Err(e);
+                }
+                tracing::debug!(provider, error = %e, "falling through to the next provider");
+                anomalies.push(e.anomaly());
+            }
+        }
+    }
+    Err(ChainError::new("NO_PROVIDER", "no provider was tried"))
+}
+
+/// Writes interleaved samples as a 16-bit WAV (mono or stereo), atomically.
+pub(crate) fn write_audio(
+    path: &Path,
+    samples: &[f32],
+    rate: u32,
+    channels: u16,
+) -> crate::engines::error::EngineResult<()> {
+    if channels <= 1 {
+        return crate::audio::wav::write_wav(path, samples, rate, crate::audio::wav::SampleFormat::Int16);
+    }
+    if rate == 0 {
+        return Err(EngineError::new("BAD_AUDIO", "sample rate must be positive"));
+    }
+    if samples.len() as u64 * 2 > u64::from(u32::MAX) - 1024 {
+        return Err(EngineError::new("BAD_AUDIO", "too many samples for one WAV file"));
+    }
+    crate::audio::wav::write_atomically(path, |w| {
+        let spec = hound::WavSpec {
+            channels,
+            sample_rate: rate,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut writer = hound::WavWriter::new(w, spec).map_err(std::io::Error::other)?;
+        for &s in samples {
+            writer.write_sample(crate::audio::wav::to_i16(s)).map_err(std::io::Error::other)?;
+        }
+        writer.finalize().map_err(std::io::Error::other)
+    })
+}
+
+/// Decodes a provider's audio; undecodable audio is the provider's fault and falls through.
+pub(crate) fn decode(provider: &'static str, bytes: &[u8], mime: &str) -> ChainResult<Decoded> {
+    crate::audio::decode::decode_bytes(bytes, Some(mime)).map_err(|e| ChainError::engine(provider, e))
+}
+
+#[cfg(test)]
+pub(crate) mod testing;

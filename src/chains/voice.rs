@@ -1,0 +1,422 @@
+//! The voice chain: HeyGen Starfish → ElevenLabs → local Kokoro.
+
+use super::{decode, order, walk, ChainError, ChainResult, Providers, Routing};
+use crate::audio::captions::Word;
+use crate::audio::resample::resample;
+use crate::audio::wav;
+use crate::engines::kokoro::engine::{TtsOptions, SAMPLE_RATE as KOKORO_RATE};
+use crate::engines::kokoro::g2p::Lang;
+use crate::engines::kokoro::{service, voices};
+use crate::providers::heygen::{Speech, SpeechRequest};
+use crate::providers::plan::{plan_for, Capability, Facts};
+
+#[derive(Debug, Clone)]
+pub struct VoiceRequest {
+    pub text: String,
+    /// A provider's voice id (or a Kokoro blend). In auto mode, providers whose ids look different
+    /// are skipped (with an anomaly) instead of being sent a voice they do not have.
+    pub voice: Option<String>,
+    pub speed: f32,
+    /// A language tag (`en`, `es`, `fr-fr`…).
+    pub lang: Option<String>,
+    /// Kokoro model (`kokoro` or `kokoro-fp32`).
+    pub kokoro_model: Option<String>,
+    /// Kokoro may download its model on first use (never in local-only mode).
+    pub allow_download: bool,
+    pub routing: Routing,
+}
+
+impl VoiceRequest {
+    pub fn new(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            voice: None,
+            speed: 1.0,
+            lang: None,
+            kokoro_model: None,
+            allow_download: true,
+            routing: Routing::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct VoiceResult {
+    /// Mono samples at `sample_rate` (the provider's own rate).
+    pub samples: Vec<f32>,
+    pub sample_rate: u32,
+    pub words: Vec<Word>,
+    pub provider: &'static str,
+    pub voice: String,
+    pub anomalies: Vec<String>,
+}
+
+impl VoiceResult {
+    pub fn duration_seconds(&self) -> f64 {
+        self.samples.len() as f64 / f64::from(self.sample_rate.max(1))
+    }
+}
+
+/// Which provider's ids `voice` looks like: HeyGen ids are 32 hex digits, Kokoro's are
+/// `xx_name` (or blends of them), anything else is taken for ElevenLabs.
+pub fn voice_family(voice: &str) -> &'static str {
+    let v = voice.trim();
+    if v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return "heygen";
+    }
+    let kokoro_name = |n: &str| {
+        let b = n.as_bytes();
+        b.len() > 3 && b[..2].iter().all(u8::is_ascii_lowercase) && b[2] == b'_'
+    };
+    if voices::parse_blend(v).is_ok_and(|terms| terms.iter().all(|t| kokoro_name(&t.voice))) {
+        return "kokoro";
+    }
+    "elevenlabs"
+}
+
+/// Speaks `req.text` with the first provider that can: see the module docs of [`super`].
+pub async fn voice(req: &VoiceRequest) -> ChainResult<VoiceResult> {
+    let (facts, providers) = super::gather(req.routing.local_only).await;
+    voice_with(req, &facts, &providers).await
+}
+
+pub async fn voice_with(req: &VoiceRequest, facts: &Facts, providers: &Providers) -> ChainResult<VoiceResult> {
+    if req.text.trim().is_empty() {
+        return Err(ChainError::new("EMPTY_TEXT", "No text to speak."));
+    }
+    let plan = plan_for(Capability::Voice, facts);
+    let mut order = order(&plan, &req.routing)?;
+    let mut skipped = Vec::new();
+    if let (Some(v), None) = (req.voice.as_deref(), req.routing.pinned()) {
+        let family = voice_family(v);
+        if order.contains(&family) {
+            for p in order.iter().filter(|p| **p != family) {
+                skipped.push(format!("{p}: skipped: voice `{}` is a {family} voice", v.trim()));
+            }
+            order.retain(|p| *p == family);
+        }
+    }
+    let (mut result, anomalies) =
+        walk(&order, &req.routing, |p| attempt(p, req, providers)).await.map_err(|mut e| {
+            skipped.append(&mut e.anomalies);
+            e.anomalies = std::mem::take(&mut skipped);
+            e
+        })?;
+    skipped.extend(anomalies);
+    result.anomalies = skipped;
+    Ok(result)
+}
+
+async fn attempt(provider: &'static str, req: &VoiceRequest, providers: &Providers) -> ChainResult<VoiceResult> {
+    let lang = req.lang.as_deref().map(str::trim).filter(|l| !l.is_empty());
+    let voice = req.voice.as_deref().map(str::trim).filter(|v| !v.is_empty());
+    match provider {
+        "heygen" => {
+            let client = providers.heygen.as_ref().ok_or_else(|| super::not_configured(provider))?;
+            let speech = client
+                .speech(SpeechRequest {
+                    text: req.text.clone(),
+                    voice_id: voice.map(String::from),
+                    speed: req.speed,
+                    language: lang.map(String::from),
+                })
+                .await?;
+            join_speech(provider, speech)
+        }
+        "elevenlabs" => {
+            let client = providers.elevenlabs.as_ref().ok_or_else(|| super::not_configured(provider))?;
+            let speed = (req.speed != 1.0).then_some(req.speed);
+            let speech = client.speech(&req.text, voice, None, speed, lang).await?;
+            join_speech(provider, speech)
+        }
+        "kokoro" => kokoro(req, voice, lang).await,
+        other => Err(super::not_configured(other)),
+    }
+}
+
+/// Decodes every part, joins them (resampled to the first part's rate only if they differ), and
+/// lays the words out on the decoded timeline.
+fn join_speech(provider: &'static str, speech: Speech) -> ChainResult<VoiceResult> {
+    let mut rate = 0u32;
+    let mut chunks: Vec<Vec<f32>> = Vec::with_capacity(speech.parts.len());
+    let mut words = Vec::new();
+    let mut offset = 0usize;
+    for part in &speech.parts {
+        let d = decode(provider, &part.audio, &part.mime)?;
+        if rate == 0 {
+            rate = d.sample_rate;
+        }
+        let mono = if d.sample_rate == rate { d.to_mono() } else { resample(&d.to_mono(), d.sample_rate, rate) };
+        let start = offset as f64 / f64::from(rate);
+        for w in &part.words {
+            words.push(Word {
+                id: format!("w{}", words.len()),
+                text: w.text.clone(),
+                start: service::round_ms(start + w.start),
+                end: service::round_ms(start + w.end),
+            });
+        }
+        offset += mono.len();
+        chunks.push(mono);
+    }
+    if rate == 0 || offset == 0 {
+        return Err(ChainError::engine(
+            provider,
+            crate::engines::error::EngineError::new("BAD_AUDIO", format!("{provider} returned no audio")),
+        ));
+    }
+    let samples = wav::join_chunks(&chunks, wav::samples_for_ms(rate, 2.5));
+    Ok(VoiceResult { samples, sample_rate: rate, words, provider, voice: speech.voice_id, anomalies: Vec::new() })
+}
+
+fn kokoro_lang(lang: &str) -> ChainResult<Lang> {
+    match lang.to_ascii_lowercase().as_str() {
+        "en" | "english" => Ok(Lang::EnUs),
+        _ => Lang::parse(lang).map_err(|e| ChainError::engine("kokoro", e)),
+    }
+}
+
+async fn kokoro(req: &VoiceRequest, voice: Option<&str>, lang: Option<&str>) -> ChainResult<VoiceResult> {
+    let provider = "kokoro";
+    let lang = lang.map(kokoro_lang).transpose()?;
+    let spec = service::model_spec(req.kokoro_model.as_deref()).map_err(|e| ChainError::engine(provider, e))?;
+    let allow = req.allow_download && !req.routing.local_only;
+    service::ensure_installed(spec, allow, &|_| {}).await.map_err(|e| ChainError::engine(provider, e))?;
+    let opts = TtsOptions { voice: voice.map(String::from), speed: req.speed, lang };
+    let text = req.text.clone();
+    let s = crate::blocking(move || {
+        let engine = service::open(spec)?;
+        engine.synthesize(&text, &opts, &mut |_| Ok(()))
+    })
+    .await
+    .map_err(|e| ChainError::engine(provider, e))?;
+    Ok(VoiceResult {
+        words: service::caption_words(&s.words),
+        samples: s.samples,
+        sample_rate: KOKORO_RATE,
+        provider,
+        voice: s.voice,
+        anomalies: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::chains::testing::{self, all_keys, SINE_MP3};
+    use crate::providers::test_server::{Scripted, TestServer};
+
+    fn speech_reply(server: &TestServer) {
+        server.push(Scripted::json(
+            200,
+            json!({"data": {"audio_url": "{base}/audio/1.mp3", "word_timestamps": [
+                {"word": "hello", "start": 0.1, "end": 0.4}, {"word": "there", "start": 0.5, "end": 0.9}
+            ]}}),
+        ));
+        server.push(Scripted::bytes(200, "audio/mpeg", SINE_MP3.to_vec()));
+    }
+
+    fn eleven_reply(server: &TestServer) {
+        use base64::Engine;
+        let text = "hi";
+        server.push(Scripted::json(
+            200,
+            json!({
+                "audio_base64": base64::engine::general_purpose::STANDARD.encode(SINE_MP3),
+                "alignment": {
+                    "characters": text.chars().map(String::from).collect::<Vec<_>>(),
+                    "character_start_times_seconds": [0.0, 0.1],
+                    "character_end_times_seconds": [0.1, 0.2],
+                },
+            }),
+        ));
+    }
+
+    #[tokio::test]
+    async fn heygen_serves_first_and_its_rate_is_kept() {
+        let hg = TestServer::start().await;
+        speech_reply(&hg);
+        let providers = Providers { heygen: Some(testing::heygen(&hg)), ..Providers::default() };
+        let r = voice_with(&VoiceRequest::new("hello there"), &all_keys(), &providers).await.unwrap();
+        assert_eq!(r.provider, "heygen");
+        assert_eq!(r.voice, crate::providers::heygen::DEFAULT_ENGLISH_VOICE);
+        assert_eq!(r.sample_rate, crate::audio::decode::decode_bytes(SINE_MP3, Some("mp3")).unwrap().sample_rate);
+        assert!(!r.samples.is_empty());
+        assert_eq!(r.words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>(), ["hello", "there"]);
+        assert!(r.anomalies.is_empty());
+    }
+
+    #[tokio::test]
+    async fn heygen_402_falls_through_to_elevenlabs_with_an_anomaly() {
+        let hg = TestServer::start().await;
+        hg.push(Scripted::json(402, json!({"error": {"code": "plan_upgrade_required"}})));
+        let el = TestServer::start().await;
+        eleven_reply(&el);
+        let providers = Providers {
+            heygen: Some(testing::heygen(&hg)),
+            elevenlabs: Some(testing::elevenlabs(&el)),
+            ..Providers::default()
+        };
+        let r = voice_with(&VoiceRequest::new("hi"), &all_keys(), &providers).await.unwrap();
+        assert_eq!(r.provider, "elevenlabs");
+        assert_eq!(r.anomalies.len(), 1, "{:?}", r.anomalies);
+        assert!(r.anomalies[0].starts_with("heygen: HTTP 402"), "{:?}", r.anomalies);
+        assert_eq!(hg.requests().len(), 1, "402 is not retried");
+        assert_eq!(el.requests().len(), 1);
+        assert_eq!(r.words.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn server_errors_exhaust_retries_then_fall_through() {
+        let hg = TestServer::start().await;
+        for _ in 0..3 {
+            hg.push(Scripted::json(503, json!({"error": "busy"})));
+        }
+        let el = TestServer::start().await;
+        eleven_reply(&el);
+        let providers = Providers {
+            heygen: Some(testing::heygen(&hg)),
+            elevenlabs: Some(testing::elevenlabs(&el)),
+            ..Providers::default()
+        };
+        let r = voice_with(&VoiceRequest::new("hi"), &all_keys(), &providers).await.unwrap();
+        assert_eq!(hg.requests().len(), 3, "every attempt was used");
+        assert_eq!(r.provider, "elevenlabs");
+        assert!(r.anomalies[0].contains("503"), "{:?}", r.anomalies);
+    }
+
+    #[tokio::test]
+    async fn no_fallback_returns_the_first_failure() {
+        let hg = TestServer::start().await;
+        hg.push(Scripted::json(402, json!({"error": "plan_upgrade_required"})));
+        let el = TestServer::start().await;
+        let providers = Providers {
+            heygen: Some(testing::heygen(&hg)),
+            elevenlabs: Some(testing::elevenlabs(&el)),
+            ..Providers::default()
+        };
+        let mut req = VoiceRequest::new("hi");
+        req.routing.no_fallback = true;
+        let e = voice_with(&req, &all_keys(), &providers).await.unwrap_err();
+        assert_eq!(e.code, "PROVIDER_PAYMENT_REQUIRED");
+        assert_eq!(e.provider, Some("heygen"));
+        assert!(e.hint.is_some());
+        assert!(el.requests().is_empty());
+    }
+
+    #[tokio::test]
+    async fn bad_requests_do_not_fall_through() {
+        let hg = TestServer::start().await;
+        hg.push(Scripted::json(400, json!({"error": "bad voice"})));
+        let el = TestServer::start().await;
+        let providers = Providers {
+            heygen: Some(testing::heygen(&hg)),
+            elevenlabs: Some(testing::elevenlabs(&el)),
+            ..Providers::default()
+        };
+        let e = voice_with(&VoiceRequest::new("hi"), &all_keys(), &providers).await.unwrap_err();
+        assert_eq!(e.code, "PROVIDER_BAD_REQUEST");
+        assert!(el.requests().is_empty());
+    }
+
+    #[tokio::test]
+    async fn pinning_serves_alone_or_explains_why_not() {
+        let el = TestServer::start().await;
+        eleven_reply(&el);
+        let providers = Providers { elevenlabs: Some(testing::elevenlabs(&el)), ..Providers::default() };
+        let mut req = VoiceRequest::new("hi");
+        req.routing.provider = Some("elevenlabs".into());
+        let r = voice_with(&req, &all_keys(), &providers).await.unwrap();
+        assert_eq!(r.provider, "elevenlabs");
+
+        let signed_out = Facts { heygen: false, ..all_keys() };
+        req.routing.provider = Some("heygen".into());
+        let e = voice_with(&req, &signed_out, &providers).await.unwrap_err();
+        assert_eq!(e.code, "PROVIDER_UNAVAILABLE");
+        assert!(e.message.contains("not signed in"), "{}", e.message);
+        assert_eq!(e.hint.as_deref(), Some("npx hyperframes auth login"));
+
+        req.routing.provider = Some("lyria".into());
+        let e = voice_with(&req, &signed_out, &providers).await.unwrap_err();
+        assert_eq!(e.code, "PROVIDER_UNAVAILABLE");
+        assert!(e.message.contains("choose one of"), "{}", e.message);
+    }
+
+    #[tokio::test]
+    async fn nothing_available_is_no_provider_with_hints() {
+        let e = voice_with(&VoiceRequest::new("hi"), &Facts::default(), &Providers::default()).await.unwrap_err();
+        assert_eq!(e.code, "NO_PROVIDER");
+        assert!(e.hint.as_deref().unwrap().contains("onnxruntime"), "{:?}", e.hint);
+    }
+
+    #[tokio::test]
+    async fn a_voice_id_selects_its_provider_family() {
+        let el = TestServer::start().await;
+        eleven_reply(&el);
+        let hg = TestServer::start().await;
+        let providers = Providers {
+            heygen: Some(testing::heygen(&hg)),
+            elevenlabs: Some(testing::elevenlabs(&el)),
+            ..Providers::default()
+        };
+        let mut req = VoiceRequest::new("hi");
+        req.voice = Some("21m00Tcm4TlvDq8ikWAM".into());
+        let r = voice_with(&req, &all_keys(), &providers).await.unwrap();
+        assert_eq!(r.provider, "elevenlabs");
+        assert!(hg.requests().is_empty());
+        assert!(r.anomalies[0].starts_with("heygen: skipped"), "{:?}", r.anomalies);
+        assert_eq!(voice_family("af_sky.4+af_nicole.6"), "kokoro");
+        assert_eq!(voice_family(crate::providers::heygen::DEFAULT_ENGLISH_VOICE), "heygen");
+    }
+
+    /// The real entry point in local-only mode: a HeyGen key and URL are set, yet nothing connects.
+    #[test]
+    fn local_only_never_connects() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let _lock = crate::test_support::env_lock();
+        let dir = tempfile::tempdir().unwrap();
+        let server = rt.block_on(TestServer::start());
+        let url = server.url();
+        let _env = crate::test_support::EnvGuard::set(&[
+            ("HEYGEN_API_KEY", Some("hg_local_only_key_0001")),
+            ("HEYGEN_API_URL", Some(url.as_str())),
+            ("ELEVENLABS_API_KEY", Some("el_local_only_key_0001")),
+            ("ELEVENLABS_API_URL", Some(url.as_str())),
+            ("HEYGEN_CONFIG_DIR", dir.path().to_str()),
+            ("HYPERFRAMES_MODELS_DIR", dir.path().to_str()),
+        ]);
+        let mut req = VoiceRequest::new("hello");
+        req.routing.local_only = true;
+        let result = rt.block_on(voice(&req));
+        // Without an installed Kokoro model nothing can serve offline; with one, Kokoro speaks.
+        match result {
+            Ok(r) => assert_eq!(r.provider, "kokoro"),
+            Err(e) => assert!(matches!(e.code, "NO_PROVIDER" | "MODEL_MISSING"), "{e:?}"),
+        }
+        req.routing.provider = Some("heygen".into());
+        let e = rt.block_on(voice(&req)).unwrap_err();
+        assert_eq!(e.code, "PROVIDER_UNAVAILABLE");
+        assert!(e.message.contains("local-only"), "{}", e.message);
+        assert!(server.requests().is_empty(), "local-only mode connected to {:?}", server.requests());
+    }
+
+    /// The real local engine; runs only with `HYPERFRAMES_TEST_MODELS_DIR` pointing at a models dir.
+    #[test]
+    fn kokoro_serves_when_nothing_hosted_is_configured() {
+        let Ok(dir) = std::env::var("HYPERFRAMES_TEST_MODELS_DIR") else { return };
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let _lock = crate::test_support::env_lock();
+        let _env = crate::test_support::EnvGuard::set(&[("HYPERFRAMES_MODELS_DIR", Some(dir.as_str()))]);
+        let facts = Facts::gather(true);
+        if !facts.kokoro_installed || !facts.onnx_runtime {
+            return;
+        }
+        let mut req = VoiceRequest::new("Hello there.");
+        req.routing.local_only = true;
+        let r = rt.block_on(voice_with(&req, &facts, &Providers::default())).unwrap();
+        assert_eq!((r.provider, r.sample_rate), ("kokoro", KOKORO_RATE));
+        assert!(r.words.len() >= 2);
+    }
+}

@@ -1,0 +1,134 @@
+//! `hyperframes sfx`: a sound effect from the HeyGen library, else the bundled library.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use serde_json::json;
+
+use super::routing::{chain_fail, print_anomalies, RoutingArgs};
+use crate::chains::sfx::{self, SfxListing, SfxRequest};
+use crate::chains::ChainError;
+use crate::output::Output;
+use crate::providers::plan::{plan_for, Capability};
+
+#[derive(Args, Debug)]
+pub(crate) struct SfxArgs {
+    /// What it should sound like ("whoosh", "soft click", "success chime").
+    query: Option<String>,
+    /// Output WAV file (default: `<query>.wav`).
+    #[arg(short, long, visible_alias = "out")]
+    output: Option<PathBuf>,
+    /// List the effects that match (every bundled effect without a query) instead of writing one.
+    #[arg(long)]
+    list: bool,
+    #[command(flatten)]
+    routing: RoutingArgs,
+    #[arg(long)]
+    json: bool,
+}
+
+/// Lowercase, runs of anything but letters and digits → `-`, trimmed, at most 40 chars, else `x`.
+pub(crate) fn slug(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let t: String = out.trim_matches('-').chars().take(40).collect();
+    let t = t.trim_end_matches('-').to_string();
+    if t.is_empty() {
+        "x".into()
+    } else {
+        t
+    }
+}
+
+fn listing_json(rows: &[SfxListing]) -> serde_json::Value {
+    json!(rows
+        .iter()
+        .map(|r| json!({
+            "provider": r.provider, "name": r.name, "description": r.description,
+            "duration": r.duration, "score": r.score,
+        }))
+        .collect::<Vec<_>>())
+}
+
+async fn list(args: &SfxArgs, out: &Output) -> i32 {
+    let query = args.query.as_deref().map(str::trim).filter(|q| !q.is_empty());
+    let mut rows = Vec::new();
+    let mut anomalies = Vec::new();
+    if let Some(q) = query {
+        let (facts, providers) = crate::chains::gather(args.routing.local_only).await;
+        let wants_heygen = args.routing.provider.as_deref().is_none_or(|p| p.eq_ignore_ascii_case("heygen"));
+        if wants_heygen && plan_for(Capability::SoundEffects, &facts).chosen == Some("heygen") {
+            match sfx::list_heygen(q, &providers).await {
+                Ok(r) => rows.extend(r),
+                Err(e) => anomalies.push(e.anomaly()),
+            }
+        }
+    }
+    if args.routing.provider.as_deref().is_none_or(|p| p.eq_ignore_ascii_case("bundled")) {
+        rows.extend(sfx::list_bundled(query));
+    }
+    if args.json {
+        out.json(&listing_json(&rows));
+        return 0;
+    }
+    print_anomalies(out, &anomalies);
+    if rows.is_empty() {
+        out.out(&out.dim("No sound effect matches."));
+    }
+    for r in &rows {
+        let dur = r.duration.map(|d| format!("{d:.2}s")).unwrap_or_default();
+        out.out(&format!("{:<8} {:<28} {:>7}  {}", r.provider, r.name, dur, out.dim(&r.description)));
+    }
+    0
+}
+
+pub(super) async fn run(args: SfxArgs, out: &Output) -> i32 {
+    if args.list {
+        return list(&args, out).await;
+    }
+    let Some(query) = args.query.clone().filter(|q| !q.trim().is_empty()) else {
+        let e = ChainError::new("EMPTY_QUERY", "Say which sound effect you want.")
+            .with_hint("hyperframes sfx whoosh -o whoosh.wav (or `hyperframes sfx --list`)");
+        return chain_fail(out, args.json, &e);
+    };
+    let output = args.output.clone().unwrap_or_else(|| PathBuf::from(format!("{}.wav", slug(&query))));
+    let req = SfxRequest { query, output, routing: args.routing.routing() };
+    match sfx::sfx(&req).await {
+        Ok(r) => {
+            if args.json {
+                out.json(&json!({
+                    "ok": true, "path": r.path, "provider": r.provider, "name": r.name,
+                    "duration": crate::engines::kokoro::service::round_ms(r.duration), "anomalies": r.anomalies,
+                }));
+            } else {
+                print_anomalies(out, &r.anomalies);
+                out.out(&format!(
+                    "{} {} ({:.2}s, {}: {})",
+                    out.green("✓"),
+                    r.path.display(),
+                    r.duration,
+                    r.provider,
+                    r.name
+                ));
+            }
+            0
+        }
+        Err(e) => chain_fail(out, args.json, &e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn slugs() {
+        assert_eq!(super::slug("UI Click!!"), "ui-click");
+        assert_eq!(super::slug("  ***  "), "x");
+        assert_eq!(super::slug(&"a".repeat(50)).len(), 40);
+    }
+}
