@@ -23,8 +23,37 @@ export declare function authStatus(): Promise<any>
 /** The credential itself, for passing to other tools (like `hyperframes auth token`). */
 export declare function authToken(): Promise<any>
 
+/** One-sentence descriptions of images; a failure affects only its own image. */
+export declare function describe(images: Array<string>, options?: DescribeOptions | undefined | null): Promise<DescribeResult>
+
+export interface DescribeOptions {
+  /** `openrouter` or `gemini` (default: OpenRouter when its key is set, else Gemini). */
+  provider?: string
+  /** Skip descriptions (nothing is sent anywhere). */
+  localOnly?: boolean
+}
+
+export interface DescribeResult {
+  /** True when no vision provider is configured (or local-only): nothing was described. */
+  skipped: boolean
+  reason?: string
+  provider?: string
+  model?: string
+  /** One per image, in order (empty when skipped). */
+  images: Array<ImageDescription>
+}
+
 /** The same report as `hyperframes doctor --json`. */
 export declare function doctor(): Promise<any>
+
+export interface ImageDescription {
+  path: string
+  description?: string
+  /** Set when this image failed; the others are unaffected. */
+  error?: string
+  code?: string
+  hint?: string
+}
 
 export interface InstallOptions {
   /** A local file or folder, or a URL, instead of the official source. */
@@ -61,6 +90,32 @@ export declare function modelsRemove(name: string): Array<string>
 /** Re-hashes a model's files against their published sha256 (one model of `models verify --json`). */
 export declare function modelsVerify(name: string): Promise<any>
 
+/** Background music for `prompt` (a mood to search, or a prompt to generate), fitted to a length. */
+export declare function music(prompt: string, options?: MusicOptions | undefined | null): Promise<MusicResult>
+
+export interface MusicOptions {
+  /** Length in seconds (default 30). */
+  seconds?: number
+  /** Where the WAV goes (default `bgm.wav`). */
+  output?: string
+  /** `heygen` or `lyria` (default: the plan's choice, falling through). */
+  provider?: string
+  localOnly?: boolean
+  noFallback?: boolean
+}
+
+export interface MusicResult {
+  path: string
+  /** `heygen` or `lyria`. */
+  provider: string
+  /** The library track's name, when the library served. */
+  title?: string
+  duration: number
+  sampleRate: number
+  channels: number
+  anomalies: Array<string>
+}
+
 /** Which provider each capability will use and why the others are skipped (same as `hyperframes plan --json`). */
 export declare function plan(options?: PlanOptions | undefined | null): Promise<any>
 
@@ -77,6 +132,30 @@ export declare function resolveCredential(): Promise<any>
 
 /** Runs the `hyperframes` CLI in this process and returns its exit code. */
 export declare function runCli(argv: Array<string>, tty?: TtyInfo | undefined | null): number
+
+/** A sound effect for `query`: the HeyGen library when signed in, else the bundled library. */
+export declare function sfx(query: string, options?: SfxOptions | undefined | null): Promise<SfxResult>
+
+export interface SfxOptions {
+  /** Where the WAV goes (default `<query>.wav` in the working directory). */
+  output?: string
+  /** `heygen` or `bundled` (default: the plan's choice, falling through). */
+  provider?: string
+  /** Never use a hosted provider. */
+  localOnly?: boolean
+  /** Fail on the first provider failure. */
+  noFallback?: boolean
+}
+
+export interface SfxResult {
+  path: string
+  /** `heygen` or `bundled`. */
+  provider: string
+  name: string
+  /** Seconds. */
+  duration: number
+  anomalies: Array<string>
+}
 
 /** Speaks `text` with the local Kokoro engine; word timings come from the model itself. */
 export declare function tts(text: string, options?: TtsOptions | undefined | null): Promise<TtsResult>

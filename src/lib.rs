@@ -10,6 +10,7 @@ pub mod engines;
 pub mod environment;
 pub mod http;
 mod napi_api;
+mod napi_media;
 mod napi_tts;
 pub mod output;
 pub mod providers;

@@ -65,7 +65,7 @@ pub async fn describe_with(
 ) -> ChainResult<DescribeResult> {
     let plan = plan_for(Capability::Descriptions, facts);
     if let Some(p) = req.routing.pinned() {
-        pin(&plan, p).map_err(|m| ChainError::new("PROVIDER_UNAVAILABLE", m))?;
+        pin(&plan, p).map_err(|m| super::pin_error(&plan, p, m, facts.local_only))?;
     }
     let Some(describer) = describer.filter(|_| plan.chosen.is_some()) else {
         let reason = if facts.local_only {

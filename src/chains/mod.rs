@@ -186,21 +186,24 @@ pub(crate) fn not_configured(provider: &'static str) -> ChainError {
 /// The providers to try, in order: the pinned one alone, else every available candidate.
 pub(crate) fn order(plan: &Plan, routing: &Routing) -> ChainResult<Vec<&'static str>> {
     if let Some(p) = routing.pinned() {
-        return plan::pin(plan, p).map(|p| vec![p]).map_err(|message| {
-            let hint = plan
-                .candidates
-                .iter()
-                .find(|c| c.provider.eq_ignore_ascii_case(p))
-                .and_then(|c| c.setup_hint.clone())
-                .unwrap_or_else(|| "Leave --provider unset to let the plan choose.".to_string());
-            ChainError::new("PROVIDER_UNAVAILABLE", message).with_hint(hint)
-        });
+        return plan::pin(plan, p).map(|p| vec![p]).map_err(|m| pin_error(plan, p, m, routing.local_only));
     }
     let available: Vec<&'static str> = plan.candidates.iter().filter(|c| c.available).map(|c| c.provider).collect();
     if available.is_empty() {
         return Err(nothing_serves(plan));
     }
     Ok(available)
+}
+
+/// `PROVIDER_UNAVAILABLE` for a pinned provider that cannot serve, with what would fix it.
+pub(crate) fn pin_error(plan: &Plan, provider: &str, message: String, local_only: bool) -> ChainError {
+    let hint = if local_only {
+        Some("Drop --local-only to use a hosted provider.".to_string())
+    } else {
+        plan.candidates.iter().find(|c| c.provider.eq_ignore_ascii_case(provider)).and_then(|c| c.setup_hint.clone())
+    };
+    let e = ChainError::new("PROVIDER_UNAVAILABLE", message);
+    e.with_hint(hint.unwrap_or_else(|| "Leave --provider unset to let the plan choose.".to_string()))
 }
 
 /// `NO_PROVIDER`, with every candidate's reason and the setup hints.
@@ -211,8 +214,11 @@ pub(crate) fn nothing_serves(plan: &Plan) -> ChainError {
         .map(|c| format!("{}: {}", c.label, c.reason.as_deref().unwrap_or("unavailable")))
         .collect();
     let mut hints: Vec<&str> = Vec::new();
-    for h in plan.candidates.iter().filter_map(|c| c.setup_hint.as_deref()) {
-        if !hints.contains(&h) {
+    let all: Vec<&str> = plan.candidates.iter().filter_map(|c| c.setup_hint.as_deref()).collect();
+    for h in &all {
+        // A hint another one already says (in more words) is left out.
+        let covered = all.iter().any(|o| o.len() > h.len() && o.contains(h));
+        if !covered && !hints.contains(h) {
             hints.push(h);
         }
     }

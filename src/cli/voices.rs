@@ -71,7 +71,7 @@ pub(super) async fn run(args: VoicesArgs, out: &Output) -> i32 {
         let (facts, providers) = gather(args.local_only).await;
         let plan = plan_for(Capability::Voice, &facts);
         let provider = match wanted {
-            Some(p) => pin(&plan, p).map_err(|m| ChainError::new("PROVIDER_UNAVAILABLE", m))?,
+            Some(p) => pin(&plan, p).map_err(|m| crate::chains::pin_error(&plan, p, m, facts.local_only))?,
             None => plan.chosen.unwrap_or("kokoro"),
         };
         match provider {

@@ -1,0 +1,186 @@
+//! The JS surface of the sound-effect, music and description chains: the same functions the CLI
+//! uses. Errors read `CODE: message\nHint: …` (the package turns them into Errors with `code`
+//! and `hint`); skipped providers are listed in each result's `anomalies`.
+
+#![cfg_attr(test, allow(dead_code))] // napi registers these only in the addon build
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+use crate::chains::{self, ChainError, Routing};
+
+fn chain_error(e: ChainError) -> Error {
+    crate::napi_tts::engine_error(e.to_engine_error())
+}
+
+fn routing(provider: Option<String>, local_only: Option<bool>, no_fallback: Option<bool>) -> Routing {
+    Routing { provider, local_only: local_only.unwrap_or(false), no_fallback: no_fallback.unwrap_or(false) }
+}
+
+#[napi(object)]
+#[derive(Default)]
+pub struct SfxOptions {
+    /// Where the WAV goes (default `<query>.wav` in the working directory).
+    pub output: Option<String>,
+    /// `heygen` or `bundled` (default: the plan's choice, falling through).
+    pub provider: Option<String>,
+    /// Never use a hosted provider.
+    pub local_only: Option<bool>,
+    /// Fail on the first provider failure.
+    pub no_fallback: Option<bool>,
+}
+
+#[napi(object)]
+pub struct SfxResult {
+    pub path: String,
+    /// `heygen` or `bundled`.
+    pub provider: String,
+    pub name: String,
+    /// Seconds.
+    pub duration: f64,
+    pub anomalies: Vec<String>,
+}
+
+fn slug(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let t: String = out.trim_matches('-').chars().take(40).collect();
+    let t = t.trim_end_matches('-').to_string();
+    if t.is_empty() {
+        "x".into()
+    } else {
+        t
+    }
+}
+
+/// A sound effect for `query`: the HeyGen library when signed in, else the bundled library.
+#[napi]
+pub async fn sfx(query: String, options: Option<SfxOptions>) -> Result<SfxResult> {
+    let o = options.unwrap_or_default();
+    let output = o.output.unwrap_or_else(|| format!("{}.wav", slug(&query)));
+    let req = chains::sfx::SfxRequest {
+        query,
+        output: output.into(),
+        routing: routing(o.provider, o.local_only, o.no_fallback),
+    };
+    let r = chains::sfx::sfx(&req).await.map_err(chain_error)?;
+    Ok(SfxResult {
+        path: r.path.to_string_lossy().into_owned(),
+        provider: r.provider.to_string(),
+        name: r.name,
+        duration: crate::engines::kokoro::service::round_ms(r.duration),
+        anomalies: r.anomalies,
+    })
+}
+
+#[napi(object)]
+#[derive(Default)]
+pub struct MusicOptions {
+    /// Length in seconds (default 30).
+    pub seconds: Option<f64>,
+    /// Where the WAV goes (default `bgm.wav`).
+    pub output: Option<String>,
+    /// `heygen` or `lyria` (default: the plan's choice, falling through).
+    pub provider: Option<String>,
+    pub local_only: Option<bool>,
+    pub no_fallback: Option<bool>,
+}
+
+#[napi(object)]
+pub struct MusicResult {
+    pub path: String,
+    /// `heygen` or `lyria`.
+    pub provider: String,
+    /// The library track's name, when the library served.
+    pub title: Option<String>,
+    pub duration: f64,
+    pub sample_rate: u32,
+    pub channels: u32,
+    pub anomalies: Vec<String>,
+}
+
+/// Background music for `prompt` (a mood to search, or a prompt to generate), fitted to a length.
+#[napi]
+pub async fn music(prompt: String, options: Option<MusicOptions>) -> Result<MusicResult> {
+    let o = options.unwrap_or_default();
+    let req = chains::music::MusicRequest {
+        prompt,
+        seconds: o.seconds.unwrap_or(chains::music::DEFAULT_SECONDS),
+        output: o.output.unwrap_or_else(|| "bgm.wav".into()).into(),
+        routing: routing(o.provider, o.local_only, o.no_fallback),
+    };
+    let r = chains::music::music(&req).await.map_err(chain_error)?;
+    Ok(MusicResult {
+        path: r.path.to_string_lossy().into_owned(),
+        provider: r.provider.to_string(),
+        title: r.title,
+        duration: r.duration,
+        sample_rate: r.sample_rate,
+        channels: u32::from(r.channels),
+        anomalies: r.anomalies,
+    })
+}
+
+#[napi(object)]
+#[derive(Default)]
+pub struct DescribeOptions {
+    /// `openrouter` or `gemini` (default: OpenRouter when its key is set, else Gemini).
+    pub provider: Option<String>,
+    /// Skip descriptions (nothing is sent anywhere).
+    pub local_only: Option<bool>,
+}
+
+#[napi(object)]
+pub struct ImageDescription {
+    pub path: String,
+    pub description: Option<String>,
+    /// Set when this image failed; the others are unaffected.
+    pub error: Option<String>,
+    pub code: Option<String>,
+    pub hint: Option<String>,
+}
+
+#[napi(object)]
+pub struct DescribeResult {
+    /// True when no vision provider is configured (or local-only): nothing was described.
+    pub skipped: bool,
+    pub reason: Option<String>,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    /// One per image, in order (empty when skipped).
+    pub images: Vec<ImageDescription>,
+}
+
+/// One-sentence descriptions of images; a failure affects only its own image.
+#[napi]
+pub async fn describe(images: Vec<String>, options: Option<DescribeOptions>) -> Result<DescribeResult> {
+    let o = options.unwrap_or_default();
+    let req = chains::describe::DescribeRequest {
+        images: images.into_iter().map(Into::into).collect(),
+        routing: routing(o.provider, o.local_only, None),
+    };
+    let r = chains::describe::describe(&req).await.map_err(chain_error)?;
+    Ok(DescribeResult {
+        skipped: r.skipped,
+        reason: r.reason,
+        provider: r.provider.map(String::from),
+        model: r.model,
+        images: r
+            .images
+            .into_iter()
+            .map(|i| ImageDescription {
+                path: i.path.to_string_lossy().into_owned(),
+                description: i.description,
+                code: i.error.as_ref().map(|e| e.code.to_string()),
+                hint: i.error.as_ref().and_then(|e| e.hint.clone()),
+                error: i.error.map(|e| crate::auth::scrub::scrub(&e.message)),
+            })
+            .collect(),
+    })
+}
