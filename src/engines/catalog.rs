@@ -443,9 +443,10 @@ pub fn status_json(spec: &ModelSpec, st: &ModelStatus) -> serde_json::Value {
     })
 }
 
-/// Whether any of a model's files is on disk (even a broken one): what `models verify` checks.
+/// Whether any of a model's own required files is on disk (even a broken one): what `models verify`
+/// checks when no model is named. Shared optional files (voice packs) do not count.
 pub fn any_file_present(dir: &Path, model: &ModelSpec) -> bool {
-    model.files.iter().any(|f| f.path_in(dir).exists())
+    model.files.iter().filter(|f| !f.optional).any(|f| f.path_in(dir).exists())
 }
 
 /// Whether any model for `capability` has all its required files in the
