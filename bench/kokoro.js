@@ -6,7 +6,8 @@
 // results file. See bench/README.md.
 //
 //   node bench/kokoro.js [--cli PATH/bin/hyperframes.js] [--runs 3] [--threads N] [--voice jm_kumo]
-//                        [--lang en-us] [--python PATH] [--own-chunking] [--keep] [--setup-only]
+//                        [--lang en-us] [--python PATH] [--own-chunking] [--no-ort-control] [--keep]
+//                        [--setup-only] [--quick]
 //
 // Env: HYPERFRAMES_MODELS_DIR (default: fetch the registry models and install them into a temp dir).
 const { spawn, spawnSync } = require('node:child_process');
@@ -47,6 +48,8 @@ function parseArgs(argv) {
     ownChunking: false,
     keep: false,
     setupOnly: false,
+    ortControl: true,
+    quick: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -63,8 +66,10 @@ function parseArgs(argv) {
     else if (a === '--own-chunking') o.ownChunking = true;
     else if (a === '--keep') o.keep = true;
     else if (a === '--setup-only') o.setupOnly = true;
+    else if (a === '--no-ort-control') o.ortControl = false;
+    else if (a === '--quick') o.quick = true;
     else if (a === '-h' || a === '--help') {
-      console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 11).join('\n'));
+      console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 12).join('\n'));
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -224,7 +229,7 @@ function stampMs(s) {
 
 /** The debug events of one `hyperframes tts` run. */
 function parseOurLog(stderr) {
-  const ev = { located: NaN, loaded: NaN, phonemized: NaN, g2pMs: NaN, phonemes: null, chunks: [] };
+  const ev = { located: NaN, loaded: NaN, ortPath: null, ortVersion: null, phonemized: NaN, g2pMs: NaN, phonemes: null, chunks: [] };
   for (const line of stderr.split('\n')) {
     const m = /^(\S+)\s+(\w+)\s+(\S+): (.*)$/.exec(line);
     if (!m) continue;
@@ -235,7 +240,11 @@ function parseOurLog(stderr) {
       return f ? Number(f[1]) : NaN;
     };
     if (rest.startsWith('located ONNX Runtime')) ev.located = t;
-    else if (rest.startsWith('loaded ONNX Runtime')) ev.loaded = t;
+    else if (rest.startsWith('loaded ONNX Runtime')) {
+      ev.loaded = t;
+      ev.ortPath = (/ path=(\S+)/.exec(rest) || [])[1];
+      ev.ortVersion = (/ version=(\S+)/.exec(rest) || [])[1];
+    }
     else if (rest.startsWith('phonemized')) {
       ev.phonemized = t;
       ev.g2pMs = field('g2p_ms');
@@ -248,12 +257,14 @@ function parseOurLog(stderr) {
   return ev;
 }
 
-async function runOurs(ctx, text, stream) {
+/** `env` overrides ctx.ourEnv (the ORT-binary control sets ORT_DYLIB_PATH). */
+async function runOurs(ctx, text, stream, env = ctx.ourEnv) {
   const out = path.join(ctx.scratch, `ours-${process.hrtime.bigint()}.wav`);
   const args = [ctx.opts.cli, 'tts', text, '-o', out, '--voice', ctx.opts.voice, '--lang', ctx.opts.lang];
   if (stream) args.push('--stream');
-  const r = await runOnce(process.execPath, args, ctx.ourEnv, ctx.timeBin, ctx.scratch);
+  const r = await runOnce(process.execPath, args, env, ctx.timeBin, ctx.scratch);
   const ev = parseOurLog(r.stderr);
+  if (env.ORT_DYLIB_PATH && ev.ortPath !== env.ORT_DYLIB_PATH) throw new Error(`loaded ${ev.ortPath}, not ${env.ORT_DYLIB_PATH}`);
   if (!ev.chunks.length || !ev.phonemes) throw new Error(`no debug timings from hyperframes (HYPERFRAMES_LOG=debug):\n${r.stderr.slice(-2000)}`);
   const ortMs = sum(ev.chunks.map((c) => c.ortMs));
   const g2pStart = ev.phonemized - ev.g2pMs;
@@ -377,6 +388,13 @@ async function main() {
     },
     peerEnv: { ...base, PYTHONDONTWRITEBYTECODE: '1' },
   };
+  // Control: our CLI on the libonnxruntime of the peer's onnxruntime wheel, so the two ORT builds
+  // (npm's and PyPI's, same version) can be told apart from our own code.
+  if (opts.ortControl) {
+    const lib = spawnSync(python, ['-c', 'import onnxruntime, os, glob; d = os.path.join(os.path.dirname(onnxruntime.__file__), "capi"); print((sorted(glob.glob(os.path.join(d, "libonnxruntime.so*"))) + [""])[0])'], { encoding: 'utf8' }).stdout.trim();
+    if (lib) ctx.ctlEnv = { ...ctx.ourEnv, ORT_DYLIB_PATH: lib };
+    else log('the peer wheel has no libonnxruntime.so: skipping the ORT-binary control');
+  }
   const load0 = os.loadavg();
   const versions = spawnSync(python, ['-c', 'import sys, onnxruntime, numpy, importlib.metadata as m; print(sys.version.split()[0], m.version("kokoro-onnx"), onnxruntime.__version__, numpy.__version__)'], { encoding: 'utf8' }).stdout.trim().split(' ');
   const ourVersion = sh(process.execPath, [opts.cli, '--version'], { env: ctx.ourEnv }).trim();
@@ -384,12 +402,14 @@ async function main() {
     console.log(`cli ${opts.cli} (${ourVersion})\nmodels ${models}\nmodel ${modelFile}\nvoice packs ${voicePacks.join(', ')}`);
     console.log(`peer ${python} (Python ${versions[0]}, kokoro-onnx ${versions[1]}, onnxruntime ${versions[2]}, numpy ${versions[3]})`);
     console.log(`peak RSS via ${timeBin || '/proc/<pid>/status VmHWM polling'}`);
+    console.log(`ORT-binary control: ${ctx.ctlEnv ? ctx.ctlEnv.ORT_DYLIB_PATH : 'off'}`);
     fs.rmSync(scratch, { recursive: true, force: true });
     return;
   }
 
   // Probe runs: the phonemes and chunking we use (fed to the peer), and a warm page cache for both.
-  const inputs = { paragraph: PARAGRAPH, short: SHORT };
+  // --quick: a smoke test of this script (two sentences for the paragraph); its figures mean nothing.
+  const inputs = { paragraph: opts.quick ? PARAGRAPH.split('. ').slice(0, 2).join('. ') + '.' : PARAGRAPH, short: SHORT };
   const probes = {};
   for (const [name, text] of Object.entries(inputs)) {
     log(`probe: hyperframes on the ${name} (${text.length} chars)`);
@@ -404,24 +424,26 @@ async function main() {
   }
 
   // Measured runs, alternating which side goes first.
+  const ctl = ctx.ctlEnv ? ['ctl'] : [];
   const plan = [
-    ['paragraph', 'wav'],
-    ['paragraph', 'stream'],
-    ['short', 'wav'],
+    ['paragraph', 'wav', ['ours', 'peer', ...ctl]],
+    ['paragraph', 'stream', ['ours', 'peer']],
+    ['short', 'wav', ['ours', 'peer', ...ctl]],
   ];
+  const NAMES = { ours: 'hyperframes', peer: 'kokoro-onnx', ctl: 'hyperframes on PyPI ORT' };
   const S = {};
   const bucket = (k) => (S[k] ??= []);
   const startCost = [];
   for (let i = 0; i < opts.runs; i++) {
-    for (const [input, mode] of plan) {
-      const order = i % 2 ? ['peer', 'ours'] : ['ours', 'peer'];
+    for (const [input, mode, sides] of plan) {
+      const order = sides.map((_, j) => sides[(i + j) % sides.length]);
       for (const who of order) {
-        log(`run ${i + 1}/${opts.runs}: ${who} ${input} ${mode}`);
+        log(`run ${i + 1}/${opts.runs}: ${NAMES[who]}, ${input}, ${mode}`);
         const r =
-          who === 'ours'
-            ? await runOurs(ctx, inputs[input], mode === 'stream')
-            : await runPeer(ctx, probes[input], mode === 'stream');
-        if (who === 'ours' && r.ev.phonemes !== probes[input].phonemes) throw new Error('our phonemes changed between runs');
+          who === 'peer'
+            ? await runPeer(ctx, probes[input], mode === 'stream')
+            : await runOurs(ctx, inputs[input], mode === 'stream', who === 'ctl' ? ctx.ctlEnv : ctx.ourEnv);
+        if (who !== 'peer' && r.ev.phonemes !== probes[input].phonemes) throw new Error('our phonemes changed between runs');
         bucket(`${who}/${input}/${mode}`).push(r);
       }
     }
@@ -442,13 +464,13 @@ async function main() {
   }
 
   const rows = [];
-  for (const [input, mode] of plan) {
-    for (const who of ['ours', 'peer']) {
+  for (const [input, mode, sides] of plan) {
+    for (const who of sides) {
       const k = `${who}/${input}/${mode}`;
       const audio = audioS(k);
       const wall = m(k, (r) => r.wallMs);
       rows.push([
-        `${who === 'ours' ? 'hyperframes' : 'kokoro-onnx'} ${input} ${mode}`,
+        `${NAMES[who]} ${input} ${mode}`,
         f1(wall),
         f1(Math.min(...S[k].map((r) => r.wallMs))),
         f1(m(k, (r) => r.synthMs)),
@@ -471,13 +493,18 @@ async function main() {
   console.log('synth: ours = G2P start → last chunk out (includes G2P); peer = first → last create() (phonemes given, no G2P)');
   const ortRatio = m('ours/paragraph/wav', (r) => r.ortMs) / m('peer/paragraph/wav', (r) => r.ortMs);
   const cpuRatio = m('ours/paragraph/wav', (r) => r.cpuMs) / m('peer/paragraph/wav', (r) => r.cpuMs);
-  console.log(`same ORT work on both sides: ORT-time ratio ours/peer ${f3(ortRatio)}, CPU-time ratio ${f3(cpuRatio)} (paragraph; far from 1 = machine noise)`);
+  console.log(`same ORT work on both sides: ORT-time ratio ours/peer ${f3(ortRatio)}, CPU-time ratio ${f3(cpuRatio)} (paragraph)`);
+  if (ctx.ctlEnv) {
+    const c = (k, f) => m(`ctl/${k}`, f) / m(`peer/${k}`, f);
+    console.log(`same ORT binary (ours on ${ctx.ctlEnv.ORT_DYLIB_PATH}): wall ratio ctl/peer ${f3(c('paragraph/wav', (r) => r.wallMs))} paragraph, ${f3(c('short/wav', (r) => r.wallMs))} short; ORT-time ratio ${f3(c('paragraph/wav', (r) => r.ortMs))} paragraph, ${f3(c('short/wav', (r) => r.ortMs))} short`);
+    console.log(`ORT binary effect on our CLI (npm lib / PyPI lib): ORT time ${f3(m('ours/paragraph/wav', (r) => r.ortMs) / m('ctl/paragraph/wav', (r) => r.ortMs))} paragraph, ${f3(m('ours/short/wav', (r) => r.ortMs) / m('ctl/short/wav', (r) => r.ortMs))} short`);
+  }
   const perChunk = (who) => {
     const list = S[`${who}/paragraph/wav`];
-    const chunks = who === 'ours' ? (r) => r.ev.chunks.map((c) => [c.tokens, c.ortMs, c.samples]) : (r) => r.rep.chunks.map((c) => [c.tokens, c.ort_ms, c.samples]);
+    const chunks = who !== 'peer' ? (r) => r.ev.chunks.map((c) => [c.tokens, c.ortMs, c.samples]) : (r) => r.rep.chunks.map((c) => [c.tokens, c.ort_ms, c.samples]);
     return chunks(list[0]).map(([tokens, , samples], i) => `${tokens} tok/${f1(samples / SAMPLE_RATE)} s → ${f1(median(list.map((r) => chunks(r)[i][1])))} ms`).join(', ');
   };
-  console.log(`ORT per paragraph chunk (median): ours ${perChunk('ours')}; peer ${perChunk('peer')}`);
+  console.log(`ORT per paragraph chunk (median): ours ${perChunk('ours')}; peer ${perChunk('peer')}${ctx.ctlEnv ? `; ours on PyPI ORT ${perChunk('ctl')}` : ''}`);
   console.log(`process start + addon load alone (\`hyperframes --version\`): median ${f1(median(startCost))} ms`);
 
   for (const input of Object.keys(inputs)) {
@@ -498,7 +525,7 @@ async function main() {
   const checks = [];
   const check = (ok, what) => checks.push([ok ? 'ok' : 'FAIL', what]);
   for (const input of Object.keys(inputs)) {
-    for (const r of S[`ours/${input}/wav`]) {
+    for (const r of [...S[`ours/${input}/wav`], ...(S[`ctl/${input}/wav`] || [])]) {
       check(r.wav.rate === SAMPLE_RATE && r.wav.samples % SAMPLES_PER_FRAME === 0, `ours ${input}: ${r.wav.samples} samples at ${r.wav.rate} Hz, a multiple of ${SAMPLES_PER_FRAME}`);
       check(r.wav.peak > 1000 && r.wav.rms > 100, `ours ${input}: not silent (peak ${r.wav.peak}, rms ${r.wav.rms.toFixed(0)})`);
       check(r.wav.samples === r.samples, `ours ${input}: WAV holds the ${r.samples} samples the chunks logged`);

@@ -11,9 +11,8 @@ use serde_json::json;
 use super::models::fail;
 use super::progress::{Printer, Style};
 use super::routing::{chain_fail, print_anomalies};
-use crate::audio::captions;
 use crate::audio::wav::{self, SampleFormat};
-use crate::chains::voice::{voice_with, VoiceRequest, VoiceResult};
+use crate::chains::voice::{voice_with, VoiceRequest};
 use crate::chains::{Providers, Routing};
 use crate::engines::error::{EngineError, EngineResult};
 use crate::engines::kokoro::engine::{ChunkAudio, TtsOptions, SAMPLE_RATE};
@@ -173,41 +172,6 @@ pub(super) async fn run(args: TtsArgs, stderr_tty: bool, out: &Output) -> i32 {
     run_kokoro(args, stderr_tty, out).await
 }
 
-fn write_chain_outputs(r: &VoiceResult, o: &service::Outputs) -> EngineResult<()> {
-    service::check_outputs(o)?;
-    let mut written: Vec<&std::path::Path> = Vec::new();
-    let result = (|| {
-        if let Some(p) = &o.audio {
-            wav::write_wav(p, &r.samples, r.sample_rate, o.format.unwrap_or(SampleFormat::Int16))?;
-            written.push(p);
-        }
-        if let Some(p) = &o.words {
-            let text = serde_json::to_string_pretty(&chain_words_json(&r.words)).expect("JSON values serialise");
-            service::write_text_atomic(p, &(text + "\n"))?;
-            written.push(p);
-        }
-        if let Some(p) = &o.captions {
-            let format = captions::Format::parse(&p.to_string_lossy()).expect("checked above");
-            service::write_text_atomic(p, &captions::render(&captions::cues(&r.words, false), format))?;
-            written.push(p);
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        for p in written {
-            let _ = std::fs::remove_file(p);
-        }
-    }
-    result
-}
-
-fn chain_words_json(words: &[captions::Word]) -> serde_json::Value {
-    json!(words
-        .iter()
-        .map(|w| json!({"id": w.id, "text": w.text, "start": service::round_ms(w.start), "end": service::round_ms(w.end)}))
-        .collect::<Vec<_>>())
-}
-
 /// A hosted provider (or the chain falling through to Kokoro) speaks; the outputs are the same.
 async fn run_chain(args: TtsArgs, facts: &Facts, providers: &Providers, out: &Output) -> i32 {
     if args.list {
@@ -262,7 +226,11 @@ async fn run_chain(args: TtsArgs, facts: &Facts, providers: &Providers, out: &Ou
     let written = {
         let outputs = outputs.clone();
         let r = r.clone();
-        crate::blocking(move || write_chain_outputs(&r, &outputs)).await
+        crate::blocking(move || {
+            let words = service::caption_words_json(&r.words);
+            service::write_audio_outputs(&r.samples, r.sample_rate, &r.words, &words, &outputs)
+        })
+        .await
     };
     if let Err(e) = written {
         return fail(out, args.json, &e);
@@ -284,7 +252,7 @@ async fn run_chain(args: TtsArgs, facts: &Facts, providers: &Providers, out: &Ou
             "chunks": null,
             "wordsApproximate": false,
             "note": null,
-            "words": chain_words_json(&r.words),
+            "words": service::caption_words_json(&r.words),
             "anomalies": r.anomalies,
         }));
     } else {

@@ -94,6 +94,16 @@ pub fn round_ms(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
+/// Timed words as JSON, `{id, text, start, end}` in seconds rounded to the millisecond.
+pub fn caption_words_json(words: &[captions::Word]) -> Value {
+    Value::Array(
+        words
+            .iter()
+            .map(|w| json!({"id": w.id, "text": w.text, "start": round_ms(w.start), "end": round_ms(w.end)}))
+            .collect(),
+    )
+}
+
 pub fn words_json(words: &[TimedWord]) -> Value {
     Value::Array(
         words
@@ -151,24 +161,35 @@ pub fn check_outputs(o: &Outputs) -> EngineResult<()> {
     Ok(())
 }
 
-/// Writes the audio, then the words and captions; if any of them fails, what was written is removed.
+/// Writes a synthesis's audio, words and captions (see [`write_audio_outputs`]).
 pub fn write_outputs(s: &Synthesis, o: &Outputs) -> EngineResult<()> {
+    write_audio_outputs(&s.samples, SAMPLE_RATE, &caption_words(&s.words), &words_json(&s.words), o)
+}
+
+/// Writes mono audio, then the words and captions; if any of them fails, what was written is
+/// removed. Every voice provider's result goes through here.
+pub fn write_audio_outputs(
+    samples: &[f32],
+    sample_rate: u32,
+    words: &[captions::Word],
+    words_json: &Value,
+    o: &Outputs,
+) -> EngineResult<()> {
     check_outputs(o)?;
     let mut written: Vec<&Path> = Vec::new();
     let result = (|| {
         if let Some(p) = &o.audio {
-            wav::write_wav(p, &s.samples, SAMPLE_RATE, o.format.unwrap_or(wav::SampleFormat::Int16))?;
+            wav::write_wav(p, samples, sample_rate, o.format.unwrap_or(wav::SampleFormat::Int16))?;
             written.push(p);
         }
         if let Some(p) = &o.words {
-            let text = serde_json::to_string_pretty(&words_json(&s.words)).expect("JSON values always serialise");
+            let text = serde_json::to_string_pretty(words_json).expect("JSON values always serialise");
             write_text_atomic(p, &(text + "\n"))?;
             written.push(p);
         }
         if let Some(p) = &o.captions {
             let format = captions::Format::parse(&p.to_string_lossy()).expect("checked above");
-            let cues = captions::cues(&caption_words(&s.words), false);
-            write_text_atomic(p, &captions::render(&cues, format))?;
+            write_text_atomic(p, &captions::render(&captions::cues(words, false), format))?;
             written.push(p);
         }
         Ok(())
