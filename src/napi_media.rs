@@ -41,29 +41,11 @@ pub struct SfxResult {
     pub anomalies: Vec<String>,
 }
 
-fn slug(s: &str) -> String {
-    let mut out = String::new();
-    for c in s.chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_alphanumeric() {
-            out.push(c);
-        } else if !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    let t: String = out.trim_matches('-').chars().take(40).collect();
-    let t = t.trim_end_matches('-').to_string();
-    if t.is_empty() {
-        "x".into()
-    } else {
-        t
-    }
-}
-
 /// A sound effect for `query`: the HeyGen library when signed in, else the bundled library.
 #[napi]
 pub async fn sfx(query: String, options: Option<SfxOptions>) -> Result<SfxResult> {
     let o = options.unwrap_or_default();
-    let output = o.output.unwrap_or_else(|| format!("{}.wav", slug(&query)));
+    let output = o.output.unwrap_or_else(|| format!("{}.wav", crate::sfx::library::slug(&query)));
     let req = chains::sfx::SfxRequest {
         query,
         output: output.into(),

@@ -27,25 +27,6 @@ pub(crate) struct SfxArgs {
     json: bool,
 }
 
-/// Lowercase, runs of anything but letters and digits → `-`, trimmed, at most 40 chars, else `x`.
-pub(crate) fn slug(s: &str) -> String {
-    let mut out = String::new();
-    for c in s.chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_alphanumeric() {
-            out.push(c);
-        } else if !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    let t: String = out.trim_matches('-').chars().take(40).collect();
-    let t = t.trim_end_matches('-').to_string();
-    if t.is_empty() {
-        "x".into()
-    } else {
-        t
-    }
-}
-
 fn listing_json(rows: &[SfxListing]) -> serde_json::Value {
     json!(rows
         .iter()
@@ -97,7 +78,8 @@ pub(super) async fn run(args: SfxArgs, out: &Output) -> i32 {
             .with_hint("hyperframes sfx whoosh -o whoosh.wav (or `hyperframes sfx --list`)");
         return chain_fail(out, args.json, &e);
     };
-    let output = args.output.clone().unwrap_or_else(|| PathBuf::from(format!("{}.wav", slug(&query))));
+    let output =
+        args.output.clone().unwrap_or_else(|| PathBuf::from(format!("{}.wav", crate::sfx::library::slug(&query))));
     let req = SfxRequest { query, output, routing: args.routing.routing() };
     match sfx::sfx(&req).await {
         Ok(r) => {
@@ -120,15 +102,5 @@ pub(super) async fn run(args: SfxArgs, out: &Output) -> i32 {
             0
         }
         Err(e) => chain_fail(out, args.json, &e),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn slugs() {
-        assert_eq!(super::slug("UI Click!!"), "ui-click");
-        assert_eq!(super::slug("  ***  "), "x");
-        assert_eq!(super::slug(&"a".repeat(50)).len(), 40);
     }
 }

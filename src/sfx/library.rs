@@ -198,6 +198,26 @@ pub fn render_wav(name: &str, path: &Path) -> EngineResult<f64> {
     Ok(samples.len() as f64 / f64::from(synth::SAMPLE_RATE))
 }
 
+/// A file name for an effect: lowercase, runs of anything but letters and digits → `-`,
+/// trimmed, at most 40 chars, else `x`.
+pub fn slug(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let t: String = out.trim_matches('-').chars().take(40).collect();
+    let t = t.trim_end_matches('-').to_string();
+    if t.is_empty() {
+        "x".into()
+    } else {
+        t
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,5 +356,12 @@ mod tests {
         // Fragments of words are not substrings of names; stop words do not count.
         assert!(search("ick").is_empty());
         assert!(search("in").is_empty());
+    }
+
+    #[test]
+    fn slugs() {
+        assert_eq!(slug("UI Click!!"), "ui-click");
+        assert_eq!(slug("  ***  "), "x");
+        assert_eq!(slug(&"a".repeat(50)).len(), 40);
     }
 }
