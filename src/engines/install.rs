@@ -764,6 +764,7 @@ fn remove_among(model: &ModelSpec, dir: &Path, catalog: &[ModelSpec]) -> EngineR
             }
         }
         remove_if_exists(&catalog::sidecar_path(&final_path))?;
+        super::kokoro::model::remove_derived(&final_path);
     }
     // Drop the model's folder (and nothing else) once it is empty.
     let _ = fs::remove_dir(model.dir_in(dir));

@@ -40,11 +40,63 @@ fn corrupt(path: &Path, detail: impl std::fmt::Display) -> EngineError {
     )
 }
 
-fn build_session(bytes: &[u8]) -> Result<Session, ort::Error> {
+enum ModelSource<'a> {
+    File(&'a Path),
+    Memory(&'a [u8]),
+}
+
+fn build_session(source: ModelSource<'_>) -> Result<Session, ort::Error> {
     let rt = runtime::ensure_loaded().map_err(|e| ort::Error::new(e.message))?;
     let mut builder =
         Session::builder(rt.environment())?.with_intra_threads(runtime::threads()).map_err(ort::Error::<()>::from)?;
-    builder.commit_from_memory(bytes)
+    match source {
+        // From a file, ONNX Runtime maps the weights instead of holding extra copies.
+        ModelSource::File(path) => builder.commit_from_file(path),
+        ModelSource::Memory(bytes) => builder.commit_from_memory(bytes),
+    }
+}
+
+/// Where the copy of the model with the durations output lives: a hidden folder beside the model,
+/// named after the original's size and modification time so a replaced model gets a fresh copy.
+/// The installed file itself stays byte-identical to the published one.
+fn timed_copy_path(path: &Path) -> Option<PathBuf> {
+    let meta = std::fs::metadata(path).ok()?;
+    let mtime = meta.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos();
+    let name = path.file_stem()?.to_string_lossy();
+    Some(path.parent()?.join(TIMED_DIR).join(format!("{name}@{}-{mtime}.onnx", meta.len())))
+}
+
+/// Hidden folder of derived model copies next to an installed model.
+pub const TIMED_DIR: &str = ".timed";
+
+fn remove_timed_copies(dir: &Path, keep: &str, prefix: &str) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name != keep && name.starts_with(prefix) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Removes the derived copies of `model` (when the model itself is removed).
+pub fn remove_derived(model: &Path) {
+    let (Some(dir), Some(name)) = (model.parent(), model.file_stem().and_then(|n| n.to_str())) else { return };
+    let timed = dir.join(TIMED_DIR);
+    remove_timed_copies(&timed, "", &format!("{name}@"));
+    let _ = std::fs::remove_dir(timed);
+}
+
+fn write_timed_copy(target: &Path, edited: &[u8]) -> std::io::Result<()> {
+    let dir = target.parent().expect("the timed copy has a folder");
+    std::fs::create_dir_all(dir)?;
+    // Older copies of this model (since replaced) are no longer needed; other models' stay.
+    let name = target.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let prefix = name.split_once('@').map(|(stem, _)| format!("{stem}@")).unwrap_or_default();
+    remove_timed_copies(dir, name, &prefix);
+    let tmp = target.with_extension(format!("tmp-{}", std::process::id()));
+    std::fs::write(&tmp, edited).and_then(|_| std::fs::rename(&tmp, target)).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
 }
 
 impl KokoroModel {
@@ -73,15 +125,43 @@ impl KokoroModel {
         }
         let outputs = onnx_edit::graph_output_names(&bytes).map_err(|e| corrupt(path, e))?;
         if outputs.iter().any(|n| n == DURATIONS_TENSOR) {
-            let session = build_session(&bytes).map_err(|e| corrupt(path, e))?;
+            drop(bytes);
+            let session = build_session(ModelSource::File(path)).map_err(|e| corrupt(path, e))?;
             return Ok(Self::new(session, tokens_input, true, path));
         }
-        let edited = onnx_edit::add_graph_outputs(&bytes, &[DURATIONS_TENSOR]).map_err(|e| corrupt(path, e))?;
-        match build_session(&edited) {
+        // Expose the durations: from a cached copy on disk when the folder is writable (the lean
+        // path), else from memory.
+        let timed = timed_copy_path(path);
+        let with_durations = match timed.as_deref().filter(|t| t.is_file()) {
+            Some(t) => {
+                drop(bytes);
+                build_session(ModelSource::File(t))
+            }
+            None => {
+                let edited = onnx_edit::add_graph_outputs(&bytes, &[DURATIONS_TENSOR]).map_err(|e| corrupt(path, e))?;
+                drop(bytes);
+                let written = timed.as_deref().map(|t| write_timed_copy(t, &edited));
+                match (timed.as_deref(), written) {
+                    (Some(t), Some(Ok(()))) => {
+                        drop(edited);
+                        build_session(ModelSource::File(t))
+                    }
+                    (_, Some(Err(e))) => {
+                        tracing::debug!("cannot cache the timed model ({e}); loading it from memory");
+                        build_session(ModelSource::Memory(&edited))
+                    }
+                    _ => build_session(ModelSource::Memory(&edited)),
+                }
+            }
+        };
+        match with_durations {
             Ok(session) => Ok(Self::new(session, tokens_input, true, path)),
             Err(first) => {
                 tracing::debug!("model has no usable durations tensor ({first}); word timings will be approximate");
-                let session = build_session(&bytes).map_err(|e| corrupt(path, e))?;
+                if let Some(t) = &timed {
+                    let _ = std::fs::remove_file(t);
+                }
+                let session = build_session(ModelSource::File(path)).map_err(|e| corrupt(path, e))?;
                 Ok(Self::new(session, tokens_input, false, path))
             }
         }
@@ -190,5 +270,48 @@ mod tests {
     fn sessions_are_shared_per_file() {
         let (_d, path) = write_model(&kokoro_like("tokens", true));
         assert!(Arc::ptr_eq(&shared(&path).unwrap(), &shared(&path).unwrap()));
+    }
+
+    #[test]
+    fn the_timed_copy_is_cached_beside_the_model_and_the_original_untouched() {
+        let original = kokoro_like("tokens", true);
+        let (dir, path) = write_model(&original);
+        assert!(KokoroModel::load(&path).unwrap().has_durations());
+        let cached: Vec<_> = std::fs::read_dir(dir.path().join(TIMED_DIR)).unwrap().flatten().collect();
+        assert_eq!(cached.len(), 1);
+        assert_eq!(std::fs::read(&path).unwrap(), original, "the installed file keeps its published bytes");
+        let outputs = onnx_edit::graph_output_names(&std::fs::read(cached[0].path()).unwrap()).unwrap();
+        assert!(outputs.iter().any(|n| n == DURATIONS_TENSOR));
+        // Loading again reuses the copy.
+        assert!(KokoroModel::load(&path).unwrap().has_durations());
+        assert_eq!(std::fs::read_dir(dir.path().join(TIMED_DIR)).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_stale_or_missing_tensor_copy_is_not_kept() {
+        let (dir, path) = write_model(&kokoro_like("tokens", false));
+        assert!(!KokoroModel::load(&path).unwrap().has_durations());
+        let left = std::fs::read_dir(dir.path().join(TIMED_DIR)).map(|d| d.count()).unwrap_or(0);
+        assert_eq!(left, 0, "a copy that cannot load is removed");
+    }
+
+    #[test]
+    fn copies_of_different_models_in_one_folder_coexist_and_removal_is_per_model() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("kokoro-v1.0.int8.onnx");
+        let b = dir.path().join("kokoro-v1.0.onnx");
+        std::fs::write(&a, kokoro_like("tokens", true)).unwrap();
+        std::fs::write(&b, kokoro_like("input_ids", true)).unwrap();
+        KokoroModel::load(&a).unwrap();
+        KokoroModel::load(&b).unwrap();
+        assert_eq!(std::fs::read_dir(dir.path().join(TIMED_DIR)).unwrap().count(), 2);
+        remove_derived(&b);
+        let left: Vec<String> = std::fs::read_dir(dir.path().join(TIMED_DIR))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left.len(), 1);
+        assert!(left[0].starts_with("kokoro-v1.0.int8@"), "{left:?}");
     }
 }
