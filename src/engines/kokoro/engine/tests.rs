@@ -38,7 +38,7 @@ fn sample_count_is_exactly_the_sum_of_durations_times_600() {
     let f = fixture(&[("af_heart", 0.5)], true);
     let s = speak(&f, TEXT, &opts(None, 1.0)).unwrap();
     let p = g2p::phonemize(TEXT, Lang::EnUs).unwrap();
-    let expected: usize = chunk::chunk_with_first(&p, FIRST_CHUNK_TOKENS, chunk::MAX_TOKENS)
+    let expected: usize = chunk::chunk_with_first(&p, FIRST_CHUNK_TOKENS, CHUNK_TOKENS)
         .iter()
         .map(|c| {
             let padded: Vec<i64> = [0].into_iter().chain(c.tokens.iter().copied()).chain([0]).collect();
