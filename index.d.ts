@@ -23,6 +23,26 @@ export declare function authStatus(): Promise<any>
 /** The credential itself, for passing to other tools (like `hyperframes auth token`). */
 export declare function authToken(): Promise<any>
 
+/** A video script's whole audio: see `buildMedia` in `lib/index.d.ts` for the request and result. */
+export declare function buildMedia(request: object | string, options: BuildMediaOptions): Promise<object>
+
+export interface BuildMediaOptions {
+  /** The folder to write `voice/`, `sfx/`, `music/` and `audio_meta.json` into. */
+  out: string
+  /** Voice every line with this voice. */
+  voice?: string
+  /** The voice provider (overrides the request's). */
+  provider?: string
+  localOnly?: boolean
+  noFallback?: boolean
+  /** Requests at once per hosted provider. */
+  concurrency?: number
+  /** Leave the music bed out. */
+  noMusic?: boolean
+  /** The local voice model may be downloaded on first use (default true). */
+  allowDownload?: boolean
+}
+
 /** One-sentence descriptions of images; a failure affects only its own image. */
 export declare function describe(images: Array<string>, options?: DescribeOptions | undefined | null): Promise<DescribeResult>
 

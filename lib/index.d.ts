@@ -1,5 +1,5 @@
 export * from '../index';
-import type { TtsOptions, TtsStreamChunk } from '../index';
+import type { BuildMediaOptions, TtsOptions, TtsStreamChunk } from '../index';
 
 /** Every rejected promise (and thrown error) of the API carries a stable `code` and, where there is one, a `hint`. */
 export interface HyperframesError extends Error {
@@ -11,3 +11,50 @@ export interface HyperframesError extends Error {
 
 /** Speaks `text` chunk by chunk, yielding each chunk's samples and words as soon as it is ready. */
 export declare function ttsStream(text: string, options?: TtsOptions): AsyncGenerator<TtsStreamChunk, void, undefined>;
+
+/** A sound effect placed on a line: a name (`"whoosh"`) or `{name, at (seconds into the line), volume}`. */
+export type MediaCue = string | { name: string; at?: number; volume?: number };
+
+/** What `buildMedia()` / `hyperframes media build` builds. */
+export interface MediaRequest {
+  /** The voice provider: `auto` (default), `heygen`, `elevenlabs` or `kokoro`. */
+  provider?: string;
+  voice?: string;
+  speed?: number;
+  lang?: string;
+  /** Requests at once per hosted provider. */
+  concurrency?: number;
+  /** Each line becomes `voice/<id>.wav`; ids are letters, digits, `-`, `_` and `.`. */
+  lines?: Array<{ id: string | number; text: string; voice?: string; speed?: number; lang?: string; sfx?: MediaCue | MediaCue[] }>;
+  /** A music bed: a prompt, `true` for the default mood, or details (`bgm` is accepted too). */
+  music?: boolean | string | { prompt?: string; query?: string; seconds?: number; provider?: string; mode?: 'auto' | 'retrieve' | 'generate' | 'none'; volume?: number };
+  bgm?: MediaRequest['music'];
+}
+
+/** Timed words of a line, seconds from the line's start. */
+export interface MediaWord { id: string; text: string; start: number; end: number }
+
+/** `audio_meta.json`, as written into the output folder (paths are relative to it). */
+export interface MediaManifest {
+  version: 1;
+  /** Every line was voiced (music and sound-effect failures are anomalies). */
+  ok: boolean;
+  tts_provider: string | null;
+  voice_id: string | null;
+  providers: { voice: string[]; music: string | null; sfx: string[] };
+  voices: Array<{ id: string; path: string; words_path: string; provider: string; voice: string; duration_s: number; sample_rate: number; words: MediaWord[] }>;
+  failed: Array<{ id: string; code: string; error: string; hint: string | null }>;
+  bgm: { path: string; provider: string; prompt: string; title: string | null; duration_s: number; volume: number; sample_rate: number; channels: number } | null;
+  sfx: Array<{ line: string; name: string; offset_s: number; volume: number; path: string; provider: string; source_name: string; duration_s: number }>;
+  anomalies: string[];
+  total_duration_s: number;
+  /** Where the manifest was written (only in the returned value). */
+  manifest_path: string;
+}
+
+/**
+ * A video script's whole audio: every line voiced with word timings, the sound-effect cues and a
+ * music bed, written into `options.out` with `audio_meta.json`. `request` is the request object or
+ * the path of a JSON file. A line that fails is listed in `failed` and never stops the others.
+ */
+export declare function buildMedia(request: MediaRequest | string, options: BuildMediaOptions): Promise<MediaManifest>;

@@ -9,6 +9,7 @@ pub mod doctor;
 pub mod engines;
 pub mod environment;
 pub mod http;
+pub mod media;
 mod napi_api;
 mod napi_media;
 mod napi_tts;

@@ -166,3 +166,59 @@ pub async fn describe(images: Vec<String>, options: Option<DescribeOptions>) -> 
             .collect(),
     })
 }
+
+#[napi(object)]
+#[derive(Default)]
+pub struct BuildMediaOptions {
+    /// The folder to write `voice/`, `sfx/`, `music/` and `audio_meta.json` into.
+    pub out: String,
+    /// Voice every line with this voice.
+    pub voice: Option<String>,
+    /// The voice provider (overrides the request's).
+    pub provider: Option<String>,
+    pub local_only: Option<bool>,
+    pub no_fallback: Option<bool>,
+    /// Requests at once per hosted provider.
+    pub concurrency: Option<u32>,
+    /// Leave the music bed out.
+    pub no_music: Option<bool>,
+    /// The local voice model may be downloaded on first use (default true).
+    pub allow_download: Option<bool>,
+}
+
+/// A video script's whole audio: see `buildMedia` in `lib/index.d.ts` for the request and result.
+#[napi(ts_args_type = "request: object | string, options: BuildMediaOptions", ts_return_type = "Promise<object>")]
+pub async fn build_media(request: serde_json::Value, options: BuildMediaOptions) -> Result<serde_json::Value> {
+    let media_error = |e: crate::media::MediaError| crate::napi_tts::engine_error(e.to_engine_error());
+    let request = match request {
+        serde_json::Value::String(path) => {
+            let text = crate::blocking(move || {
+                std::fs::read_to_string(&path)
+                    .map_err(|e| crate::media::MediaError::io(format!("Cannot read the request {path}"), &e))
+            })
+            .await
+            .map_err(media_error)?;
+            crate::media::MediaRequest::parse(&text)
+        }
+        value => crate::media::MediaRequest::from_value(&value),
+    }
+    .map_err(media_error)?;
+    if options.out.trim().is_empty() {
+        return Err(media_error(
+            crate::media::MediaError::new("BAD_REQUEST", "options.out is required: the folder to build into.")
+                .with_hint("buildMedia(request, { out: 'audio' })"),
+        ));
+    }
+    let opts = crate::media::BuildOptions {
+        out: options.out.clone().into(),
+        routing: routing(options.provider, options.local_only, options.no_fallback),
+        voice: options.voice,
+        concurrency: options.concurrency.map(|n| n.clamp(1, 64) as usize),
+        allow_download: options.allow_download.unwrap_or(true),
+        no_music: options.no_music.unwrap_or(false),
+    };
+    let manifest = crate::media::build(&request, &opts, &|_| {}).await.map_err(media_error)?;
+    let mut value = serde_json::to_value(&manifest).map_err(|e| Error::from_reason(e.to_string()))?;
+    value["manifest_path"] = serde_json::json!(opts.out.join(crate::media::manifest::FILE_NAME));
+    Ok(value)
+}

@@ -9,6 +9,7 @@
 //! partial file behind.
 
 pub mod describe;
+pub mod limits;
 pub mod music;
 pub mod sfx;
 pub mod voice;
@@ -141,6 +142,8 @@ pub struct Providers {
     pub heygen: Option<HeygenMedia>,
     pub elevenlabs: Option<ElevenLabs>,
     pub lyria: Option<Lyria>,
+    /// How many requests each provider serves at once (unlimited by default).
+    pub limits: limits::Limits,
 }
 
 impl Providers {
@@ -161,6 +164,7 @@ impl Providers {
             heygen,
             elevenlabs: facts.elevenlabs_key.then(ElevenLabs::from_env).flatten(),
             lyria: facts.gemini_key.then(Lyria::from_env).flatten(),
+            limits: limits::Limits::default(),
         }
     }
 }

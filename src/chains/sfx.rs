@@ -63,6 +63,7 @@ async fn attempt(
     output: &Path,
     providers: &Providers,
 ) -> ChainResult<(&'static str, String, f64)> {
+    let _turn = providers.limits.permit(provider).await;
     match provider {
         "heygen" => {
             let client = providers.heygen.as_ref().ok_or_else(|| super::not_configured(provider))?;

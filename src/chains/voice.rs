@@ -110,6 +110,7 @@ pub async fn voice_with(req: &VoiceRequest, facts: &Facts, providers: &Providers
 async fn attempt(provider: &'static str, req: &VoiceRequest, providers: &Providers) -> ChainResult<VoiceResult> {
     let lang = req.lang.as_deref().map(str::trim).filter(|l| !l.is_empty());
     let voice = req.voice.as_deref().map(str::trim).filter(|v| !v.is_empty());
+    let _turn = providers.limits.permit(provider).await;
     match provider {
         "heygen" => {
             let client = providers.heygen.as_ref().ok_or_else(|| super::not_configured(provider))?;

@@ -4,6 +4,7 @@ mod auth;
 mod captions;
 mod describe;
 mod doctor;
+mod media;
 mod models;
 mod music;
 mod plan;
@@ -41,6 +42,11 @@ enum Command {
     Sfx(sfx::SfxArgs),
     /// Background music fitted to a length: the HeyGen library, else Lyria (Gemini).
     Music(music::MusicArgs),
+    /// Build a video script's whole audio: voiced lines, sound effects, a music bed, a manifest.
+    Media {
+        #[command(subcommand)]
+        command: media::MediaCommand,
+    },
     /// Describe images in one sentence each (OpenRouter or Gemini; skipped without a key).
     Describe(describe::DescribeArgs),
     /// List the voices of a provider (HeyGen, ElevenLabs or the local Kokoro).
@@ -182,6 +188,7 @@ pub fn run(argv: Vec<String>, ctx: CliContext) -> i32 {
         Command::Captions(args) => captions::run(args, &out),
         Command::Sfx(args) => rt.block_on(sfx::run(args, &out)),
         Command::Music(args) => rt.block_on(music::run(args, &out)),
+        Command::Media { command } => rt.block_on(media::run(command, &out)),
         Command::Describe(args) => rt.block_on(describe::run(args, &out)),
         Command::Voices(args) => rt.block_on(voices::run(args, &out)),
         Command::Models { command } => rt.block_on(models::run(command, tty.stderr, &out)),

@@ -1,5 +1,8 @@
 //! A scripted HTTP server on 127.0.0.1 for the provider clients' tests: it answers each request
 //! with the next scripted reply (or can stall, truncate, or hang up) and records what it was sent.
+//! [`TestServer::routed`] answers from a function of the request instead, for concurrent callers
+//! whose requests arrive in no fixed order; the server also counts the most requests it was
+//! answering at once.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -61,10 +64,14 @@ impl Recorded {
     }
 }
 
+/// Answers a request (with a delay before answering, for concurrency tests).
+pub type Route = dyn Fn(&Recorded) -> (Duration, Scripted) + Send + Sync;
+
 pub struct TestServer {
     pub addr: SocketAddr,
     script: Arc<Mutex<VecDeque<Scripted>>>,
     requests: Arc<Mutex<Vec<Recorded>>>,
+    in_flight: Arc<Mutex<(usize, usize)>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -142,24 +149,52 @@ async fn answer(mut stream: TcpStream, reply: Scripted, base: String) {
 
 impl TestServer {
     pub async fn start() -> TestServer {
+        Self::serve(None).await
+    }
+
+    /// A server that answers each request with `route(request)`.
+    pub async fn routed(route: impl Fn(&Recorded) -> (Duration, Scripted) + Send + Sync + 'static) -> TestServer {
+        Self::serve(Some(Arc::new(route))).await
+    }
+
+    async fn serve(route: Option<Arc<Route>>) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
         let addr = listener.local_addr().unwrap();
         let script: Arc<Mutex<VecDeque<Scripted>>> = Arc::default();
         let requests: Arc<Mutex<Vec<Recorded>>> = Arc::default();
-        let (s, r) = (script.clone(), requests.clone());
+        let in_flight: Arc<Mutex<(usize, usize)>> = Arc::default();
+        let (s, r, f) = (script.clone(), requests.clone(), in_flight.clone());
         let base = format!("http://{addr}");
         let task = tokio::spawn(async move {
             while let Ok((mut stream, _)) = listener.accept().await {
-                let (s, r, base) = (s.clone(), r.clone(), base.clone());
+                let (s, r, f, base, route) = (s.clone(), r.clone(), f.clone(), base.clone(), route.clone());
                 tokio::spawn(async move {
                     let Some(req) = read_request(&mut stream).await else { return };
+                    let (delay, reply) = match &route {
+                        Some(route) => route(&req),
+                        None => (
+                            Duration::ZERO,
+                            s.lock().unwrap().pop_front().unwrap_or(Scripted::json(404, serde_json::json!({}))),
+                        ),
+                    };
                     r.lock().unwrap().push(req);
-                    let reply = s.lock().unwrap().pop_front().unwrap_or(Scripted::json(404, serde_json::json!({})));
+                    {
+                        let mut f = f.lock().unwrap();
+                        f.0 += 1;
+                        f.1 = f.1.max(f.0);
+                    }
+                    tokio::time::sleep(delay).await;
                     answer(stream, reply, base).await;
+                    f.lock().unwrap().0 -= 1;
                 });
             }
         });
-        TestServer { addr, script, requests, task }
+        TestServer { addr, script, requests, in_flight, task }
+    }
+
+    /// The most requests the server was answering at the same time.
+    pub fn peak_in_flight(&self) -> usize {
+        self.in_flight.lock().unwrap().1
     }
 
     pub fn url(&self) -> String {

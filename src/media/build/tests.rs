@@ -1,0 +1,235 @@
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::*;
+use crate::chains::testing::{self, SINE_MP3};
+use crate::providers::test_server::{Recorded, Scripted, TestServer};
+
+/// A HeyGen stand-in: speech whose one word is the line's first word, presigned MP3 downloads,
+/// a music library with one track and no sound effects. Speech for text containing "boom" is a
+/// 400; `delay` slows every speech request.
+async fn heygen(delay: Duration) -> TestServer {
+    TestServer::routed(move |r: &Recorded| {
+        if r.target.starts_with("/v3/voices/speech") {
+            let text = r.json()["text"].as_str().unwrap_or_default().to_string();
+            if text.contains("boom") {
+                return (delay, Scripted::json(400, json!({"error": {"code": "invalid_text", "message": "boom"}})));
+            }
+            let first = text.split_whitespace().next().unwrap_or_default().to_string();
+            let body = json!({"data": {"audio_url": "{base}/audio/line.mp3",
+                "word_timestamps": [{"word": "<start>", "start": 0.0, "end": 0.0}, {"word": first, "start": 0.05, "end": 0.3}]}});
+            (delay, Scripted::json(200, body))
+        } else if r.target.starts_with("/audio/") {
+            (Duration::ZERO, Scripted::bytes(200, "audio/mpeg", SINE_MP3.to_vec()))
+        } else if r.target.contains("type=music") {
+            let hit = json!({"id": "m1", "name": "Calm Bed", "description": "", "audio_url": "{base}/audio/bed.mp3", "duration": 1.0, "score": 0.9});
+            (Duration::ZERO, Scripted::json(200, json!({"data": [hit]})))
+        } else if r.target.contains("type=sound_effects") {
+            (Duration::ZERO, Scripted::json(200, json!({"data": []})))
+        } else {
+            (Duration::ZERO, Scripted::json(404, json!({})))
+        }
+    })
+    .await
+}
+
+fn providers(server: &TestServer, hosted: usize) -> Providers {
+    Providers { heygen: Some(testing::heygen(server)), limits: Limits::new(hosted, 1), ..Providers::default() }
+}
+
+fn heygen_only() -> Facts {
+    Facts { heygen: true, ..Facts::default() }
+}
+
+fn options(out: &Path) -> BuildOptions {
+    BuildOptions { out: out.to_path_buf(), ..BuildOptions::default() }
+}
+
+fn request(value: Value) -> MediaRequest {
+    MediaRequest::from_value(&value).unwrap()
+}
+
+fn wav_seconds(path: &Path) -> f64 {
+    let r = hound::WavReader::open(path).unwrap();
+    f64::from(r.duration()) / f64::from(r.spec().sample_rate)
+}
+
+#[tokio::test]
+async fn a_script_becomes_voice_files_cues_a_bed_and_a_manifest() {
+    let server = heygen(Duration::ZERO).await;
+    let dir = tempfile::tempdir().unwrap();
+    let req = request(json!({
+        "lines": [
+            {"id": "intro", "text": "Hello there.", "sfx": ["whoosh", {"name": "Whoosh", "at": 0.5}]},
+            {"id": "empty", "text": " "},
+            {"id": "outro", "text": "Goodbye now.", "sfx": ["pop"]},
+        ],
+        "music": {"prompt": "calm"},
+    }));
+    let log = Mutex::new(Vec::new());
+    let record = |e: Event| log.lock().unwrap().push(e);
+    let m = build_with(&req, &options(dir.path()), &heygen_only(), &providers(&server, 1), &record).await.unwrap();
+
+    assert!(!m.ok, "one line failed");
+    assert_eq!(m.voices.iter().map(|v| v.id.as_str()).collect::<Vec<_>>(), vec!["intro", "outro"]);
+    assert_eq!(m.failed.len(), 1);
+    assert_eq!((m.failed[0].id.as_str(), m.failed[0].code), ("empty", "EMPTY_TEXT"));
+    assert_eq!(m.tts_provider, Some("heygen"));
+    assert_eq!(m.providers.voice, vec!["heygen"]);
+    for v in &m.voices {
+        let wav = dir.path().join(&v.path);
+        assert!((wav_seconds(&wav) - v.duration_s).abs() < 0.002, "{}", v.path);
+        assert_eq!(v.words.as_array().unwrap().len(), 1, "the <start> sentinel is dropped");
+        let words: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join(&v.words_path)).unwrap()).unwrap();
+        assert_eq!(words, v.words);
+    }
+    assert_eq!(m.voices[0].words[0]["text"], "Hello");
+    assert_eq!(m.voices[1].words[0]["text"], "Goodbye");
+    let total: f64 = m.voices.iter().map(|v| v.duration_s).sum();
+    assert!((m.total_duration_s - total).abs() < 0.001);
+
+    // "whoosh" and "Whoosh" share one file; the library had no effects, so the bundled one served.
+    assert_eq!(m.sfx.len(), 3);
+    assert_eq!(m.sfx[0].path, m.sfx[1].path);
+    assert_eq!((m.sfx[1].line.as_str(), m.sfx[1].offset_s, m.sfx[1].volume), ("intro", 0.5, 0.35));
+    assert_eq!(m.sfx[2].path, "sfx/pop.wav");
+    assert!(m.sfx.iter().all(|s| s.provider == "bundled" && dir.path().join(&s.path).is_file()));
+    assert_eq!(m.providers.sfx, vec!["bundled"]);
+
+    let bed = m.bgm.as_ref().unwrap();
+    assert_eq!((bed.provider, bed.title.as_deref(), bed.volume), ("heygen", Some("Calm Bed"), 0.12));
+    assert!((bed.duration_s - m.total_duration_s).abs() < 0.002, "the bed lasts as long as the voice");
+    assert!((wav_seconds(&dir.path().join(MUSIC_FILE)) - m.total_duration_s).abs() < 0.01);
+
+    assert!(m.anomalies.iter().any(|a| a.starts_with("line empty: not voiced")), "{:?}", m.anomalies);
+    assert!(m.anomalies.iter().any(|a| a.contains("sound effect \"whoosh\": heygen: no match")), "{:?}", m.anomalies);
+    let on_disk: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("audio_meta.json")).unwrap()).unwrap();
+    assert_eq!(on_disk, serde_json::to_value(&m).unwrap());
+    assert!(!dir.path().join("voice/empty.wav").exists());
+
+    let seen: Vec<Event> = log.lock().unwrap().clone();
+    assert_eq!(seen[0], Event::Started { lines: 3, effects: 2, music: true });
+    assert_eq!(seen.iter().filter(|e| matches!(e, Event::Line { .. })).count(), 3);
+    assert_eq!(seen.iter().filter(|e| matches!(e, Event::Effect { outcome: Ok("bundled"), .. })).count(), 2);
+    assert!(seen.contains(&Event::Music { outcome: Ok("heygen") }));
+}
+
+#[tokio::test]
+async fn a_failing_line_never_stops_the_others_and_order_is_kept() {
+    let server = heygen(Duration::from_millis(5)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let lines: Vec<Value> = (0..6)
+        .map(
+            |i| json!({"id": format!("l{i}"), "text": if i == 2 { "boom".to_string() } else { format!("w{i} words") }}),
+        )
+        .collect();
+    let m = build_with(
+        &request(json!({"lines": lines})),
+        &options(dir.path()),
+        &heygen_only(),
+        &providers(&server, 3),
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(m.voices.iter().map(|v| v.id.as_str()).collect::<Vec<_>>(), vec!["l0", "l1", "l3", "l4", "l5"]);
+    for v in &m.voices {
+        assert_eq!(v.words[0]["text"], format!("w{}", &v.id[1..]), "each file holds its own line");
+    }
+    assert_eq!(m.failed[0].id, "l2");
+    assert!(m.failed[0].error.contains("400"), "{:?}", m.failed[0]);
+    assert_eq!(m.bgm, None);
+}
+
+#[tokio::test]
+async fn hosted_requests_stay_within_the_limit() {
+    for (limit, want) in [(2, 2), (1, 1)] {
+        let server = heygen(Duration::from_millis(40)).await;
+        let dir = tempfile::tempdir().unwrap();
+        let lines: Vec<Value> = (0..6).map(|i| json!({"id": format!("l{i}"), "text": "hi"})).collect();
+        let m = build_with(
+            &request(json!({"lines": lines})),
+            &options(dir.path()),
+            &heygen_only(),
+            &providers(&server, limit),
+            &|_| {},
+        )
+        .await
+        .unwrap();
+        assert!(m.ok);
+        assert_eq!(server.peak_in_flight(), want, "limit {limit}");
+    }
+}
+
+#[tokio::test]
+async fn local_only_touches_no_server_and_still_writes_the_manifest() {
+    let server = heygen(Duration::ZERO).await;
+    let dir = tempfile::tempdir().unwrap();
+    let facts = Facts { local_only: true, ..heygen_only() };
+    let req = request(json!({"lines": [{"id": "a", "text": "Hi.", "sfx": ["click"]}], "music": true}));
+    let m = build_with(&req, &options(dir.path()), &facts, &providers(&server, 2), &|_| {}).await.unwrap();
+    assert!(server.requests().is_empty(), "{:?}", server.requests().len());
+    assert!(!m.ok);
+    assert_eq!(m.failed[0].code, "NO_PROVIDER");
+    assert_eq!(m.sfx[0].provider, "bundled");
+    assert_eq!(m.bgm, None);
+    assert!(m.anomalies.iter().any(|a| a.starts_with("music: left out")), "{:?}", m.anomalies);
+    assert!(dir.path().join("audio_meta.json").is_file());
+}
+
+#[tokio::test]
+async fn music_modes_and_no_music() {
+    let server = heygen(Duration::ZERO).await;
+    let dir = tempfile::tempdir().unwrap();
+    let req = request(json!({"music": {"mode": "generate", "seconds": 2}}));
+    let m = build_with(&req, &options(dir.path()), &heygen_only(), &providers(&server, 1), &|_| {}).await.unwrap();
+    assert_eq!(m.bgm, None, "the library does not generate");
+    assert!(m.anomalies.iter().any(|a| a.contains("No music generator")), "{:?}", m.anomalies);
+    assert!(server.requests().is_empty());
+
+    let req = request(json!({"music": {"mode": "retrieve", "seconds": 2}}));
+    let m = build_with(&req, &options(dir.path()), &heygen_only(), &providers(&server, 1), &|_| {}).await.unwrap();
+    let bed = m.bgm.unwrap();
+    assert_eq!((bed.provider, bed.duration_s, bed.volume), ("heygen", 2.0, 0.9), "alone, the bed is loud");
+
+    let opts = BuildOptions { no_music: true, ..options(dir.path()) };
+    let req = request(json!({"lines": [{"id": "a", "text": "Hi."}], "music": true}));
+    let before = server.requests().len();
+    let m = build_with(&req, &opts, &heygen_only(), &providers(&server, 1), &|_| {}).await.unwrap();
+    assert_eq!(m.bgm, None);
+    assert!(server.requests()[before..].iter().all(|r| !r.target.contains("type=music")));
+}
+
+#[tokio::test]
+async fn an_output_folder_that_cannot_be_made_is_an_io_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("file");
+    std::fs::write(&file, "x").unwrap();
+    let req = request(json!({"lines": [{"id": "a", "text": "Hi."}]}));
+    let e = build_with(&req, &options(&file.join("out")), &heygen_only(), &Providers::default(), &|_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "IO_ERROR");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
+}
+
+#[tokio::test]
+async fn the_voice_provider_and_voice_can_be_overridden() {
+    let server = heygen(Duration::ZERO).await;
+    let dir = tempfile::tempdir().unwrap();
+    let req = request(json!({"provider": "elevenlabs", "voice": "someone", "lines": [{"id": "a", "text": "Hi."}]}));
+    let opts = BuildOptions {
+        routing: Routing { provider: Some("heygen".into()), ..Routing::default() },
+        voice: Some("0123456789abcdef0123456789abcdef".into()),
+        ..options(dir.path())
+    };
+    let m = build_with(&req, &opts, &heygen_only(), &providers(&server, 1), &|_| {}).await.unwrap();
+    assert!(m.ok, "{:?}", m.failed);
+    assert_eq!(m.voice_id.as_deref(), Some("0123456789abcdef0123456789abcdef"));
+    let speech = server.requests().into_iter().find(|r| r.target.starts_with("/v3/voices/speech")).unwrap();
+    assert_eq!(speech.json()["voice_id"], "0123456789abcdef0123456789abcdef");
+}

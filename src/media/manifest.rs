@@ -1,0 +1,103 @@
+//! `audio_meta.json`: what a build produced, where, from which provider, and what went wrong.
+//! Paths are relative to the output folder, with `/` separators. The field names follow the JS
+//! engine's manifest (`tts_provider`, `voices[].duration_s`, `total_duration_s`, …) so tools that
+//! read it keep working.
+
+use std::path::Path;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::error::MediaError;
+
+pub const FILE_NAME: &str = "audio_meta.json";
+pub const VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Manifest {
+    pub version: u32,
+    /// Every line was voiced (music and sound-effect failures are anomalies, not failures).
+    pub ok: bool,
+    /// The provider that voiced the first voiced line.
+    pub tts_provider: Option<&'static str>,
+    /// The voice the request asked for, else the first voiced line's.
+    pub voice_id: Option<String>,
+    pub providers: ProvidersUsed,
+    /// The voiced lines, in request order.
+    pub voices: Vec<VoiceEntry>,
+    /// The lines that could not be voiced, in request order.
+    pub failed: Vec<FailedLine>,
+    pub bgm: Option<MusicEntry>,
+    pub sfx: Vec<SfxEntry>,
+    /// Everything that did not go to plan: skipped providers, failed lines, cues and music.
+    pub anomalies: Vec<String>,
+    /// The voiced lines' durations added up.
+    pub total_duration_s: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ProvidersUsed {
+    pub voice: Vec<&'static str>,
+    pub music: Option<&'static str>,
+    pub sfx: Vec<&'static str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VoiceEntry {
+    pub id: String,
+    pub path: String,
+    pub words_path: String,
+    pub provider: &'static str,
+    pub voice: String,
+    pub duration_s: f64,
+    pub sample_rate: u32,
+    /// `[{id: "w0", text, start, end}]`, seconds from the start of the line.
+    pub words: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FailedLine {
+    pub id: String,
+    pub code: &'static str,
+    pub error: String,
+    pub hint: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MusicEntry {
+    pub path: String,
+    pub provider: &'static str,
+    pub prompt: String,
+    /// The library track's name, when the library served.
+    pub title: Option<String>,
+    pub duration_s: f64,
+    pub volume: f64,
+    pub sample_rate: u32,
+    pub channels: u16,
+}
+
+/// One cue: an effect placed on a line. Cues with the same effect share its file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SfxEntry {
+    pub line: String,
+    /// The name the request asked for.
+    pub name: String,
+    /// Seconds from the start of the line.
+    pub offset_s: f64,
+    pub volume: f64,
+    pub path: String,
+    pub provider: &'static str,
+    /// The effect's name in the library that served it.
+    pub source_name: String,
+    pub duration_s: f64,
+}
+
+impl Manifest {
+    /// Writes `audio_meta.json` into `dir` through a temporary file and a rename.
+    pub fn write(&self, dir: &Path) -> Result<(), MediaError> {
+        let path = dir.join(FILE_NAME);
+        let text = serde_json::to_string_pretty(self).expect("the manifest always serialises") + "\n";
+        crate::engines::kokoro::service::write_text_atomic(&path, &text)
+            .map_err(|e| MediaError::new("IO_ERROR", e.message).with_hint("Check that the output folder is writable."))
+    }
+}

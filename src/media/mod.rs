@@ -1,0 +1,13 @@
+//! `media build`: the whole audio of a video script in one run: every line voiced (with word
+//! timings), a music bed and the sound-effect cues, through the provider chains, with a manifest
+//! (`audio_meta.json`) saying what came from where.
+
+pub mod build;
+pub mod error;
+pub mod manifest;
+pub mod request;
+
+pub use build::{build, BuildOptions, Event};
+pub use error::MediaError;
+pub use manifest::Manifest;
+pub use request::MediaRequest;

@@ -1,0 +1,121 @@
+use serde_json::json;
+
+use super::*;
+
+fn problems(value: serde_json::Value) -> String {
+    let e = MediaRequest::from_value(&value).unwrap_err();
+    assert_eq!(e.code, "BAD_REQUEST");
+    assert!(e.hint.is_some());
+    e.message
+}
+
+#[test]
+fn a_full_request_parses_with_defaults_filled_in() {
+    let r = MediaRequest::from_value(&json!({
+        "provider": "heygen", "voice": " v1 ", "speed": 1.25, "lang": "en", "concurrency": 2,
+        "lines": [
+            {"id": "intro", "text": "Hello.", "sfx": ["whoosh", {"name": "pop", "at": 1.5, "volume": 0.5}]},
+            {"id": 2, "text": "Bye.", "voice": "af_heart", "speed": 0.9, "sfx": "ping"},
+        ],
+        "music": {"query": "upbeat", "seconds": 12, "volume": 0.2, "extra": "ignored"},
+    }))
+    .unwrap();
+    assert_eq!(r.provider.as_deref(), Some("heygen"));
+    assert_eq!(r.voice.as_deref(), Some("v1"));
+    assert_eq!(r.speed, 1.25);
+    assert_eq!(r.concurrency, Some(2));
+    assert_eq!(r.lines.len(), 2);
+    assert_eq!(
+        r.lines[0].sfx,
+        vec![
+            Cue { name: "whoosh".into(), at: 0.0, volume: SFX_VOLUME },
+            Cue { name: "pop".into(), at: 1.5, volume: 0.5 },
+        ]
+    );
+    assert_eq!(r.lines[1].id, "2");
+    assert_eq!(r.lines[1].speed, Some(0.9));
+    assert_eq!(r.lines[1].sfx[0].name, "ping");
+    let m = r.music.clone().unwrap();
+    assert_eq!((m.prompt.as_str(), m.seconds, m.volume), ("upbeat", Some(12.0), Some(0.2)));
+    assert_eq!(
+        r.cues().map(|(l, c)| (l.id.as_str(), c.name.as_str())).collect::<Vec<_>>(),
+        vec![("intro", "whoosh"), ("intro", "pop"), ("2", "ping")]
+    );
+}
+
+#[test]
+fn the_js_engines_bgm_block_and_modes_are_understood() {
+    let r =
+        MediaRequest::from_value(&json!({"lines": [{"id": "a", "text": "x"}], "bgm": {"mode": "retrieve"}})).unwrap();
+    let m = r.music.unwrap();
+    assert_eq!((m.prompt.as_str(), m.provider.as_deref()), (DEFAULT_MUSIC_PROMPT, Some("heygen")));
+    let r =
+        MediaRequest::from_value(&json!({"lines": [{"id": "a", "text": "x"}], "bgm": {"mode": "generate"}})).unwrap();
+    assert!(r.music.unwrap().generate_only);
+    let r = MediaRequest::from_value(&json!({"lines": [{"id": "a", "text": "x"}], "bgm": {"mode": "none"}})).unwrap();
+    assert_eq!(r.music, None);
+    let r = MediaRequest::from_value(&json!({"music": "lofi beats"})).unwrap();
+    assert_eq!(r.music.unwrap().prompt, "lofi beats");
+    let r = MediaRequest::from_value(&json!({"lines": [{"id": "a", "text": "x"}], "music": false})).unwrap();
+    assert_eq!(r.music, None);
+}
+
+#[test]
+fn an_empty_line_is_kept_so_it_fails_on_its_own() {
+    let r = MediaRequest::from_value(&json!({"lines": [{"id": "a"}, {"id": "b", "text": "  "}]})).unwrap();
+    assert_eq!(r.lines.iter().map(|l| l.text.as_str()).collect::<Vec<_>>(), vec!["", "  "]);
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let message = problems(json!({
+        "speed": 9,
+        "lines": [
+            {"id": "../etc/passwd", "text": "x"},
+            {"text": "no id"},
+            {"id": "ok", "text": 5, "sfx": [{"at": 1}, {"name": "pop", "at": -1}, 7]},
+            {"id": "OK", "text": "dup"},
+            "not a line",
+        ],
+        "music": {"seconds": -3, "mode": "loud", "volume": 9},
+        "concurrency": 0,
+    }));
+    for part in [
+        "speed: must be greater than 0",
+        "lines[0].id: \"../etc/passwd\" cannot name a file",
+        "lines[1].id: is required",
+        "lines[2].text: must be a string",
+        "lines[2].sfx[0]: needs an effect name",
+        "lines[2].sfx[1].at: must be 0 or more",
+        "lines[2].sfx[2]: must be an effect name",
+        "the id \"OK\" is used twice",
+        "lines[4]: must be an object",
+        "music.seconds: must be more than 0",
+        "music.mode: \"loud\" is not one of",
+        "music.volume: must be between 0 and 4",
+        "concurrency: must be a whole number",
+    ] {
+        assert!(message.contains(part), "missing {part:?} in:\n{message}");
+    }
+}
+
+#[test]
+fn not_json_or_nothing_to_do_is_refused() {
+    let e = MediaRequest::parse("{\"lines\": [").unwrap_err();
+    assert_eq!(e.code, "BAD_REQUEST");
+    assert!(e.message.contains("not JSON"), "{}", e.message);
+    assert!(problems(json!([1, 2])).contains("must be a JSON object"));
+    assert!(problems(json!({})).contains("nothing to build"));
+    assert!(problems(json!({"lines": []})).contains("nothing to build"));
+    assert!(problems(json!({"lines": {"id": "a"}})).contains("lines: must be an array"));
+}
+
+#[test]
+fn ids_that_cannot_name_a_file_are_refused() {
+    for bad in ["", ".hidden", "a/b", "a\\b", "a b", "é", &"x".repeat(65)] {
+        assert!(problems(json!({"lines": [{"id": bad, "text": "x"}]})).contains("lines[0].id"), "{bad:?}");
+    }
+    for good in ["intro", "line-1", "S01_E02.take3", &"x".repeat(64)] {
+        assert!(MediaRequest::from_value(&json!({"lines": [{"id": good, "text": "x"}]})).is_ok(), "{good:?}");
+    }
+}
