@@ -1,6 +1,8 @@
 //! `hyperframes tts`: speech with word timings and captions. `--provider auto` (the default) goes
 //! through the voice chain (HeyGen → ElevenLabs → Kokoro); when the plan picks the local Kokoro
 //! engine (or `--provider kokoro`), the local path below runs as it always has, streaming included.
+//! Hosted providers deliver their audio whole; with `--stream` it is written to stdout as the same
+//! 24 kHz PCM as soon as it has arrived.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -151,6 +153,20 @@ fn read_text(args: &TtsArgs) -> EngineResult<String> {
     }
 }
 
+/// A hosted result on stdout in the `--stream` format: 16-bit little-endian PCM, 24 kHz mono.
+fn write_pcm(samples: &[f32], rate: u32) -> EngineResult<()> {
+    let resampled;
+    let samples = if rate == SAMPLE_RATE {
+        samples
+    } else {
+        resampled = crate::audio::resample::resample(samples, rate, SAMPLE_RATE);
+        &resampled
+    };
+    let bytes: Vec<u8> = samples.iter().flat_map(|s| wav::to_i16(*s).to_le_bytes()).collect();
+    let mut o = std::io::stdout().lock();
+    o.write_all(&bytes).and_then(|_| o.flush()).map_err(|e| EngineError::io("cannot write to stdout", &e))
+}
+
 pub(super) async fn run(args: TtsArgs, stderr_tty: bool, out: &Output) -> i32 {
     if args.list && matches!(args.provider, TtsProvider::Auto | TtsProvider::Kokoro) {
         return list_voices(args.json, out);
@@ -178,11 +194,6 @@ async fn run_chain(args: TtsArgs, facts: &Facts, providers: &Providers, out: &Ou
         let sub = super::voices::VoicesArgs::for_provider(args.provider.name(), args.lang.clone(), args.json);
         return super::voices::run(sub, out).await;
     }
-    if args.stream {
-        let e = EngineError::new("BAD_INPUT", "--stream is only available with the local Kokoro engine.")
-            .with_hint("Add --provider kokoro to stream.");
-        return fail(out, args.json, &e);
-    }
     let prepared = (|| -> EngineResult<_> {
         let text = read_text(&args)?;
         if text.trim().is_empty() {
@@ -193,7 +204,7 @@ async fn run_chain(args: TtsArgs, facts: &Facts, providers: &Providers, out: &Ou
             WavFormat::F32 => SampleFormat::Float32,
         };
         let outputs = service::Outputs {
-            audio: Some(args.output.clone()),
+            audio: (!args.stream).then(|| args.output.clone()),
             format: Some(format),
             words: args.words.clone(),
             captions: args.captions.clone(),
@@ -235,8 +246,15 @@ async fn run_chain(args: TtsArgs, facts: &Facts, providers: &Providers, out: &Ou
     if let Err(e) = written {
         return fail(out, args.json, &e);
     }
+    let stream = args.stream;
+    if stream {
+        let (samples, rate) = (r.samples.clone(), r.sample_rate);
+        if let Err(e) = crate::blocking(move || write_pcm(&samples, rate)).await {
+            return fail(out, args.json, &e);
+        }
+    }
     if args.json {
-        out.json(&json!({
+        let report = json!({
             "ok": true,
             "provider": r.provider,
             "model": (r.provider == "kokoro").then(|| args.model.clone().unwrap_or_else(|| service::DEFAULT_MODEL.to_string())),
@@ -245,8 +263,8 @@ async fn run_chain(args: TtsArgs, facts: &Facts, providers: &Providers, out: &Ou
             "lang": args.lang,
             "langApplied": true,
             "durationSeconds": service::round_ms(r.duration_seconds()),
-            "sampleRate": r.sample_rate,
-            "outputPath": args.output,
+            "sampleRate": if stream { SAMPLE_RATE } else { r.sample_rate },
+            "outputPath": (!stream).then(|| args.output.clone()),
             "wordsPath": args.words,
             "captionsPath": args.captions,
             "chunks": null,
@@ -254,7 +272,15 @@ async fn run_chain(args: TtsArgs, facts: &Facts, providers: &Providers, out: &Ou
             "note": null,
             "words": service::caption_words_json(&r.words),
             "anomalies": r.anomalies,
-        }));
+        });
+        // With --stream, stdout carries only the PCM; the report goes to stderr.
+        if stream {
+            out.err(&serde_json::to_string_pretty(&report).expect("JSON values always serialise"));
+        } else {
+            out.json(&report);
+        }
+    } else if stream {
+        print_anomalies(out, &r.anomalies);
     } else {
         print_anomalies(out, &r.anomalies);
         out.out(&format!(
