@@ -41,6 +41,8 @@ export interface BuildMediaOptions {
   noMusic?: boolean
   /** The local voice model may be downloaded on first use (default true). */
   allowDownload?: boolean
+  /** Voice every line again, even those unchanged since the last build into `out`. */
+  fresh?: boolean
 }
 
 /** One-sentence descriptions of images; a failure affects only its own image. */

@@ -42,7 +42,7 @@ export interface MediaManifest {
   tts_provider: string | null;
   voice_id: string | null;
   providers: { voice: string[]; music: string | null; sfx: string[] };
-  voices: Array<{ id: string; path: string; words_path: string; provider: string; voice: string; duration_s: number; sample_rate: number; words: MediaWord[] }>;
+  voices: Array<{ id: string; path: string; words_path: string; provider: string; voice: string; duration_s: number; sample_rate: number; words: MediaWord[]; input_sha256: string; reused: boolean }>;
   failed: Array<{ id: string; code: string; error: string; hint: string | null }>;
   bgm: { path: string; provider: string; prompt: string; title: string | null; duration_s: number; volume: number; sample_rate: number; channels: number } | null;
   sfx: Array<{ line: string; name: string; offset_s: number; volume: number; path: string; provider: string; source_name: string; duration_s: number }>;

@@ -184,6 +184,8 @@ pub struct BuildMediaOptions {
     pub no_music: Option<bool>,
     /// The local voice model may be downloaded on first use (default true).
     pub allow_download: Option<bool>,
+    /// Voice every line again, even those unchanged since the last build into `out`.
+    pub fresh: Option<bool>,
 }
 
 /// A video script's whole audio: see `buildMedia` in `lib/index.d.ts` for the request and result.
@@ -216,6 +218,7 @@ pub async fn build_media(request: serde_json::Value, options: BuildMediaOptions)
         concurrency: options.concurrency.map(|n| n.clamp(1, 64) as usize),
         allow_download: options.allow_download.unwrap_or(true),
         no_music: options.no_music.unwrap_or(false),
+        fresh: options.fresh.unwrap_or(false),
     };
     let manifest = crate::media::build(&request, &opts, &|_| {}).await.map_err(media_error)?;
     let mut value = serde_json::to_value(&manifest).map_err(|e| Error::from_reason(e.to_string()))?;

@@ -130,7 +130,8 @@ pub struct Routing {
 }
 
 impl Routing {
-    fn pinned(&self) -> Option<&str> {
+    /// The pinned provider's name (`auto` and blank pin nothing).
+    pub fn pinned(&self) -> Option<&str> {
         self.provider.as_deref().map(str::trim).filter(|p| !p.is_empty() && !p.eq_ignore_ascii_case("auto"))
     }
 }

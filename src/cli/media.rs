@@ -35,6 +35,9 @@ pub(crate) struct BuildArgs {
     /// Never download the local voice model (fail the lines instead).
     #[arg(long)]
     no_download: bool,
+    /// Voice every line again, even those unchanged since the last build into this folder.
+    #[arg(long)]
+    fresh: bool,
     #[command(flatten)]
     routing: RoutingArgs,
     /// Print the manifest as JSON on stdout.
@@ -82,8 +85,13 @@ fn progress(out: &Output, event: Event) {
             let music = if music { ", a music bed" } else { "" };
             format!("Building {lines} line(s), {effects} sound effect(s){music}…")
         }
-        Event::Line { id, outcome: Ok((provider, seconds)) } => format!("  ✓ voice {id}  {seconds:.2}s  {provider}"),
-        Event::Line { id, outcome: Err(why) } => format!("  ✗ voice {id}  {why}"),
+        Event::Line { id, reused: true, outcome: Ok((provider, seconds)) } => {
+            format!("  = voice {id}  {seconds:.2}s  {provider} (unchanged, kept)")
+        }
+        Event::Line { id, outcome: Ok((provider, seconds)), .. } => {
+            format!("  ✓ voice {id}  {seconds:.2}s  {provider}")
+        }
+        Event::Line { id, outcome: Err(why), .. } => format!("  ✗ voice {id}  {why}"),
         Event::Effect { name, outcome: Ok(provider) } => format!("  ✓ sfx {name}  {provider}"),
         Event::Effect { name, outcome: Err(why) } => format!("  ✗ sfx {name}  {why}"),
         Event::Music { outcome: Ok(provider) } => format!("  ✓ music  {provider}"),
@@ -105,6 +113,7 @@ async fn build(args: BuildArgs, out: &Output) -> i32 {
         concurrency: args.concurrency.map(usize::from),
         allow_download: !args.no_download,
         no_music: args.no_music,
+        fresh: args.fresh,
     };
     let quiet = args.json;
     let on_event = |e: Event| {

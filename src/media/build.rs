@@ -15,6 +15,7 @@ use futures_util::future::join_all;
 use super::error::MediaError;
 use super::manifest::{FailedLine, Manifest, MusicEntry, ProvidersUsed, SfxEntry, VoiceEntry, VERSION};
 use super::request::{Line, MediaRequest, MusicSpec, MUSIC_VOLUME_ALONE, MUSIC_VOLUME_UNDER_VOICE};
+use super::reuse::{self, Previous};
 use crate::chains::limits::{self, Limits};
 use crate::chains::music::{MusicRequest, DEFAULT_SECONDS};
 use crate::chains::sfx::SfxRequest;
@@ -41,15 +42,31 @@ pub struct BuildOptions {
     pub allow_download: bool,
     /// Leave the music bed out even when the request asks for one.
     pub no_music: bool,
+    /// Voice every line again, even those whose inputs have not changed since the last build.
+    pub fresh: bool,
 }
 
 /// What a build reports as it goes, for progress displays.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    Started { lines: usize, effects: usize, music: bool },
-    Line { id: String, outcome: Result<(&'static str, f64), String> },
-    Effect { name: String, outcome: Result<&'static str, String> },
-    Music { outcome: Result<&'static str, String> },
+    Started {
+        lines: usize,
+        effects: usize,
+        music: bool,
+    },
+    /// `reused`: kept from the previous build, no provider was asked.
+    Line {
+        id: String,
+        reused: bool,
+        outcome: Result<(&'static str, f64), String>,
+    },
+    Effect {
+        name: String,
+        outcome: Result<&'static str, String>,
+    },
+    Music {
+        outcome: Result<&'static str, String>,
+    },
 }
 
 pub type OnEvent<'a> = &'a (dyn Fn(Event) + Send + Sync);
@@ -73,10 +90,24 @@ pub async fn build_with(
     prepare_folder(&out).await?;
     let music = req.music.as_ref().filter(|_| !opts.no_music);
     let effects = distinct_effects(req);
+    let requests: Vec<(VoiceRequest, String)> = req
+        .lines
+        .iter()
+        .map(|l| {
+            let vr = voice_request(l, req, opts);
+            let digest = reuse::input_digest(&vr);
+            (vr, digest)
+        })
+        .collect();
+    let kept = kept_lines(req, &requests, opts).await;
     on_event(Event::Started { lines: req.lines.len(), effects: effects.len(), music: music.is_some() });
 
     let voices_then_music = async {
-        let lines = join_all(req.lines.iter().map(|l| voice_line(l, req, opts, facts, providers, on_event))).await;
+        let lines =
+            join_all(req.lines.iter().zip(&requests).zip(kept).map(|((line, (vr, digest)), kept)| {
+                voice_line(line, vr, digest, kept, opts, facts, providers, on_event)
+            }))
+            .await;
         let voiced: f64 = lines.iter().filter_map(|r| r.as_ref().ok()).map(|(v, _)| v.duration_s).sum();
         let bed = match music {
             Some(spec) => Some(music_bed(spec, voiced, opts, facts, providers, on_event).await),
@@ -220,30 +251,51 @@ fn distinct_effects(req: &MediaRequest) -> Vec<(String, String)> {
     seen
 }
 
+/// The lines the previous build already made from the same inputs (none with `fresh`).
+async fn kept_lines(
+    req: &MediaRequest,
+    requests: &[(VoiceRequest, String)],
+    opts: &BuildOptions,
+) -> Vec<Option<VoiceEntry>> {
+    if opts.fresh {
+        return vec![None; requests.len()];
+    }
+    let wanted: Vec<(String, String)> =
+        req.lines.iter().zip(requests).map(|(l, (_, digest))| (l.id.clone(), digest.clone())).collect();
+    let dir = opts.out.clone();
+    crate::blocking(move || {
+        let previous = Previous::load(&dir);
+        wanted.iter().map(|(id, digest)| previous.reusable(id, digest, &dir)).collect()
+    })
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn voice_line(
     line: &Line,
-    req: &MediaRequest,
+    vr: &VoiceRequest,
+    digest: &str,
+    kept: Option<VoiceEntry>,
     opts: &BuildOptions,
     facts: &Facts,
     providers: &Providers,
     on_event: OnEvent<'_>,
 ) -> Result<(VoiceEntry, Vec<String>), ChainError> {
-    let result = speak(line, req, opts, facts, providers).await;
+    if let Some(entry) = kept {
+        on_event(Event::Line { id: line.id.clone(), reused: true, outcome: Ok((entry.provider, entry.duration_s)) });
+        return Ok((entry, Vec::new()));
+    }
+    let result = speak(line, vr, digest, opts, facts, providers).await;
     let outcome = result.as_ref().map(|(v, _)| (v.provider, v.duration_s)).map_err(ChainError::anomaly);
-    on_event(Event::Line { id: line.id.clone(), outcome });
+    on_event(Event::Line { id: line.id.clone(), reused: false, outcome });
     result
 }
 
-async fn speak(
-    line: &Line,
-    req: &MediaRequest,
-    opts: &BuildOptions,
-    facts: &Facts,
-    providers: &Providers,
-) -> Result<(VoiceEntry, Vec<String>), ChainError> {
+/// What the voice chain is asked for a line: the line's settings, else the options', else the request's.
+fn voice_request(line: &Line, req: &MediaRequest, opts: &BuildOptions) -> VoiceRequest {
     let routing =
         Routing { provider: opts.routing.provider.clone().or_else(|| req.provider.clone()), ..opts.routing.clone() };
-    let vr = VoiceRequest {
+    VoiceRequest {
         text: line.text.clone(),
         voice: line.voice.clone().or_else(|| opts.voice.clone()).or_else(|| req.voice.clone()),
         speed: line.speed.unwrap_or(req.speed),
@@ -251,8 +303,18 @@ async fn speak(
         kokoro_model: None,
         allow_download: opts.allow_download,
         routing,
-    };
-    let r = chains::voice::voice_with(&vr, facts, providers).await?;
+    }
+}
+
+async fn speak(
+    line: &Line,
+    vr: &VoiceRequest,
+    digest: &str,
+    opts: &BuildOptions,
+    facts: &Facts,
+    providers: &Providers,
+) -> Result<(VoiceEntry, Vec<String>), ChainError> {
+    let r = chains::voice::voice_with(vr, facts, providers).await?;
     let file = format!("{}.wav", line.id);
     let words_file = format!("{}.words.json", line.id);
     let outputs = Outputs {
@@ -279,6 +341,8 @@ async fn speak(
         duration_s: round_ms(r.duration_seconds()),
         sample_rate: r.sample_rate,
         words,
+        input_sha256: digest.to_string(),
+        reused: false,
     };
     Ok((entry, r.anomalies))
 }

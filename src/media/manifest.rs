@@ -53,6 +53,10 @@ pub struct VoiceEntry {
     pub sample_rate: u32,
     /// `[{id: "w0", text, start, end}]`, seconds from the start of the line.
     pub words: Value,
+    /// A fingerprint of the line's text, voice, speed, language and pinned provider.
+    pub input_sha256: String,
+    /// Kept from the previous build: its inputs had not changed.
+    pub reused: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -6,6 +6,7 @@ pub mod build;
 pub mod error;
 pub mod manifest;
 pub mod request;
+pub mod reuse;
 
 pub use build::{build, BuildOptions, Event};
 pub use error::MediaError;

@@ -233,3 +233,47 @@ async fn the_voice_provider_and_voice_can_be_overridden() {
     let speech = server.requests().into_iter().find(|r| r.target.starts_with("/v3/voices/speech")).unwrap();
     assert_eq!(speech.json()["voice_id"], "0123456789abcdef0123456789abcdef");
 }
+
+#[tokio::test]
+async fn unchanged_lines_are_kept_and_changed_or_damaged_ones_voiced_again() {
+    let server = heygen(Duration::ZERO).await;
+    let dir = tempfile::tempdir().unwrap();
+    let speech_requests = || server.requests().iter().filter(|r| r.target.starts_with("/v3/voices/speech")).count();
+    let script = |second: &str| {
+        request(
+            json!({"lines": [{"id": "a", "text": "First line."}, {"id": "b", "text": second}, {"id": "c", "text": "Third."}]}),
+        )
+    };
+    let run = |req: MediaRequest, fresh: bool| {
+        let opts = BuildOptions { fresh, ..options(dir.path()) };
+        let providers = providers(&server, 1);
+        async move { build_with(&req, &opts, &heygen_only(), &providers, &|_| {}).await.unwrap() }
+    };
+    let first = run(script("Second."), false).await;
+    assert_eq!(speech_requests(), 3);
+    assert!(first.voices.iter().all(|v| !v.reused && v.input_sha256.len() == 64));
+
+    let again = run(script("Second."), false).await;
+    assert_eq!(speech_requests(), 3, "nothing changed, nothing is asked again");
+    assert!(again.voices.iter().all(|v| v.reused));
+    assert_eq!(
+        again.voices.iter().map(|v| (&v.words, v.duration_s)).collect::<Vec<_>>(),
+        first.voices.iter().map(|v| (&v.words, v.duration_s)).collect::<Vec<_>>()
+    );
+
+    let edited = run(script("A new second line."), false).await;
+    assert_eq!(speech_requests(), 4, "only the edited line");
+    assert_eq!(edited.voices.iter().map(|v| v.reused).collect::<Vec<_>>(), vec![true, false, true]);
+    assert_eq!(edited.voices[1].words[0]["text"], "A");
+
+    std::fs::write(dir.path().join("voice/c.wav"), b"RIFF").unwrap();
+    let repaired = run(script("A new second line."), false).await;
+    assert_eq!(speech_requests(), 5, "a damaged file is voiced again");
+    assert!(!repaired.voices[2].reused);
+
+    run(script("A new second line."), true).await;
+    assert_eq!(speech_requests(), 8, "--fresh voices everything");
+
+    let faster = request(json!({"speed": 1.2, "lines": [{"id": "a", "text": "First line."}]}));
+    assert!(!run(faster, false).await.voices[0].reused, "a different speed is a different line");
+}

@@ -1,0 +1,76 @@
+//! Incremental builds: a line whose inputs (text, voice, speed, language, pinned provider) are the
+//! same as in the folder's last manifest keeps its audio, as long as its files are still there and
+//! whole. Editing one line of a script then re-voices that line only, and hosted credits are not
+//! spent twice on the same sentence. `--fresh` turns this off.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::manifest::{VoiceEntry, FILE_NAME};
+use crate::chains::voice::VoiceRequest;
+
+/// The voice providers a manifest may name.
+const VOICE_PROVIDERS: &[&str] = &["heygen", "elevenlabs", "kokoro"];
+
+/// A fingerprint of what decides a line's audio.
+pub fn input_digest(vr: &VoiceRequest) -> String {
+    let inputs = serde_json::json!([vr.text, vr.voice, vr.speed, vr.lang, vr.routing.pinned()]);
+    let digest = Sha256::digest(inputs.to_string().as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The voiced lines of the folder's last manifest, by id.
+#[derive(Debug, Default)]
+pub struct Previous {
+    voices: HashMap<String, Value>,
+}
+
+impl Previous {
+    /// Nothing when there is no readable manifest: the build then voices every line.
+    pub fn load(dir: &Path) -> Previous {
+        let Ok(text) = std::fs::read_to_string(dir.join(FILE_NAME)) else { return Previous::default() };
+        let Ok(value) = serde_json::from_str::<Value>(&text) else { return Previous::default() };
+        let voices = value["voices"]
+            .as_array()
+            .map(|vs| vs.iter().filter_map(|v| Some((v["id"].as_str()?.to_string(), v.clone()))).collect())
+            .unwrap_or_default();
+        Previous { voices }
+    }
+
+    /// The earlier entry for line `id`, when it was made from `digest` and its files are intact.
+    pub fn reusable(&self, id: &str, digest: &str, dir: &Path) -> Option<VoiceEntry> {
+        let v = self.voices.get(id)?;
+        if v["input_sha256"].as_str()? != digest {
+            return None;
+        }
+        let provider = *VOICE_PROVIDERS.iter().find(|p| Some(**p) == v["provider"].as_str())?;
+        let entry = VoiceEntry {
+            id: id.to_string(),
+            path: v["path"].as_str()?.to_string(),
+            words_path: v["words_path"].as_str()?.to_string(),
+            provider,
+            voice: v["voice"].as_str()?.to_string(),
+            duration_s: v["duration_s"].as_f64()?,
+            sample_rate: u32::try_from(v["sample_rate"].as_u64()?).ok()?,
+            words: v["words"].clone(),
+            input_sha256: digest.to_string(),
+            reused: true,
+        };
+        // Only files this build would have written, and only if they are still what was recorded.
+        if entry.path != format!("{}/{id}.wav", super::build::VOICE_DIR)
+            || entry.words_path != format!("{}/{id}.words.json", super::build::VOICE_DIR)
+        {
+            return None;
+        }
+        let wav = hound::WavReader::open(dir.join(&entry.path)).ok()?;
+        let seconds = f64::from(wav.duration()) / f64::from(wav.spec().sample_rate);
+        let words: Value = serde_json::from_str(&std::fs::read_to_string(dir.join(&entry.words_path)).ok()?).ok()?;
+        let intact = wav.spec().sample_rate == entry.sample_rate
+            && (seconds - entry.duration_s).abs() < 0.002
+            && words == entry.words;
+        intact.then_some(entry)
+    }
+}
