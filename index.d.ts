@@ -53,6 +53,8 @@ export interface DescribeOptions {
   provider?: string
   /** Skip descriptions (nothing is sent anywhere). */
   localOnly?: boolean
+  /** Keep an image's first provider failure instead of asking the next provider. */
+  noFallback?: boolean
 }
 
 export interface DescribeResult {
@@ -75,6 +77,11 @@ export interface ImageDescription {
   error?: string
   code?: string
   hint?: string
+  /** The provider that described it (or failed last); null when nothing was sent. */
+  provider?: string
+  model?: string
+  /** Earlier providers' failures for this image, before another one served. */
+  anomalies: Array<string>
 }
 
 export interface InstallOptions {

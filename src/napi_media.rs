@@ -116,6 +116,8 @@ pub struct DescribeOptions {
     pub provider: Option<String>,
     /// Skip descriptions (nothing is sent anywhere).
     pub local_only: Option<bool>,
+    /// Keep an image's first provider failure instead of asking the next provider.
+    pub no_fallback: Option<bool>,
 }
 
 #[napi(object)]
@@ -126,6 +128,11 @@ pub struct ImageDescription {
     pub error: Option<String>,
     pub code: Option<String>,
     pub hint: Option<String>,
+    /// The provider that described it (or failed last); null when nothing was sent.
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    /// Earlier providers' failures for this image, before another one served.
+    pub anomalies: Vec<String>,
 }
 
 #[napi(object)]
@@ -145,7 +152,7 @@ pub async fn describe(images: Vec<String>, options: Option<DescribeOptions>) -> 
     let o = options.unwrap_or_default();
     let req = chains::describe::DescribeRequest {
         images: images.into_iter().map(Into::into).collect(),
-        routing: routing(o.provider, o.local_only, None),
+        routing: routing(o.provider, o.local_only, o.no_fallback),
     };
     let r = chains::describe::describe(&req).await.map_err(chain_error)?;
     Ok(DescribeResult {
@@ -162,6 +169,9 @@ pub async fn describe(images: Vec<String>, options: Option<DescribeOptions>) -> 
                 code: i.error.as_ref().map(|e| e.code.to_string()),
                 hint: i.error.as_ref().and_then(|e| e.hint.clone()),
                 error: i.error.map(|e| crate::auth::scrub::scrub(&e.message)),
+                provider: i.provider.map(String::from),
+                model: i.model,
+                anomalies: i.anomalies.iter().map(|a| crate::auth::scrub::scrub(a)).collect(),
             })
             .collect(),
     })

@@ -9,7 +9,7 @@
 // `(req, server) => spec`, which sees the parsed request):
 //   { status, json, body, headers, delayMs, truncate, destroy }
 //   - json: serialised with content-type application/json
-//   - body: raw string body
+//   - body: raw body (a string, or a Buffer sent as is)
 //   - truncate: declare a content-length larger than what is sent, send part, destroy the socket
 //   - destroy: destroy the socket without any response
 //   - fallthrough: true → use the default behaviour (after delayMs)
@@ -212,9 +212,9 @@ class ContractServer {
         body = JSON.stringify(spec.json);
         headers['content-type'] = headers['content-type'] || 'application/json';
       } else if (spec.body !== undefined) {
-        body = String(spec.body);
+        body = Buffer.isBuffer(spec.body) ? spec.body : String(spec.body);
       }
-      const buf = Buffer.from(body, 'utf8');
+      const buf = Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8');
       if (spec.truncate) {
         headers['content-length'] = String(buf.length + 4096);
         res.writeHead(spec.status || 200, headers);

@@ -1,9 +1,14 @@
 //! Image descriptions: OpenRouter, else Gemini (by key presence), else skipped. One failure
-//! affects only its own image.
+//! affects only its own image. When an image fails on the provider's side (unreachable, timeout,
+//! 5xx, 429, 401/402…) and another describer is configured, that one describes it instead and the
+//! failure is noted in the image's `anomalies`; `no_fallback` and a pinned provider keep the first
+//! failure. An image we could not send (unreadable, not an image, too large) is never retried.
 
 use std::path::PathBuf;
 
 use super::{ChainError, ChainResult, Routing};
+use crate::providers::gemini::Gemini;
+use crate::providers::openrouter::OpenRouter;
 use crate::providers::plan::{pin, plan_for, Capability, Facts};
 use crate::providers::vision::{self, Describer, ImageInput};
 
@@ -18,6 +23,11 @@ pub struct ImageDescription {
     pub path: PathBuf,
     pub description: Option<String>,
     pub error: Option<ChainError>,
+    /// The provider that described the image (or failed last); None when nothing was sent.
+    pub provider: Option<&'static str>,
+    pub model: Option<String>,
+    /// Earlier providers' failures for this image, before another one served.
+    pub anomalies: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +35,7 @@ pub struct DescribeResult {
     /// No describer is configured (or local-only mode): nothing was sent anywhere.
     pub skipped: bool,
     pub reason: Option<String>,
+    /// The first describer in the chain.
     pub provider: Option<&'static str>,
     pub model: Option<String>,
     /// One per input image, in order (empty when skipped).
@@ -41,33 +52,50 @@ pub async fn describe(req: &DescribeRequest) -> ChainResult<DescribeResult> {
     let local_only = req.routing.local_only;
     let facts = crate::blocking(move || Facts::gather(local_only)).await;
     let pinned = req.routing.pinned().map(str::to_ascii_lowercase);
-    let describer = if facts.local_only {
-        None
-    } else {
+    let mut describers: Vec<Box<dyn Describer>> = Vec::new();
+    if !facts.local_only {
         let get = |name: &str| std::env::var(name).ok();
+        let openrouter = || OpenRouter::from_lookup(&get).map(|c| Box::new(c) as Box<dyn Describer>);
+        let gemini = || Gemini::from_lookup(&get).map(|c| Box::new(c) as Box<dyn Describer>);
         match pinned.as_deref() {
-            Some("openrouter") => {
-                crate::providers::openrouter::OpenRouter::from_lookup(&get).map(|c| Box::new(c) as Box<dyn Describer>)
-            }
-            Some("gemini") => {
-                crate::providers::gemini::Gemini::from_lookup(&get).map(|c| Box::new(c) as Box<dyn Describer>)
-            }
-            _ => vision::describer_from_env(),
+            Some("openrouter") => describers.extend(openrouter()),
+            Some("gemini") => describers.extend(gemini()),
+            _ => describers.extend(openrouter().into_iter().chain(gemini())),
         }
-    };
-    describe_with(req, &facts, describer.as_deref()).await
+    }
+    let describers: Vec<&dyn Describer> = describers.iter().map(AsRef::as_ref).collect();
+    describe_with(req, &facts, &describers).await
 }
 
+/// Reads one image for sending: an error for an unreadable, empty or unrecognised file.
+async fn read_image(path: &std::path::Path) -> Result<ImageInput, ChainError> {
+    let read = {
+        let p = path.to_path_buf();
+        crate::blocking(move || std::fs::read(&p)).await
+    };
+    let bytes = read.map_err(|e| ChainError::new("IO_ERROR", format!("cannot read {}: {e}", path.display())))?;
+    if bytes.is_empty() {
+        return Err(ChainError::new("UNSUPPORTED_IMAGE", format!("{} is empty", path.display())));
+    }
+    ImageInput::from_bytes(path.to_string_lossy(), bytes).ok_or_else(|| {
+        ChainError::new("UNSUPPORTED_IMAGE", format!("{} is not a PNG, JPEG, WebP or GIF image", path.display()))
+            .with_hint("Convert it to PNG or JPEG.")
+    })
+}
+
+/// Describes `req.images` with `describers` in chain order (the first serves, the next ones take
+/// the images it failed on, unless `no_fallback`).
 pub async fn describe_with(
     req: &DescribeRequest,
     facts: &Facts,
-    describer: Option<&dyn Describer>,
+    describers: &[&dyn Describer],
 ) -> ChainResult<DescribeResult> {
     let plan = plan_for(Capability::Descriptions, facts);
     if let Some(p) = req.routing.pinned() {
         pin(&plan, p).map_err(|m| super::pin_error(&plan, p, m, facts.local_only))?;
     }
-    let Some(describer) = describer.filter(|_| plan.chosen.is_some()) else {
+    let chain = if req.routing.no_fallback { &describers[..describers.len().min(1)] } else { describers };
+    let Some(first) = chain.first().filter(|_| plan.chosen.is_some()) else {
         let reason = if facts.local_only {
             "local-only mode: image descriptions need a hosted vision model".to_string()
         } else {
@@ -76,45 +104,58 @@ pub async fn describe_with(
         return Ok(DescribeResult::skipped(reason));
     };
     let mut results: Vec<ImageDescription> = Vec::with_capacity(req.images.len());
-    let mut inputs = Vec::new();
-    let mut slots = Vec::new();
+    let mut pending: Vec<(usize, ImageInput)> = Vec::new();
     for path in &req.images {
-        let read = {
-            let p = path.clone();
-            crate::blocking(move || std::fs::read(&p)).await
+        let error = match read_image(path).await {
+            Ok(img) => {
+                pending.push((results.len(), img));
+                None
+            }
+            Err(e) => Some(e),
         };
-        let error = match read {
-            Err(e) => Some(ChainError::new("IO_ERROR", format!("cannot read {}: {e}", path.display()))),
-            Ok(bytes) => match ImageInput::from_bytes(path.to_string_lossy(), bytes) {
-                Some(img) => {
-                    slots.push(results.len());
-                    inputs.push(img);
-                    None
-                }
-                None => Some(
-                    ChainError::new(
-                        "UNSUPPORTED_IMAGE",
-                        format!("{} is not a PNG, JPEG, WebP or GIF image", path.display()),
-                    )
-                    .with_hint("Convert it to PNG or JPEG."),
-                ),
-            },
-        };
-        results.push(ImageDescription { path: path.clone(), description: None, error });
+        results.push(ImageDescription {
+            path: path.clone(),
+            description: None,
+            error,
+            provider: None,
+            model: None,
+            anomalies: Vec::new(),
+        });
     }
-    let described =
-        vision::describe_all(describer, inputs, vision::DEFAULT_CONCURRENCY, vision::request_timeout_from_env()).await;
-    for (slot, (_, outcome)) in slots.into_iter().zip(described) {
-        match outcome {
-            Ok(text) => results[slot].description = Some(text),
-            Err(e) => results[slot].error = Some(ChainError::from(e)),
+    for (i, describer) in chain.iter().enumerate() {
+        if pending.is_empty() {
+            break;
+        }
+        let last = i + 1 == chain.len();
+        let (slots, inputs): (Vec<usize>, Vec<ImageInput>) = std::mem::take(&mut pending).into_iter().unzip();
+        let outcomes = vision::describe_all(
+            *describer,
+            inputs.clone(),
+            vision::DEFAULT_CONCURRENCY,
+            vision::request_timeout_from_env(),
+        )
+        .await;
+        for ((slot, input), (_, outcome)) in slots.into_iter().zip(inputs).zip(outcomes) {
+            let image = &mut results[slot];
+            match outcome {
+                Ok(text) => image.description = Some(text),
+                Err(e) if !last && e.falls_through() => {
+                    tracing::debug!(provider = describer.provider(), error = %e, "describing with the next provider");
+                    image.anomalies.push(e.anomaly());
+                    pending.push((slot, input));
+                    continue;
+                }
+                Err(e) => image.error = Some(ChainError::from(e)),
+            }
+            image.provider = Some(describer.provider());
+            image.model = Some(describer.model().to_string());
         }
     }
     Ok(DescribeResult {
         skipped: false,
         reason: None,
-        provider: Some(describer.provider()),
-        model: Some(describer.model().to_string()),
+        provider: Some(first.provider()),
+        model: Some(first.model().to_string()),
         images: results,
     })
 }
@@ -185,12 +226,76 @@ mod tests {
             images: vec![png.clone(), dir.path().join("missing.png"), text],
             routing: Routing::default(),
         };
-        let r = describe_with(&req, &facts, Some(&client)).await.unwrap();
+        let r = describe_with(&req, &facts, &[&client]).await.unwrap();
         assert!(!r.skipped);
         assert_eq!(r.provider, Some("openrouter"));
         assert_eq!(r.images[0].description.as_deref(), Some("A red square."));
         assert_eq!(r.images[1].error.as_ref().unwrap().code, "IO_ERROR");
         assert_eq!(r.images[2].error.as_ref().unwrap().code, "UNSUPPORTED_IMAGE");
         assert_eq!(server.requests().len(), 1);
+    }
+
+    fn png(dir: &std::path::Path, name: &str) -> PathBuf {
+        let path = dir.join(name);
+        let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+        bytes.extend_from_slice(&[0u8; 32]);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    fn clients(or: &TestServer, gm: &TestServer) -> (OpenRouter, Gemini) {
+        let sleeper = Arc::new(RecordingSleeper::default());
+        (
+            OpenRouter::new("or_chain_test_key_0002", or.url(), crate::chains::testing::fast(), sleeper.clone()),
+            Gemini::new("gm_chain_test_key_0002", gm.url(), crate::chains::testing::fast(), sleeper),
+        )
+    }
+
+    #[tokio::test]
+    async fn provider_failures_fall_through_to_gemini_per_image() {
+        let (or, gm) = (TestServer::start().await, TestServer::start().await);
+        for _ in 0..3 {
+            or.push(Scripted::json(503, json!({"error": {"message": "upstream busy"}})));
+        }
+        gm.push(Scripted::json(200, json!({"candidates": [{"content": {"parts": [{"text": "A blue circle."}]}}]})));
+        let (openrouter, gemini) = clients(&or, &gm);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("empty.png"), b"").unwrap();
+        let req = DescribeRequest {
+            images: vec![png(dir.path(), "a.png"), dir.path().join("empty.png")],
+            routing: Routing::default(),
+        };
+        let facts = Facts { openrouter_key: true, gemini_key: true, ..Facts::default() };
+        let r = describe_with(&req, &facts, &[&openrouter, &gemini]).await.unwrap();
+        assert_eq!(r.provider, Some("openrouter"));
+        let a = &r.images[0];
+        assert_eq!(a.description.as_deref(), Some("A blue circle."));
+        assert_eq!((a.provider, a.error.as_ref()), (Some("gemini"), None));
+        assert_eq!(a.anomalies.len(), 1);
+        assert!(a.anomalies[0].starts_with("openrouter: HTTP 503"), "{:?}", a.anomalies);
+        // An empty file is refused before anything is sent, and never retried.
+        let empty = &r.images[1];
+        assert_eq!(empty.error.as_ref().unwrap().code, "UNSUPPORTED_IMAGE");
+        assert_eq!((empty.provider, empty.anomalies.len()), (None, 0));
+        assert_eq!((or.requests().len(), gm.requests().len()), (3, 1));
+    }
+
+    #[tokio::test]
+    async fn no_fallback_keeps_the_first_failure() {
+        let (or, gm) = (TestServer::start().await, TestServer::start().await);
+        or.push(Scripted::json(402, json!({"error": {"code": 402, "message": "Insufficient credits"}})));
+        let (openrouter, gemini) = clients(&or, &gm);
+        let dir = tempfile::tempdir().unwrap();
+        let req = DescribeRequest {
+            images: vec![png(dir.path(), "a.png")],
+            routing: Routing { no_fallback: true, ..Routing::default() },
+        };
+        let facts = Facts { openrouter_key: true, gemini_key: true, ..Facts::default() };
+        let r = describe_with(&req, &facts, &[&openrouter, &gemini]).await.unwrap();
+        let a = &r.images[0];
+        assert_eq!(a.error.as_ref().unwrap().code, "PROVIDER_PAYMENT_REQUIRED");
+        assert_eq!(a.provider, Some("openrouter"));
+        assert!(a.anomalies.is_empty());
+        assert!(gm.requests().is_empty());
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::json;
 
-use super::routing::{chain_fail, RoutingArgs};
+use super::routing::{chain_fail, print_anomalies, RoutingArgs};
 use crate::chains::describe::{self, DescribeRequest};
 use crate::output::Output;
 
@@ -46,7 +46,9 @@ pub(super) async fn run(args: DescribeArgs, out: &Output) -> i32 {
             .images
             .iter()
             .map(|i| {
-                let mut v = json!({"path": i.path, "provider": r.provider, "model": r.model});
+                let provider = i.provider.or(r.provider);
+                let model = i.model.as_ref().or(r.model.as_ref());
+                let mut v = json!({"path": i.path, "provider": provider, "model": model, "anomalies": i.anomalies});
                 match (&i.description, &i.error) {
                     (Some(d), _) => v["description"] = json!(d),
                     (None, Some(e)) => {
@@ -61,6 +63,7 @@ pub(super) async fn run(args: DescribeArgs, out: &Output) -> i32 {
             .collect::<Vec<_>>()));
     } else {
         for i in &r.images {
+            print_anomalies(out, &i.anomalies);
             match (&i.description, &i.error) {
                 (Some(d), _) => out.out(&format!("{}: {}", i.path.display(), d.replace('\n', " "))),
                 (None, Some(e)) => out.out(&format!("{}: {} {}", i.path.display(), out.yellow("✗"), e.message)),

@@ -191,7 +191,12 @@ pub(super) async fn run(args: TtsArgs, stderr_tty: bool, out: &Output) -> i32 {
 /// A hosted provider (or the chain falling through to Kokoro) speaks; the outputs are the same.
 async fn run_chain(args: TtsArgs, facts: &Facts, providers: &Providers, out: &Output) -> i32 {
     if args.list {
-        let sub = super::voices::VoicesArgs::for_provider(args.provider.name(), args.lang.clone(), args.json);
+        let sub = super::voices::VoicesArgs::for_provider(
+            args.provider.name(),
+            args.lang.clone(),
+            args.local_only,
+            args.json,
+        );
         return super::voices::run(sub, out).await;
     }
     let prepared = (|| -> EngineResult<_> {
@@ -336,7 +341,9 @@ async fn run_kokoro(args: TtsArgs, stderr_tty: bool, out: &Output) -> i32 {
     } else {
         Style::Lines
     });
-    if let Err(e) = service::ensure_installed(spec, !args.no_download, &|p| printer.event(p)).await {
+    // Local-only never touches the network: a missing model is an error, not a download.
+    let allow_download = !args.no_download && !args.local_only;
+    if let Err(e) = service::ensure_installed(spec, allow_download, &|p| printer.event(p)).await {
         return fail(out, args.json, &e);
     }
     let opts = TtsOptions { voice: args.voice.clone(), speed, lang };

@@ -26,8 +26,8 @@ pub(crate) struct VoicesArgs {
 
 impl VoicesArgs {
     /// `hyperframes tts --list --provider …`.
-    pub(super) fn for_provider(provider: Option<&str>, lang: Option<String>, json: bool) -> Self {
-        Self { provider: provider.map(String::from), lang, local_only: false, json }
+    pub(super) fn for_provider(provider: Option<&str>, lang: Option<String>, local_only: bool, json: bool) -> Self {
+        Self { provider: provider.map(String::from), lang, local_only, json }
     }
 }
 

@@ -1,6 +1,10 @@
 //! One request to a hosted provider, with the failure handling every client shares: a time budget
 //! per attempt (body included), a body size cap, bounded retries on 5xx, timeouts and broken
 //! connections, and 429 honoured through Retry-After (up to a limit).
+//!
+//! `HYPERFRAMES_PROVIDER_TIMEOUT_MS` replaces every policy's per-attempt time limit (a slow link
+//! may need more; a test or a script that wants to fail fast, less). A client whose own transport
+//! timeout is shorter still stops at that.
 
 use std::time::{Duration, SystemTime};
 
@@ -10,6 +14,18 @@ use super::error::{ProviderError, ProviderErrorCode, ProviderResult, MAX_RETRY_A
 use crate::auth::scrub;
 use crate::clock::Sleeper;
 use crate::http::{self, BodyError};
+
+/// Milliseconds (a positive integer) for every hosted call's per-attempt limit; see the module docs.
+pub const TIMEOUT_ENV: &str = "HYPERFRAMES_PROVIDER_TIMEOUT_MS";
+
+/// `policy` with the per-attempt limit `raw` (a [`TIMEOUT_ENV`] value) asks for; unchanged when
+/// `raw` is unset or not a positive integer.
+pub(crate) fn with_timeout_override(policy: &Policy, raw: Option<&str>) -> Policy {
+    match raw.map(str::trim).and_then(|s| s.parse::<u64>().ok()).filter(|ms| *ms > 0) {
+        Some(ms) => Policy { timeout: Duration::from_millis(ms), ..policy.clone() },
+        None => policy.clone(),
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -144,6 +160,7 @@ pub async fn send(
     policy: &Policy,
     sleeper: &dyn Sleeper,
 ) -> ProviderResult<Reply> {
+    let policy = &with_timeout_override(policy, std::env::var(TIMEOUT_ENV).ok().as_deref());
     let mut backoff = policy.backoff;
     let mut last = None;
     for n in 1..=policy.attempts.max(1) {

@@ -107,3 +107,23 @@ async fn error_bodies_are_scrubbed() {
     let e = get(&server, &fast(), &RecordingSleeper::default()).await.unwrap_err();
     assert!(!e.message.contains("hg_live_secretvalue123") && !e.message.contains("tok_abcdef123"), "{}", e.message);
 }
+
+#[tokio::test]
+async fn the_timeout_override_replaces_the_policy_limit() {
+    let base = Policy { attempts: 2, timeout: Duration::from_secs(30), ..Policy::default() };
+    for raw in [None, Some(""), Some("0"), Some("-5"), Some("1.5"), Some("soon")] {
+        assert_eq!(with_timeout_override(&base, raw).timeout, base.timeout, "{raw:?}");
+    }
+    let policy = with_timeout_override(&base, Some(" 100 "));
+    assert_eq!((policy.timeout, policy.attempts), (Duration::from_millis(100), 2));
+
+    // A reply slower than the overridden limit times out on every attempt.
+    let server = TestServer::start().await;
+    for _ in 0..2 {
+        server.push(Scripted::Stall(Duration::from_millis(1_500)));
+    }
+    let e = get(&server, &policy, &RecordingSleeper::default()).await.unwrap_err();
+    assert_eq!(e.code, ProviderErrorCode::Timeout);
+    assert!(e.message.contains("0.1s"), "{}", e.message);
+    assert_eq!(server.requests().len(), 2);
+}
