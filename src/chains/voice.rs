@@ -86,24 +86,32 @@ pub async fn voice_with(req: &VoiceRequest, facts: &Facts, providers: &Providers
     }
     let plan = plan_for(Capability::Voice, facts);
     let mut order = order(&plan, &req.routing)?;
-    let mut skipped = Vec::new();
+    // Providers skipped because the voice is another family's. Those ahead of it in the order are
+    // worth a note (they would have served); those after it only matter if the voice's own fails.
+    let (mut skipped_ahead, mut skipped_after) = (Vec::new(), Vec::new());
     if let (Some(v), None) = (req.voice.as_deref(), req.routing.pinned()) {
         let family = voice_family(v);
-        if order.contains(&family) {
-            for p in order.iter().filter(|p| **p != family) {
-                skipped.push(format!("{p}: skipped: voice `{}` is a {family} voice", v.trim()));
+        if let Some(at) = order.iter().position(|p| *p == family) {
+            for (i, p) in order.iter().enumerate().filter(|(_, p)| **p != family) {
+                let note = format!("{p}: skipped: voice `{}` belongs to {family}", v.trim());
+                if i < at {
+                    skipped_ahead.push(note)
+                } else {
+                    skipped_after.push(note)
+                }
             }
             order.retain(|p| *p == family);
         }
     }
     let (mut result, anomalies) =
         walk(&order, &req.routing, |p| attempt(p, req, providers)).await.map_err(|mut e| {
-            skipped.append(&mut e.anomalies);
-            e.anomalies = std::mem::take(&mut skipped);
+            skipped_ahead.append(&mut e.anomalies);
+            skipped_ahead.append(&mut skipped_after);
+            e.anomalies = std::mem::take(&mut skipped_ahead);
             e
         })?;
-    skipped.extend(anomalies);
-    result.anomalies = skipped;
+    skipped_ahead.extend(anomalies);
+    result.anomalies = skipped_ahead;
     Ok(result)
 }
 
@@ -367,8 +375,26 @@ mod tests {
         let r = voice_with(&req, &all_keys(), &providers).await.unwrap();
         assert_eq!(r.provider, "elevenlabs");
         assert!(hg.requests().is_empty());
-        assert!(r.anomalies[0].starts_with("heygen: skipped"), "{:?}", r.anomalies);
+        assert_eq!(r.anomalies, vec!["heygen: skipped: voice `21m00Tcm4TlvDq8ikWAM` belongs to elevenlabs"]);
         assert_eq!(voice_family("af_sky.4+af_nicole.6"), "kokoro");
+
+        // A HeyGen voice served by HeyGen: the providers after it were never going to serve.
+        let hg = TestServer::start().await;
+        hg.push(Scripted::json(
+            200,
+            json!({"data": {"audio_url": "{base}/a.mp3", "word_timestamps": [{"word": "hi", "start": 0.0, "end": 0.2}]}}),
+        ));
+        hg.push(Scripted::bytes(200, "audio/mpeg", SINE_MP3.to_vec()));
+        let providers = Providers { heygen: Some(testing::heygen(&hg)), ..providers };
+        req.voice = Some(crate::providers::heygen::DEFAULT_ENGLISH_VOICE.into());
+        let r = voice_with(&req, &all_keys(), &providers).await.unwrap();
+        assert_eq!(r.provider, "heygen");
+        assert!(r.anomalies.is_empty(), "{:?}", r.anomalies);
+
+        // …but when it fails, they are part of the explanation.
+        hg.push(Scripted::json(400, json!({"error": "bad voice"})));
+        let e = voice_with(&req, &all_keys(), &providers).await.unwrap_err();
+        assert!(e.anomalies.iter().any(|a| a.starts_with("elevenlabs: skipped: voice")), "{:?}", e.anomalies);
         assert_eq!(voice_family(crate::providers::heygen::DEFAULT_ENGLISH_VOICE), "heygen");
     }
 
