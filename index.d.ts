@@ -24,7 +24,7 @@ export declare function authStatus(): Promise<any>
 export declare function authToken(): Promise<any>
 
 /** A video script's whole audio: see `buildMedia` in `lib/index.d.ts` for the request and result. */
-export declare function buildMedia(request: object | string, options: BuildMediaOptions): Promise<object>
+export declare function buildMedia(request: object | string, options: BuildMediaOptions, onProgress?: (event: MediaProgress) => void): Promise<object>
 
 export interface BuildMediaOptions {
   /** The folder to write `voice/`, `sfx/`, `music/` and `audio_meta.json` into. */
@@ -105,6 +105,24 @@ export declare function logout(options?: LogoutOptions | undefined | null): Prom
 
 export interface LogoutOptions {
   keepApiKey?: boolean
+}
+
+/** One step of a build, for `onProgress`: `kind` is `started`, `line`, `effect` or `music`. */
+export interface MediaProgress {
+  kind: string
+  /** The line (`line`) or effect name (`effect`). */
+  id?: string
+  ok: boolean
+  provider?: string
+  /** The line's seconds. */
+  seconds?: number
+  /** The line was kept from the previous build. */
+  reused?: boolean
+  error?: string
+  /** For `started`: how many lines, distinct effects, and whether a bed is wanted. */
+  lines?: number
+  effects?: number
+  music?: boolean
 }
 
 /** Installs a model (verifying sha256; resumes partial downloads). */

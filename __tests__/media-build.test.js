@@ -280,3 +280,29 @@ describe('tts --stream with a hosted provider', () => {
     assert.equal(JSON.parse(fs.readFileSync(path.join(home.dir, 'w.json'), 'utf8')).length, 3);
   });
 });
+
+describe('buildMedia() progress', () => {
+  const api = require('../lib/index.js');
+  let restore;
+  beforeEach(() => {
+    restore = setProcessEnv({ HOME: home.dir, HEYGEN_CONFIG_DIR: home.configDir, HYPERFRAMES_MODELS_DIR: home.modelsDir, ...media.env({ heygen: true }) });
+  });
+  afterEach(() => restore());
+
+  test('onProgress hears the start, then every line, effect and the bed', async () => {
+    const events = [];
+    const m = await api.buildMedia(SCRIPT, { out: outDir(), onProgress: (e) => events.push(e) });
+    // Callbacks are queued to the JS thread; let the queue drain.
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(events[0], { kind: 'started', ok: true, lines: 3, effects: 2, music: true });
+    const lines = events.filter((e) => e.kind === 'line');
+    assert.deepEqual(lines.map((e) => [e.id, e.ok]).sort(), [['empty', false], ['intro', true], ['outro', true]]);
+    const intro = lines.find((e) => e.id === 'intro');
+    assert.equal(intro.provider, 'heygen');
+    assert.equal(intro.reused, false);
+    assert.equal(intro.seconds, m.voices[0].duration_s);
+    assert.match(lines.find((e) => e.id === 'empty').error, /No text to speak/);
+    assert.equal(events.filter((e) => e.kind === 'effect').length, 2);
+    assert.deepEqual(events.filter((e) => e.kind === 'music').map((e) => [e.ok, e.provider]), [[true, 'heygen']]);
+  });
+});

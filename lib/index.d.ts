@@ -1,5 +1,5 @@
 export * from '../index';
-import type { BuildMediaOptions, TtsOptions, TtsStreamChunk } from '../index';
+import type { BuildMediaOptions, MediaProgress, TtsOptions, TtsStreamChunk } from '../index';
 
 /** Every rejected promise (and thrown error) of the API carries a stable `code` and, where there is one, a `hint`. */
 export interface HyperframesError extends Error {
@@ -56,5 +56,9 @@ export interface MediaManifest {
  * A video script's whole audio: every line voiced with word timings, the sound-effect cues and a
  * music bed, written into `options.out` with `audio_meta.json`. `request` is the request object or
  * the path of a JSON file. A line that fails is listed in `failed` and never stops the others.
+ * `onProgress` is called as the build starts and as each line, effect and the bed finishes.
  */
-export declare function buildMedia(request: MediaRequest | string, options: BuildMediaOptions): Promise<MediaManifest>;
+export declare function buildMedia(
+  request: MediaRequest | string,
+  options: BuildMediaOptions & { onProgress?: (event: MediaProgress) => void },
+): Promise<MediaManifest>;

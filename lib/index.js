@@ -36,6 +36,12 @@ for (const [name, value] of Object.entries(native)) {
   module.exports[name] = typeof value === 'function' && !isClass && name !== 'runCli' ? wrap(value) : value;
 }
 
+/** Builds a script's audio; `options.onProgress(event)` hears about each line, effect and the bed as they finish. */
+module.exports.buildMedia = wrap((request, options) => {
+  const { onProgress, ...rest } = options || {};
+  return native.buildMedia(request, rest, typeof onProgress === 'function' ? onProgress : undefined);
+});
+
 /** Speaks `text` chunk by chunk: yields `{index, count, sampleRate, samples, words}` as each is ready. */
 module.exports.ttsStream = async function* ttsStream(text, options) {
   const stream = module.exports.ttsStreamStart(text, options);

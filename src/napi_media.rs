@@ -5,6 +5,7 @@
 #![cfg_attr(test, allow(dead_code))] // napi registers these only in the addon build
 
 use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 
 use crate::chains::{self, ChainError, Routing};
@@ -198,9 +199,69 @@ pub struct BuildMediaOptions {
     pub fresh: Option<bool>,
 }
 
+/// One step of a build, for `onProgress`: `kind` is `started`, `line`, `effect` or `music`.
+#[napi(object)]
+#[derive(Default)]
+pub struct MediaProgress {
+    pub kind: String,
+    /// The line (`line`) or effect name (`effect`).
+    pub id: Option<String>,
+    pub ok: bool,
+    pub provider: Option<String>,
+    /// The line's seconds.
+    pub seconds: Option<f64>,
+    /// The line was kept from the previous build.
+    pub reused: Option<bool>,
+    pub error: Option<String>,
+    /// For `started`: how many lines, distinct effects, and whether a bed is wanted.
+    pub lines: Option<u32>,
+    pub effects: Option<u32>,
+    pub music: Option<bool>,
+}
+
+impl From<crate::media::Event> for MediaProgress {
+    fn from(e: crate::media::Event) -> Self {
+        use crate::media::Event;
+        let done = |kind: &str, id: Option<String>, outcome: std::result::Result<&'static str, String>| MediaProgress {
+            kind: kind.into(),
+            id,
+            ok: outcome.is_ok(),
+            provider: outcome.as_ref().ok().map(|p| p.to_string()),
+            error: outcome.err().map(|e| crate::auth::scrub::scrub(&e)),
+            ..MediaProgress::default()
+        };
+        match e {
+            Event::Started { lines, effects, music } => MediaProgress {
+                kind: "started".into(),
+                ok: true,
+                lines: Some(lines as u32),
+                effects: Some(effects as u32),
+                music: Some(music),
+                ..MediaProgress::default()
+            },
+            Event::Line { id, reused, outcome } => MediaProgress {
+                seconds: outcome.as_ref().ok().map(|(_, s)| *s),
+                reused: Some(reused),
+                ..done("line", Some(id), outcome.map(|(p, _)| p))
+            },
+            Event::Effect { name, outcome } => done("effect", Some(name), outcome),
+            Event::Music { outcome } => done("music", None, outcome),
+        }
+    }
+}
+
+type ProgressCallback = ThreadsafeFunction<MediaProgress, (), MediaProgress, Status, false>;
+
 /// A video script's whole audio: see `buildMedia` in `lib/index.d.ts` for the request and result.
-#[napi(ts_args_type = "request: object | string, options: BuildMediaOptions", ts_return_type = "Promise<object>")]
-pub async fn build_media(request: serde_json::Value, options: BuildMediaOptions) -> Result<serde_json::Value> {
+#[napi(
+    ts_args_type = "request: object | string, options: BuildMediaOptions, onProgress?: (event: MediaProgress) => void",
+    ts_return_type = "Promise<object>"
+)]
+pub async fn build_media(
+    request: serde_json::Value,
+    options: BuildMediaOptions,
+    on_progress: Option<ProgressCallback>,
+) -> Result<serde_json::Value> {
     let media_error = |e: crate::media::MediaError| crate::napi_tts::engine_error(e.to_engine_error());
     let request = match request {
         serde_json::Value::String(path) => {
@@ -230,7 +291,12 @@ pub async fn build_media(request: serde_json::Value, options: BuildMediaOptions)
         no_music: options.no_music.unwrap_or(false),
         fresh: options.fresh.unwrap_or(false),
     };
-    let manifest = crate::media::build(&request, &opts, &|_| {}).await.map_err(media_error)?;
+    let report = |e: crate::media::Event| {
+        if let Some(callback) = &on_progress {
+            callback.call(MediaProgress::from(e), ThreadsafeFunctionCallMode::NonBlocking);
+        }
+    };
+    let manifest = crate::media::build(&request, &opts, &report).await.map_err(media_error)?;
     let mut value = serde_json::to_value(&manifest).map_err(|e| Error::from_reason(e.to_string()))?;
     value["manifest_path"] = serde_json::json!(opts.out.join(crate::media::manifest::FILE_NAME));
     Ok(value)
