@@ -204,7 +204,10 @@ export interface SfxResult {
   anomalies: Array<string>
 }
 
-/** Speaks `text` with the local Kokoro engine; word timings come from the model itself. */
+/**
+ * Speaks `text` with the first voice provider that can (see the module docs); word timings come
+ * from the provider or, with Kokoro, from the model itself.
+ */
 export declare function tts(text: string, options?: TtsOptions | undefined | null): Promise<TtsResult>
 
 export interface TtsOptions {
@@ -224,6 +227,12 @@ export interface TtsOptions {
   captions?: string
   /** Download the model on first use (default true; false or HYPERFRAMES_OFFLINE=1 never downloads). */
   download?: boolean
+  /** `auto` (default: the plan's choice, falling through), `heygen`, `elevenlabs` or `kokoro`. */
+  provider?: string
+  /** Never use a hosted provider (and never download). */
+  localOnly?: boolean
+  /** Fail on the first provider failure instead of trying the next provider. */
+  noFallback?: boolean
 }
 
 export interface TtsResult {
@@ -239,6 +248,8 @@ export interface TtsResult {
   outputPath?: string
   /** Set when the default voice was not installed and another one spoke. */
   note?: string
+  /** Providers skipped before the one that served, and why. */
+  anomalies: Array<string>
 }
 
 export interface TtsStreamChunk {
@@ -250,7 +261,10 @@ export interface TtsStreamChunk {
   words: Array<Word>
 }
 
-/** Starts a synthesis whose chunks arrive as they are made (the first long before the last). */
+/**
+ * Starts a synthesis whose chunks arrive as they are made (the first long before the last). A
+ * hosted provider's audio arrives whole, as one chunk at its own rate.
+ */
 export declare function ttsStreamStart(text: string, options?: TtsOptions | undefined | null): TtsStream
 
 export interface TtyInfo {

@@ -1,4 +1,6 @@
-//! The JS surface of the local voice and the model manager: the same service functions the CLI uses.
+//! The JS surface of the voice chain, the local voice and the model manager: the same functions the
+//! CLI uses. `tts()` goes through the voice chain (HeyGen → ElevenLabs → Kokoro) like `hyperframes
+//! tts`; when Kokoro serves, the local path runs directly (chunks, notes, streaming).
 
 #![cfg_attr(test, allow(dead_code))] // napi registers these only in the addon build
 
@@ -27,7 +29,7 @@ pub(crate) fn engine_error(e: EngineError) -> Error {
 }
 
 #[napi(object)]
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct TtsOptions {
     /// A voice id or blend (`af_sky.4+af_nicole.6`); default af_heart, or an installed stand-in.
     pub voice: Option<String>,
@@ -45,6 +47,12 @@ pub struct TtsOptions {
     pub captions: Option<String>,
     /// Download the model on first use (default true; false or HYPERFRAMES_OFFLINE=1 never downloads).
     pub download: Option<bool>,
+    /// `auto` (default: the plan's choice, falling through), `heygen`, `elevenlabs` or `kokoro`.
+    pub provider: Option<String>,
+    /// Never use a hosted provider (and never download).
+    pub local_only: Option<bool>,
+    /// Fail on the first provider failure instead of trying the next provider.
+    pub no_fallback: Option<bool>,
 }
 
 #[napi(object)]
@@ -85,6 +93,8 @@ pub struct TtsResult {
     pub output_path: Option<String>,
     /// Set when the default voice was not installed and another one spoke.
     pub note: Option<String>,
+    /// Providers skipped before the one that served, and why.
+    pub anomalies: Vec<String>,
 }
 
 struct Prepared {
@@ -107,13 +117,7 @@ fn prepare(text: String, o: Option<TtsOptions>) -> EngineResult<Prepared> {
     if let Some(v) = &o.voice {
         voices::parse_blend(v)?;
     }
-    let format = match o.format.as_deref() {
-        None | Some("i16") => SampleFormat::Int16,
-        Some("f32") => SampleFormat::Float32,
-        Some(other) => {
-            return Err(EngineError::new("BAD_OUTPUT", format!("format must be 'i16' or 'f32', not '{other}'")))
-        }
-    };
+    let format = sample_format(o.format.as_deref())?;
     let outputs = service::Outputs {
         audio: o.output.map(Into::into),
         format: Some(format),
@@ -127,15 +131,126 @@ fn prepare(text: String, o: Option<TtsOptions>) -> EngineResult<Prepared> {
         opts: EngineOptions { voice: o.voice, speed, lang },
         format,
         outputs,
-        download: o.download.unwrap_or(true),
+        download: o.download.unwrap_or(true) && !o.local_only.unwrap_or(false),
     })
 }
 
-/// Speaks `text` with the local Kokoro engine; word timings come from the model itself.
+/// Speaks `text` with the first voice provider that can (see the module docs); word timings come
+/// from the provider or, with Kokoro, from the model itself.
 #[napi]
 pub async fn tts(text: String, options: Option<TtsOptions>) -> Result<TtsResult> {
     crate::init_logging();
-    let p = prepare(text, options).map_err(engine_error)?;
+    let o = options.unwrap_or_default();
+    match hosted_route(&o).await {
+        Some((facts, providers)) => tts_chain(text, o, &facts, &providers).await,
+        None => tts_kokoro(text, o).await,
+    }
+}
+
+/// The environment's facts and clients when the voice chain should serve (a hosted provider is
+/// pinned, or the plan picks one); `None` when the local Kokoro path should run directly.
+async fn hosted_route(o: &TtsOptions) -> Option<(crate::providers::plan::Facts, crate::chains::Providers)> {
+    let pinned = o.provider.as_deref().map(str::trim).filter(|p| !p.is_empty() && !p.eq_ignore_ascii_case("auto"));
+    let local_only = o.local_only.unwrap_or(false);
+    match pinned {
+        Some(p) if p.eq_ignore_ascii_case("kokoro") => None,
+        Some(_) => Some(crate::chains::gather(local_only).await),
+        None if local_only => None,
+        None => {
+            let (facts, providers) = crate::chains::gather(false).await;
+            let chosen = crate::providers::plan::plan_for(crate::providers::plan::Capability::Voice, &facts).chosen;
+            matches!(chosen, Some("heygen" | "elevenlabs")).then_some((facts, providers))
+        }
+    }
+}
+
+/// A hosted provider speaks (falling through to the next, Kokoro last); same result shape.
+async fn tts_chain(
+    text: String,
+    o: TtsOptions,
+    facts: &crate::providers::plan::Facts,
+    providers: &crate::chains::Providers,
+) -> Result<TtsResult> {
+    let req = chain_request(text, &o).map_err(engine_error)?;
+    let format = sample_format(o.format.as_deref()).map_err(engine_error)?;
+    let outputs = service::Outputs {
+        audio: o.output.clone().map(Into::into),
+        format: Some(format),
+        words: None,
+        captions: o.captions.clone().map(Into::into),
+    };
+    service::check_outputs(&outputs).map_err(engine_error)?;
+    let r = crate::chains::voice::voice_with(&req, facts, providers)
+        .await
+        .map_err(|e| engine_error(e.to_engine_error()))?;
+    let written = {
+        let r = r.clone();
+        crate::blocking(move || -> EngineResult<Vec<u8>> {
+            let words = service::caption_words_json(&r.words);
+            service::write_audio_outputs(&r.samples, r.sample_rate, &r.words, &words, &outputs)?;
+            wav::try_wav_bytes(&r.samples, r.sample_rate, format)
+        })
+        .await
+        .map_err(engine_error)?
+    };
+    Ok(TtsResult {
+        duration_seconds: service::round_ms(r.duration_seconds()),
+        audio: written.into(),
+        sample_rate: r.sample_rate,
+        words: chain_words(&r.words),
+        voice: r.voice,
+        lang: o.lang.unwrap_or_default(),
+        chunks: 1,
+        provider: r.provider.to_string(),
+        output_path: o.output,
+        note: None,
+        anomalies: r.anomalies,
+    })
+}
+
+/// What the voice chain is asked for `text` with these options.
+fn chain_request(text: String, o: &TtsOptions) -> EngineResult<crate::chains::voice::VoiceRequest> {
+    let speed = o.speed.unwrap_or(1.0) as f32;
+    engine::check_speed(speed)?;
+    Ok(crate::chains::voice::VoiceRequest {
+        text,
+        voice: o.voice.clone(),
+        speed,
+        lang: o.lang.clone(),
+        kokoro_model: o.model.clone(),
+        allow_download: o.download.unwrap_or(true) && !o.local_only.unwrap_or(false),
+        routing: crate::chains::Routing {
+            provider: o.provider.clone(),
+            local_only: o.local_only.unwrap_or(false),
+            no_fallback: o.no_fallback.unwrap_or(false),
+        },
+    })
+}
+
+fn chain_words(words: &[crate::audio::captions::Word]) -> Vec<Word> {
+    words
+        .iter()
+        .map(|w| Word {
+            id: w.id.clone(),
+            text: w.text.clone(),
+            start: service::round_ms(w.start),
+            end: service::round_ms(w.end),
+            approximate: None,
+        })
+        .collect()
+}
+
+fn sample_format(format: Option<&str>) -> EngineResult<SampleFormat> {
+    match format {
+        None | Some("i16") => Ok(SampleFormat::Int16),
+        Some("f32") => Ok(SampleFormat::Float32),
+        Some(other) => Err(EngineError::new("BAD_OUTPUT", format!("format must be 'i16' or 'f32', not '{other}'"))),
+    }
+}
+
+/// The local Kokoro engine speaks.
+async fn tts_kokoro(text: String, options: TtsOptions) -> Result<TtsResult> {
+    let p = prepare(text, Some(options)).map_err(engine_error)?;
     service::ensure_installed(p.spec, p.download, &|_| {}).await.map_err(engine_error)?;
     let out = crate::blocking(move || -> EngineResult<_> {
         let engine = service::open(p.spec)?;
@@ -158,6 +273,7 @@ pub async fn tts(text: String, options: Option<TtsOptions>) -> Result<TtsResult>
         provider: "kokoro".into(),
         output_path: output.map(|p| p.display().to_string()),
         note: s.voice_note,
+        anomalies: Vec::new(),
     })
 }
 
@@ -171,7 +287,8 @@ pub struct TtsStreamChunk {
     pub words: Vec<Word>,
 }
 
-type ChunkMsg = std::result::Result<(u32, u32, Vec<f32>, Vec<Word>), EngineError>;
+/// (index, count, sample rate, samples, words)
+type ChunkMsg = std::result::Result<(u32, u32, u32, Vec<f32>, Vec<Word>), EngineError>;
 
 /// A running synthesis; use `ttsStream()` from the package, which wraps this in an async iterator.
 #[napi]
@@ -188,13 +305,9 @@ impl TtsStream {
         match msg {
             None => Ok(None),
             Some(Err(e)) => Err(engine_error(e)),
-            Some(Ok((index, count, samples, words))) => Ok(Some(TtsStreamChunk {
-                index,
-                count,
-                sample_rate: SAMPLE_RATE,
-                samples: Float32Array::new(samples),
-                words,
-            })),
+            Some(Ok((index, count, sample_rate, samples, words))) => {
+                Ok(Some(TtsStreamChunk { index, count, sample_rate, samples: Float32Array::new(samples), words }))
+            }
         }
     }
 
@@ -205,11 +318,14 @@ impl TtsStream {
     }
 }
 
-/// Starts a synthesis whose chunks arrive as they are made (the first long before the last).
+/// Starts a synthesis whose chunks arrive as they are made (the first long before the last). A
+/// hosted provider's audio arrives whole, as one chunk at its own rate.
 #[napi]
 pub fn tts_stream_start(text: String, options: Option<TtsOptions>) -> Result<TtsStream> {
     crate::init_logging();
-    let p = prepare(text, options).map_err(engine_error)?;
+    let o = options.unwrap_or_default();
+    let hosted = chain_request(text.clone(), &o).map_err(engine_error)?;
+    let p = prepare(text, Some(o.clone())).map_err(engine_error)?;
     let (tx, rx) = tokio::sync::mpsc::channel::<ChunkMsg>(2);
     std::thread::spawn(move || {
         let run = || -> EngineResult<()> {
@@ -217,10 +333,17 @@ pub fn tts_stream_start(text: String, options: Option<TtsOptions>) -> Result<Tts
                 .enable_all()
                 .build()
                 .map_err(|e| EngineError::new("IO_ERROR", format!("cannot start a runtime: {e}")))?;
+            if let Some((facts, providers)) = rt.block_on(hosted_route(&o)) {
+                let r = rt
+                    .block_on(crate::chains::voice::voice_with(&hosted, &facts, &providers))
+                    .map_err(|e| e.to_engine_error())?;
+                let msg = Ok((0, 1, r.sample_rate, r.samples, chain_words(&r.words)));
+                return tx.blocking_send(msg).map_err(|_| EngineError::new("CANCELLED", "the stream was cancelled"));
+            }
             rt.block_on(service::ensure_installed(p.spec, p.download, &|_| {}))?;
             let engine = service::open(p.spec)?;
             let mut send = |c: &ChunkAudio| -> EngineResult<()> {
-                let msg = Ok((c.index as u32, c.count as u32, c.samples.clone(), js_words(&c.words)));
+                let msg = Ok((c.index as u32, c.count as u32, SAMPLE_RATE, c.samples.clone(), js_words(&c.words)));
                 tx.blocking_send(msg).map_err(|_| EngineError::new("CANCELLED", "the stream was cancelled"))
             };
             engine.synthesize(&p.text, &p.opts, &mut send).map(|_| ())
