@@ -124,8 +124,8 @@ describe('describe: OpenRouter failures fall through to Gemini', () => {
   });
 
   test('a slow OpenRouter (HYPERFRAMES_VISION_TIMEOUT_MS): Gemini serves', async () => {
-    media.openrouter.queue(CHAT, { delayMs: 3000, fallthrough: true });
-    const [row] = rows(await run(['describe', 'red.png', '--json'], { env: { HYPERFRAMES_VISION_TIMEOUT_MS: '400' } }));
+    media.openrouter.queue(CHAT, { delayMs: 5000, fallthrough: true });
+    const [row] = rows(await run(['describe', 'red.png', '--json'], { env: { HYPERFRAMES_VISION_TIMEOUT_MS: '1500' } }));
     assert.equal(row.provider, 'gemini');
     assert.match(row.anomalies[0], /timed out/);
   });

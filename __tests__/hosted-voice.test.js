@@ -263,8 +263,8 @@ describe('HeyGen failures fall through to ElevenLabs with an anomaly', () => {
   });
 
   test('a slow response times out (HYPERFRAMES_PROVIDER_TIMEOUT_MS), then falls through', { timeout: 60_000 }, async () => {
-    for (let i = 0; i < 3; i++) media.heygen.queue(SPEECH, { delayMs: 3000, fallthrough: true });
-    const j = okJson(await run(['tts', 'Hello there', '-o', 'out.wav', '--json'], { env: { HYPERFRAMES_PROVIDER_TIMEOUT_MS: '300' } }));
+    for (let i = 0; i < 3; i++) media.heygen.queue(SPEECH, { delayMs: 5000, fallthrough: true });
+    const j = okJson(await run(['tts', 'Hello there', '-o', 'out.wav', '--json'], { env: { HYPERFRAMES_PROVIDER_TIMEOUT_MS: '1000' } }));
     fellThrough(j, /timed out/);
     assert.equal(media.heygen.hits(SPEECH).length, 3);
   });

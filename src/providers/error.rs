@@ -78,10 +78,14 @@ impl ProviderError {
         !matches!(self.code, ProviderErrorCode::BadRequest)
     }
 
-    /// For a result's `anomalies`: `heygen: HTTP 402 plan_upgrade_required — …`.
+    /// For a result's `anomalies`: `heygen: HTTP 402 — heygen speech failed …`. A message that
+    /// already starts with `<provider>:` is not prefixed twice.
     pub fn anomaly(&self) -> String {
         match self.status {
             Some(s) => format!("{}: HTTP {s} — {}", self.provider, self.message),
+            None if self.message.strip_prefix(self.provider).is_some_and(|rest| rest.starts_with(':')) => {
+                self.message.clone()
+            }
             None => format!("{}: {}", self.provider, self.message),
         }
     }
@@ -99,3 +103,22 @@ pub type ProviderResult<T> = Result<T, ProviderError>;
 
 /// How long a rate-limited request may be asked to wait before we give up on it.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anomalies_name_the_provider_once() {
+        let e = ProviderError::new("heygen", ProviderErrorCode::BadRequest, "heygen: speed must be between 0.5 and 2");
+        assert_eq!(e.anomaly(), "heygen: speed must be between 0.5 and 2");
+        let e = ProviderError::new("heygen", ProviderErrorCode::Network, "connection refused");
+        assert_eq!(e.anomaly(), "heygen: connection refused");
+        // "heygenx…" is not the provider's prefix.
+        let e = ProviderError::new("heygen", ProviderErrorCode::Network, "heygenx: odd");
+        assert_eq!(e.anomaly(), "heygen: heygenx: odd");
+        let e = ProviderError::new("heygen", ProviderErrorCode::PaymentRequired, "heygen speech failed with HTTP 402")
+            .with_status(402);
+        assert_eq!(e.anomaly(), "heygen: HTTP 402 — heygen speech failed with HTTP 402");
+    }
+}
