@@ -88,10 +88,33 @@ describe('tts() through the voice chain', () => {
     assert.equal(media.eleven.connections, 0);
   });
 
+  test('when every provider fails, the Error carries what failed before the last one', async () => {
+    useEnv({ heygen: true, eleven: true });
+    media.heygen.queue(SPEECH, ...[1, 2, 3].map(() => ({ status: 503, json: { error: 'busy' } })));
+    media.eleven.queue('POST /v1/text-to-speech/21m00Tcm4TlvDq8ikWAM/with-timestamps', { status: 401, json: { detail: { status: 'invalid_api_key' } } });
+    // Kokoro, last, may not download its model here: its error is the one thrown.
+    const err = await rejection(api.tts('Nobody can speak.', { download: false }));
+    assert.equal(err.code, 'MODEL_MISSING');
+    assert.equal(err.anomalies.length, 2, err.anomalies);
+    assert.match(err.anomalies[0], /^heygen: HTTP 503/);
+    assert.match(err.anomalies[1], /^elevenlabs: HTTP 401/);
+    assert.doesNotMatch(err.message, /Anomalies/);
+    assertNoSecrets(`${err.message}\n${err.hint}\n${err.anomalies}`, Object.values(KEYS), 'the JS error');
+  });
+
   test('localOnly never connects, even when signed in; the missing local model is the error', async () => {
     useEnv({ heygen: true, eleven: true });
     const err = await rejection(api.tts('Offline please.', { localOnly: true }));
     assert.equal(err.code, 'MODEL_MISSING');
+    assert.equal(media.connections(), 0);
+  });
+
+  test('HYPERFRAMES_OFFLINE=1 with a pinned hosted provider: refused, and the hint says why', async () => {
+    useEnv({ heygen: true });
+    process.env.HYPERFRAMES_OFFLINE = '1';
+    const err = await rejection(api.tts('Hi.', { provider: 'heygen' }));
+    assert.equal(err.code, 'PROVIDER_UNAVAILABLE');
+    assert.match(err.hint, /HYPERFRAMES_OFFLINE/);
     assert.equal(media.connections(), 0);
   });
 

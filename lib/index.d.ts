@@ -7,6 +7,8 @@ export interface HyperframesError extends Error {
   /** e.g. NOT_CONFIGURED, INVALID_STORE, UNAUTHENTICATED, MODEL_MISSING, UNKNOWN_VOICE, BAD_SPEED */
   code: string;
   hint?: string;
+  /** For provider chains: what failed before the provider whose error this is. */
+  anomalies?: string[];
 }
 
 /** Speaks `text` chunk by chunk, yielding each chunk's samples and words as soon as it is ready. */

@@ -1,16 +1,23 @@
 'use strict';
-// The JS API: the native functions, with their errors turned into Errors carrying `code` and
-// `hint`, plus `ttsStream()` as an async iterator over the native stream.
+// The JS API: the native functions, with their errors turned into Errors carrying `code`, `hint`
+// and (chains) `anomalies`, plus `ttsStream()` as an async iterator over the native stream.
 const native = require('./native.js');
 
 function toError(err) {
   if (!(err instanceof Error)) return err;
-  const match = /^([A-Z][A-Z0-9_]+): ([\s\S]*?)(?:\nHint: ([\s\S]*))?$/.exec(err.message);
+  const match = /^([A-Z][A-Z0-9_]+): ([\s\S]*?)(?:\nHint: ([\s\S]*?))?(?:\nAnomalies: (\[[\s\S]*\]))?$/.exec(err.message);
   if (!match) return err;
   const out = new Error(match[2]);
   out.name = 'HyperframesError';
   out.code = match[1];
   if (match[3]) out.hint = match[3];
+  if (match[4]) {
+    try {
+      out.anomalies = JSON.parse(match[4]);
+    } catch {
+      out.message = `${match[2]}\n${match[4]}`;
+    }
+  }
   return out;
 }
 

@@ -10,8 +10,19 @@ use napi_derive::napi;
 
 use crate::chains::{self, ChainError, Routing};
 
-fn chain_error(e: ChainError) -> Error {
-    crate::napi_tts::engine_error(e.to_engine_error())
+/// `CODE: message\nHint: …\nAnomalies: [json]`: the package turns the last part into `anomalies`
+/// on the Error (what failed before the provider whose error this is).
+pub(crate) fn chain_error(e: ChainError) -> Error {
+    let mut reason = format!("{}: {}", e.code, e.message);
+    if let Some(h) = &e.hint {
+        reason.push_str("\nHint: ");
+        reason.push_str(h);
+    }
+    if !e.anomalies.is_empty() {
+        reason.push_str("\nAnomalies: ");
+        reason.push_str(&serde_json::to_string(&e.anomalies).expect("strings always serialise"));
+    }
+    Error::new(Status::GenericFailure, crate::auth::scrub::scrub(&reason))
 }
 
 fn routing(provider: Option<String>, local_only: Option<bool>, no_fallback: Option<bool>) -> Routing {

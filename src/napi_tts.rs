@@ -180,9 +180,7 @@ async fn tts_chain(
         captions: o.captions.clone().map(Into::into),
     };
     service::check_outputs(&outputs).map_err(engine_error)?;
-    let r = crate::chains::voice::voice_with(&req, facts, providers)
-        .await
-        .map_err(|e| engine_error(e.to_engine_error()))?;
+    let r = crate::chains::voice::voice_with(&req, facts, providers).await.map_err(crate::napi_media::chain_error)?;
     let written = {
         let r = r.clone();
         crate::blocking(move || -> EngineResult<Vec<u8>> {

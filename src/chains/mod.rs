@@ -191,7 +191,8 @@ pub(crate) fn not_configured(provider: &'static str) -> ChainError {
 /// The providers to try, in order: the pinned one alone, else every available candidate.
 pub(crate) fn order(plan: &Plan, routing: &Routing) -> ChainResult<Vec<&'static str>> {
     if let Some(p) = routing.pinned() {
-        return plan::pin(plan, p).map(|p| vec![p]).map_err(|m| pin_error(plan, p, m, routing.local_only));
+        let local_only = routing.local_only || crate::engines::offline();
+        return plan::pin(plan, p).map(|p| vec![p]).map_err(|m| pin_error(plan, p, m, local_only));
     }
     let available: Vec<&'static str> = plan.candidates.iter().filter(|c| c.available).map(|c| c.provider).collect();
     if available.is_empty() {
@@ -203,7 +204,7 @@ pub(crate) fn order(plan: &Plan, routing: &Routing) -> ChainResult<Vec<&'static 
 /// `PROVIDER_UNAVAILABLE` for a pinned provider that cannot serve, with what would fix it.
 pub(crate) fn pin_error(plan: &Plan, provider: &str, message: String, local_only: bool) -> ChainError {
     let hint = if local_only {
-        Some("Drop --local-only to use a hosted provider.".to_string())
+        Some("Drop --local-only (and unset HYPERFRAMES_OFFLINE) to use a hosted provider.".to_string())
     } else {
         plan.candidates.iter().find(|c| c.provider.eq_ignore_ascii_case(provider)).and_then(|c| c.setup_hint.clone())
     };

@@ -149,6 +149,16 @@ pub fn write_text_atomic(path: &Path, text: &str) -> EngineResult<()> {
 
 /// Checks the output paths before any work is done, so bad input costs nothing.
 pub fn check_outputs(o: &Outputs) -> EngineResult<()> {
+    let extension = |p: &Path| p.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
+    if let Some(a) = &o.audio {
+        if extension(a).is_some_and(|e| e != "wav") {
+            return Err(EngineError::new(
+                "BAD_OUTPUT",
+                format!("The audio is written as WAV, so {} must end in .wav.", a.display()),
+            )
+            .with_hint("Name the audio file speech.wav (convert it afterwards if you need another format)."));
+        }
+    }
     if let Some(c) = &o.captions {
         if captions::Format::parse(&c.to_string_lossy()).is_none() {
             return Err(EngineError::new(
@@ -200,4 +210,27 @@ pub fn write_audio_outputs(
         }
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outputs(audio: Option<&str>, captions: Option<&str>) -> Outputs {
+        Outputs { audio: audio.map(Into::into), format: None, words: None, captions: captions.map(Into::into) }
+    }
+
+    #[test]
+    fn audio_must_be_named_wav_and_captions_srt_or_vtt() {
+        for ok in
+            [outputs(Some("a.wav"), None), outputs(Some("dir/A.WAV"), Some("c.VTT")), outputs(Some("speech"), None)]
+        {
+            assert!(check_outputs(&ok).is_ok(), "{:?}", ok.audio);
+        }
+        for (bad, what) in [(outputs(Some("a.mp3"), None), "a.mp3"), (outputs(None, Some("c.txt")), "c.txt")] {
+            let e = check_outputs(&bad).unwrap_err();
+            assert_eq!(e.code, "BAD_OUTPUT");
+            assert!(e.message.contains(what) && e.hint.is_some(), "{}", e.message);
+        }
+    }
 }
