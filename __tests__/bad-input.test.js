@@ -136,10 +136,10 @@ describe('tts through the hosted chain', () => {
     nothingWritten();
   });
 
-  test('a bad speed or captions name: refused before any request', async () => {
+  test('a bad speed, captions or audio name: refused before any request', async () => {
     refused(await run(['tts', 'Hello', '--speed', 'fast', '-o', 'out.wav', '--json']), 'BAD_SPEED');
     refused(await run(['tts', 'Hello', '--captions', 'caps.txt', '-o', 'out.wav', '--json']), 'BAD_OUTPUT', /\.srt or \.vtt/);
-    refused(await run(['tts', 'Hello', '--stream', '--json']), 'BAD_INPUT', /--stream/);
+    refused(await run(['tts', 'Hello', '-o', 'out.mp3', '--json']), 'BAD_OUTPUT', /must end in \.wav/);
     assert.equal(media.connections(), 0);
     nothingWritten();
   });

@@ -310,6 +310,12 @@ describe('sfx', () => {
     assert.equal(hits[0].name, 'Big Whoosh');
     assert.ok(hits.some((r) => r.provider === 'bundled' && r.name === 'whoosh'));
     assert.equal(media.heygen.hits(SOUNDS)[0].query.limit, '10');
+
+    // HeyGen failing: the JSON stays the bundled listing, and stderr says what was left out.
+    media.heygen.queue(SOUNDS, { status: 503, json: {} }, { status: 503, json: {} }, { status: 503, json: {} });
+    const degraded = await run(['sfx', 'whoosh', '--list', '--json']);
+    assert.ok(JSON.parse(degraded.stdout).every((r) => r.provider === 'bundled'));
+    assert.match(degraded.stderr, /! heygen: HTTP 503/);
   });
 
   test('nothing matches anywhere: SFX_NOT_FOUND with names to try, no file', async () => {

@@ -54,11 +54,12 @@ async fn list(args: &SfxArgs, out: &Output) -> i32 {
     if args.routing.provider.as_deref().is_none_or(|p| p.eq_ignore_ascii_case("bundled")) {
         rows.extend(sfx::list_bundled(query));
     }
+    // The listing's JSON stays an array; a library that could not be searched is said on stderr.
+    print_anomalies(out, &anomalies);
     if args.json {
         out.json(&listing_json(&rows));
         return 0;
     }
-    print_anomalies(out, &anomalies);
     if rows.is_empty() {
         out.out(&out.dim("No sound effect matches."));
     }
