@@ -8,27 +8,18 @@ const { describe, test, before, after, beforeEach, afterEach } = require('node:t
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { makeHome, runCli } = require('./support/cli.js');
+const { runCli } = require('./support/cli.js');
 const { assertNoSecrets, parseJson } = require('./support/setup.js');
 const { parseWav, listFiles } = require('./support/voice.js');
-const { startMedia, KEYS, MP3_SECONDS, setProcessEnv } = require('./support/media-servers.js');
+const { useMedia, KEYS, MP3_SECONDS, setProcessEnv } = require('./support/media-servers.js');
 
 const SPEECH = 'POST /v3/voices/speech';
 
 let media;
 let home;
-before(async () => {
-  media = await startMedia();
-});
-after(async () => {
-  await media.stop();
-});
-beforeEach(() => {
-  media.reset();
-  home = makeHome();
-});
-afterEach(() => {
-  home.cleanup();
+useMedia((m, h) => {
+  media = m;
+  home = h;
 });
 
 async function run(args, { keys = { heygen: true, eleven: true, gemini: true }, env = {}, input } = {}) {

@@ -4,13 +4,13 @@
 // `inlineData` with `x-goog-api-key`), OpenRouter → Gemini fall-through per image with
 // `anomalies`, skipped runs without a key, and per-image errors for unreadable or non-image files.
 
-const { describe, test, before, after, beforeEach, afterEach } = require('node:test');
+const { describe, test, after, beforeEach, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { makeHome, runCli } = require('./support/cli.js');
+const { runCli } = require('./support/cli.js');
 const { assertNoSecrets, parseJson } = require('./support/setup.js');
-const { startMedia, KEYS, PNG, setProcessEnv } = require('./support/media-servers.js');
+const { useMedia, KEYS, PNG, setProcessEnv } = require('./support/media-servers.js');
 
 const CHAT = 'POST /v1/chat/completions';
 const GEMINI = 'POST /v1beta/models/gemini-3.1-flash-lite-preview:generateContent';
@@ -19,19 +19,12 @@ const GM_TEXT = 'A red square on a dark background (gemini).';
 
 let media;
 let home;
-before(async () => {
-  media = await startMedia();
-});
-after(async () => {
-  await media.stop();
+useMedia((m, h) => {
+  media = m;
+  home = h;
 });
 beforeEach(() => {
-  media.reset();
-  home = makeHome();
   fs.writeFileSync(path.join(home.dir, 'red.png'), PNG);
-});
-afterEach(() => {
-  home.cleanup();
 });
 
 async function run(args, { keys = { heygen: false, openrouter: true, gemini: true }, env = {} } = {}) {

@@ -5,32 +5,23 @@
 // failures that fall through with an `anomalies` entry. Every CLI run has HYPERFRAMES_LOG=debug
 // and is checked for the providers' keys.
 
-const { describe, test, before, after, beforeEach, afterEach } = require('node:test');
+const { describe, test, after, beforeEach, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { makeHome, runCli } = require('./support/cli.js');
+const { runCli } = require('./support/cli.js');
 const { assertNoSecrets, parseJson } = require('./support/setup.js');
 const { parseWav, levels, listFiles } = require('./support/voice.js');
-const { startMedia, KEYS, setProcessEnv } = require('./support/media-servers.js');
+const { useMedia, KEYS, setProcessEnv } = require('./support/media-servers.js');
 
 const SOUNDS = 'GET /v3/audio/sounds';
 const LYRIA = 'POST /v1beta/models/lyria-3-clip-preview:generateContent';
 
 let media;
 let home;
-before(async () => {
-  media = await startMedia();
-});
-after(async () => {
-  await media.stop();
-});
-beforeEach(() => {
-  media.reset();
-  home = makeHome();
-});
-afterEach(() => {
-  home.cleanup();
+useMedia((m, h) => {
+  media = m;
+  home = h;
 });
 
 async function run(args, { keys = { heygen: true, gemini: true }, env = {} } = {}) {

@@ -3,13 +3,13 @@
 // with bodies that echo the key it was sent (401, 402, 429, 5xx, a 200 that is not the documented
 // shape), with HYPERFRAMES_LOG=debug, in JSON and human output, and through the JS API.
 
-const { describe, test, before, after, beforeEach, afterEach } = require('node:test');
+const { describe, test, after, beforeEach, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { makeHome, runCli } = require('./support/cli.js');
+const { runCli } = require('./support/cli.js');
 const { assertNoSecrets } = require('./support/setup.js');
-const { startMedia, KEYS, PNG, setProcessEnv } = require('./support/media-servers.js');
+const { useMedia, KEYS, PNG, setProcessEnv } = require('./support/media-servers.js');
 
 const ALL = Object.values(KEYS);
 const ROUTES = {
@@ -21,19 +21,12 @@ const ROUTES = {
 
 let media;
 let home;
-before(async () => {
-  media = await startMedia();
-});
-after(async () => {
-  await media.stop();
+useMedia((m, h) => {
+  media = m;
+  home = h;
 });
 beforeEach(() => {
-  media.reset();
-  home = makeHome();
   fs.writeFileSync(path.join(home.dir, 'red.png'), PNG);
-});
-afterEach(() => {
-  home.cleanup();
 });
 
 /** Every route of every fake answers `make(key)` (the key it was sent, in the body) for a while. */

@@ -5,14 +5,14 @@
 // `--local-only` / HYPERFRAMES_OFFLINE=1 (zero connections). Every run has HYPERFRAMES_LOG=debug and
 // its output is checked for the providers' keys.
 
-const { describe, test, before, after, beforeEach, afterEach } = require('node:test');
+const { describe, test, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { makeHome, runCli } = require('./support/cli.js');
+const { runCli } = require('./support/cli.js');
 const { assertNoSecrets, parseJson, isoIn } = require('./support/setup.js');
 const { parseWav, parseSrt, parseVtt, listFiles } = require('./support/voice.js');
-const { startMedia, KEYS, MP3_SECONDS } = require('./support/media-servers.js');
+const { useMedia, KEYS, MP3_SECONDS } = require('./support/media-servers.js');
 
 const SPEECH = 'POST /v3/voices/speech';
 const RACHEL = '21m00Tcm4TlvDq8ikWAM';
@@ -23,18 +23,9 @@ const RT = 'rt_SECRETREFRESH_voice_0123456789';
 
 let media;
 let home;
-before(async () => {
-  media = await startMedia();
-});
-after(async () => {
-  await media.stop();
-});
-beforeEach(() => {
-  media.reset();
-  home = makeHome();
-});
-afterEach(() => {
-  home.cleanup();
+useMedia((m, h) => {
+  media = m;
+  home = h;
 });
 
 /** Every secret a run might leak: the static keys and any token the fake issued. */

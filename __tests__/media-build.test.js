@@ -4,32 +4,23 @@
 // incremental rebuilds; local-only with zero connections; bad requests refused before anything is
 // written. Also `tts --stream` with a hosted provider.
 
-const { describe, test, before, after, beforeEach, afterEach } = require('node:test');
+const { describe, test, before, beforeEach, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { makeHome, runCli } = require('./support/cli.js');
+const { runCli } = require('./support/cli.js');
 const { assertNoSecrets, parseJson } = require('./support/setup.js');
 const { parseWav, listFiles, runRaw } = require('./support/voice.js');
-const { startMedia, KEYS, MP3_SECONDS, setProcessEnv } = require('./support/media-servers.js');
+const { useMedia, KEYS, MP3_SECONDS, setProcessEnv } = require('./support/media-servers.js');
 
 const SPEECH = 'POST /v3/voices/speech';
 const MARCIA = '05f19352e8f74b0392a8f411eba40de1';
 
 let media;
 let home;
-before(async () => {
-  media = await startMedia();
-});
-after(async () => {
-  await media.stop();
-});
-beforeEach(() => {
-  media.reset();
-  home = makeHome();
-});
-afterEach(() => {
-  home.cleanup();
+useMedia((m, h) => {
+  media = m;
+  home = h;
 });
 
 const SCRIPT = {

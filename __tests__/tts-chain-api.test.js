@@ -3,14 +3,13 @@
 // hosted provider serves, failures fall through with `anomalies`, `noFallback` and `localOnly`
 // behave as on the CLI. Against the media contract servers on 127.0.0.1.
 
-const { describe, test, before, after, beforeEach, afterEach } = require('node:test');
+const { describe, test, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { makeHome } = require('./support/cli.js');
 const { assertNoSecrets } = require('./support/setup.js');
 const { parseWav } = require('./support/voice.js');
-const { startMedia, KEYS, MP3_SECONDS, setProcessEnv } = require('./support/media-servers.js');
+const { useMedia, KEYS, MP3_SECONDS, setProcessEnv } = require('./support/media-servers.js');
 
 const api = require('../lib/index.js');
 const SPEECH = 'POST /v3/voices/speech';
@@ -19,23 +18,16 @@ const MARCIA = '05f19352e8f74b0392a8f411eba40de1';
 let media;
 let home;
 let restore;
-before(async () => {
-  media = await startMedia();
-});
-after(async () => {
-  await media.stop();
+useMedia((m, h) => {
+  media = m;
+  home = h;
 });
 function useEnv(keys) {
   restore = setProcessEnv({ HOME: home.dir, HEYGEN_CONFIG_DIR: home.configDir, HYPERFRAMES_MODELS_DIR: home.modelsDir, ...media.env(keys) });
 }
-beforeEach(() => {
-  media.reset();
-  home = makeHome();
-});
 afterEach(() => {
   if (restore) restore();
   restore = null;
-  home.cleanup();
 });
 
 async function rejection(promise) {

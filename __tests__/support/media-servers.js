@@ -17,8 +17,9 @@
 
 const fs = require('node:fs');
 const path = require('node:path');
+const { before, after, beforeEach, afterEach } = require('node:test');
 const { ContractServer } = require('./contract-server.js');
-const { ROOT } = require('./cli.js');
+const { ROOT, makeHome } = require('./cli.js');
 
 /** 0.5 s of a 440 Hz sine, 44.1 kHz mono, LAME MP3. */
 const MP3 = fs.readFileSync(path.join(ROOT, 'src', 'audio', 'testdata', 'sine440.mp3'));
@@ -426,6 +427,30 @@ async function startMedia() {
   return m;
 }
 
+/**
+ * Per-file wiring: the fakes for the whole file (reset before each test) and a fresh temp HOME per
+ * test; `bind(media, home)` hands both to the file whenever they change.
+ */
+function useMedia(bind) {
+  let media;
+  let home;
+  before(async () => {
+    media = await startMedia();
+    bind(media, home);
+  });
+  after(async () => {
+    await media.stop();
+  });
+  beforeEach(() => {
+    media.reset();
+    home = makeHome();
+    bind(media, home);
+  });
+  afterEach(() => {
+    home.cleanup();
+  });
+}
+
 /** The `HEYGEN_*`, provider and `HYPERFRAMES_*` variables a JS-API test must clear first. */
 const API_ENV = /^(HEYGEN_|HYPERFRAMES_|ELEVENLABS_|GEMINI_|GOOGLE_API_KEY$|OPENROUTER_|HF_|ORT_|HOME$|USERPROFILE$)/;
 
@@ -446,4 +471,4 @@ const PNG = Buffer.from(
   'base64',
 );
 
-module.exports = { startMedia, wavBytes, alignment, MP3, MP3_SECONDS, KEYS, PNG, API_ENV, setProcessEnv };
+module.exports = { startMedia, useMedia, wavBytes, alignment, MP3, MP3_SECONDS, KEYS, PNG, API_ENV, setProcessEnv };
