@@ -4,14 +4,14 @@
 // (where the input is ours to check) contacts nothing. Text over HeyGen's 5,000-character limit is
 // not refused: it is split at sentences into several requests, laid end to end.
 
-const { describe, test, before, after, beforeEach, afterEach } = require('node:test');
+const { describe, test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { runCli } = require('./support/cli.js');
 const { assertNoSecrets, parseJson } = require('./support/setup.js');
 const { parseWav, listFiles } = require('./support/voice.js');
-const { useMedia, KEYS, MP3_SECONDS, setProcessEnv } = require('./support/media-servers.js');
+const { useMedia, KEYS, MP3_SECONDS, useApiEnv } = require('./support/media-servers.js');
 
 const SPEECH = 'POST /v3/voices/speech';
 
@@ -198,16 +198,7 @@ describe('music, sfx, describe, captions', () => {
 
 describe('JS API bad input', () => {
   const api = require('../lib/index.js');
-  let restore;
-  beforeEach(() => {
-    restore = setProcessEnv({
-      HOME: home.dir,
-      HEYGEN_CONFIG_DIR: home.configDir,
-      HYPERFRAMES_MODELS_DIR: home.modelsDir,
-      ...media.env({ heygen: true, openrouter: true }),
-    });
-  });
-  afterEach(() => restore());
+  useApiEnv(() => ({ media, home }), { heygen: true, openrouter: true });
 
   test('sfx/music/describe: stable codes, no file, nothing contacted', async () => {
     await assert.rejects(api.sfx('   ', { output: path.join(home.dir, 'a.wav') }), { code: 'EMPTY_QUERY' });

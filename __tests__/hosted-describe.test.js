@@ -4,13 +4,13 @@
 // `inlineData` with `x-goog-api-key`), OpenRouter → Gemini fall-through per image with
 // `anomalies`, skipped runs without a key, and per-image errors for unreadable or non-image files.
 
-const { describe, test, after, beforeEach, afterEach } = require('node:test');
+const { describe, test, after, beforeEach } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { runCli } = require('./support/cli.js');
 const { assertNoSecrets, parseJson } = require('./support/setup.js');
-const { useMedia, KEYS, PNG, setProcessEnv } = require('./support/media-servers.js');
+const { useMedia, KEYS, PNG, useApiEnv } = require('./support/media-servers.js');
 
 const CHAT = 'POST /v1/chat/completions';
 const GEMINI = 'POST /v1beta/models/gemini-3.1-flash-lite-preview:generateContent';
@@ -200,16 +200,7 @@ describe('describe: skipped, and per-image input errors', () => {
 
 describe('JS API: describe()', () => {
   const api = require('../lib/index.js');
-  let restore;
-  beforeEach(() => {
-    restore = setProcessEnv({
-      HOME: home.dir,
-      HEYGEN_CONFIG_DIR: home.configDir,
-      HYPERFRAMES_MODELS_DIR: home.modelsDir,
-      ...media.env({ heygen: false, openrouter: true, gemini: true }),
-    });
-  });
-  afterEach(() => restore());
+  useApiEnv(() => ({ media, home }), { heygen: false, openrouter: true, gemini: true });
 
   test('OpenRouter 5xx → Gemini per image, with anomalies; input errors stay per image', async () => {
     for (let i = 0; i < 3; i++) media.openrouter.queue(CHAT, { status: 500, json: { error: `bad key ${KEYS.openrouter}` } });

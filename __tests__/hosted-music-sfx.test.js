@@ -5,14 +5,14 @@
 // failures that fall through with an `anomalies` entry. Every CLI run has HYPERFRAMES_LOG=debug
 // and is checked for the providers' keys.
 
-const { describe, test, after, beforeEach, afterEach } = require('node:test');
+const { describe, test, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { runCli } = require('./support/cli.js');
-const { assertNoSecrets, parseJson } = require('./support/setup.js');
+const { assertNoSecrets, okJson, failJson } = require('./support/setup.js');
 const { parseWav, levels, listFiles } = require('./support/voice.js');
-const { useMedia, KEYS, setProcessEnv } = require('./support/media-servers.js');
+const { useMedia, KEYS, useApiEnv } = require('./support/media-servers.js');
 
 const SOUNDS = 'GET /v3/audio/sounds';
 const LYRIA = 'POST /v1beta/models/lyria-3-clip-preview:generateContent';
@@ -28,21 +28,6 @@ async function run(args, { keys = { heygen: true, gemini: true }, env = {} } = {
   const r = await runCli(args, { home, env: { ...media.env(keys), HYPERFRAMES_LOG: 'debug', ...env } });
   assertNoSecrets(r.output, Object.values(KEYS), `hyperframes ${args.join(' ')}`);
   return r;
-}
-
-function okJson(r) {
-  assert.equal(r.code, 0, `exit code\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
-  const j = parseJson(r.stdout);
-  assert.equal(j.ok, true, r.stdout);
-  return j;
-}
-
-function failJson(r, code) {
-  assert.equal(r.code, 1, `exit code\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
-  const j = parseJson(r.stdout);
-  assert.equal(j.ok, false, r.stdout);
-  assert.equal(j.code, code, r.stdout);
-  return j;
 }
 
 const file = (name) => path.join(home.dir, name);
@@ -320,16 +305,7 @@ describe('sfx', () => {
 
 describe('JS API: music() and sfx()', () => {
   const api = require('../lib/index.js');
-  let restore;
-  beforeEach(() => {
-    restore = setProcessEnv({
-      HOME: home.dir,
-      HEYGEN_CONFIG_DIR: home.configDir,
-      HYPERFRAMES_MODELS_DIR: home.modelsDir,
-      ...media.env({ heygen: true, gemini: true }),
-    });
-  });
-  afterEach(() => restore());
+  useApiEnv(() => ({ media, home }), { heygen: true, gemini: true });
 
   test('music(): HeyGen 402 → Lyria, with the anomaly in the result', async () => {
     media.heygen.queue(SOUNDS, PLAN_402);

@@ -3,13 +3,13 @@
 // with bodies that echo the key it was sent (401, 402, 429, 5xx, a 200 that is not the documented
 // shape), with HYPERFRAMES_LOG=debug, in JSON and human output, and through the JS API.
 
-const { describe, test, after, beforeEach, afterEach } = require('node:test');
+const { describe, test, after, beforeEach } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { runCli } = require('./support/cli.js');
 const { assertNoSecrets } = require('./support/setup.js');
-const { useMedia, KEYS, PNG, setProcessEnv } = require('./support/media-servers.js');
+const { useMedia, KEYS, PNG, useApiEnv } = require('./support/media-servers.js');
 
 const ALL = Object.values(KEYS);
 const ROUTES = {
@@ -81,17 +81,7 @@ describe('no key in any output', () => {
 
 describe('no key in JS results or errors', () => {
   const api = require('../lib/index.js');
-  let restore;
-  beforeEach(() => {
-    restore = setProcessEnv({
-      HOME: home.dir,
-      HEYGEN_CONFIG_DIR: home.configDir,
-      HYPERFRAMES_MODELS_DIR: home.modelsDir,
-      HYPERFRAMES_LOG: 'debug',
-      ...media.env({ heygen: true, eleven: true, gemini: true, openrouter: true }),
-    });
-  });
-  afterEach(() => restore());
+  useApiEnv(() => ({ media, home }), { heygen: true, eleven: true, gemini: true, openrouter: true }, { HYPERFRAMES_LOG: 'debug' });
 
   for (const [label, make] of Object.entries(BODIES)) {
     test(`music / sfx / describe with ${label} bodies`, async () => {

@@ -10,7 +10,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { runCli } = require('./support/cli.js');
-const { assertNoSecrets, parseJson, isoIn } = require('./support/setup.js');
+const { assertNoSecrets, parseJson, isoIn, okJson, failJson } = require('./support/setup.js');
 const { parseWav, parseSrt, parseVtt, listFiles } = require('./support/voice.js');
 const { useMedia, KEYS, MP3_SECONDS } = require('./support/media-servers.js');
 
@@ -40,22 +40,6 @@ async function run(args, { keys = { heygen: true, eleven: true }, env = {}, ...o
   const r = await runCli(args, { home, env: { ...media.env(keys), HYPERFRAMES_LOG: 'debug', ...env }, ...opts });
   assertNoSecrets(r.output, secrets(), `hyperframes ${args.join(' ')}`);
   return r;
-}
-
-function okJson(r) {
-  assert.equal(r.code, 0, `exit code\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
-  const j = parseJson(r.stdout);
-  assert.equal(j.ok, true, r.stdout);
-  return j;
-}
-
-function failJson(r, code) {
-  assert.equal(r.code, 1, `exit code\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
-  const j = parseJson(r.stdout);
-  assert.equal(j.ok, false, r.stdout);
-  assert.equal(j.code, code, r.stdout);
-  assert.ok(typeof j.error === 'string' && j.error.length > 5, r.stdout);
-  return j;
 }
 
 const file = (name) => path.join(home.dir, name);

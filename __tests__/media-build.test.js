@@ -4,14 +4,14 @@
 // incremental rebuilds; local-only with zero connections; bad requests refused before anything is
 // written. Also `tts --stream` with a hosted provider.
 
-const { describe, test, before, beforeEach, afterEach } = require('node:test');
+const { describe, test, before } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { runCli } = require('./support/cli.js');
 const { assertNoSecrets, parseJson } = require('./support/setup.js');
 const { parseWav, listFiles, runRaw } = require('./support/voice.js');
-const { useMedia, KEYS, MP3_SECONDS, setProcessEnv } = require('./support/media-servers.js');
+const { useMedia, KEYS, MP3_SECONDS, useApiEnv } = require('./support/media-servers.js');
 
 const SPEECH = 'POST /v3/voices/speech';
 const MARCIA = '05f19352e8f74b0392a8f411eba40de1';
@@ -216,16 +216,7 @@ describe('media build (CLI)', () => {
 
 describe('buildMedia() (JS API)', () => {
   const api = require('../lib/index.js');
-  let restore;
-  beforeEach(() => {
-    restore = setProcessEnv({
-      HOME: home.dir,
-      HEYGEN_CONFIG_DIR: home.configDir,
-      HYPERFRAMES_MODELS_DIR: home.modelsDir,
-      ...media.env({ heygen: true }),
-    });
-  });
-  afterEach(() => restore());
+  useApiEnv(() => ({ media, home }), { heygen: true });
 
   test('builds from a request object or a file and resolves with the manifest', async () => {
     const m = await api.buildMedia(SCRIPT, { out: outDir(), noMusic: true });
@@ -274,11 +265,7 @@ describe('tts --stream with a hosted provider', () => {
 
 describe('buildMedia() progress', () => {
   const api = require('../lib/index.js');
-  let restore;
-  beforeEach(() => {
-    restore = setProcessEnv({ HOME: home.dir, HEYGEN_CONFIG_DIR: home.configDir, HYPERFRAMES_MODELS_DIR: home.modelsDir, ...media.env({ heygen: true }) });
-  });
-  afterEach(() => restore());
+  useApiEnv(() => ({ media, home }), { heygen: true });
 
   test('onProgress hears the start, then every line, effect and the bed', async () => {
     const events = [];

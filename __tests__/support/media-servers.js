@@ -451,6 +451,25 @@ function useMedia(bind) {
   });
 }
 
+/**
+ * Inside a describe: for each test, process.env holds this test's HOME and the fakes' URLs and keys
+ * (for `keys`) and `extra`, so the JS API sees them; restored after the test. `current()` → {media, home}.
+ */
+function useApiEnv(current, keys, extra = {}) {
+  let restore;
+  beforeEach(() => {
+    const { media, home } = current();
+    restore = setProcessEnv({
+      HOME: home.dir,
+      HEYGEN_CONFIG_DIR: home.configDir,
+      HYPERFRAMES_MODELS_DIR: home.modelsDir,
+      ...media.env(keys),
+      ...extra,
+    });
+  });
+  afterEach(() => restore());
+}
+
 /** The `HEYGEN_*`, provider and `HYPERFRAMES_*` variables a JS-API test must clear first. */
 const API_ENV = /^(HEYGEN_|HYPERFRAMES_|ELEVENLABS_|GEMINI_|GOOGLE_API_KEY$|OPENROUTER_|HF_|ORT_|HOME$|USERPROFILE$)/;
 
@@ -471,4 +490,4 @@ const PNG = Buffer.from(
   'base64',
 );
 
-module.exports = { startMedia, useMedia, wavBytes, alignment, MP3, MP3_SECONDS, KEYS, PNG, API_ENV, setProcessEnv };
+module.exports = { startMedia, useMedia, useApiEnv, wavBytes, alignment, MP3, MP3_SECONDS, KEYS, PNG, API_ENV, setProcessEnv };

@@ -53,4 +53,22 @@ function parseJson(text) {
   }
 }
 
-module.exports = { useContract, assertNoSecrets, fileMode, isoIn, parseJson };
+/** The `--json` result of a run that succeeded: exit 0 and `ok: true`. */
+function okJson(r) {
+  assert.equal(r.code, 0, `exit code\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+  const j = parseJson(r.stdout);
+  assert.equal(j.ok, true, r.stdout);
+  return j;
+}
+
+/** The `--json` result of a run that failed with `code`: exit 1, `ok: false`, a message. */
+function failJson(r, code) {
+  assert.equal(r.code, 1, `exit code\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+  const j = parseJson(r.stdout);
+  assert.equal(j.ok, false, r.stdout);
+  assert.equal(j.code, code, r.stdout);
+  assert.ok(typeof j.error === 'string' && j.error.length > 5, r.stdout);
+  return j;
+}
+
+module.exports = { useContract, assertNoSecrets, fileMode, isoIn, parseJson, okJson, failJson };

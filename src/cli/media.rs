@@ -68,15 +68,7 @@ fn read_request(source: &str) -> Result<MediaRequest, MediaError> {
 }
 
 fn fail(out: &Output, json: bool, e: &MediaError) -> i32 {
-    if json {
-        out.json(&json!({"ok": false, "error": e.message, "code": e.code, "hint": e.hint}));
-    } else {
-        out.err(&out.err_red(&e.message));
-        if let Some(h) = &e.hint {
-            out.err(&out.err_dim(h));
-        }
-    }
-    1
+    super::models::fail(out, json, &e.to_engine_error())
 }
 
 fn progress(out: &Output, event: Event) {
