@@ -1,13 +1,16 @@
-//! The music chain: the HeyGen audio library → Lyria (Gemini). The local MusicGen engine is not
-//! part of this release; the plan says so, and when nothing serves the error carries its hints.
+//! The music chain: the HeyGen audio library → Lyria (Gemini) → the local MusicGen engine (when its
+//! model is installed; it needs no key). When nothing serves, the error carries every setup hint.
 //! The track is fitted to the requested length (trimmed, or looped with an equal-power crossfade),
-//! faded in and out, and peak-normalised, keeping its own rate and channels.
+//! faded in and out, and peak-normalised, keeping its own rate and channels. MusicGen generates one
+//! seed of the request clamped to 10–30 s at 32 kHz mono, which is then fitted the same way.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::{decode, order, walk, write_audio, ChainError, ChainResult, Providers, Routing};
 use crate::audio::decode::Decoded;
 use crate::audio::resample::{fit_duration, peak_normalize};
+use crate::engines::musicgen::{sampling, service as musicgen};
 use crate::providers::heygen::SoundKind;
 use crate::providers::plan::{plan_for, Capability, Facts};
 
@@ -29,10 +32,21 @@ pub struct MusicRequest {
     pub routing: Routing,
 }
 
+/// Called after each MusicGen decoder step with `(step, steps)`.
+pub type StepProgress = Arc<dyn Fn(usize, usize) + Send + Sync>;
+
+/// How the local engine generates, when it is the one that serves.
+#[derive(Clone, Default)]
+pub struct Generation {
+    /// Sampling seed (random when unset); the same seed and prompt give the same music.
+    pub seed: Option<u64>,
+    pub progress: Option<StepProgress>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct MusicResult {
     pub path: PathBuf,
-    /// `heygen` or `lyria`.
+    /// `heygen`, `lyria` or `musicgen`.
     pub provider: &'static str,
     /// The library track's name, when the library served.
     pub title: Option<String>,
@@ -40,15 +54,31 @@ pub struct MusicResult {
     pub duration: f64,
     pub sample_rate: u32,
     pub channels: u16,
+    /// The sampling seed, when MusicGen served.
+    pub seed: Option<u64>,
     pub anomalies: Vec<String>,
 }
 
 pub async fn music(req: &MusicRequest) -> ChainResult<MusicResult> {
+    music_generating(req, &Generation::default()).await
+}
+
+/// [`music`] with a seed and progress for the local engine.
+pub async fn music_generating(req: &MusicRequest, generation: &Generation) -> ChainResult<MusicResult> {
     let (facts, providers) = super::gather(req.routing.local_only).await;
-    music_with(req, &facts, &providers).await
+    music_with_generation(req, &facts, &providers, generation).await
 }
 
 pub async fn music_with(req: &MusicRequest, facts: &Facts, providers: &Providers) -> ChainResult<MusicResult> {
+    music_with_generation(req, facts, providers, &Generation::default()).await
+}
+
+pub async fn music_with_generation(
+    req: &MusicRequest,
+    facts: &Facts,
+    providers: &Providers,
+    generation: &Generation,
+) -> ChainResult<MusicResult> {
     let prompt = req.prompt.trim();
     if prompt.is_empty() {
         return Err(ChainError::new(
@@ -64,26 +94,33 @@ pub async fn music_with(req: &MusicRequest, facts: &Facts, providers: &Providers
     }
     let plan = plan_for(Capability::Music, facts);
     let order = order(&plan, &req.routing)?;
-    let ((provider, title, rate, channels), anomalies) =
-        walk(&order, &req.routing, |p| attempt(p, prompt, req, providers)).await?;
+    let (served, anomalies) = walk(&order, &req.routing, |p| attempt(p, prompt, req, providers, generation)).await?;
     Ok(MusicResult {
         path: req.output.clone(),
-        provider,
-        title,
+        provider: served.provider,
+        title: served.title,
         duration: req.seconds,
-        sample_rate: rate,
-        channels,
+        sample_rate: served.rate,
+        channels: served.channels,
+        seed: served.seed,
         anomalies,
     })
 }
 
-type Served = (&'static str, Option<String>, u32, u16);
+struct Served {
+    provider: &'static str,
+    title: Option<String>,
+    rate: u32,
+    channels: u16,
+    seed: Option<u64>,
+}
 
 async fn attempt(
     provider: &'static str,
     prompt: &str,
     req: &MusicRequest,
     providers: &Providers,
+    generation: &Generation,
 ) -> ChainResult<Served> {
     let (decoded, title) = match provider {
         "heygen" => {
@@ -101,6 +138,7 @@ async fn attempt(
             let clip = client.generate(prompt, None, req.seconds).await?;
             (decode(provider, &clip.audio, &clip.mime)?, None)
         }
+        "musicgen" => return generate(prompt, req, generation).await,
         other => return Err(super::not_configured(other)),
     };
     let (rate, channels) = (decoded.sample_rate, decoded.channels.max(1));
@@ -112,7 +150,30 @@ async fn attempt(
     })
     .await
     .map_err(|e| ChainError::engine(provider, e))?;
-    Ok((provider, title, rate, channels))
+    Ok(Served { provider, title, rate, channels, seed: None })
+}
+
+/// The local engine: one seed (the request clamped to 10–30 s), fitted to the request.
+async fn generate(prompt: &str, req: &MusicRequest, generation: &Generation) -> ChainResult<Served> {
+    let provider = "musicgen";
+    let seed = generation.seed.unwrap_or_else(sampling::random_seed);
+    let (prompt, seconds, path) = (prompt.to_string(), req.seconds, req.output.clone());
+    let progress = generation.progress.clone();
+    let rate = crate::blocking(move || {
+        let report = |step: usize, steps: usize| {
+            if let Some(p) = &progress {
+                p(step, steps);
+            }
+        };
+        let generated = musicgen::generate(&prompt, seconds, seed, &report)?;
+        let rate = generated.sample_rate;
+        let decoded = Decoded { samples: generated.samples, sample_rate: rate, channels: 1 };
+        write_audio(&path, &fit(&decoded, seconds), rate, 1)?;
+        Ok(rate)
+    })
+    .await
+    .map_err(|e| ChainError::engine(provider, e))?;
+    Ok(Served { provider, title: None, rate, channels: 1, seed: Some(seed) })
 }
 
 /// Fits every channel to `seconds` and peak-normalises the whole; interleaved out.
@@ -203,6 +264,113 @@ mod tests {
         assert!(e.message.contains("MusicGen"), "{}", e.message);
         let hint = e.hint.unwrap();
         assert!(hint.contains("auth login") && hint.contains("GEMINI_API_KEY"), "{hint}");
+        assert!(!r.output.exists());
+    }
+
+    /// A models folder holding the tiny test-built MusicGen, as `models install` would lay it out.
+    fn tiny_models_dir() -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap();
+        let spec = musicgen::spec().unwrap();
+        crate::engines::testing::musicgen_graphs::write_model_dir(
+            &spec.dir_in(root.path()),
+            crate::engines::testing::musicgen_graphs::TINY,
+        );
+        assert!(crate::engines::catalog::status(root.path(), spec, false).installed);
+        root
+    }
+
+    #[test]
+    fn musicgen_serves_after_a_hosted_failure_and_fits_its_seed() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let hg = rt.block_on(TestServer::start());
+        hg.push(Scripted::json(402, json!({"error": "plan_upgrade_required"})));
+        // (The HeyGen client takes the environment lock itself while it is built.)
+        let providers = Providers { heygen: Some(testing::heygen(&hg)), ..Providers::default() };
+        let _lock = crate::test_support::env_lock();
+        let models = tiny_models_dir();
+        let _env = crate::test_support::EnvGuard::set(&[("HYPERFRAMES_MODELS_DIR", models.path().to_str())]);
+        let facts = Facts { heygen: true, onnx_runtime: true, musicgen_installed: true, ..Facts::default() };
+        let dir = tempfile::tempdir().unwrap();
+        let steps = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = steps.clone();
+        let generation =
+            Generation { seed: Some(3), progress: Some(Arc::new(move |i, n| seen.lock().unwrap().push((i, n)))) };
+        let r = rt.block_on(music_with_generation(&req(dir.path(), 5.0), &facts, &providers, &generation)).unwrap();
+        assert_eq!((r.provider, r.sample_rate, r.channels, r.seed), ("musicgen", 32_000, 1, Some(3)));
+        assert!(r.anomalies[0].starts_with("heygen: HTTP 402"), "{:?}", r.anomalies);
+        // A 5 s request generates the 10 s minimum seed: ceil(10 × 50) + 3 decoder steps.
+        let steps = steps.lock().unwrap().clone();
+        assert_eq!((steps.len(), steps.last().copied()), (503, Some((503, 503))));
+
+        let (samples, rate, ch) = crate::audio::wav::read_wav(&r.path).unwrap();
+        assert_eq!((rate, ch, samples.len()), (32_000, 1, 5 * 32_000));
+        assert_eq!(samples[0], 0.0, "faded in");
+        let peak = crate::audio::wav::peak(&samples);
+        assert!((peak - PEAK).abs() < 0.01, "{peak}");
+        // Exactly the engine's own 10 s seed for seed 3, fitted like any other track.
+        let engine = musicgen::shared(&musicgen::installed_dir().unwrap()).unwrap();
+        let seed_audio = engine
+            .generate("calm cinematic", &crate::engines::musicgen::GenerateOptions::new(10.0, 3), &|_, _| {})
+            .unwrap();
+        let expected = fit(&Decoded { samples: seed_audio.samples, sample_rate: 32_000, channels: 1 }, 5.0);
+        let max_diff = samples.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(max_diff < 1.0 / 16_000.0, "the WAV is the fitted seed (16-bit), off by {max_diff}");
+    }
+
+    #[test]
+    fn musicgen_serves_local_only_and_nothing_connects() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let _lock = crate::test_support::env_lock();
+        let models = tiny_models_dir();
+        let config = tempfile::tempdir().unwrap();
+        let server = rt.block_on(TestServer::start());
+        let url = server.url();
+        let _env = crate::test_support::EnvGuard::set(&[
+            ("HYPERFRAMES_MODELS_DIR", models.path().to_str()),
+            ("HEYGEN_API_KEY", Some("hg_local_only_key_0001")),
+            ("HEYGEN_API_URL", Some(url.as_str())),
+            ("GEMINI_API_KEY", Some("gm_local_only_key_0001")),
+            ("HEYGEN_CONFIG_DIR", config.path().to_str()),
+        ]);
+        let dir = tempfile::tempdir().unwrap();
+        let mut request = req(dir.path(), 2.0);
+        request.routing.local_only = true;
+        let generation = Generation { seed: Some(11), progress: None };
+        match rt.block_on(music_generating(&request, &generation)) {
+            Ok(r) => {
+                assert_eq!((r.provider, r.seed), ("musicgen", Some(11)));
+                let (samples, rate, _) = crate::audio::wav::read_wav(&r.path).unwrap();
+                assert_eq!((rate, samples.len()), (32_000, 64_000));
+            }
+            // Only when this machine has no ONNX Runtime to find.
+            Err(e) => {
+                assert!(crate::engines::runtime::locate().is_err(), "{e:?}");
+                assert_eq!(e.code, "NO_PROVIDER");
+            }
+        }
+        // Pinned, it serves too; a pinned hosted provider is refused.
+        request.routing.provider = Some("heygen".into());
+        let e = rt.block_on(music_generating(&request, &generation)).unwrap_err();
+        assert_eq!(e.code, "PROVIDER_UNAVAILABLE");
+        assert!(server.requests().is_empty(), "local-only mode connected to {:?}", server.requests());
+    }
+
+    #[tokio::test]
+    async fn musicgen_pinned_without_its_model_says_how_to_install_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = req(dir.path(), 10.0);
+        r.routing.provider = Some("musicgen".into());
+        let facts = Facts { onnx_runtime: true, ..Facts::default() };
+        let e = music_with(&r, &facts, &Providers::default()).await.unwrap_err();
+        assert_eq!(e.code, "PROVIDER_UNAVAILABLE");
+        assert!(e.message.contains("not installed"), "{}", e.message);
+        let hint = e.hint.unwrap();
+        assert!(hint.contains("hyperframes models install musicgen-small") && hint.contains("CC-BY-NC-4.0"), "{hint}");
+        // Unpinned with nothing else: every hint, the model's included.
+        r.routing.provider = None;
+        let e = music_with(&r, &facts, &Providers::default()).await.unwrap_err();
+        assert_eq!(e.code, "NO_PROVIDER");
+        assert!(e.hint.unwrap().contains("models install musicgen-small"));
         assert!(!r.output.exists());
     }
 

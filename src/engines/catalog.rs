@@ -183,6 +183,8 @@ static CATALOG: [ModelSpec; 4] = [
         capability: MUSIC,
         label: "MusicGen small (8-bit)",
         license: "CC-BY-NC-4.0 (non-commercial)",
+        // The export's `build_delay_pattern_mask.onnx` is not needed: the engine builds the delay
+        // pattern itself.
         source: "Xenova/musicgen-small ONNX export on Hugging Face (q8 text encoder and decoder, fp32 EnCodec)",
         files: &[
             ModelFile {
@@ -216,13 +218,6 @@ static CATALOG: [ModelSpec; 4] = [
             ModelFile {
                 path: "musicgen-small/encodec_decode.onnx",
                 url: Some(musicgen_url!("onnx/encodec_decode.onnx")),
-                size: None,
-                sha256: None,
-                optional: false,
-            },
-            ModelFile {
-                path: "musicgen-small/build_delay_pattern_mask.onnx",
-                url: Some(musicgen_url!("onnx/build_delay_pattern_mask.onnx")),
                 size: None,
                 sha256: None,
                 optional: false,

@@ -7,6 +7,7 @@ pub mod error;
 pub mod install;
 pub mod kokoro;
 pub mod models_dir;
+pub mod musicgen;
 pub mod onnx_edit;
 pub mod runtime;
 #[cfg(test)]

@@ -34,6 +34,8 @@ pub struct Facts {
     pub gemini_key: bool,
     pub openrouter_key: bool,
     pub kokoro_installed: bool,
+    /// The MusicGen model's files are in the models folder.
+    pub musicgen_installed: bool,
     /// The ONNX Runtime library was found.
     pub onnx_runtime: bool,
     /// `--local-only` / `HYPERFRAMES_OFFLINE=1`: no hosted provider is considered.
@@ -130,20 +132,35 @@ fn candidates(cap: Capability, f: &Facts) -> Vec<Candidate> {
                 },
             ]
         }
-        Capability::Music => vec![
-            heygen("HeyGen library"),
-            gemini("lyria", "Lyria (Gemini)"),
-            Candidate {
-                provider: "musicgen",
-                label: "MusicGen",
-                local: true,
-                available: false,
-                reason: Some("the local MusicGen engine is not part of this release yet".into()),
-                setup_hint: Some(
-                    "npx hyperframes auth login (HeyGen music library), or set GEMINI_API_KEY (Lyria)".into(),
-                ),
-            },
-        ],
+        Capability::Music => {
+            // Never downloaded on the fly (large, non-commercial licence): installed, or not available.
+            let musicgen_reason = if !f.onnx_runtime {
+                Some("ONNX Runtime not found".to_string())
+            } else if !f.musicgen_installed {
+                Some("the MusicGen model is not installed".to_string())
+            } else {
+                None
+            };
+            vec![
+                heygen("HeyGen library"),
+                gemini("lyria", "Lyria (Gemini)"),
+                Candidate {
+                    provider: "musicgen",
+                    label: "MusicGen",
+                    local: true,
+                    available: musicgen_reason.is_none(),
+                    setup_hint: musicgen_reason.as_ref().map(|_| {
+                        if f.onnx_runtime {
+                            "hyperframes models install musicgen-small (weights CC-BY-NC-4.0, non-commercial)"
+                                .to_string()
+                        } else {
+                            "npm install onnxruntime-node, or set ORT_DYLIB_PATH".to_string()
+                        }
+                    }),
+                    reason: musicgen_reason,
+                },
+            ]
+        }
         Capability::SoundEffects => vec![
             heygen("HeyGen library"),
             Candidate {
@@ -178,6 +195,7 @@ impl Facts {
             gemini_key: env_set("GEMINI_API_KEY") || env_set("GOOGLE_API_KEY"),
             openrouter_key: env_set("OPENROUTER_API_KEY"),
             kokoro_installed: crate::engines::catalog::engine_ready(crate::engines::catalog::VOICE),
+            musicgen_installed: crate::engines::catalog::engine_ready(crate::engines::catalog::MUSIC),
             onnx_runtime: crate::engines::runtime::locate().is_ok(),
             local_only: local_only || crate::engines::kokoro::service::offline(),
         }
@@ -238,13 +256,14 @@ mod tests {
 
     #[test]
     fn every_key_combination_picks_the_first_available_link() {
-        for bits in 0u8..32 {
+        for bits in 0u8..64 {
             let f = Facts {
                 heygen: bits & 1 != 0,
                 elevenlabs_key: bits & 2 != 0,
                 gemini_key: bits & 4 != 0,
                 openrouter_key: bits & 8 != 0,
                 kokoro_installed: bits & 16 != 0,
+                musicgen_installed: bits & 32 != 0,
                 onnx_runtime: true,
                 local_only: false,
             };
@@ -260,6 +279,8 @@ mod tests {
                 Some("heygen")
             } else if f.gemini_key {
                 Some("lyria")
+            } else if f.musicgen_installed {
+                Some("musicgen")
             } else {
                 None
             };
@@ -284,6 +305,7 @@ mod tests {
             gemini_key: true,
             openrouter_key: true,
             kokoro_installed: true,
+            musicgen_installed: true,
             onnx_runtime: true,
             local_only: true,
         };
@@ -295,8 +317,10 @@ mod tests {
         assert_eq!(chosen(Capability::Voice, &f), Some("kokoro"));
         assert_eq!(chosen(Capability::SoundEffects, &f), Some("bundled"));
         assert_eq!(chosen(Capability::Descriptions, &f), None);
-        let offline_without_model = Facts { kokoro_installed: false, ..f };
+        assert_eq!(chosen(Capability::Music, &f), Some("musicgen"));
+        let offline_without_model = Facts { kokoro_installed: false, musicgen_installed: false, ..f };
         assert_eq!(chosen(Capability::Voice, &offline_without_model), None, "offline cannot download the model");
+        assert_eq!(chosen(Capability::Music, &offline_without_model), None);
     }
 
     #[test]
@@ -307,6 +331,26 @@ mod tests {
         let k = p.candidates.iter().find(|c| c.provider == "kokoro").unwrap();
         assert_eq!(k.reason.as_deref(), Some("ONNX Runtime not found"));
         assert!(k.setup_hint.as_deref().unwrap().contains("onnxruntime-node"));
+    }
+
+    #[test]
+    fn musicgen_is_available_only_when_installed_and_says_why_not() {
+        let installed = Facts { musicgen_installed: true, onnx_runtime: true, ..Facts::default() };
+        assert_eq!(chosen(Capability::Music, &installed), Some("musicgen"));
+        let p = plan_for(Capability::Music, &Facts { onnx_runtime: true, ..Facts::default() });
+        let m = p.candidates.iter().find(|c| c.provider == "musicgen").unwrap();
+        assert!(!m.available && m.local);
+        assert_eq!(m.reason.as_deref(), Some("the MusicGen model is not installed"));
+        let hint = m.setup_hint.as_deref().unwrap();
+        assert!(hint.contains("hyperframes models install musicgen-small") && hint.contains("CC-BY-NC-4.0"), "{hint}");
+        assert_eq!(
+            pin(&p, "musicgen").unwrap_err(),
+            format!("MusicGen cannot serve music: the MusicGen model is not installed (to fix: {hint})")
+        );
+        let no_runtime = plan_for(Capability::Music, &Facts { musicgen_installed: true, ..Facts::default() });
+        let m = no_runtime.candidates.iter().find(|c| c.provider == "musicgen").unwrap();
+        assert_eq!(m.reason.as_deref(), Some("ONNX Runtime not found"));
+        assert!(m.setup_hint.as_deref().unwrap().contains("onnxruntime-node"));
     }
 
     #[test]

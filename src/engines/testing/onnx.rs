@@ -3,6 +3,7 @@
 
 pub const FLOAT: i32 = 1;
 pub const INT64: i32 = 7;
+pub const BOOL: i32 = 9;
 
 #[derive(Default)]
 struct Msg(Vec<u8>);
@@ -18,6 +19,11 @@ impl Msg {
             }
             self.0.push(b | 0x80);
         }
+    }
+    fn fixed32(&mut self, field: u32, v: u32) -> &mut Self {
+        self.key(field, 5);
+        self.0.extend_from_slice(&v.to_le_bytes());
+        self
     }
     fn key(&mut self, field: u32, wire: u8) {
         self.varint(((field as u64) << 3) | wire as u64);
@@ -48,17 +54,29 @@ pub enum Dim {
 }
 
 pub fn value_info(name: &str, elem_type: i32, dims: &[Dim]) -> Vec<u8> {
-    let mut shape = Msg::default();
-    for d in dims {
-        let mut dim = Msg::default();
-        match d {
-            Dim::Fixed(v) => dim.int(1, *v),
-            Dim::Named(n) => dim.str(2, n),
-        };
-        shape.msg(1, dim);
-    }
+    value_info_with(name, elem_type, Some(dims))
+}
+
+/// A tensor value of unknown shape (e.g. the outputs of an `If` branch).
+pub fn value_info_unshaped(name: &str, elem_type: i32) -> Vec<u8> {
+    value_info_with(name, elem_type, None)
+}
+
+fn value_info_with(name: &str, elem_type: i32, dims: Option<&[Dim]>) -> Vec<u8> {
     let mut tensor = Msg::default();
-    tensor.int(1, elem_type as i64).msg(2, shape);
+    tensor.int(1, elem_type as i64);
+    if let Some(dims) = dims {
+        let mut shape = Msg::default();
+        for d in dims {
+            let mut dim = Msg::default();
+            match d {
+                Dim::Fixed(v) => dim.int(1, *v),
+                Dim::Named(n) => dim.str(2, n),
+            };
+            shape.msg(1, dim);
+        }
+        tensor.msg(2, shape);
+    }
     let mut ty = Msg::default();
     ty.msg(1, tensor);
     let mut vi = Msg::default();
@@ -70,12 +88,15 @@ pub fn value_info(name: &str, elem_type: i32, dims: &[Dim]) -> Vec<u8> {
 pub enum Init {
     F32(&'static str, Vec<i64>, Vec<f32>),
     I64(&'static str, Vec<i64>, Vec<i64>),
+    /// Like `F32`, with a name made at run time (e.g. one per layer).
+    F32Named(String, Vec<i64>, Vec<f32>),
 }
 
 fn encode_tensor(t: &Init) -> Msg {
     let (name, dims, elem, raw): (&str, &Vec<i64>, i32, Vec<u8>) = match t {
         Init::F32(n, d, v) => (n, d, FLOAT, v.iter().flat_map(|x| x.to_le_bytes()).collect()),
         Init::I64(n, d, v) => (n, d, INT64, v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+        Init::F32Named(n, d, v) => (n.as_str(), d, FLOAT, v.iter().flat_map(|x| x.to_le_bytes()).collect()),
     };
     let mut m = Msg::default();
     for d in dims {
@@ -87,21 +108,37 @@ fn encode_tensor(t: &Init) -> Msg {
 
 pub enum Attr {
     Int(&'static str, i64),
+    Float(&'static str, f32),
+    Ints(&'static str, Vec<i64>),
     Tensor(&'static str, Init),
+    /// A subgraph (the branches of `If`).
+    Graph(&'static str, Graph),
+}
+
+/// A subgraph: its nodes may read any value of the enclosing graph by name.
+pub struct Graph {
+    pub name: String,
+    pub nodes: Vec<Node>,
+    pub outputs: Vec<Vec<u8>>,
 }
 
 pub struct Node {
     pub op: &'static str,
-    pub inputs: Vec<&'static str>,
-    pub outputs: Vec<&'static str>,
+    pub inputs: Vec<String>,
+    pub outputs: Vec<String>,
     pub attrs: Vec<Attr>,
 }
 
-pub fn node(op: &'static str, inputs: &[&'static str], outputs: &[&'static str], attrs: Vec<Attr>) -> Node {
-    Node { op, inputs: inputs.to_vec(), outputs: outputs.to_vec(), attrs }
+pub fn node(op: &'static str, inputs: &[&str], outputs: &[&str], attrs: Vec<Attr>) -> Node {
+    Node {
+        op,
+        inputs: inputs.iter().map(|s| s.to_string()).collect(),
+        outputs: outputs.iter().map(|s| s.to_string()).collect(),
+        attrs,
+    }
 }
 
-fn encode_node(n: &Node, index: usize) -> Msg {
+fn encode_node(n: &Node, name: &str) -> Msg {
     let mut m = Msg::default();
     for i in &n.inputs {
         m.str(1, i);
@@ -109,7 +146,7 @@ fn encode_node(n: &Node, index: usize) -> Msg {
     for o in &n.outputs {
         m.str(2, o);
     }
-    m.str(3, &format!("{}_{index}", n.op));
+    m.str(3, name);
     m.str(4, n.op);
     for a in &n.attrs {
         let mut am = Msg::default();
@@ -117,8 +154,21 @@ fn encode_node(n: &Node, index: usize) -> Msg {
             Attr::Int(name, v) => {
                 am.str(1, name).int(3, *v).int(20, 2);
             }
+            Attr::Float(name, v) => {
+                am.str(1, name).fixed32(2, v.to_bits()).int(20, 1);
+            }
+            Attr::Ints(name, vs) => {
+                am.str(1, name);
+                for v in vs {
+                    am.int(8, *v);
+                }
+                am.int(20, 7);
+            }
             Attr::Tensor(name, t) => {
                 am.str(1, name).msg(5, encode_tensor(t)).int(20, 4);
+            }
+            Attr::Graph(name, g) => {
+                am.str(1, name).msg(6, encode_graph(&g.name, &g.nodes, &[], &[], &g.outputs)).int(20, 5);
             }
         }
         m.msg(5, am);
@@ -126,13 +176,13 @@ fn encode_node(n: &Node, index: usize) -> Msg {
     m
 }
 
-/// A whole model: opset 17, IR 8.
-pub fn model(nodes: &[Node], initializers: &[Init], inputs: &[Vec<u8>], outputs: &[Vec<u8>]) -> Vec<u8> {
+fn encode_graph(name: &str, nodes: &[Node], initializers: &[Init], inputs: &[Vec<u8>], outputs: &[Vec<u8>]) -> Msg {
     let mut g = Msg::default();
     for (i, n) in nodes.iter().enumerate() {
-        g.msg(1, encode_node(n, i));
+        // Node names are unique across subgraphs too.
+        g.msg(1, encode_node(n, &format!("{name}/{}_{i}", n.op)));
     }
-    g.str(2, "fixture");
+    g.str(2, name);
     for t in initializers {
         g.msg(5, encode_tensor(t));
     }
@@ -142,6 +192,12 @@ pub fn model(nodes: &[Node], initializers: &[Init], inputs: &[Vec<u8>], outputs:
     for o in outputs {
         g.bytes(12, o);
     }
+    g
+}
+
+/// A whole model: opset 17, IR 8.
+pub fn model(nodes: &[Node], initializers: &[Init], inputs: &[Vec<u8>], outputs: &[Vec<u8>]) -> Vec<u8> {
+    let g = encode_graph("fixture", nodes, initializers, inputs, outputs);
     let mut opset = Msg::default();
     opset.str(1, "").int(2, 17);
     let mut m = Msg::default();

@@ -1,0 +1,81 @@
+//! What the music chain and the CLI share: find the installed model, open it once per process,
+//! and generate one seed of music for a requested length.
+//!
+//! The model is never downloaded on the fly: it is large and its weights are licensed for
+//! non-commercial use only, so installing it is the user's explicit step
+//! (`hyperframes models install musicgen-small`).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use super::engine::{GenerateOptions, Generated, MusicGen};
+use crate::engines::catalog::{self, ModelSpec};
+use crate::engines::error::{EngineError, EngineResult};
+use crate::engines::models_dir;
+
+/// The catalog name of the model.
+pub const MODEL: &str = "musicgen-small";
+/// Said wherever the user is told to install it.
+pub const LICENSE_NOTE: &str = "the MusicGen weights are CC-BY-NC-4.0, for non-commercial use only";
+/// Shortest and longest seed generated: shorter requests are trimmed from a 10 s seed, longer ones
+/// loop a 30 s seed (MusicGen was trained on 30 s clips).
+pub const MIN_SEED_SECONDS: f64 = 10.0;
+pub const MAX_SEED_SECONDS: f64 = 30.0;
+
+pub fn spec() -> Option<&'static ModelSpec> {
+    catalog::find(MODEL)
+}
+
+fn install_hint() -> String {
+    format!("Run `{}` ({LICENSE_NOTE}).", catalog::install_command(MODEL))
+}
+
+/// `MODEL_MISSING` for the models root `root`.
+pub fn missing(root: &Path) -> EngineError {
+    EngineError::new("MODEL_MISSING", format!("The MusicGen model is not installed in {}.", root.display()))
+        .with_hint(install_hint())
+}
+
+/// `MODEL_MISSING` for one file of a model folder.
+pub(crate) fn missing_file(dir: &Path, name: &str) -> EngineError {
+    EngineError::new("MODEL_MISSING", format!("The MusicGen model in {} has no {name}.", dir.display()))
+        .with_hint(install_hint())
+}
+
+/// The installed model's folder, or `MODEL_MISSING`.
+pub fn installed_dir() -> EngineResult<PathBuf> {
+    let root = models_dir::models_dir();
+    let spec = spec().ok_or_else(|| missing(&root))?;
+    if catalog::status(&root, spec, false).installed {
+        Ok(spec.dir_in(&root))
+    } else {
+        Err(missing(&root))
+    }
+}
+
+/// One engine per model folder per process, opened on first use and reused.
+pub fn shared(dir: &Path) -> EngineResult<Arc<MusicGen>> {
+    static ENGINES: OnceLock<Mutex<HashMap<PathBuf, Arc<MusicGen>>>> = OnceLock::new();
+    let key = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let cache = ENGINES.get_or_init(Default::default);
+    if let Some(engine) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return Ok(engine.clone());
+    }
+    // Loading takes seconds; do it outside the lock (a racing first call may load twice).
+    let engine = Arc::new(MusicGen::open(&key)?);
+    let mut guard = cache.lock().unwrap_or_else(|e| e.into_inner());
+    Ok(guard.entry(key).or_insert(engine).clone())
+}
+
+/// Seconds to generate for a requested length: the request clamped to 10–30 s.
+pub fn seed_seconds(requested: f64) -> f64 {
+    requested.clamp(MIN_SEED_SECONDS, MAX_SEED_SECONDS)
+}
+
+/// Generates the seed for `requested` seconds with the installed model (blocking; seconds to
+/// minutes of CPU work). The caller fits it to the requested length.
+pub fn generate(prompt: &str, requested: f64, seed: u64, progress: &dyn Fn(usize, usize)) -> EngineResult<Generated> {
+    let engine = shared(&installed_dir()?)?;
+    engine.generate(prompt, &GenerateOptions::new(seed_seconds(requested), seed), progress)
+}
