@@ -145,21 +145,25 @@ export interface MusicOptions {
   seconds?: number
   /** Where the WAV goes (default `bgm.wav`). */
   output?: string
-  /** `heygen` or `lyria` (default: the plan's choice, falling through). */
+  /** `heygen`, `lyria` or `musicgen` (default: the plan's choice, falling through). */
   provider?: string
   localOnly?: boolean
   noFallback?: boolean
+  /** Sampling seed for the local MusicGen engine (a whole number up to 2^53 − 1; random when unset). */
+  seed?: number
 }
 
 export interface MusicResult {
   path: string
-  /** `heygen` or `lyria`. */
+  /** `heygen`, `lyria` or `musicgen`. */
   provider: string
   /** The library track's name, when the library served. */
   title?: string
   duration: number
   sampleRate: number
   channels: number
+  /** The sampling seed, when MusicGen served (pass it back to get the same music). */
+  seed?: number
   anomalies: Array<string>
 }
 

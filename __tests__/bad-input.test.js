@@ -147,6 +147,7 @@ describe('music, sfx, describe, captions', () => {
     refused(await run(['music', ' ', '--json']), 'EMPTY_QUERY');
     refused(await run(['music', 'calm', '--seconds', '0', '--json']), 'BAD_DURATION');
     refused(await run(['music', 'calm', '--seconds=-3', '--json']), 'BAD_DURATION');
+    refused(await run(['music', 'calm', '--seconds', '-1', '--json']), 'BAD_DURATION');
     refused(await run(['music', 'calm', '--seconds', '7200', '--json']), 'BAD_DURATION');
     const j = refused(await run(['music', 'calm', '--provider', 'suno', '--json']), 'PROVIDER_UNAVAILABLE', /choose one of: heygen, lyria/);
     assert.ok(j.hint);
@@ -204,6 +205,9 @@ describe('JS API bad input', () => {
     await assert.rejects(api.sfx('   ', { output: path.join(home.dir, 'a.wav') }), { code: 'EMPTY_QUERY' });
     await assert.rejects(api.music('calm', { seconds: -1, output: path.join(home.dir, 'a.wav') }), { code: 'BAD_DURATION' });
     await assert.rejects(api.music('calm', { provider: 'suno', output: path.join(home.dir, 'a.wav') }), { code: 'PROVIDER_UNAVAILABLE' });
+    for (const seed of [1.5, -1, 2 ** 53]) {
+      await assert.rejects(api.music('calm', { seed, output: path.join(home.dir, 'a.wav') }), { code: 'BAD_SEED' });
+    }
     await assert.rejects(api.describe([path.join(home.dir, 'x.png')], { provider: 'claude' }), { code: 'PROVIDER_UNAVAILABLE' });
     const r = await api.describe([path.join(home.dir, 'missing.png')]);
     assert.equal(r.images[0].code, 'IO_ERROR');

@@ -2,7 +2,7 @@
 //! model is installed; it needs no key). When nothing serves, the error carries every setup hint.
 //! The track is fitted to the requested length (trimmed, or looped with an equal-power crossfade),
 //! faded in and out, and peak-normalised, keeping its own rate and channels. MusicGen generates one
-//! seed of the request clamped to 10–30 s at 32 kHz mono, which is then fitted the same way.
+//! seed of the request's length (at most 28 s) at 32 kHz mono, which is then fitted the same way.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -153,7 +153,7 @@ async fn attempt(
     Ok(Served { provider, title, rate, channels, seed: None })
 }
 
-/// The local engine: one seed (the request clamped to 10–30 s), fitted to the request.
+/// The local engine: one seed (the request's length, at most 28 s), fitted to the request.
 async fn generate(prompt: &str, req: &MusicRequest, generation: &Generation) -> ChainResult<Served> {
     let provider = "musicgen";
     let seed = generation.seed.unwrap_or_else(sampling::random_seed);
@@ -298,19 +298,19 @@ mod tests {
         let r = rt.block_on(music_with_generation(&req(dir.path(), 5.0), &facts, &providers, &generation)).unwrap();
         assert_eq!((r.provider, r.sample_rate, r.channels, r.seed), ("musicgen", 32_000, 1, Some(3)));
         assert!(r.anomalies[0].starts_with("heygen: HTTP 402"), "{:?}", r.anomalies);
-        // A 5 s request generates the 10 s minimum seed: ceil(10 × 50) + 3 decoder steps.
+        // A 5 s request generates a 5 s seed: ceil(5 × 50) + 3 decoder steps.
         let steps = steps.lock().unwrap().clone();
-        assert_eq!((steps.len(), steps.last().copied()), (503, Some((503, 503))));
+        assert_eq!((steps.len(), steps.last().copied()), (253, Some((253, 253))));
 
         let (samples, rate, ch) = crate::audio::wav::read_wav(&r.path).unwrap();
         assert_eq!((rate, ch, samples.len()), (32_000, 1, 5 * 32_000));
         assert_eq!(samples[0], 0.0, "faded in");
         let peak = crate::audio::wav::peak(&samples);
         assert!((peak - PEAK).abs() < 0.01, "{peak}");
-        // Exactly the engine's own 10 s seed for seed 3, fitted like any other track.
+        // Exactly the engine's own 5 s seed for seed 3, fitted like any other track.
         let engine = musicgen::shared(&musicgen::installed_dir().unwrap()).unwrap();
         let seed_audio = engine
-            .generate("calm cinematic", &crate::engines::musicgen::GenerateOptions::new(10.0, 3), &|_, _| {})
+            .generate("calm cinematic", &crate::engines::musicgen::GenerateOptions::new(5.0, 3), &|_, _| {})
             .unwrap();
         let expected = fit(&Decoded { samples: seed_audio.samples, sample_rate: 32_000, channels: 1 }, 5.0);
         let max_diff = samples.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);

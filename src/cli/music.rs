@@ -17,7 +17,7 @@ pub(crate) struct MusicArgs {
     /// A mood to search the library for, or a prompt to generate from.
     prompt: String,
     /// Length of the track in seconds (looped or trimmed to fit).
-    #[arg(long, default_value_t = DEFAULT_SECONDS)]
+    #[arg(long, default_value_t = DEFAULT_SECONDS, allow_negative_numbers = true)]
     seconds: f64,
     /// Output WAV file.
     #[arg(short, long, visible_alias = "out", default_value = "bgm.wav")]

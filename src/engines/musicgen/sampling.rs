@@ -41,14 +41,19 @@ impl Rng {
     }
 }
 
+/// Seeds stay below 2^53 so a JS number holds them exactly (results report the seed used).
+pub const MAX_SEED: u64 = (1 << 53) - 1;
+
 /// A seed from the OS, for when the caller gives none.
 pub fn random_seed() -> u64 {
     let mut b = [0u8; 8];
-    if getrandom::fill(&mut b).is_err() {
+    let raw = if getrandom::fill(&mut b).is_err() {
         let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        return (t as u64) ^ u64::from(std::process::id()).rotate_left(32);
-    }
-    u64::from_le_bytes(b)
+        (t as u64) ^ u64::from(std::process::id()).rotate_left(32)
+    } else {
+        u64::from_le_bytes(b)
+    };
+    raw & MAX_SEED
 }
 
 /// Classifier-free guidance into `out`: `uncond + scale · (cond − uncond)`.
@@ -127,6 +132,7 @@ mod tests {
         let mean: f64 = (0..10_000).map(|_| r.next_f64()).sum::<f64>() / 10_000.0;
         assert!((mean - 0.5).abs() < 0.02, "{mean}");
         assert_ne!(random_seed(), random_seed());
+        assert!((0..100).all(|_| random_seed() <= MAX_SEED));
     }
 
     #[test]

@@ -18,10 +18,9 @@ use crate::engines::models_dir;
 pub const MODEL: &str = "musicgen-small";
 /// Said wherever the user is told to install it.
 pub const LICENSE_NOTE: &str = "the MusicGen weights are CC-BY-NC-4.0, for non-commercial use only";
-/// Shortest and longest seed generated: shorter requests are trimmed from a 10 s seed, longer ones
-/// loop a 30 s seed (MusicGen was trained on 30 s clips).
-pub const MIN_SEED_SECONDS: f64 = 10.0;
-pub const MAX_SEED_SECONDS: f64 = 30.0;
+/// The longest seed generated (as the JS engine does: MusicGen was trained on 30 s clips, and every
+/// second costs 50 decoder steps on a doubled batch); longer requests loop it with a crossfade.
+pub const SEED_SECONDS: f64 = 28.0;
 
 pub fn spec() -> Option<&'static ModelSpec> {
     catalog::find(MODEL)
@@ -68,14 +67,22 @@ pub fn shared(dir: &Path) -> EngineResult<Arc<MusicGen>> {
     Ok(guard.entry(key).or_insert(engine).clone())
 }
 
-/// Seconds to generate for a requested length: the request clamped to 10–30 s.
+/// Seconds to generate for a requested length: all of it up to [`SEED_SECONDS`], else that much.
 pub fn seed_seconds(requested: f64) -> f64 {
-    requested.clamp(MIN_SEED_SECONDS, MAX_SEED_SECONDS)
+    requested.min(SEED_SECONDS)
 }
 
-/// Generates the seed for `requested` seconds with the installed model (blocking; seconds to
-/// minutes of CPU work). The caller fits it to the requested length.
 pub fn generate(prompt: &str, requested: f64, seed: u64, progress: &dyn Fn(usize, usize)) -> EngineResult<Generated> {
     let engine = shared(&installed_dir()?)?;
     engine.generate(prompt, &GenerateOptions::new(seed_seconds(requested), seed), progress)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn musicgen_generates_the_request_up_to_a_28_second_seed() {
+        assert_eq!(super::seed_seconds(5.0), 5.0);
+        assert_eq!(super::seed_seconds(28.0), 28.0);
+        assert_eq!(super::seed_seconds(90.0), 28.0, "longer beds loop the seed");
+    }
 }
