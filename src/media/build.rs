@@ -136,6 +136,18 @@ pub async fn build_with(
         anomalies: Vec::new(),
         total_duration_s: 0.0,
     };
+    record_lines(&mut m, req, lines);
+    record_cues(&mut m, req, &effects, effects_rendered.into_iter().collect());
+    record_bed(&mut m, bed);
+    scrub(&mut m);
+    let dir = out.clone();
+    let manifest = m.clone();
+    crate::blocking(move || manifest.write(&dir)).await?;
+    Ok(m)
+}
+
+/// The voiced lines and the failed ones, in request order, with their anomalies.
+fn record_lines(m: &mut Manifest, req: &MediaRequest, lines: Vec<Result<(VoiceEntry, Vec<String>), ChainError>>) {
     for (line, result) in req.lines.iter().zip(lines) {
         match result {
             Ok((entry, anomalies)) => {
@@ -156,11 +168,17 @@ pub async fn build_with(
         m.voice_id = m.voices.first().map(|v| v.voice.clone());
     }
     m.total_duration_s = round_ms(m.voices.iter().map(|v| v.duration_s).sum());
+}
 
-    let rendered: HashMap<String, Result<Rendered, ChainError>> = effects_rendered.into_iter().collect();
+/// One entry per cue whose effect was rendered; the others become anomalies.
+fn record_cues(
+    m: &mut Manifest,
+    req: &MediaRequest,
+    effects: &[(String, String)],
+    rendered: HashMap<String, Result<Rendered, ChainError>>,
+) {
     for (line, cue) in req.cues() {
-        let slug = crate::sfx::library::slug(&cue.name);
-        match rendered.get(&slug) {
+        match rendered.get(&crate::sfx::library::slug(&cue.name)) {
             Some(Ok((provider, source_name, duration, path, _))) => {
                 push_once(&mut m.providers.sfx, provider);
                 m.sfx.push(SfxEntry {
@@ -180,12 +198,14 @@ pub async fn build_with(
             None => {}
         }
     }
-    for (slug, _) in &effects {
+    for (slug, _) in effects {
         if let Some(Ok((_, _, _, _, anomalies))) = rendered.get(slug) {
             m.anomalies.extend(anomalies.iter().cloned());
         }
     }
+}
 
+fn record_bed(m: &mut Manifest, bed: Option<Result<(MusicEntry, Vec<String>), ChainError>>) {
     match bed {
         Some(Ok((entry, anomalies))) => {
             m.anomalies.extend(anomalies.into_iter().map(|a| format!("music: {a}")));
@@ -198,11 +218,6 @@ pub async fn build_with(
         }
         None => {}
     }
-    scrub(&mut m);
-    let dir = out.clone();
-    let manifest = m.clone();
-    crate::blocking(move || manifest.write(&dir)).await?;
-    Ok(m)
 }
 
 /// Provider messages reach the manifest, the terminal and JS: no secret goes with them.
