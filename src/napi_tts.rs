@@ -66,17 +66,18 @@ pub struct Word {
     pub approximate: Option<bool>,
 }
 
+fn js_word(id: &str, text: &str, start: f64, end: f64, approximate: bool) -> Word {
+    Word {
+        id: id.to_string(),
+        text: text.to_string(),
+        start: service::round_ms(start),
+        end: service::round_ms(end),
+        approximate: approximate.then_some(true),
+    }
+}
+
 fn js_words(words: &[TimedWord]) -> Vec<Word> {
-    words
-        .iter()
-        .map(|w| Word {
-            id: w.id.clone(),
-            text: w.text.clone(),
-            start: service::round_ms(w.start),
-            end: service::round_ms(w.end),
-            approximate: w.approximate.then_some(true),
-        })
-        .collect()
+    words.iter().map(|w| js_word(&w.id, &w.text, w.start, w.end, w.approximate)).collect()
 }
 
 #[napi(object)]
@@ -226,16 +227,7 @@ fn chain_request(text: String, o: &TtsOptions) -> EngineResult<crate::chains::vo
 }
 
 fn chain_words(words: &[crate::audio::captions::Word]) -> Vec<Word> {
-    words
-        .iter()
-        .map(|w| Word {
-            id: w.id.clone(),
-            text: w.text.clone(),
-            start: service::round_ms(w.start),
-            end: service::round_ms(w.end),
-            approximate: None,
-        })
-        .collect()
+    words.iter().map(|w| js_word(&w.id, &w.text, w.start, w.end, false)).collect()
 }
 
 fn sample_format(format: Option<&str>) -> EngineResult<SampleFormat> {
