@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod error;
 pub mod install;
 pub mod kokoro;
+pub mod loaded;
 pub mod models_dir;
 pub mod musicgen;
 pub mod onnx_edit;

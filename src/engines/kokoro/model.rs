@@ -1,15 +1,15 @@
 //! The Kokoro ONNX model: loaded once per file per process, with the per-token durations tensor
 //! exposed as an extra output so word timings come from the model itself.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use ort::session::Session;
 use ort::value::Tensor;
 
 use super::voices::STYLE_DIM;
 use crate::engines::error::{EngineError, EngineResult};
+use crate::engines::loaded::PerPath;
 use crate::engines::{catalog, onnx_edit, runtime};
 
 /// Kokoro's internal per-token frame counts (rounded, clipped ≥ 1), `[1, tokens + 2]`.
@@ -207,17 +207,8 @@ impl KokoroModel {
 
 /// One session per model file per process, created on first use and reused.
 pub fn shared(path: &Path) -> EngineResult<Arc<KokoroModel>> {
-    static MODELS: OnceLock<Mutex<HashMap<PathBuf, Arc<KokoroModel>>>> = OnceLock::new();
-    let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-    let cache = MODELS.get_or_init(Default::default);
-    if let Some(m) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
-        return Ok(m.clone());
-    }
-    // Loading takes about a second; do it outside the lock. Two racing first calls may both load;
-    // the first stored wins and the other is dropped.
-    let model = Arc::new(KokoroModel::load(&key)?);
-    let mut guard = cache.lock().unwrap_or_else(|e| e.into_inner());
-    Ok(guard.entry(key).or_insert(model).clone())
+    static MODELS: PerPath<KokoroModel> = PerPath::new();
+    MODELS.get_or_load(path, KokoroModel::load)
 }
 
 #[cfg(test)]

@@ -5,13 +5,13 @@
 //! non-commercial use only, so installing it is the user's explicit step
 //! (`hyperframes models install musicgen-small`).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 use super::engine::{GenerateOptions, Generated, MusicGen};
 use crate::engines::catalog::{self, ModelSpec};
 use crate::engines::error::{EngineError, EngineResult};
+use crate::engines::loaded::PerPath;
 use crate::engines::models_dir;
 
 /// The catalog name of the model.
@@ -55,16 +55,8 @@ pub fn installed_dir() -> EngineResult<PathBuf> {
 
 /// One engine per model folder per process, opened on first use and reused.
 pub fn shared(dir: &Path) -> EngineResult<Arc<MusicGen>> {
-    static ENGINES: OnceLock<Mutex<HashMap<PathBuf, Arc<MusicGen>>>> = OnceLock::new();
-    let key = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-    let cache = ENGINES.get_or_init(Default::default);
-    if let Some(engine) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
-        return Ok(engine.clone());
-    }
-    // Loading takes seconds; do it outside the lock (a racing first call may load twice).
-    let engine = Arc::new(MusicGen::open(&key)?);
-    let mut guard = cache.lock().unwrap_or_else(|e| e.into_inner());
-    Ok(guard.entry(key).or_insert(engine).clone())
+    static ENGINES: PerPath<MusicGen> = PerPath::new();
+    ENGINES.get_or_load(dir, MusicGen::open)
 }
 
 /// Seconds to generate for a requested length: all of it up to [`SEED_SECONDS`], else that much.
