@@ -139,17 +139,7 @@ pub async fn login_with_api_key(key: String, keyring: bool) -> AuthResult<LoginO
         .await?
     };
 
-    let cred = Credential {
-        source: Source::FileJson,
-        kind: Kind::ApiKey,
-        secret: key.clone(),
-        refresh_token: None,
-        expires_at: None,
-        expired: false,
-        refreshable: false,
-        scope: None,
-        persisted_user: None,
-    };
+    let cred = Credential::api_key(Source::FileJson, key.clone());
     match HeygenClient::new(cred).users_me().await {
         Ok(user) => {
             store_user(&store, Some(&user)).await?;

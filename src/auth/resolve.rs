@@ -78,6 +78,23 @@ pub struct Credential {
     pub persisted_user: Option<UserBlock>,
 }
 
+impl Credential {
+    /// An API key from `source`: no expiry, nothing to refresh, no stored user.
+    pub fn api_key(source: Source, secret: impl Into<String>) -> Self {
+        Self {
+            source,
+            kind: Kind::ApiKey,
+            secret: secret.into(),
+            refresh_token: None,
+            expires_at: None,
+            expired: false,
+            refreshable: false,
+            scope: None,
+            persisted_user: None,
+        }
+    }
+}
+
 impl std::fmt::Debug for Credential {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Credential")
@@ -105,17 +122,7 @@ fn env_key(name: &str, source: Source) -> AuthResult<Option<Credential>> {
         )));
     }
     scrub::register_secret(&value);
-    Ok(Some(Credential {
-        source,
-        kind: Kind::ApiKey,
-        secret: value,
-        refresh_token: None,
-        expires_at: None,
-        expired: false,
-        refreshable: false,
-        scope: None,
-        persisted_user: None,
-    }))
+    Ok(Some(Credential::api_key(source, value)))
 }
 
 /// The environment's key, if any (and whether it is malformed).
@@ -158,17 +165,7 @@ pub fn from_loaded(loaded: &Loaded, now: DateTime<Utc>) -> Option<Credential> {
             });
         }
     }
-    c.api_key.as_ref().map(|k| Credential {
-        source,
-        kind: Kind::ApiKey,
-        secret: k.clone(),
-        refresh_token: None,
-        expires_at: None,
-        expired: false,
-        refreshable: false,
-        scope: None,
-        persisted_user: user,
-    })
+    c.api_key.as_ref().map(|k| Credential { persisted_user: user, ..Credential::api_key(source, k.clone()) })
 }
 
 /// First match wins; `Ok(None)` when nothing is configured. Blocking when the keyring is used.

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::client::HeygenClient;
-use crate::auth::resolve::{Credential, Kind, Source};
+use crate::auth::resolve::{Credential, Source};
 use crate::providers::elevenlabs::ElevenLabs;
 use crate::providers::heygen::HeygenMedia;
 use crate::providers::http::Policy;
@@ -18,17 +18,7 @@ pub fn fast() -> Policy {
 }
 
 pub fn heygen(server: &TestServer) -> HeygenMedia {
-    let cred = Credential {
-        source: Source::Env,
-        kind: Kind::ApiKey,
-        secret: "hg_chain_test_key_0001".into(),
-        refresh_token: None,
-        expires_at: None,
-        expired: false,
-        refreshable: false,
-        scope: None,
-        persisted_user: None,
-    };
+    let cred = Credential::api_key(Source::Env, "hg_chain_test_key_0001");
     let client = {
         let _lock = env_lock();
         let _env = EnvGuard::set(&[("HEYGEN_API_URL", Some(server.url().as_str()))]);

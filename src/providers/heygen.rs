@@ -846,17 +846,7 @@ mod tests {
     const KEY: &str = "hg_test_media_key_0001";
 
     fn api_key() -> Credential {
-        Credential {
-            source: Source::Env,
-            kind: Kind::ApiKey,
-            secret: KEY.into(),
-            refresh_token: None,
-            expires_at: None,
-            expired: false,
-            refreshable: false,
-            scope: None,
-            persisted_user: None,
-        }
+        Credential::api_key(Source::Env, KEY)
     }
 
     /// An env-sourced OAuth credential, so a refresh never writes to a credentials store.
