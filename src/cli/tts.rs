@@ -167,6 +167,22 @@ fn write_pcm(samples: &[f32], rate: u32) -> EngineResult<()> {
     o.write_all(&bytes).and_then(|_| o.flush()).map_err(|e| EngineError::io("cannot write to stdout", &e))
 }
 
+/// The files a run writes (no audio file when streaming), checked before any work.
+fn outputs(args: &TtsArgs) -> EngineResult<service::Outputs> {
+    let format = match args.format {
+        WavFormat::I16 => SampleFormat::Int16,
+        WavFormat::F32 => SampleFormat::Float32,
+    };
+    let outputs = service::Outputs {
+        audio: (!args.stream).then(|| args.output.clone()),
+        format: Some(format),
+        words: args.words.clone(),
+        captions: args.captions.clone(),
+    };
+    service::check_outputs(&outputs)?;
+    Ok(outputs)
+}
+
 pub(super) async fn run(args: TtsArgs, stderr_tty: bool, out: &Output) -> i32 {
     if args.list && matches!(args.provider, TtsProvider::Auto | TtsProvider::Kokoro) {
         return list_voices(args.json, out);
@@ -204,17 +220,7 @@ async fn run_chain(args: TtsArgs, facts: &Facts, providers: &Providers, out: &Ou
         if text.trim().is_empty() {
             return Err(EngineError::new("EMPTY_TEXT", "No text provided."));
         }
-        let format = match args.format {
-            WavFormat::I16 => SampleFormat::Int16,
-            WavFormat::F32 => SampleFormat::Float32,
-        };
-        let outputs = service::Outputs {
-            audio: (!args.stream).then(|| args.output.clone()),
-            format: Some(format),
-            words: args.words.clone(),
-            captions: args.captions.clone(),
-        };
-        service::check_outputs(&outputs)?;
+        let outputs = outputs(&args)?;
         let speed = crate::engines::kokoro::engine::parse_speed(&args.speed)?;
         Ok((text, speed, outputs))
     })();
@@ -317,17 +323,7 @@ async fn run_kokoro(args: TtsArgs, stderr_tty: bool, out: &Output) -> i32 {
             voices::parse_blend(v)?;
         }
         let spec = service::model_spec(args.model.as_deref())?;
-        let format = match args.format {
-            WavFormat::I16 => SampleFormat::Int16,
-            WavFormat::F32 => SampleFormat::Float32,
-        };
-        let outputs = service::Outputs {
-            audio: (!args.stream).then(|| args.output.clone()),
-            format: Some(format),
-            words: args.words.clone(),
-            captions: args.captions.clone(),
-        };
-        service::check_outputs(&outputs)?;
+        let outputs = outputs(&args)?;
         Ok((text, speed, lang, spec, outputs))
     })();
     let (text, speed, lang, spec, outputs) = match prepared {
