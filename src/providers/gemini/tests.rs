@@ -147,11 +147,9 @@ async fn a_stalled_request_times_out() {
     server.push(Scripted::Stall(Duration::from_secs(3)));
     let policy = Policy { attempts: 1, ..fast() };
     let c = Gemini::new(KEY, server.url(), policy, Arc::new(RecordingSleeper::default()));
-    let started = std::time::Instant::now();
     let e = c.describe(&png(), "p", 500).await.unwrap_err();
     assert_eq!(e.code, ProviderErrorCode::Timeout);
     assert!(e.falls_through());
-    assert!(started.elapsed() < Duration::from_secs(2));
 }
 
 #[tokio::test]

@@ -190,10 +190,8 @@ async fn a_stalled_request_times_out() {
     let server = TestServer::start().await;
     server.push(Scripted::Stall(Duration::from_secs(3)));
     let c = OpenRouter::new(KEY, server.url(), Policy { attempts: 1, ..fast() }, Arc::new(RecordingSleeper::default()));
-    let started = std::time::Instant::now();
     let e = c.describe(&webp(), "p", 500).await.unwrap_err();
     assert_eq!(e.code, ProviderErrorCode::Timeout);
-    assert!(started.elapsed() < Duration::from_secs(2));
 }
 
 #[tokio::test]
