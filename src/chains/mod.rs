@@ -189,10 +189,10 @@ pub(crate) fn not_configured(provider: &'static str) -> ChainError {
 }
 
 /// The providers to try, in order: the pinned one alone, else every available candidate.
-pub(crate) fn order(plan: &Plan, routing: &Routing) -> ChainResult<Vec<&'static str>> {
+/// `facts` are the ones the plan was made from (their `local_only` covers `HYPERFRAMES_OFFLINE`).
+pub(crate) fn order(plan: &Plan, routing: &Routing, facts: &Facts) -> ChainResult<Vec<&'static str>> {
     if let Some(p) = routing.pinned() {
-        let local_only = routing.local_only || crate::engines::offline();
-        return plan::pin(plan, p).map(|p| vec![p]).map_err(|m| pin_error(plan, p, m, local_only));
+        return plan::pin(plan, p).map(|p| vec![p]).map_err(|m| pin_error(plan, p, m, facts.local_only));
     }
     let available: Vec<&'static str> = plan.candidates.iter().filter(|c| c.available).map(|c| c.provider).collect();
     if available.is_empty() {

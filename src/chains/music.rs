@@ -93,7 +93,7 @@ pub async fn music_with_generation(
         ));
     }
     let plan = plan_for(Capability::Music, facts);
-    let order = order(&plan, &req.routing)?;
+    let order = order(&plan, &req.routing, facts)?;
     let (served, anomalies) = walk(&order, &req.routing, |p| attempt(p, prompt, req, providers, generation)).await?;
     Ok(MusicResult {
         path: req.output.clone(),

@@ -51,7 +51,7 @@ pub async fn sfx_with(req: &SfxRequest, facts: &Facts, providers: &Providers) ->
         return Err(ChainError::new("EMPTY_QUERY", "Say which sound effect you want (e.g. \"whoosh\")."));
     }
     let plan = plan_for(Capability::SoundEffects, facts);
-    let order = order(&plan, &req.routing)?;
+    let order = order(&plan, &req.routing, facts)?;
     let ((provider, name, duration), anomalies) =
         walk(&order, &req.routing, |p| attempt(p, query, &req.output, providers)).await?;
     Ok(SfxResult { path: req.output.clone(), provider, name, duration, anomalies })

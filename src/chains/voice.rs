@@ -85,7 +85,7 @@ pub async fn voice_with(req: &VoiceRequest, facts: &Facts, providers: &Providers
         return Err(ChainError::new("EMPTY_TEXT", "No text to speak."));
     }
     let plan = plan_for(Capability::Voice, facts);
-    let mut order = order(&plan, &req.routing)?;
+    let mut order = order(&plan, &req.routing, facts)?;
     // Providers skipped because the voice is another family's. Those ahead of it in the order are
     // worth a note (they would have served); those after it only matter if the voice's own fails.
     let (mut skipped_ahead, mut skipped_after) = (Vec::new(), Vec::new());
