@@ -707,7 +707,7 @@ fn finish(
 ) -> Result<String, Failure> {
     on(Progress::Verifying { file: file.path });
     let partial = partial_path(final_path);
-    let actual = hex(&hasher.finalize());
+    let actual = super::catalog::to_hex(&hasher.finalize());
     if let Some(expected) = file.size.filter(|s| *s != bytes) {
         remove_if_exists(&partial).map_err(Failure::Fatal)?;
         return Err(Failure::Fatal(size_mismatch(file, expected, &format!("{bytes} bytes"))));
@@ -865,10 +865,6 @@ fn sync_parent(path: &Path) {
     }
     #[cfg(not(unix))]
     let _ = path;
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A URL without its query and fragment (which may carry credentials).
@@ -1082,7 +1078,7 @@ mod tests {
     }
 
     fn sha(bytes: &[u8]) -> &'static str {
-        leak(hex(&Sha256::digest(bytes)))
+        leak(crate::engines::catalog::sha256_hex(bytes))
     }
 
     fn file(path: &'static str, url: Option<String>, body: &[u8], optional: bool) -> ModelFile {

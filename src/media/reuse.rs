@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use super::manifest::{VoiceEntry, FILE_NAME};
 use crate::chains::voice::VoiceRequest;
@@ -18,8 +17,7 @@ const VOICE_PROVIDERS: &[&str] = &["heygen", "elevenlabs", "kokoro"];
 /// A fingerprint of what decides a line's audio.
 pub fn input_digest(vr: &VoiceRequest) -> String {
     let inputs = serde_json::json!([vr.text, vr.voice, vr.speed, vr.lang, vr.routing.pinned()]);
-    let digest = Sha256::digest(inputs.to_string().as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::engines::catalog::sha256_hex(inputs.to_string().as_bytes())
 }
 
 /// The voiced lines of the folder's last manifest, by id.
