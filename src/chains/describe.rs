@@ -7,8 +7,6 @@
 use std::path::PathBuf;
 
 use super::{ChainError, ChainResult, Routing};
-use crate::providers::gemini::Gemini;
-use crate::providers::openrouter::OpenRouter;
 use crate::providers::plan::{pin, plan_for, Capability, Facts};
 use crate::providers::vision::{self, Describer, ImageInput};
 
@@ -54,14 +52,8 @@ pub async fn describe(req: &DescribeRequest) -> ChainResult<DescribeResult> {
     let pinned = req.routing.pinned().map(str::to_ascii_lowercase);
     let mut describers: Vec<Box<dyn Describer>> = Vec::new();
     if !facts.local_only {
-        let get = |name: &str| std::env::var(name).ok();
-        let openrouter = || OpenRouter::from_lookup(&get).map(|c| Box::new(c) as Box<dyn Describer>);
-        let gemini = || Gemini::from_lookup(&get).map(|c| Box::new(c) as Box<dyn Describer>);
-        match pinned.as_deref() {
-            Some("openrouter") => describers.extend(openrouter()),
-            Some("gemini") => describers.extend(gemini()),
-            _ => describers.extend(openrouter().into_iter().chain(gemini())),
-        }
+        describers = vision::describers_from(&|name| std::env::var(name).ok());
+        describers.retain(|d| pinned.as_deref().is_none_or(|p| d.provider() == p));
     }
     let describers: Vec<&dyn Describer> = describers.iter().map(AsRef::as_ref).collect();
     describe_with(req, &facts, &describers).await
@@ -167,6 +159,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::providers::gemini::Gemini;
     use crate::providers::openrouter::OpenRouter;
     use crate::providers::test_server::{RecordingSleeper, Scripted, TestServer};
 

@@ -2,8 +2,8 @@
 //! runner shared by the two vision clients ([`super::openrouter`] and [`super::gemini`]).
 //!
 //! Which client serves is decided by key presence, never reachability: `OPENROUTER_API_KEY` wins,
-//! else `GEMINI_API_KEY` / `GOOGLE_API_KEY` ([`describer_from_env`]); with neither, captures simply
-//! carry no descriptions.
+//! then `GEMINI_API_KEY` / `GOOGLE_API_KEY` ([`describers_from`], in chain order); with neither,
+//! captures simply carry no descriptions.
 //!
 //! The batch runner keeps at most `concurrency` requests in flight (instead of fixed batches of 20
 //! with a pause in between), gives each request its own time limit, and never lets one failure
@@ -146,18 +146,13 @@ pub trait Describer: Send + Sync {
     fn describe<'a>(&'a self, img: &'a ImageInput, prompt: &'a str, max_tokens: u32) -> DescribeFuture<'a>;
 }
 
-/// The describer the environment configures: OpenRouter when `OPENROUTER_API_KEY` is set, else
-/// Gemini with `GEMINI_API_KEY` / `GOOGLE_API_KEY`, else none. Each request's transport limit is
-/// [`request_timeout_from_env`].
-pub fn describer_from_env() -> Option<Box<dyn Describer>> {
-    describer_from(&|name| std::env::var(name).ok())
-}
-
-pub(crate) fn describer_from(get: &dyn Fn(&str) -> Option<String>) -> Option<Box<dyn Describer>> {
-    if let Some(c) = super::openrouter::OpenRouter::from_lookup(get) {
-        return Some(Box::new(c));
-    }
-    super::gemini::Gemini::from_lookup(get).map(|c| Box::new(c) as Box<dyn Describer>)
+/// The describers `get` (an environment lookup) configures, in chain order: OpenRouter when
+/// `OPENROUTER_API_KEY` is set, then Gemini with `GEMINI_API_KEY` / `GOOGLE_API_KEY`. Each
+/// request's transport limit is [`request_timeout_from_env`].
+pub(crate) fn describers_from(get: &dyn Fn(&str) -> Option<String>) -> Vec<Box<dyn Describer>> {
+    let openrouter = super::openrouter::OpenRouter::from_lookup(get).map(|c| Box::new(c) as Box<dyn Describer>);
+    let gemini = super::gemini::Gemini::from_lookup(get).map(|c| Box::new(c) as Box<dyn Describer>);
+    openrouter.into_iter().chain(gemini).collect()
 }
 
 /// [`describe_all_with`] with [`IMAGE_PROMPT`].

@@ -265,10 +265,17 @@ fn openrouter_wins_then_gemini_then_nothing() {
         "GOOGLE_API_KEY" => Some("select-google-key-2222".to_string()),
         _ => None,
     };
-    let d = describer_from(&both).unwrap();
+    let ds = describers_from(&both);
+    let d = &ds[0];
     assert_eq!((d.provider(), d.label(), d.model()), ("openrouter", "OpenRouter", "google/gemini-3.1-flash-lite"));
+    assert_eq!(
+        ds.iter().map(|d| d.provider()).collect::<Vec<_>>(),
+        ["openrouter", "gemini"],
+        "Gemini next in the chain"
+    );
     let google = |n: &str| (n == "GOOGLE_API_KEY").then(|| "select-google-key-2222".to_string());
-    let d = describer_from(&google).unwrap();
+    let ds = describers_from(&google);
+    let d = &ds[0];
     assert_eq!((d.provider(), d.label(), d.model()), ("gemini", "Gemini", "gemini-3.1-flash-lite-preview"));
-    assert!(describer_from(&|_| None).is_none());
+    assert!(describers_from(&|_| None).is_empty());
 }
