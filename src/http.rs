@@ -97,17 +97,19 @@ pub fn describe(e: &reqwest::Error) -> String {
     }
 }
 
-/// The rustls error behind a transport error, if TLS is what failed. rustls reaches reqwest wrapped
-/// in an `io::Error`, whose `source()` skips the wrapped error itself, hence `get_ref`.
+/// The rustls error behind a transport error, if TLS is what failed. rustls reaches reqwest inside
+/// nested `io::Error`s, whose `source()` skips the wrapped error itself, hence `get_ref`.
 fn tls_error(e: &reqwest::Error) -> Option<&rustls::Error> {
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
-        if let Some(tls) = s.downcast_ref::<rustls::Error>() {
-            return Some(tls);
+        let mut inner = s;
+        while let Some(io) = inner.downcast_ref::<std::io::Error>() {
+            match io.get_ref() {
+                Some(wrapped) => inner = wrapped,
+                None => break,
+            }
         }
-        if let Some(tls) =
-            s.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()?.downcast_ref::<rustls::Error>())
-        {
+        if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
             return Some(tls);
         }
         source = s.source();
