@@ -4,6 +4,7 @@
 //! the first HTTP client is built; a source that cannot be read is named in one warning on stderr and
 //! the others still apply.
 
+use std::collections::HashSet;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -26,11 +27,12 @@ pub fn client_config() -> rustls::ClientConfig {
     static CONFIG: OnceLock<rustls::ClientConfig> = OnceLock::new();
     CONFIG
         .get_or_init(|| {
+            let started = std::time::Instant::now();
             let roots = load(&|name| std::env::var_os(name), &os_store);
             for warning in &roots.warnings {
                 crate::output::Output { color_out: false, color_err: false }.err(&format!("warning: {warning}"));
             }
-            tracing::debug!(trusted = roots.store.len(), "TLS roots loaded");
+            tracing::debug!(trusted = roots.store.len(), elapsed = ?started.elapsed(), "TLS roots loaded");
             config_with(roots.store)
         })
         .clone()
@@ -55,10 +57,10 @@ pub struct Roots {
 /// Builds the root store from the built-in roots, `os` (the OS trust store) and the variables
 /// `env` returns. Every source is independent: a broken one only costs its own certificates.
 pub fn load(env: &dyn Fn(&str) -> Option<OsString>, os: &dyn Fn() -> Vec<CertificateDer<'static>>) -> Roots {
-    let mut store = RootCertStore::empty();
-    store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let mut store = Store::new();
+    store.roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     // Native stores often hold a few ancient certificates that webpki cannot use; skip those quietly.
-    let (added, ignored) = store.add_parsable_certificates(os());
+    let (added, ignored) = store.add(os());
     tracing::debug!(added, ignored, "OS trust store");
 
     let mut warnings = Vec::new();
@@ -67,7 +69,7 @@ pub fn load(env: &dyn Fn(&str) -> Option<OsString>, os: &dyn Fn() -> Vec<Certifi
         if let Some(path) = set(name) {
             let read = read_cert_file(&path);
             let found = read.certs.len();
-            let (_, unusable) = store.add_parsable_certificates(read.certs);
+            let (_, unusable) = store.add(read.certs);
             let problem = read
                 .problem
                 .or_else(|| (unusable > 0).then(|| format!("{unusable} certificate(s) could not be parsed")));
@@ -76,18 +78,38 @@ pub fn load(env: &dyn Fn(&str) -> Option<OsString>, os: &dyn Fn() -> Vec<Certifi
             }
         }
     }
-    if let Some(dirs) = env(SSL_CERT_DIR).filter(|v| !v.is_empty()) {
+    if let Some(dirs) = set(SSL_CERT_DIR) {
         for dir in std::env::split_paths(&dirs).filter(|d| !d.as_os_str().is_empty()) {
             let read = rustls_native_certs::load_certs_from_paths(None, Some(&dir));
-            let (added, _) = store.add_parsable_certificates(read.certs);
+            let found = read.certs.len();
+            let (_, unusable) = store.add(read.certs);
             if let Some(first) = read.errors.first() {
-                warnings.push(source_warning(SSL_CERT_DIR, &dir, &first.to_string(), added));
-            } else if added == 0 {
+                warnings.push(source_warning(SSL_CERT_DIR, &dir, &first.to_string(), found - unusable));
+            } else if found == 0 {
                 warnings.push(source_warning(SSL_CERT_DIR, &dir, "no PEM certificate in it", 0));
             }
         }
     }
-    Roots { store, warnings }
+    Roots { store: store.roots, warnings }
+}
+
+/// A root store that parses each distinct certificate once: the variables often name the very
+/// bundle the OS store already holds (`SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt`).
+struct Store {
+    roots: RootCertStore,
+    seen: HashSet<Vec<u8>>,
+}
+
+impl Store {
+    fn new() -> Self {
+        Store { roots: RootCertStore::empty(), seen: HashSet::new() }
+    }
+
+    /// Adds the certificates not seen before; returns how many were added and how many unusable.
+    fn add(&mut self, certs: Vec<CertificateDer<'static>>) -> (usize, usize) {
+        let fresh: Vec<_> = certs.into_iter().filter(|c| self.seen.insert(c.as_ref().to_vec())).collect();
+        self.roots.add_parsable_certificates(fresh)
+    }
 }
 
 fn source_warning(name: &str, path: &Path, problem: &str, used: usize) -> String {

@@ -270,3 +270,21 @@ async fn an_https_server_signed_by_a_given_ca_is_reached_and_otherwise_the_error
         assert_eq!(body, "ok", "{var}");
     }
 }
+
+#[test]
+fn a_certificate_named_by_several_sources_is_added_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = ca("Everywhere CA");
+    let file = dir.path().join("bundle.crt");
+    std::fs::write(&file, a.pem()).unwrap();
+    let vars: HashMap<&str, OsString> = [
+        (SSL_CERT_FILE, file.clone().into_os_string()),
+        (NODE_EXTRA_CA_CERTS, file.clone().into_os_string()),
+        (SSL_CERT_DIR, dir.path().as_os_str().to_owned()),
+    ]
+    .into();
+    let der = a.der().clone();
+    let roots = load(&|name| vars.get(name).cloned(), &|| vec![der.clone()]);
+    assert_eq!(roots.store.len(), builtin() + 1);
+    assert!(roots.warnings.is_empty(), "a repeat is not a problem: {:?}", roots.warnings);
+}
