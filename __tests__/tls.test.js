@@ -13,6 +13,7 @@ const https = require('node:https');
 const os = require('node:os');
 const path = require('node:path');
 const { BIN, makeHome, buildEnv, runCli, lines } = require('./support/cli.js');
+const { parseJson } = require('./support/setup.js');
 
 const KEY = 'hg_TLSKEY_0123456789';
 const USER = { username: 'ada_l', email: 'ada@example.com' };
@@ -89,14 +90,6 @@ function startServer(certs) {
       });
     });
   });
-}
-
-function parseJson(text) {
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    assert.fail(`not JSON (${e.message}):\n${text}`);
-  }
 }
 
 /** Our own warnings (Node prints its own for a bad NODE_EXTRA_CA_CERTS too; those are not ours). */

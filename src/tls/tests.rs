@@ -30,6 +30,19 @@ fn builtin() -> usize {
     webpki_roots::TLS_SERVER_ROOTS.len()
 }
 
+/// Loads a file holding `contents` through `var`; it must add nothing and give exactly one warning.
+fn sole_warning(var: &str, contents: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ca.pem");
+    std::fs::write(&path, contents).unwrap();
+    let mut roots = load_with(&[(var, &path)]);
+    assert_eq!(roots.store.len(), builtin(), "nothing from the file is trusted");
+    assert_eq!(roots.warnings.len(), 1, "{:?}", roots.warnings);
+    let w = roots.warnings.remove(0);
+    assert!(w.starts_with(&format!("{var}={}: ", path.display())), "{w}");
+    w
+}
+
 #[test]
 fn built_in_roots_are_always_there_and_unset_variables_add_nothing() {
     let roots = load_with(&[]);
@@ -108,30 +121,20 @@ fn garbage_around_and_inside_a_pem_bundle_costs_only_the_broken_section() {
 
 #[test]
 fn a_well_formed_pem_section_that_is_not_a_certificate_is_reported() {
-    let dir = tempfile::tempdir().unwrap();
     // Valid base64, valid PEM framing, but the DER inside is not a certificate.
-    let pem = "-----BEGIN CERTIFICATE-----\nMAMCAQE=\n-----END CERTIFICATE-----\n";
-    let path = dir.path().join("junk.pem");
-    std::fs::write(&path, pem).unwrap();
-    let roots = load_with(&[(NODE_EXTRA_CA_CERTS, &path)]);
-    assert_eq!(roots.store.len(), builtin());
-    assert_eq!(roots.warnings.len(), 1);
-    assert!(roots.warnings[0].contains("1 certificate(s) could not be parsed"), "{}", roots.warnings[0]);
+    let w = sole_warning(NODE_EXTRA_CA_CERTS, b"-----BEGIN CERTIFICATE-----\nMAMCAQE=\n-----END CERTIFICATE-----\n");
+    assert!(w.contains("1 certificate(s) could not be parsed"), "{w}");
 }
 
 #[test]
 fn a_pem_file_without_certificates_is_reported() {
-    let dir = tempfile::tempdir().unwrap();
     let key = rcgen::KeyPair::generate().unwrap();
-    let path = dir.path().join("key.pem");
-    std::fs::write(&path, key.serialize_pem()).unwrap();
-    let roots = load_with(&[(SSL_CERT_FILE, &path)]);
-    assert_eq!(roots.warnings.len(), 1);
-    assert!(roots.warnings[0].contains("no CERTIFICATE section"), "{}", roots.warnings[0]);
+    let w = sole_warning(SSL_CERT_FILE, key.serialize_pem().as_bytes());
+    assert!(w.contains("no CERTIFICATE section"), "{w}");
 }
 
 #[test]
-fn a_single_der_certificate_is_accepted_and_other_binary_is_not() {
+fn a_single_der_certificate_is_accepted_and_other_binary_or_an_empty_file_is_not() {
     let dir = tempfile::tempdir().unwrap();
     let a = ca("DER CA");
     let der = dir.path().join("ca.der");
@@ -140,16 +143,10 @@ fn a_single_der_certificate_is_accepted_and_other_binary_is_not() {
     assert!(trusts(&roots, &a));
     assert!(roots.warnings.is_empty(), "{:?}", roots.warnings);
 
-    let junk = dir.path().join("junk.bin");
-    std::fs::write(&junk, [0xffu8, 0xd8, 0xff, 0xe0, 0, 0x10]).unwrap();
-    let roots = load_with(&[(NODE_EXTRA_CA_CERTS, &junk)]);
-    assert_eq!(roots.store.len(), builtin());
-    assert!(roots.warnings[0].contains("neither PEM nor a DER certificate"), "{}", roots.warnings[0]);
-
-    let empty = dir.path().join("empty.pem");
-    std::fs::write(&empty, "").unwrap();
-    let roots = load_with(&[(SSL_CERT_FILE, &empty)]);
-    assert_eq!(roots.warnings.len(), 1, "an empty file is not silently fine");
+    let w = sole_warning(NODE_EXTRA_CA_CERTS, &[0xff, 0xd8, 0xff, 0xe0, 0, 0x10]);
+    assert!(w.contains("neither PEM nor a DER certificate"), "{w}");
+    let w = sole_warning(SSL_CERT_FILE, b"");
+    assert!(w.contains("nothing from it is trusted"), "an empty file is not silently fine: {w}");
 }
 
 #[test]
@@ -287,4 +284,13 @@ fn a_certificate_named_by_several_sources_is_added_once() {
     let roots = load(&|name| vars.get(name).cloned(), &|| vec![der.clone()]);
     assert_eq!(roots.store.len(), builtin() + 1);
     assert!(roots.warnings.is_empty(), "a repeat is not a problem: {:?}", roots.warnings);
+}
+
+#[test]
+fn the_process_builds_its_tls_settings_once() {
+    let (first, second) = (client_config(), client_config());
+    assert!(
+        Arc::ptr_eq(first.crypto_provider(), second.crypto_provider()),
+        "the second client reuses the first's roots"
+    );
 }
