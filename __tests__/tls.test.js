@@ -174,6 +174,14 @@ describe('TLS roots', { skip: NO_OPENSSL }, () => {
     assert.match(parseJson(r.stdout).api_error, /TLS certificate is not trusted/);
   });
 
+  test('roots load only when a client is built: signed out, a broken variable is never read', async () => {
+    const missing = path.join(home.dir, 'no-such-ca.pem');
+    const r = await runCli(['auth', 'status', '--json'], { home, env: { SSL_CERT_FILE: missing } });
+    assert.equal(r.code, 1);
+    assert.equal(parseJson(r.stdout).configured, false);
+    assert.deepEqual(ourWarnings(r.stderr), [], r.stderr);
+  });
+
   test('model downloads from an HTTPS mirror use the same roots', async () => {
     const env = { HYPERFRAMES_MODEL_MIRROR: `${server.url}/models` };
     const refused = await runCli(['models', 'install', 'whisper-tiny.en', '--json'], { home, env });
