@@ -9,7 +9,7 @@ const { describe, test, before, after, beforeEach, afterEach } = require('node:t
 const assert = require('node:assert/strict');
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
-const https = require('node:https');
+const http2 = require('node:http2');
 const os = require('node:os');
 const path = require('node:path');
 const { BIN, makeHome, buildEnv, runCli, lines } = require('./support/cli.js');
@@ -57,11 +57,11 @@ function makeCerts() {
   };
 }
 
-/** An HTTPS server: HeyGen's `/v3/users/me` and a model mirror under `/models/`. */
+/** An HTTPS server (HTTP/2 and HTTP/1.1 by ALPN): HeyGen's `/v3/users/me` and a model mirror under `/models/`. */
 function startServer(certs) {
   const log = [];
-  const server = https.createServer({ key: certs.key, cert: certs.cert }, (req, res) => {
-    log.push({ method: req.method, url: req.url, key: req.headers['x-api-key'] });
+  const server = http2.createSecureServer({ key: certs.key, cert: certs.cert, allowHTTP1: true }, (req, res) => {
+    log.push({ method: req.method, url: req.url, key: req.headers['x-api-key'], httpVersion: req.httpVersion });
     const send = (status, body, type = 'application/json') => {
       res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
       res.end(body);
@@ -123,7 +123,9 @@ describe('TLS roots', { skip: NO_OPENSSL }, () => {
     const j = parseJson(r.stdout);
     assert.equal(j.api_error, null, label);
     assert.equal(j.user.email, USER.email, label);
-    assert.equal(server.log.filter((e) => e.url === '/v3/users/me' && e.key === KEY).length, 1, label);
+    const seen = server.log.filter((e) => e.url === '/v3/users/me' && e.key === KEY);
+    assert.equal(seen.length, 1, label);
+    assert.equal(seen[0].httpVersion, '2.0', `${label}: the shared TLS settings offer h2 by ALPN`);
   }
 
   test('without the CA the request fails with a TLS error that names the fix', async () => {
