@@ -9,9 +9,14 @@ pub const USER_AGENT: &str = concat!("hyperframes/", env!("CARGO_PKG_VERSION"));
 /// Error bodies and JSON responses larger than this are refused rather than buffered.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
+/// Every HTTP client starts here: our user agent and the process's TLS roots (built-in, OS store,
+/// `SSL_CERT_FILE`, `SSL_CERT_DIR`, `NODE_EXTRA_CA_CERTS`; see [`crate::tls`]).
+pub fn builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().user_agent(USER_AGENT).use_preconfigured_tls(crate::tls::client_config())
+}
+
 pub fn client(timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
-        .user_agent(USER_AGENT)
+    builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(timeout.min(Duration::from_secs(10)))
         .timeout(timeout)
@@ -51,8 +56,21 @@ pub async fn read_body_capped(resp: reqwest::Response, limit: usize) -> Result<V
     Ok(out)
 }
 
-/// A transport error described without the URL (whose query may carry secrets).
+/// A transport error described without the URL (whose query may carry secrets). A certificate the
+/// TLS roots do not vouch for is named as such, with what to do behind a TLS-inspecting proxy.
 pub fn describe(e: &reqwest::Error) -> String {
+    if let Some(tls) = tls_error(e) {
+        return match tls {
+            rustls::Error::InvalidCertificate(cert) => {
+                format!(
+                    "the server's TLS certificate is not trusted ({}); {}",
+                    cert_problem(cert),
+                    crate::tls::UNTRUSTED_HINT
+                )
+            }
+            other => format!("TLS handshake failed ({other})"),
+        };
+    }
     let kind = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {
@@ -76,6 +94,38 @@ pub fn describe(e: &reqwest::Error) -> String {
         kind.to_string()
     } else {
         format!("{kind} ({detail})")
+    }
+}
+
+/// The rustls error behind a transport error, if TLS is what failed. rustls reaches reqwest inside
+/// nested `io::Error`s, whose `source()` skips the wrapped error itself, hence `get_ref`.
+fn tls_error(e: &reqwest::Error) -> Option<&rustls::Error> {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let mut inner = s;
+        while let Some(io) = inner.downcast_ref::<std::io::Error>() {
+            match io.get_ref() {
+                Some(wrapped) => inner = wrapped,
+                None => break,
+            }
+        }
+        if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        source = s.source();
+    }
+    None
+}
+
+fn cert_problem(e: &rustls::CertificateError) -> String {
+    use rustls::CertificateError as C;
+    match e {
+        C::UnknownIssuer => "it is signed by an authority this machine does not trust".to_string(),
+        C::Expired | C::ExpiredContext { .. } => "it has expired".to_string(),
+        C::NotValidYet | C::NotValidYetContext { .. } => "it is not valid yet; check the clock".to_string(),
+        C::NotValidForName | C::NotValidForNameContext { .. } => "it was issued for another host name".to_string(),
+        C::Revoked => "it has been revoked".to_string(),
+        other => format!("{other:?}"),
     }
 }
 

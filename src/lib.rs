@@ -16,6 +16,7 @@ mod napi_tts;
 pub mod output;
 pub mod providers;
 pub mod sfx;
+pub mod tls;
 
 #[cfg(test)]
 mod test_support;

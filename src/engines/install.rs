@@ -322,8 +322,7 @@ enum Failure {
 
 impl Installer {
     fn new(retry_delay: Duration) -> EngineResult<Self> {
-        let client = reqwest::Client::builder()
-            .user_agent(crate::http::USER_AGENT)
+        let client = crate::http::builder()
             .redirect(reqwest::redirect::Policy::limited(10))
             .connect_timeout(Duration::from_secs(15))
             .read_timeout(Duration::from_secs(60))

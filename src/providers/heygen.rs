@@ -811,8 +811,7 @@ impl HeygenMedia {
 }
 
 fn download_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .user_agent(crate::http::USER_AGENT)
+    crate::http::builder()
         .redirect(reqwest::redirect::Policy::limited(5))
         .connect_timeout(Duration::from_secs(10))
         .timeout(CLIENT_TIMEOUT)
