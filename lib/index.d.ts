@@ -1,4 +1,28 @@
-export * from '../index';
+// The functions `lib/index.js` exports (each line matches one there), and every type of the addon's
+// generated declarations. `buildMedia` and `ttsStream` are declared below with their JS signatures.
+export {
+  authStatus,
+  authToken,
+  describe,
+  doctor,
+  listVoices,
+  loginWithApiKey,
+  logout,
+  modelsInstall,
+  modelsList,
+  modelsRemove,
+  modelsVerify,
+  music,
+  plan,
+  refreshAuth,
+  resolveCredential,
+  runCli,
+  sfx,
+  tts,
+  ttsStreamStart,
+  TtsStream,
+} from '../index';
+export type * from '../index';
 import type { BuildMediaOptions, MediaProgress, TtsOptions, TtsStreamChunk } from '../index';
 
 /** Every rejected promise (and thrown error) of the API carries a stable `code` and, where there is one, a `hint`. */
