@@ -34,8 +34,17 @@ function linuxLibc() {
   }
 }
 
+/** The platform packages of a published hyperframes (its optionalDependencies); none in a checkout. */
 function supportedPackages() {
   return Object.keys(manifest.optionalDependencies || {});
+}
+
+function notBuilt(file) {
+  return new PlatformError(
+    'ADDON_NOT_BUILT',
+    `This is a source checkout of hyperframes and its addon ${path.basename(file)} is not built.`,
+    'Run `npm run build` (or `npm run build:debug`) in it.',
+  );
 }
 
 function describePlatform(libc) {
@@ -92,6 +101,7 @@ function load() {
   const local = path.join(root, `hyperframes.${suffix}.node`);
   if (fs.existsSync(local)) return require(local);
 
+  if (supportedPackages().length === 0) throw notBuilt(local);
   let pkg = `hyperframes-${suffix}`;
   if (!supportedPackages().includes(pkg)) {
     if (process.platform === 'linux') libc = linuxLibc();

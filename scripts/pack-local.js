@@ -1,15 +1,16 @@
 #!/usr/bin/env node
 'use strict';
 // npm run pack:local -- DIR: writes the root tarball and this machine's platform tarball into DIR,
-// as they would be published: the platform package gets the addon built at the repository root
-// (`npm run build`) and the pinned ONNX Runtime library, in a staging copy of npm/<platform>/ so
-// the source tree is left as it was. Prints the two tarball paths as JSON.
+// as they would be published: the root with its release manifest (optionalDependencies), the
+// platform package with the addon built at the repository root (`npm run build`) and the pinned
+// ONNX Runtime library. Both are staged outside the source tree, which is left as it was. Prints
+// the two tarballs' paths and sizes as JSON.
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
 const { ROOT, hostPlatform } = require('./platforms.js');
-const { sync } = require('./sync-versions.js');
+const { sync, releaseManifest, writeJson } = require('./sync-versions.js');
 const ort = require('./ort.js');
 
 function npmPack(dir, dest) {
@@ -36,11 +37,21 @@ function packLocal(dest) {
 
   const staging = fs.mkdtempSync(path.join(os.tmpdir(), 'hyperframes-pack-'));
   try {
-    for (const name of fs.readdirSync(platform.dir)) fs.copyFileSync(path.join(platform.dir, name), path.join(staging, name));
-    fs.copyFileSync(path.join(ROOT, 'LICENSE'), path.join(staging, 'LICENSE'));
-    fs.copyFileSync(addon, path.join(staging, platform.addon));
-    ort.place([{ ort: platform.ort, out: staging }]);
-    return { root: npmPack(ROOT, dest), platform: npmPack(staging, dest) };
+    const platformDir = path.join(staging, 'platform');
+    fs.mkdirSync(platformDir);
+    for (const name of ['package.json', 'README.md']) fs.copyFileSync(path.join(platform.dir, name), path.join(platformDir, name));
+    fs.copyFileSync(path.join(ROOT, 'LICENSE'), path.join(platformDir, 'LICENSE'));
+    fs.copyFileSync(addon, path.join(platformDir, platform.addon));
+    ort.place([{ ort: platform.ort, out: platformDir }]);
+
+    // The root as published: packed from the repository, then with the release manifest.
+    const rootDir = path.join(staging, 'root');
+    fs.mkdirSync(rootDir);
+    const plain = npmPack(ROOT, rootDir);
+    execFileSync('tar', ['-xzf', plain.file, '-C', rootDir]);
+    fs.rmSync(plain.file);
+    writeJson(path.join(rootDir, 'package', 'package.json'), releaseManifest());
+    return { root: npmPack(path.join(rootDir, 'package'), dest), platform: npmPack(platformDir, dest) };
   } finally {
     fs.rmSync(staging, { recursive: true, force: true });
   }

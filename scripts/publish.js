@@ -10,7 +10,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
 const { ROOT, manifest, platforms } = require('./platforms.js');
-const { sync } = require('./sync-versions.js');
+const { sync, releaseManifest, writeJson } = require('./sync-versions.js');
 
 function problems() {
   const found = sync({ write: false });
@@ -41,6 +41,8 @@ function main(argv) {
     fs.copyFileSync(path.join(ROOT, 'LICENSE'), path.join(p.dir, 'LICENSE'));
     publish(p.dir);
   }
+  // Like napi-rs' pre-publish: the root is published with optionalDependencies on the packages above.
+  writeJson(path.join(ROOT, 'package.json'), releaseManifest());
   publish(ROOT);
   return 0;
 }

@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 'use strict';
-// Keeps the release in step: every npm/<platform>/package.json at the root version, and the root's
-// optionalDependencies naming exactly those packages at that version. `--check` only reports
-// (exit 1 when out of step); the `version` lifecycle script runs it to write.
+// Keeps the release in step: every npm/<platform>/package.json at the root version (`--check`
+// only reports, exit 1 when out of step; the `version` lifecycle script runs it to write).
+// The root's optionalDependencies on the platform packages are added only to the manifest that is
+// packed and published (releaseManifest): in the repository they would name packages the
+// registry does not have yet, and `npm ci` would refuse the lockfile. napi-rs' `pre-publish` does
+// the same.
 const fs = require('node:fs');
 const path = require('node:path');
 const { ROOT, platforms } = require('./platforms.js');
@@ -17,12 +20,10 @@ function writeJson(file, value) {
 
 /** The differences between the files and a release in step; with `write`, fixes them. */
 function sync({ write }) {
-  const rootFile = path.join(ROOT, 'package.json');
-  const root = readJson(rootFile);
+  const root = readJson(path.join(ROOT, 'package.json'));
   const problems = [];
-  const wanted = {};
+  if (root.optionalDependencies) problems.push('package.json: optionalDependencies belong only in the published manifest');
   for (const p of platforms()) {
-    wanted[p.name] = root.version;
     const file = path.join(p.dir, 'package.json');
     const pkg = readJson(file);
     if (pkg.name !== p.name) problems.push(`${path.relative(ROOT, file)}: name ${pkg.name}, expected ${p.name}`);
@@ -31,13 +32,18 @@ function sync({ write }) {
       if (write) writeJson(file, { ...pkg, version: root.version });
     }
   }
-  // Sorted by name, as npm writes them.
-  const sorted = (deps) => JSON.stringify(Object.fromEntries(Object.entries(deps || {}).sort(([a], [b]) => a.localeCompare(b))));
-  if (sorted(root.optionalDependencies) !== sorted(wanted)) {
-    problems.push(`package.json: optionalDependencies ${JSON.stringify(root.optionalDependencies)}, expected ${JSON.stringify(wanted)}`);
-    if (write) writeJson(rootFile, { ...root, optionalDependencies: JSON.parse(sorted(wanted)) });
-  }
   return problems;
+}
+
+/** The root manifest as published: every platform package an optional dependency at this version. */
+function releaseManifest() {
+  const root = readJson(path.join(ROOT, 'package.json'));
+  const optionalDependencies = Object.fromEntries(
+    platforms()
+      .map((p) => [p.name, root.version])
+      .sort(([a], [b]) => a.localeCompare(b)),
+  );
+  return { ...root, optionalDependencies };
 }
 
 if (require.main === module) {
@@ -47,4 +53,4 @@ if (require.main === module) {
   process.exitCode = check && problems.length ? 1 : 0;
 }
 
-module.exports = { sync };
+module.exports = { sync, releaseManifest, writeJson };
