@@ -79,3 +79,5 @@ function main(argv) {
 }
 
 if (require.main === module) process.exitCode = main(process.argv.slice(2));
+
+module.exports = { seedToolchain };

@@ -935,9 +935,13 @@ mod tests {
         let addon = tmp.path().join("project/node_modules/hyperframes-platform");
         let bundled = put(&addon);
         let npm = match npm_platform_arch() {
-            Some((platform, arch)) => Some(put(
-                &tmp.path().join("project/node_modules").join(NPM_PACKAGE).join("bin/napi-v6").join(platform).join(arch),
-            )),
+            Some((platform, arch)) => Some(put(&tmp
+                .path()
+                .join("project/node_modules")
+                .join(NPM_PACKAGE)
+                .join("bin/napi-v6")
+                .join(platform)
+                .join(arch))),
             None => None,
         };
         let system = put(&tmp.path().join("system"));
@@ -964,7 +968,11 @@ mod tests {
         let err = search.run().unwrap_err();
         assert_eq!(err.code, codes::NOT_FOUND);
         assert!(err.message.contains(&format!("no {lib} next to the addon in {}", addon.display())), "{}", err.message);
-        assert!(err.hint.contains(PLATFORM_PACKAGE) || cfg!(all(target_os = "macos", target_arch = "x86_64")), "{}", err.hint);
+        assert!(
+            err.hint.contains(PLATFORM_PACKAGE) || cfg!(all(target_os = "macos", target_arch = "x86_64")),
+            "{}",
+            err.hint
+        );
         assert!(err.hint.contains(ENV_DYLIB_PATH), "{}", err.hint);
 
         // An addon whose folder the loader could not tell is said so, not guessed.
