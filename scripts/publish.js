@@ -41,9 +41,16 @@ function main(argv) {
     fs.copyFileSync(path.join(ROOT, 'LICENSE'), path.join(p.dir, 'LICENSE'));
     publish(p.dir);
   }
-  // Like napi-rs' pre-publish: the root is published with optionalDependencies on the packages above.
-  writeJson(path.join(ROOT, 'package.json'), releaseManifest());
-  publish(ROOT);
+  // Like napi-rs' pre-publish: the root is published with optionalDependencies on the packages
+  // above; the file is put back afterwards so a dry run leaves the tree as it was.
+  const rootManifest = path.join(ROOT, 'package.json');
+  const original = fs.readFileSync(rootManifest);
+  writeJson(rootManifest, releaseManifest());
+  try {
+    publish(ROOT);
+  } finally {
+    fs.writeFileSync(rootManifest, original);
+  }
   return 0;
 }
 
