@@ -56,7 +56,7 @@ function unsupported(libc) {
   const here = describePlatform(libc);
   const hint =
     libc === 'musl'
-      ? 'The Linux builds need glibc 2.28 or newer: use a glibc-based system or image (Debian 11+, Ubuntu 20.04+, RHEL 8+, Amazon Linux 2023; e.g. node:20-slim rather than node:20-alpine).'
+      ? 'The Linux builds need glibc 2.28 or newer: use a glibc-based system or image (Debian 10+, Ubuntu 20.04+, RHEL 8+, Amazon Linux 2023; e.g. node:20-slim rather than node:20-alpine).'
       : `Builds exist for: ${supportedPackages()
           .map((p) => p.replace(/^hyperframes-/, ''))
           .join(', ')}.`;
@@ -87,7 +87,7 @@ function loadFailed(file, pkg, err) {
     'ADDON_LOAD_FAILED',
     `Could not load the native addon ${file}: ${detail}`,
     glibc
-      ? 'hyperframes needs glibc 2.28 or newer (Debian 11+, Ubuntu 20.04+, RHEL 8+, Amazon Linux 2023).'
+      ? 'hyperframes needs glibc 2.28 or newer (Debian 10+, Ubuntu 20.04+, RHEL 8+, Amazon Linux 2023).'
       : `Reinstall it: \`npm install ${pkg}@${manifest.version}\`.`,
     err,
   );
