@@ -34,10 +34,24 @@ const modelsDir = process.env.HYPERFRAMES_TEST_MODELS_DIR;
 const haveKokoro = Boolean(modelsDir && fs.existsSync(path.join(modelsDir, 'kokoro')));
 const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 
-/** PATH with node and npm but no cargo/rustc: nothing may need a Rust toolchain at install time. */
+/** This PATH without the folders holding cargo or rustc: nothing may need a Rust toolchain. */
 function toolchainFreePath() {
-  const dirs = [path.dirname(process.execPath), '/usr/local/bin', '/usr/bin', '/bin'];
-  return [...new Set(dirs)].filter((d) => !fs.existsSync(path.join(d, 'cargo'))).join(path.delimiter);
+  const exe = process.platform === 'win32' ? '.exe' : '';
+  return (process.env.PATH || '')
+    .split(path.delimiter)
+    .filter((d) => d && !['cargo', 'rustc', 'rustup'].some((tool) => fs.existsSync(path.join(d, tool + exe))))
+    .join(path.delimiter);
+}
+
+/** Bytes under `dir` (what `du` would say, without needing `du`). */
+function treeSize(dir) {
+  let total = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) total += treeSize(full);
+    else if (entry.isFile()) total += fs.statSync(full).size;
+  }
+  return total;
 }
 
 describe('packaging: the published tarballs installed into a clean project', { skip: skipAll }, () => {
@@ -48,8 +62,15 @@ describe('packaging: the published tarballs installed into a clean project', { s
   let installedPlatformDir;
   let ortFile;
 
+  // npm and npx are .cmd scripts on Windows, which only a shell runs.
   const run = (cmd, args, extra = {}) =>
-    spawnSync(cmd, args, { cwd: project, env: { ...env, ...(extra.env || {}) }, encoding: 'utf8', timeout: 180_000, ...extra.opts });
+    spawnSync(cmd === 'node' ? process.execPath : cmd, args, {
+      cwd: project,
+      env: { ...env, ...(extra.env || {}) },
+      encoding: 'utf8',
+      timeout: 180_000,
+      shell: process.platform === 'win32' && cmd !== 'node',
+    });
   const cli = (args, extraEnv) => run('npx', ['--no-install', 'hyperframes', ...args], { env: extraEnv });
   const json = (r) => {
     try {
@@ -93,10 +114,9 @@ describe('packaging: the published tarballs installed into a clean project', { s
     assert.equal(install.status, 0, `npm install failed:\n${install.stdout}\n${install.stderr}`);
     installedPlatformDir = path.join(project, 'node_modules', platform.name);
     ortFile = platform.ort && path.join(installedPlatformDir, platform.ort.file);
-    const du = execFileSync('du', ['-sb', path.join(project, 'node_modules')], { encoding: 'utf8' });
     console.log(
       `# packaging: root tarball ${(packed.root.size / 1e3).toFixed(0)} kB; ${platform.name} tarball ${(packed.platform.size / 1e6).toFixed(1)} MB, ` +
-        `unpacked ${(packed.platform.unpackedSize / 1e6).toFixed(1)} MB; node_modules ${(Number(du.split('\t')[0]) / 1e6).toFixed(1)} MB; ` +
+        `unpacked ${(packed.platform.unpackedSize / 1e6).toFixed(1)} MB; node_modules ${(treeSize(path.join(project, 'node_modules')) / 1e6).toFixed(1)} MB; ` +
         `npm install from the tarballs ${seconds.toFixed(1)} s`,
     );
   });
