@@ -38,20 +38,39 @@ function wrap(fn) {
   };
 }
 
-for (const [name, value] of Object.entries(native)) {
-  const isClass = /^[A-Z]/.test(name);
-  module.exports[name] = typeof value === 'function' && !isClass && name !== 'runCli' ? wrap(value) : value;
-}
+// One plain `exports.name =` line per function: Node finds a CommonJS module's named exports for
+// `import { tts } from 'hyperframes'` by reading these assignments, and cannot see through a loop.
+// Adding a native function means adding its line here and in index.mjs (a test checks both).
+exports.authStatus = wrap(native.authStatus);
+exports.authToken = wrap(native.authToken);
+exports.describe = wrap(native.describe);
+exports.doctor = wrap(native.doctor);
+exports.listVoices = wrap(native.listVoices);
+exports.loginWithApiKey = wrap(native.loginWithApiKey);
+exports.logout = wrap(native.logout);
+exports.modelsInstall = wrap(native.modelsInstall);
+exports.modelsList = wrap(native.modelsList);
+exports.modelsRemove = wrap(native.modelsRemove);
+exports.modelsVerify = wrap(native.modelsVerify);
+exports.music = wrap(native.music);
+exports.plan = wrap(native.plan);
+exports.refreshAuth = wrap(native.refreshAuth);
+exports.resolveCredential = wrap(native.resolveCredential);
+exports.sfx = wrap(native.sfx);
+exports.tts = wrap(native.tts);
+exports.ttsStreamStart = wrap(native.ttsStreamStart);
+exports.runCli = native.runCli;
+exports.TtsStream = native.TtsStream;
 
 /** Builds a script's audio; `options.onProgress(event)` hears about each line, effect and the bed as they finish. */
-module.exports.buildMedia = wrap((request, options) => {
+exports.buildMedia = wrap((request, options) => {
   const { onProgress, ...rest } = options || {};
   return native.buildMedia(request, rest, typeof onProgress === 'function' ? onProgress : undefined);
 });
 
 /** Speaks `text` chunk by chunk: yields `{index, count, sampleRate, samples, words}` as each is ready. */
-module.exports.ttsStream = async function* ttsStream(text, options) {
-  const stream = module.exports.ttsStreamStart(text, options);
+exports.ttsStream = async function* ttsStream(text, options) {
+  const stream = exports.ttsStreamStart(text, options);
   try {
     for (;;) {
       let chunk;

@@ -130,7 +130,10 @@ fn available_memory_mb() -> Option<u64> {
 fn runtime_check() -> Check {
     const NAME: &str = "ONNX Runtime";
     match runtime::ensure_loaded() {
-        Ok(rt) => Check::pass(NAME, format!("{} ({})", rt.version, rt.location.path.display())),
+        // Which copy was loaded and why it was chosen: the platform package's, ORT_DYLIB_PATH's, …
+        Ok(rt) => {
+            Check::pass(NAME, format!("{} · {} · {}", rt.version, rt.location.source, rt.location.path.display()))
+        }
         Err(e) => Check::fail(NAME, e.message.clone(), e.hint.clone()),
     }
 }

@@ -6,12 +6,16 @@
 //!
 //! 1. `ORT_DYLIB_PATH`, when set and non-empty. It must exist; a bad value is
 //!    an error rather than a silent fall-through to another copy.
-//! 2. The npm package `onnxruntime-node`, found the way Node resolves
+//! 2. The folder holding this addon: each platform package
+//!    (`hyperframes-<platform>-<arch>[-<abi>]`) ships the library next to the
+//!    `.node` file. The addon's own path comes from the loader (`dladdr`, or
+//!    `GetModuleHandleExW` on Windows), never from the executable's folder.
+//! 3. The npm package `onnxruntime-node`, found the way Node resolves
 //!    packages: `<dir>/node_modules/onnxruntime-node` for the directory holding
 //!    this addon and each of its parents, then the same walk from an optional
 //!    extra start directory. The library sits in
 //!    `bin/napi-v6/<platform>/<arch>/` inside the package.
-//! 3. System library directories (`LD_LIBRARY_PATH`, `/usr/local/lib`,
+//! 4. System library directories (`LD_LIBRARY_PATH`, `/usr/local/lib`,
 //!    `/usr/lib/<multiarch>`, … on Linux; `DYLD_*` paths, Homebrew and
 //!    `/usr/local/lib` on macOS; the executable's folder and `PATH` on Windows).
 //!
@@ -44,8 +48,67 @@ pub mod codes {
     pub const VERSION: &str = "ORT_VERSION";
 }
 
-const INSTALL_HINT: &str = "install onnxruntime-node 1.30+ with npm (`npm install onnxruntime-node@^1.30`), \
-     or point ORT_DYLIB_PATH at libonnxruntime ≥ 1.30";
+/// The npm package holding this build's addon (and, except on macOS x64, the
+/// library); `npm install` names it in the hints.
+macro_rules! platform_package {
+    () => {
+        concat!("hyperframes-", platform_suffix!(), "@", env!("CARGO_PKG_VERSION"))
+    };
+}
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+macro_rules! platform_suffix {
+    () => {
+        "linux-x64-gnu"
+    };
+}
+#[cfg(all(target_os = "linux", target_arch = "aarch64"))]
+macro_rules! platform_suffix {
+    () => {
+        "linux-arm64-gnu"
+    };
+}
+#[cfg(all(target_os = "macos", target_arch = "aarch64"))]
+macro_rules! platform_suffix {
+    () => {
+        "darwin-arm64"
+    };
+}
+#[cfg(all(target_os = "macos", target_arch = "x86_64"))]
+macro_rules! platform_suffix {
+    () => {
+        "darwin-x64"
+    };
+}
+#[cfg(all(windows, target_arch = "x86_64"))]
+macro_rules! platform_suffix {
+    () => {
+        "win32-x64-msvc"
+    };
+}
+#[cfg(not(any(
+    all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64")),
+    all(target_os = "macos", any(target_arch = "x86_64", target_arch = "aarch64")),
+    all(windows, target_arch = "x86_64")
+)))]
+macro_rules! platform_suffix {
+    () => {
+        "unsupported-platform"
+    };
+}
+
+/// The platform package, as `npm install` takes it (`hyperframes-linux-x64-gnu@0.1.0`).
+pub const PLATFORM_PACKAGE: &str = platform_package!();
+
+// No official ONNX Runtime ≥ 1.30 exists for macOS on Intel, so that package ships none.
+#[cfg(all(target_os = "macos", target_arch = "x86_64"))]
+const INSTALL_HINT: &str = "no official ONNX Runtime 1.30+ exists for macOS on Intel: install one \
+     (`brew install onnxruntime`) or point ORT_DYLIB_PATH at libonnxruntime ≥ 1.30";
+#[cfg(not(all(target_os = "macos", target_arch = "x86_64")))]
+const INSTALL_HINT: &str = concat!(
+    "reinstall the platform package, which ships ONNX Runtime next to the addon (`npm install ",
+    platform_package!(),
+    "`), or point ORT_DYLIB_PATH at libonnxruntime ≥ 1.30 (the onnxruntime-node 1.30+ npm package has one)"
+);
 
 /// Where a located library came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -53,6 +116,8 @@ const INSTALL_HINT: &str = "install onnxruntime-node 1.30+ with npm (`npm instal
 pub enum RuntimeSource {
     /// `ORT_DYLIB_PATH`.
     EnvOverride,
+    /// Next to the addon, as the platform package ships it.
+    Bundled,
     /// The `onnxruntime-node` npm package.
     NpmPackage,
     /// A system library directory.
@@ -64,6 +129,7 @@ impl RuntimeSource {
     pub fn label(self) -> &'static str {
         match self {
             RuntimeSource::EnvOverride => "ORT_DYLIB_PATH",
+            RuntimeSource::Bundled => "bundled next to the addon",
             RuntimeSource::NpmPackage => "npm onnxruntime-node",
             RuntimeSource::System => "system library",
         }
@@ -164,15 +230,18 @@ pub fn locate_from(extra_start: Option<&Path>) -> Result<RuntimeLocation, Runtim
 #[derive(Debug, Default)]
 struct Search {
     env_override: Option<OsString>,
+    /// The folder holding the addon, where the platform package puts the library.
+    addon_dir: Option<PathBuf>,
     start_dirs: Vec<PathBuf>,
     system_dirs: Vec<PathBuf>,
 }
 
 impl Search {
     fn from_process(extra_start: Option<&Path>) -> Self {
+        let addon_dir = addon_dir();
         let mut start_dirs = Vec::new();
-        if let Some(dir) = addon_dir() {
-            start_dirs.push(dir);
+        if let Some(dir) = &addon_dir {
+            start_dirs.push(dir.clone());
         }
         if let Some(extra) = extra_start {
             let extra = absolute(extra);
@@ -183,6 +252,7 @@ impl Search {
         }
         Search {
             env_override: std::env::var_os(ENV_DYLIB_PATH).filter(|v| !v.is_empty()),
+            addon_dir,
             start_dirs,
             system_dirs: system_dirs(),
         }
@@ -191,6 +261,9 @@ impl Search {
     fn run(&self) -> Result<RuntimeLocation, RuntimeError> {
         if let Some(raw) = &self.env_override {
             return locate_override(Path::new(raw));
+        }
+        if let Some(path) = self.addon_dir.as_deref().and_then(find_lib_in) {
+            return Ok(RuntimeLocation { path, source: RuntimeSource::Bundled });
         }
         for start in &self.start_dirs {
             if let Some(path) = find_npm_runtime(start) {
@@ -202,6 +275,11 @@ impl Search {
                 return Ok(RuntimeLocation { path: absolute(&path), source: RuntimeSource::System });
             }
         }
+        let lib = lib_file_names().first().copied().unwrap_or("onnxruntime library");
+        let next_to_addon = match &self.addon_dir {
+            Some(dir) => format!("no {lib} next to the addon in {}", dir.display()),
+            None => "the addon's folder is unknown".to_string(),
+        };
         let starts = if self.start_dirs.is_empty() {
             "no start directory".to_string()
         } else {
@@ -210,9 +288,8 @@ impl Search {
         Err(RuntimeError::new(
             codes::NOT_FOUND,
             format!(
-                "ONNX Runtime not found: no {NPM_PACKAGE} package in node_modules above {starts}, \
-                 and no {} in {} system library director{}",
-                lib_file_names().first().copied().unwrap_or("onnxruntime library"),
+                "ONNX Runtime not found: {next_to_addon}, no {NPM_PACKAGE} package in node_modules above {starts}, \
+                 and no {lib} in {} system library director{}",
                 self.system_dirs.len(),
                 if self.system_dirs.len() == 1 { "y" } else { "ies" },
             ),
@@ -333,12 +410,13 @@ fn absolute(path: &Path) -> PathBuf {
 }
 
 /// Directory holding the loaded addon (the `.node` file under Node, the test
-/// binary under `cargo test`), with symlinks resolved as Node does.
+/// binary under `cargo test`), with symlinks resolved as Node does. `None`
+/// when the loader cannot say: the executable's folder (node.exe's) is not a
+/// stand-in, it never holds the platform package.
 fn addon_dir() -> Option<PathBuf> {
-    let file = own_library_path().and_then(|p| p.canonicalize().ok()).or_else(|| {
-        let exe = std::env::current_exe().ok()?;
-        Some(exe.canonicalize().unwrap_or(exe))
-    })?;
+    let file = own_library_path()?;
+    // Windows' canonical form (`\\?\C:\…`) would only make messages harder to read.
+    let file = if cfg!(windows) { absolute(&file) } else { file.canonicalize().unwrap_or(file) };
     file.parent().map(Path::to_path_buf)
 }
 
@@ -363,11 +441,51 @@ fn own_library_path() -> Option<PathBuf> {
     Some(PathBuf::from(OsStr::from_bytes(bytes)))
 }
 
-#[cfg(not(unix))]
+/// The `.node` file holding this code, asked of the loader: under Node the
+/// executable is node.exe, whose folder never holds the platform package.
+#[cfg(windows)]
 fn own_library_path() -> Option<PathBuf> {
-    // Without `windows-sys` we cannot ask which module holds this code, so
-    // Windows falls back to the executable (node.exe); the JS side can pass
-    // the package directory through `set_extra_start_dir`.
+    use std::ffi::{c_void, OsString};
+    use std::os::windows::ffi::OsStringExt;
+
+    const FROM_ADDRESS: u32 = 0x4; // GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS
+    const UNCHANGED_REFCOUNT: u32 = 0x2; // GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT
+    const MAX_WIDE_PATH: usize = 32 * 1024;
+    #[link(name = "kernel32")]
+    extern "system" {
+        fn GetModuleHandleExW(flags: u32, module_name: *const u16, module: *mut *mut c_void) -> i32;
+        fn GetModuleFileNameW(module: *mut c_void, filename: *mut u16, size: u32) -> u32;
+    }
+
+    let anchor = own_library_path as fn() -> Option<PathBuf>;
+    let mut module: *mut c_void = std::ptr::null_mut();
+    // SAFETY: with FROM_ADDRESS the name argument is an address inside this
+    // module; UNCHANGED_REFCOUNT means there is no handle to release.
+    let found = unsafe { GetModuleHandleExW(FROM_ADDRESS | UNCHANGED_REFCOUNT, anchor as *const u16, &mut module) };
+    if found == 0 || module.is_null() {
+        return None;
+    }
+    let mut buf = vec![0u16; 512];
+    loop {
+        // SAFETY: `buf` is writable for `buf.len()` UTF-16 units.
+        let len = unsafe { GetModuleFileNameW(module, buf.as_mut_ptr(), buf.len() as u32) } as usize;
+        if len == 0 {
+            return None;
+        }
+        if len < buf.len() {
+            buf.truncate(len);
+            return Some(PathBuf::from(OsString::from_wide(&buf)));
+        }
+        // Truncated: try a larger buffer, up to the longest Windows path.
+        if buf.len() >= MAX_WIDE_PATH {
+            return None;
+        }
+        buf.resize(buf.len() * 2, 0);
+    }
+}
+
+#[cfg(not(any(unix, windows)))]
+fn own_library_path() -> Option<PathBuf> {
     None
 }
 
@@ -708,7 +826,7 @@ mod tests {
 
     #[test]
     fn empty_override_is_ignored() {
-        let search = Search { env_override: None, start_dirs: vec![], system_dirs: vec![] };
+        let search = Search { env_override: None, addon_dir: None, start_dirs: vec![], system_dirs: vec![] };
         let err = search.run().unwrap_err();
         assert_eq!(err.code, codes::NOT_FOUND);
         assert!(err.hint.contains("npm"), "{}", err.hint);
@@ -735,7 +853,7 @@ mod tests {
         std::fs::create_dir_all(&other).unwrap();
         assert_eq!(find_npm_runtime(&other), None);
 
-        let search = Search { env_override: None, start_dirs: vec![start], system_dirs: vec![] };
+        let search = Search { env_override: None, addon_dir: None, start_dirs: vec![start], system_dirs: vec![] };
         let loc = search.run().unwrap();
         assert_eq!(loc.source, RuntimeSource::NpmPackage);
         assert_eq!(loc.path, link);
@@ -773,6 +891,7 @@ mod tests {
 
             let search = Search {
                 env_override: None,
+                addon_dir: None,
                 start_dirs: vec![],
                 system_dirs: vec![PathBuf::from("/definitely/not/here"), dir.to_path_buf()],
             };
@@ -802,6 +921,73 @@ mod tests {
         assert!(sys.contains(&PathBuf::from("/usr/local/lib")));
     }
 
+    /// The order every platform uses, Windows included: the search only sees
+    /// the folders it is given, so no platform's loader is needed to check it.
+    #[test]
+    fn search_order_is_override_then_addon_folder_then_npm_then_system() {
+        let tmp = tempfile::tempdir().unwrap();
+        let lib = lib_file_names()[0];
+        let put = |dir: &Path| {
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::write(dir.join(lib), b"x").unwrap();
+            dir.join(lib)
+        };
+        let addon = tmp.path().join("project/node_modules/hyperframes-platform");
+        let bundled = put(&addon);
+        let npm = match npm_platform_arch() {
+            Some((platform, arch)) => Some(put(&tmp
+                .path()
+                .join("project/node_modules")
+                .join(NPM_PACKAGE)
+                .join("bin/napi-v6")
+                .join(platform)
+                .join(arch))),
+            None => None,
+        };
+        let system = put(&tmp.path().join("system"));
+        let chosen = put(&tmp.path().join("chosen"));
+        let mut search = Search {
+            env_override: Some(chosen.clone().into_os_string()),
+            addon_dir: Some(addon.clone()),
+            start_dirs: vec![addon.clone()],
+            system_dirs: vec![tmp.path().join("system")],
+        };
+        let found = |s: &Search| s.run().map(|l| (l.source, l.path)).unwrap();
+
+        assert_eq!(found(&search), (RuntimeSource::EnvOverride, chosen));
+        search.env_override = None;
+        assert_eq!(found(&search), (RuntimeSource::Bundled, bundled.clone()));
+        std::fs::remove_file(&bundled).unwrap();
+        if let Some(npm) = npm {
+            assert_eq!(found(&search), (RuntimeSource::NpmPackage, npm.clone()));
+            std::fs::remove_file(&npm).unwrap();
+        }
+        assert_eq!(found(&search), (RuntimeSource::System, system.clone()));
+        std::fs::remove_file(&system).unwrap();
+
+        let err = search.run().unwrap_err();
+        assert_eq!(err.code, codes::NOT_FOUND);
+        assert!(err.message.contains(&format!("no {lib} next to the addon in {}", addon.display())), "{}", err.message);
+        assert!(
+            err.hint.contains(PLATFORM_PACKAGE) || cfg!(all(target_os = "macos", target_arch = "x86_64")),
+            "{}",
+            err.hint
+        );
+        assert!(err.hint.contains(ENV_DYLIB_PATH), "{}", err.hint);
+
+        // An addon whose folder the loader could not tell is said so, not guessed.
+        search.addon_dir = None;
+        assert!(search.run().unwrap_err().message.contains("the addon's folder is unknown"));
+    }
+
+    #[test]
+    fn platform_package_names_this_build() {
+        assert!(PLATFORM_PACKAGE.starts_with("hyperframes-"), "{PLATFORM_PACKAGE}");
+        assert!(PLATFORM_PACKAGE.ends_with(&format!("@{}", crate::VERSION)), "{PLATFORM_PACKAGE}");
+        #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+        assert_eq!(PLATFORM_PACKAGE, format!("hyperframes-linux-x64-gnu@{}", crate::VERSION));
+    }
+
     #[test]
     fn addon_dir_is_this_binary_dir() {
         let dir = addon_dir().expect("addon dir");
@@ -820,7 +1006,7 @@ mod tests {
         assert_eq!(err.code, codes::VERSION);
         assert!(err.message.contains("1.28.2"), "{}", err.message);
         assert!(err.message.contains("1.30"), "{}", err.message);
-        assert!(err.hint.contains("onnxruntime-node 1.30+"), "{}", err.hint);
+        assert!(err.hint.contains(PLATFORM_PACKAGE), "{}", err.hint);
         assert!(err.hint.contains("ORT_DYLIB_PATH"), "{}", err.hint);
 
         let err = map_load_error(&ort::LoadDynamicError::MissingApi { path: path.to_path_buf() }, path);

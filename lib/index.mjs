@@ -1,0 +1,30 @@
+// The ESM entry point: the same module object as `require('hyperframes')` (one instance, no dual
+// package state), with every function as a named export and the whole API as the default export.
+import hf from './index.js';
+
+export const {
+  authStatus,
+  authToken,
+  buildMedia,
+  describe,
+  doctor,
+  listVoices,
+  loginWithApiKey,
+  logout,
+  modelsInstall,
+  modelsList,
+  modelsRemove,
+  modelsVerify,
+  music,
+  plan,
+  refreshAuth,
+  resolveCredential,
+  runCli,
+  sfx,
+  tts,
+  ttsStream,
+  ttsStreamStart,
+  TtsStream,
+} = hf;
+
+export default hf;
