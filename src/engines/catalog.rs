@@ -380,14 +380,8 @@ fn sidecar_matches(path: &Path, size: u64, stamp: u128, expected: &str) -> bool 
 }
 
 fn write_sidecar(path: &Path, size: u64, stamp: u128, sha256: &str) -> io::Result<()> {
-    let sidecar = sidecar_path(path);
-    let mut tmp = sidecar.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    fs::write(&tmp, format!("{size} {stamp} {sha256}\n"))?;
-    fs::rename(&tmp, &sidecar).inspect_err(|_| {
-        let _ = fs::remove_file(&tmp);
-    })
+    crate::fsio::write_bytes(&sidecar_path(path), format!("{size} {stamp} {sha256}\n").as_bytes())
+        .map_err(|e| io::Error::other(e.message))
 }
 
 /// A model's files on disk.

@@ -731,7 +731,7 @@ fn finish(
     fs::File::open(&partial).and_then(|f| f.sync_all()).map_err(|e| io_err("syncing", e))?;
     let _ = fs::remove_file(catalog::sidecar_path(final_path));
     fs::rename(&partial, final_path).map_err(|e| io_err("moving into place", e))?;
-    sync_parent(final_path);
+    crate::fsio::sync_parent(final_path);
     if let Err(e) = catalog::record_verified(final_path, &actual) {
         tracing::debug!(path = %final_path.display(), "could not record the verified digest: {e}");
     }
@@ -853,18 +853,6 @@ fn remove_if_exists(path: &Path) -> EngineResult<bool> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(EngineError::io(format!("removing `{}`", path.display()), &e)),
     }
-}
-
-/// Persists a rename by syncing the directory (best effort; Unix only).
-fn sync_parent(path: &Path) {
-    #[cfg(unix)]
-    if let Some(parent) = path.parent() {
-        if let Ok(d) = fs::File::open(parent) {
-            let _ = d.sync_all();
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = path;
 }
 
 /// A URL without its query and fragment (which may carry credentials).

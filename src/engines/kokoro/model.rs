@@ -98,10 +98,7 @@ fn write_timed_copy(target: &Path, edited: &[u8]) -> std::io::Result<()> {
     let name = target.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     let prefix = name.split_once('@').map(|(stem, _)| format!("{stem}@")).unwrap_or_default();
     remove_timed_copies(dir, name, &prefix);
-    let tmp = target.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&tmp, edited).and_then(|_| std::fs::rename(&tmp, target)).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+    crate::fsio::write_bytes(target, edited).map_err(|e| std::io::Error::other(e.message))
 }
 
 impl KokoroModel {

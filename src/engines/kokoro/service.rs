@@ -135,22 +135,18 @@ pub struct Outputs {
     pub captions: Option<PathBuf>,
 }
 
-/// Writes a text file through a temporary file and a rename, creating parent folders.
+/// Writes a text file by the rules of [`crate::fsio`] (atomic for files, streamed for FIFOs,
+/// devices and `-`), creating parent folders.
 pub fn write_text_atomic(path: &Path, text: &str) -> EngineResult<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| EngineError::io(format!("cannot create {}", dir.display()), &e))?;
-    }
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, path)).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        EngineError::io(format!("cannot write {}", path.display()), &e)
-    })
+    crate::fsio::write_bytes(path, text.as_bytes())
 }
 
 /// Checks the output paths before any work is done, so bad input costs nothing.
 pub fn check_outputs(o: &Outputs) -> EngineResult<()> {
     let extension = |p: &Path| p.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
-    if let Some(a) = &o.audio {
+    // A FIFO, a device or stdout has whatever name it has; only files must be named .wav.
+    let names_a_file = |p: &Path| matches!(crate::fsio::destination(p), Ok(crate::fsio::Destination::File(_)));
+    if let Some(a) = o.audio.as_ref().filter(|a| names_a_file(a)) {
         if extension(a).is_some_and(|e| e != "wav") {
             return Err(EngineError::new(
                 "BAD_OUTPUT",
@@ -206,7 +202,7 @@ pub fn write_audio_outputs(
     })();
     if result.is_err() {
         for p in written {
-            let _ = std::fs::remove_file(p);
+            crate::fsio::discard(p);
         }
     }
     result
