@@ -182,8 +182,21 @@ pub async fn install(
     Installer::new(Duration::from_millis(500))?.run(model, dir, &source, on).await
 }
 
-/// Holds the install lock of a model folder (released when dropped, or when the process ends).
-struct FolderLock(#[allow(dead_code)] fs::File);
+/// Holds the install lock of a model folder. The lock file is deleted when the lock is released,
+/// so a models folder keeps no trace of it; a process that was waiting on the deleted file sees
+/// that it no longer is the one at the path and takes the lock again (see [`lock_folder`]).
+struct FolderLock {
+    file: fs::File,
+    path: PathBuf,
+}
+
+impl Drop for FolderLock {
+    fn drop(&mut self) {
+        // Deleted while still held, so nobody can lock this file and think it is the current one.
+        let _ = fs::remove_file(&self.path);
+        let _ = self.file.unlock();
+    }
+}
 
 /// `<models root>/.<folder>.lock`: beside the model's folder rather than in it, so removing the
 /// model can still drop its emptied folder.
@@ -193,35 +206,62 @@ fn lock_path(model: &ModelSpec, dir: &Path) -> PathBuf {
     dir.join(format!(".{name}.lock"))
 }
 
-fn open_lock(model: &ModelSpec, dir: &Path) -> EngineResult<(fs::File, PathBuf)> {
-    let path = lock_path(model, dir);
-    fs::create_dir_all(dir).map_err(|e| EngineError::io(format!("creating `{}`", dir.display()), &e))?;
-    let file = fs::File::options()
+fn open_lock(path: &Path) -> EngineResult<fs::File> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(|e| EngineError::io(format!("creating `{}`", dir.display()), &e))?;
+    }
+    fs::File::options()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(&path)
-        .map_err(|e| EngineError::io(format!("cannot open the install lock `{}`", path.display()), &e))?;
-    Ok((file, path))
+        .open(path)
+        .map_err(|e| EngineError::io(format!("cannot open the install lock `{}`", path.display()), &e))
+}
+
+/// Whether `file` is still the file at `path` (the holder before us may have deleted it).
+fn still_at(file: &fs::File, path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (file.metadata(), fs::metadata(path)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (file, path);
+        true
+    }
 }
 
 /// Two installs into one model folder would download the same `.partial` at once; the second
 /// waits for the first (saying so) and then finds its files already in place.
 async fn lock_folder(model: &ModelSpec, dir: &Path, on: &(dyn Fn(Progress) + Sync)) -> EngineResult<FolderLock> {
-    let (file, path) = open_lock(model, dir)?;
-    match file.try_lock() {
-        Ok(()) => return Ok(FolderLock(file)),
-        Err(fs::TryLockError::WouldBlock) => {}
-        Err(fs::TryLockError::Error(e)) => {
-            return Err(EngineError::io(format!("cannot lock `{}`", path.display()), &e));
+    let path = lock_path(model, dir);
+    let mut announced = false;
+    loop {
+        let file = open_lock(&path)?;
+        let file = match file.try_lock() {
+            Ok(()) => file,
+            Err(fs::TryLockError::WouldBlock) => {
+                if !announced {
+                    on(Progress::InstallRunning { folder: model.dir_in(dir).display().to_string() });
+                    announced = true;
+                }
+                let shown = path.clone();
+                crate::blocking(move || file.lock().map(|_| file))
+                    .await
+                    .map_err(|e| EngineError::io(format!("cannot lock `{}`", shown.display()), &e))?
+            }
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(EngineError::io(format!("cannot lock `{}`", path.display()), &e));
+            }
+        };
+        if still_at(&file, &path) {
+            return Ok(FolderLock { file, path });
         }
     }
-    on(Progress::InstallRunning { folder: model.dir_in(dir).display().to_string() });
-    crate::blocking(move || match file.lock() {
-        Ok(()) => Ok(FolderLock(file)),
-        Err(e) => Err(EngineError::io(format!("cannot lock `{}`", path.display()), &e)),
-    })
-    .await
 }
 
 /// Removes `model`'s files (and any `.partial` and hash sidecar) from the
@@ -232,7 +272,8 @@ pub fn remove(model: &ModelSpec, dir: &Path) -> EngineResult<Vec<PathBuf>> {
     if !dir.exists() {
         return Ok(Vec::new());
     }
-    let (file, _) = open_lock(model, dir)?;
+    let path = lock_path(model, dir);
+    let file = open_lock(&path)?;
     if let Err(fs::TryLockError::WouldBlock) = file.try_lock() {
         return Err(EngineError::new(
             "INSTALL_RUNNING",
@@ -240,10 +281,8 @@ pub fn remove(model: &ModelSpec, dir: &Path) -> EngineResult<Vec<PathBuf>> {
         )
         .with_hint("Wait for the install to finish, then remove the model again."));
     }
-    let removed = remove_among(model, dir, catalog::all());
-    drop(file);
-    let _ = fs::remove_file(lock_path(model, dir));
-    removed
+    let _lock = FolderLock { file, path };
+    remove_among(model, dir, catalog::all())
 }
 
 /// Checks every file of `model` by rehashing it in full, ignoring the hash
@@ -1920,5 +1959,6 @@ mod tests {
         assert_eq!(remove(model, tmp.path()).unwrap_err().code, "INSTALL_RUNNING");
         drop(first);
         second.await.unwrap().unwrap();
+        assert!(!lock_path(model, tmp.path()).exists(), "no lock file is left behind");
     }
 }
