@@ -289,7 +289,25 @@ pub fn remove(model: &ModelSpec, dir: &Path) -> EngineResult<Vec<PathBuf>> {
 /// sidecar cache (which is refreshed on success and dropped on mismatch).
 /// `installed` follows the same rule as [`catalog::status`].
 pub fn verify(model: &ModelSpec, dir: &Path) -> ModelStatus {
-    catalog::status_with(model, |file| verify_file(dir, file))
+    let mut status = catalog::status_with(model, |file| verify_file(dir, file));
+    status.derived = derived_copies(model, dir, true);
+    status
+}
+
+/// The derived copies of `model` that inference loads (the Kokoro model with its durations
+/// output), checked in full (`rehash`, deleting a damaged one) or by size and time.
+pub fn derived_copies(model: &ModelSpec, dir: &Path, rehash: bool) -> Vec<(String, FileState)> {
+    if model.capability != catalog::VOICE {
+        return Vec::new();
+    }
+    let Some(file) = model.files.iter().find(|f| !f.optional) else { return Vec::new() };
+    super::kokoro::model::check_derived(&file.path_in(dir), rehash)
+        .map(|(path, state)| {
+            let shown = path.strip_prefix(dir).unwrap_or(&path).to_string_lossy().replace('\\', "/");
+            (shown, state)
+        })
+        .into_iter()
+        .collect()
 }
 
 /// `<final>.partial`.

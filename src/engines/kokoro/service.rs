@@ -60,9 +60,35 @@ pub async fn ensure_installed(
     }
 }
 
+/// A model whose files fail verification is not used. The check goes through the hash cache
+/// (size and modification time recorded when the file was last hashed), so it costs a `stat` per
+/// file unless a file changed since, which is exactly when it must be hashed again.
+fn refuse_damaged(spec: &ModelSpec, dir: &Path) -> EngineResult<()> {
+    let status = catalog::status(dir, spec, true);
+    let damaged: Vec<&str> = status
+        .files
+        .iter()
+        .filter(|(_, st)| matches!(st, catalog::FileState::Corrupt { .. }))
+        .map(|(p, _)| *p)
+        .collect();
+    if damaged.is_empty() {
+        return Ok(());
+    }
+    Err(EngineError::new(
+        "MODEL_CORRUPT",
+        format!("The {} model is damaged: {} does not match its published sha256.", spec.label, damaged.join(", ")),
+    )
+    .with_hint(format!(
+        "Run `{}` to download the damaged file(s) again (`hyperframes models verify {}` shows the details).",
+        catalog::install_command(spec.name),
+        spec.name
+    )))
+}
+
 /// Opens the installed engine (the model's session is shared per process).
 pub fn open(spec: &'static ModelSpec) -> EngineResult<Kokoro> {
     let dir = models_dir::models_dir();
+    refuse_damaged(spec, &dir)?;
     let (model, packs) = installed_files(&dir, spec);
     if !model.is_file() || packs.is_empty() {
         return Err(missing(spec, &dir));
