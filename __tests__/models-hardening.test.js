@@ -137,3 +137,80 @@ describe('two installs at once', () => {
     }
   });
 });
+
+describe('damaged models are never used (real Kokoro model)', () => {
+  const { realModelsDir, SKIP_REAL } = require('./support/voice.js');
+  const REAL = realModelsDir();
+  const skip = REAL ? false : SKIP_REAL;
+  const SAY = ['tts', 'Hello there, general.', '--voice', 'jm_kumo', '--lang', 'en-us', '--json', '--no-download'];
+  const TIMEOUT = 300_000;
+
+  /** A models dir in the temp HOME with the real voices linked and the model copied (the derived
+   * copy lives beside the real file, so a linked model would put it in the shared dir). */
+  function modelsDir() {
+    const dir = path.join(home.dir, 'models', 'kokoro');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.symlinkSync(path.join(REAL, 'kokoro', 'voices_ja.npz'), path.join(dir, 'voices_ja.npz'));
+    const model = path.join(dir, 'kokoro-v1.0.int8.onnx');
+    fs.copyFileSync(path.join(REAL, MODEL_FILE), model);
+    return { dir, model, env: { HYPERFRAMES_MODELS_DIR: path.dirname(dir) } };
+  }
+  const timedCopies = (dir) =>
+    fs.existsSync(path.join(dir, '.timed')) ? fs.readdirSync(path.join(dir, '.timed')).filter((n) => n.endsWith('.onnx')) : [];
+
+  test('a truncated derived copy: tts derives it again (exact timings), verify reports and deletes a damaged one', { skip, timeout: TIMEOUT }, async () => {
+    const { dir, env } = modelsDir();
+    const first = await run(SAY, { env, timeoutMs: TIMEOUT });
+    assert.equal(first.code, 0, first.output);
+    assert.equal(parseJson(first.stdout).wordsApproximate, false);
+    const [name] = timedCopies(dir);
+    const copy = path.join(dir, '.timed', name);
+    const size = fs.statSync(copy).size;
+
+    fs.truncateSync(copy, Math.floor(size / 3));
+    const again = await run(SAY, { env, timeoutMs: TIMEOUT });
+    assert.equal(again.code, 0, again.output);
+    assert.equal(parseJson(again.stdout).wordsApproximate, false, 'no silent downgrade to approximate timings');
+    assert.equal(fs.statSync(copy).size, size, 'the copy was derived again');
+
+    const fd = fs.openSync(copy, 'r+');
+    fs.writeSync(fd, Buffer.from('garbage!'), 0, 8, Math.floor(size / 2));
+    fs.closeSync(fd);
+    const doctor = parseJson((await run(['doctor', '--json'], { env })).stdout);
+    const check = doctor.checks.find((c) => /Kokoro/.test(c.name));
+    assert.equal(check.ok, false, JSON.stringify(check));
+    assert.match(check.detail, /derived copy/);
+    const verify = await run(['models', 'verify', 'kokoro', '--json'], { env, timeoutMs: TIMEOUT });
+    assert.equal(verify.code, 1, verify.output);
+    const model = parseJson(verify.stdout).models[0];
+    assert.deepEqual(model.derived, [{ path: `kokoro/.timed/${name}`, state: 'corrupt' }]);
+    assert.ok(!fs.existsSync(copy), 'the damaged copy is deleted');
+    const fixed = await run(SAY, { env, timeoutMs: TIMEOUT });
+    assert.equal(parseJson(fixed.stdout).wordsApproximate, false);
+    const ok = await run(['models', 'verify', 'kokoro', '--json'], { env, timeoutMs: TIMEOUT });
+    assert.equal(ok.code, 0, ok.output);
+    assert.equal(parseJson(ok.stdout).models[0].derived[0].state, 'verified');
+  });
+
+  test('a damaged model file: list, doctor and verify agree, and tts refuses with MODEL_CORRUPT', { skip, timeout: TIMEOUT }, async () => {
+    const { model, env } = modelsDir();
+    const fd = fs.openSync(model, 'r+');
+    fs.writeSync(fd, Buffer.from([0x42, 0x42, 0x42, 0x42]), 0, 4, 40_000_000);
+    fs.closeSync(fd);
+    const list = parseJson((await run(['models', 'list', '--json'], { env, timeoutMs: TIMEOUT })).stdout);
+    const kokoro = list.models.find((m) => m.name === 'kokoro');
+    assert.equal(kokoro.installed, false);
+    assert.equal(kokoro.files.find((f) => f.path === MODEL_FILE).state, 'corrupt');
+    const text = await run(['models', 'list'], { env, timeoutMs: TIMEOUT });
+    assert.match(text.stdout, /kokoro .*damaged/);
+    const doctor = parseJson((await run(['doctor', '--json'], { env, timeoutMs: TIMEOUT })).stdout);
+    assert.match(doctor.checks.find((c) => /Kokoro/.test(c.name)).detail, /sha256 mismatch/);
+    const verify = await run(['models', 'verify', 'kokoro', '--json'], { env, timeoutMs: TIMEOUT });
+    assert.equal(verify.code, 1);
+    const tts = await run(SAY, { env, timeoutMs: TIMEOUT });
+    assert.equal(tts.code, 1, tts.output);
+    const body = parseJson(tts.stdout);
+    assert.equal(body.code, 'MODEL_CORRUPT');
+    assert.match(body.hint, /hyperframes models install kokoro/);
+  });
+});
