@@ -141,3 +141,15 @@ describe('tts outputs (real Kokoro model)', () => {
     assert.ok(!fs.existsSync(at('-')));
   });
 });
+
+describe('input messages', () => {
+  test('--text-file DIR says it is a directory, not "not found"', async () => {
+    fs.mkdirSync(at('scripts'));
+    const r = await run(['tts', '--text-file', at('scripts'), '--local-only', '--json']);
+    assert.equal(r.code, 1, r.output);
+    const body = JSON.parse(r.stdout);
+    assert.equal(body.code, 'BAD_INPUT');
+    assert.match(body.error, /scripts is a directory/);
+    assert.doesNotMatch(body.error, /not found/);
+  });
+});

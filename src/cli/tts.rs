@@ -137,8 +137,13 @@ fn read_text(args: &TtsArgs) -> EngineResult<String> {
                 format!("--text-file {} is a directory, not a text file", p.display()),
             )
             .with_hint("Name a file, e.g. --text-file script.txt.")),
-            Ok(_) => std::fs::read_to_string(p)
-                .map_err(|e| EngineError::io(format!("cannot read the text file {}", p.display()), &e)),
+            Ok(_) => match std::fs::read_to_string(p) {
+                Ok(text) if text.trim().is_empty() => {
+                    Err(EngineError::new("EMPTY_TEXT", format!("File is empty: {}", p.display())))
+                }
+                Ok(text) => Ok(text),
+                Err(e) => Err(EngineError::io(format!("cannot read the text file {}", p.display()), &e)),
+            },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 Err(EngineError::new("BAD_INPUT", format!("Text file not found: {}", p.display())))
             }
