@@ -601,14 +601,14 @@ impl Installer {
         let final_path = file.path_in(dir);
         make_parent(&final_path).map_err(Failure::Fatal)?;
         let partial = partial_path(&final_path);
-        let leftover = fs::metadata(&partial).map(|m| m.len()).unwrap_or(0);
+        let mut leftover = fs::metadata(&partial).map(|m| m.len()).unwrap_or(0);
         let mut last = None;
         for attempt in 1..=ATTEMPTS {
             let result = match self.attempt(model, &final_path, file, url, on).await {
                 // The bytes of an earlier run are suspect, not the source: start over once.
                 Err(Failure::Fatal(e)) if leftover > 0 && e.code == "CHECKSUM_MISMATCH" => {
                     remove_if_exists(&partial).map_err(Failure::Fatal)?;
-                    on(Progress::LeftoverDiscarded { file: file.path, bytes: leftover });
+                    on(Progress::LeftoverDiscarded { file: file.path, bytes: std::mem::take(&mut leftover) });
                     tracing::debug!(file = file.path, "leftover .partial did not verify: {}", e.message);
                     self.attempt(model, &final_path, file, url, on).await
                 }

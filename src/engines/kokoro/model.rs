@@ -135,6 +135,8 @@ fn usable_timed_copy(t: &Path) -> bool {
 /// from a replaced model are deleted.
 pub fn check_derived(model: &Path, rehash: bool) -> Option<(PathBuf, catalog::FileState)> {
     use catalog::FileState;
+    // Loading resolves links (see `shared`), so the copy sits beside the real file.
+    let model = &model.canonicalize().ok()?;
     let t = timed_copy_path(model)?;
     if rehash {
         let (Some(dir), Some(stem)) = (t.parent(), model.file_stem().map(|s| s.to_string_lossy())) else {

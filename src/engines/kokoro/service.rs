@@ -161,12 +161,6 @@ pub struct Outputs {
     pub captions: Option<PathBuf>,
 }
 
-/// Writes a text file by the rules of [`crate::fsio`] (atomic for files, streamed for FIFOs,
-/// devices and `-`), creating parent folders.
-pub fn write_text_atomic(path: &Path, text: &str) -> EngineResult<()> {
-    crate::fsio::write_bytes(path, text.as_bytes())
-}
-
 /// Checks the output paths before any work is done, so bad input costs nothing.
 pub fn check_outputs(o: &Outputs) -> EngineResult<()> {
     let extension = |p: &Path| p.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
@@ -216,12 +210,12 @@ pub fn write_audio_outputs(
         }
         if let Some(p) = &o.words {
             let text = serde_json::to_string_pretty(words_json).expect("JSON values always serialise");
-            write_text_atomic(p, &(text + "\n"))?;
+            crate::fsio::write_bytes(p, (text + "\n").as_bytes())?;
             written.push(p);
         }
         if let Some(p) = &o.captions {
             let format = captions::Format::parse(&p.to_string_lossy()).expect("checked above");
-            write_text_atomic(p, &captions::render(&captions::cues(words, false), format))?;
+            crate::fsio::write_bytes(p, captions::render(&captions::cues(words, false), format).as_bytes())?;
             written.push(p);
         }
         Ok(())
