@@ -198,12 +198,12 @@ fn outputs(args: &TtsArgs) -> EngineResult<service::Outputs> {
 }
 
 pub(super) async fn run(args: TtsArgs, stderr_tty: bool, out: &Output) -> i32 {
-    // With `-o -` (or `--stream`) stdout carries the audio, so results go to stderr.
-    let out = &if args.stream || (crate::fsio::is_stdout(&args.output) && !args.list) {
-        out.results_on_stderr()
-    } else {
-        *out
-    };
+    // When stdout carries data (`--stream`, or `-` for the audio, words or captions), results go to stderr.
+    let to_stdout = [Some(&args.output), args.words.as_ref(), args.captions.as_ref()]
+        .into_iter()
+        .flatten()
+        .any(|p| crate::fsio::is_stdout(p));
+    let out = &if args.stream || (to_stdout && !args.list) { out.results_on_stderr() } else { *out };
     if args.list && matches!(args.provider, TtsProvider::Auto | TtsProvider::Kokoro) {
         return list_voices(args.json, out);
     }
