@@ -147,11 +147,12 @@ describe('models verify', () => {
     assert.match(text.stdout, /fc663c0f5c64d1f10c7c6daa2323ea20efe1b255a891b0d912d07bf58c529d15/, 'names the expected sha256');
   });
 
-  test('verify (all installed) rehashes: right-size fake files count as installed but are reported corrupt, exit 1', async () => {
+  test('verify (all installed) rehashes: right-size fake files are reported corrupt, by list too, exit 1', async () => {
     sparse(path.join(home.modelsDir, 'kokoro', 'kokoro-v1.0.int8.onnx'), MODEL_SIZE);
     sparse(path.join(home.modelsDir, 'kokoro', 'voices_ja.npz'), 2_612_478);
     const list = parseJson((await run(['models', 'list', '--json'])).stdout);
-    assert.equal(list.models[0].installed, true, 'list checks sizes only');
+    assert.equal(list.models[0].installed, false, 'list agrees with verify');
+    assert.equal(list.models[0].files.find((f) => f.path === MODEL_FILE).state, 'corrupt');
     const r = await run(['models', 'verify', '--json']);
     assert.equal(r.code, 1, r.output);
     const body = parseJson(r.stdout);

@@ -152,7 +152,17 @@ fn model_checks() -> Vec<Check> {
                 .filter(|(_, s)| matches!(s, catalog::FileState::Corrupt { .. }))
                 .map(|(f, _)| f.to_string())
                 .collect();
-            if !corrupt.is_empty() {
+            let damaged_copy = crate::engines::install::derived_copies(m, &dir, false)
+                .into_iter()
+                .find(|(_, s)| matches!(s, catalog::FileState::Corrupt { .. }));
+            if let Some((copy, _)) = damaged_copy.filter(|_| corrupt.is_empty()) {
+                Check::fail(
+                    &name,
+                    format!("the derived copy {copy} changed since it was made"),
+                    format!("`hyperframes models verify {}` deletes it; tts derives it again", m.name),
+                )
+                .optional()
+            } else if !corrupt.is_empty() {
                 Check::fail(&name, format!("sha256 mismatch: {}", corrupt.join(", ")), catalog::install_command(m.name))
                     .optional()
             } else if st.installed {

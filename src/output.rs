@@ -8,15 +8,26 @@ use crate::auth::scrub::scrub;
 pub struct Output {
     pub color_out: bool,
     pub color_err: bool,
+    /// Results go to stderr because stdout carries the data (`-o -`).
+    pub results_on_stderr: bool,
 }
 
 impl Output {
     pub fn new(stdout_tty: bool, stderr_tty: bool) -> Self {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        Self { color_out: stdout_tty && !no_color, color_err: stderr_tty && !no_color }
+        Self { color_out: stdout_tty && !no_color, color_err: stderr_tty && !no_color, results_on_stderr: false }
+    }
+
+    /// The same output with results (`out`, `json`) sent to stderr, for when stdout carries a
+    /// file's bytes (`-o -`).
+    pub fn results_on_stderr(self) -> Self {
+        Self { color_out: self.color_err, results_on_stderr: true, ..self }
     }
 
     pub fn out(&self, text: &str) {
+        if self.results_on_stderr {
+            return self.err(text);
+        }
         let mut o = std::io::stdout().lock();
         let _ = writeln!(o, "{}", scrub(text));
         let _ = o.flush();

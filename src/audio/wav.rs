@@ -1,9 +1,8 @@
 //! Mono WAV output (16-bit PCM or 32-bit float), WAV input, and helpers to join and measure audio.
 
-use std::fs::{self, File};
-use std::io::{BufWriter, Cursor, Seek, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::fs::File;
+use std::io::{Cursor, Seek, Write};
+use std::path::Path;
 
 use crate::engines::error::{EngineError, EngineResult};
 
@@ -74,19 +73,11 @@ fn check_len(samples: &[f32], format: SampleFormat) -> EngineResult<()> {
     Ok(())
 }
 
-/// Writes mono `samples` as a WAV file. Parent directories are created. The data goes to a
-/// temporary file in the same directory that is renamed over `path` only once complete, so a
-/// failure never leaves a partial output (an existing file at `path` stays as it was).
-/// Non-finite samples are written as 0.
+/// Writes mono `samples` as a WAV file to `path` by the rules of [`crate::fsio`] (atomic for
+/// files, streamed for FIFOs, devices and `-`). Non-finite samples are written as 0.
 pub fn write_wav(path: &Path, samples: &[f32], sample_rate: u32, format: SampleFormat) -> EngineResult<()> {
-    check_rate(sample_rate)?;
-    check_len(samples, format)?;
-    write_atomically(path, |w| {
-        encode(w, samples, sample_rate, format).map_err(|e| match e {
-            hound::Error::IoError(e) => e,
-            other => std::io::Error::other(other.to_string()),
-        })
-    })
+    let bytes = try_wav_bytes(samples, sample_rate, format)?;
+    crate::fsio::write_bytes(path, &bytes)
 }
 
 /// The bytes of a mono WAV file holding `samples` (e.g. for a JS `Buffer`).
@@ -110,50 +101,15 @@ pub fn try_wav_bytes(samples: &[f32], sample_rate: u32, format: SampleFormat) ->
     Ok(cursor.into_inner())
 }
 
-static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-fn temp_path_for(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
-    let nanos =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    path.with_file_name(format!(".{name}.{}.{nanos:x}{n}.tmp", std::process::id()))
-}
-
-/// Creates `path` from what `fill` writes, via a temporary sibling file and a rename.
-pub(crate) fn write_atomically<F>(path: &Path, fill: F) -> EngineResult<()>
+/// Encodes a file in memory with `fill` (WAV encoders need to seek back to the header, which a
+/// FIFO or stdout cannot), then writes it to `path` by the rules of [`crate::fsio`].
+pub(crate) fn write_encoded<F>(path: &Path, fill: F) -> EngineResult<()>
 where
-    F: FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
+    F: FnOnce(&mut Cursor<Vec<u8>>) -> std::io::Result<()>,
 {
-    if path.as_os_str().is_empty() {
-        return Err(EngineError::new("IO_ERROR", "no output path given"));
-    }
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent)
-            .map_err(|e| EngineError::io(format!("cannot create directory {}", parent.display()), &e))?;
-    }
-    if path.is_dir() {
-        return Err(EngineError::new("IO_ERROR", format!("{} is a directory", path.display())));
-    }
-    let tmp = temp_path_for(path);
-    let file = File::options()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .map_err(|e| EngineError::io(format!("cannot write {}", path.display()), &e))?;
-    let result = (|| {
-        let mut w = BufWriter::new(file);
-        fill(&mut w)?;
-        let file = w.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(EngineError::io(format!("cannot write {}", path.display()), &e));
-    }
-    Ok(())
+    let mut cursor = Cursor::new(Vec::new());
+    fill(&mut cursor).map_err(|e| EngineError::io(format!("cannot write {}", path.display()), &e))?;
+    crate::fsio::write_bytes(path, &cursor.into_inner())
 }
 
 /// Reads a WAV file as interleaved float samples in [-1, 1], with its sample rate and channel count.
@@ -261,6 +217,7 @@ pub fn rms(samples: &[f32]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     fn sine(n: usize, rate: u32, hz: f32, amp: f32) -> Vec<f32> {
         (0..n).map(|i| amp * (2.0 * std::f32::consts::PI * hz * i as f32 / rate as f32).sin()).collect()
@@ -395,7 +352,7 @@ mod tests {
         let path = dir.path().join("out.wav");
 
         // Failure midway through writing: nothing at `path`, no temp left.
-        let err = write_atomically(&path, |w| {
+        let err = write_encoded(&path, |w| {
             w.write_all(b"RIFF partial data")?;
             Err(std::io::Error::other("disk full"))
         })
@@ -407,7 +364,7 @@ mod tests {
         // An existing output survives a failed overwrite untouched.
         write_wav(&path, &[0.25; 8], 24_000, SampleFormat::Int16).unwrap();
         let before = fs::read(&path).unwrap();
-        assert!(write_atomically(&path, |w| {
+        assert!(write_encoded(&path, |w| {
             w.write_all(&[0u8; 100_000])?;
             Err(std::io::Error::other("boom"))
         })

@@ -128,6 +128,45 @@ static API_FORM_RE: LazyLock<Regex> =
 static API_JSON_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(&format!(r#""({API_SECRET_NAMES})"\s*:\s*"(?:[^"\\]|\\.)*""#)).expect("json regex"));
 
+/// The userinfo of a URL (`scheme://user:password@`): credentials, never shown.
+static URL_USERINFO_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"(?i)(?-u:\b)([a-z][a-z0-9+.\-]*://)[^\s/?#@"'<>`]*@"#).expect("url userinfo regex"));
+
+/// Query parameters that carry signed-URL or API credentials (S3/GCS/CloudFront presigned URLs,
+/// Azure SAS, `?key=` APIs, tokens). Only after `?` or `&`, so prose is not touched.
+const URL_SECRET_PARAMS: &str = "x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|\
+     x-goog-credential|signature|sig|token|access_token|refresh_token|id_token|key|api_key|apikey|api-key|\
+     password|passwd|pwd|secret|client_secret|policy|key-pair-id|auth|authorization|credential|session|code";
+
+static URL_PARAM_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(r#"(?i)([?&](?:{URL_SECRET_PARAMS})=)[^&#\s"'<>`]+"#)).expect("url parameter regex")
+});
+
+/// A URL for messages: scheme, host, port and path only (no userinfo, query or fragment, which
+/// may carry credentials). Text that is not a URL is scrubbed the same way as any output.
+pub fn display_url(url: &str) -> String {
+    match url::Url::parse(url.trim()) {
+        Ok(mut u) if u.has_host() => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.set_query(None);
+            u.set_fragment(None);
+            u.to_string()
+        }
+        _ => scrub(url.split(['?', '#']).next().unwrap_or(url)),
+    }
+}
+
+/// The host (and port) of a URL, for "waiting for <host>" lines; `None` when it has none.
+pub fn url_host(url: &str) -> Option<String> {
+    let u = url::Url::parse(url.trim()).ok()?;
+    let host = u.host_str()?;
+    Some(match u.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    })
+}
+
 /// `Bearer` followed by a short, purely alphabetic word is prose ("Bearer token expired"),
 /// not a credential.
 fn looks_like_prose_word(token: &str) -> bool {
@@ -135,7 +174,8 @@ fn looks_like_prose_word(token: &str) -> bool {
 }
 
 /// The output boundary (CLI output, JS exceptions, logs): redacts every registered secret and the
-/// shapes that can only be credentials — API keys, `Bearer` tokens, JWTs. It never touches
+/// shapes that can only be credentials — API keys, `Bearer` tokens, JWTs, a URL's userinfo and a
+/// signed URL's credential parameters. It never touches
 /// ordinary structure, so JSON stays valid and fields such as `"code"` survive.
 pub fn scrub(text: &str) -> String {
     let text = redact_registered(text);
@@ -148,6 +188,8 @@ pub fn scrub(text: &str) -> String {
         }
     });
     let text = JWT_RE.replace_all(&text, JWT_REDACTED);
+    let text = URL_USERINFO_RE.replace_all(&text, "${1}");
+    let text = URL_PARAM_RE.replace_all(&text, "${1}<redacted>");
     text.into_owned()
 }
 
@@ -534,5 +576,27 @@ mod tests {
         let out = scrub_api_body(body);
         assert!(out.contains(r#""code":"plan_upgrade_required""#), "{out}");
         assert!(!out.contains("k-123456789") && !out.contains("oauthcode-registered-777"), "{out}");
+    }
+
+    #[test]
+    fn urls_lose_userinfo_and_signed_parameters() {
+        let text = "downloading from http://alice:pw-s3cr3t@mirror.test:8080/models/k.onnx failed; \
+                    see https://bucket.s3.test/k.onnx?X-Amz-Algorithm=AWS4&X-Amz-Credential=AKIAX%2F1&\
+                    X-Amz-Signature=deadbeef00&x-id=GetObject and https://api.test/v1?key=AIzaSecret#frag";
+        let out = scrub(text);
+        for secret in ["alice", "pw-s3cr3t", "AKIAX", "deadbeef00", "AIzaSecret"] {
+            assert!(!out.contains(secret), "{secret} leaked: {out}");
+        }
+        assert!(out.contains("http://mirror.test:8080/models/k.onnx"), "{out}");
+        assert!(out.contains("X-Amz-Algorithm=AWS4") && out.contains("x-id=GetObject"), "{out}");
+        // Prose and ordinary e-mail addresses are left alone.
+        assert_eq!(scrub("write to a@b.test, key=value in prose"), "write to a@b.test, key=value in prose");
+    }
+
+    #[test]
+    fn display_url_keeps_only_scheme_host_and_path() {
+        assert_eq!(display_url("https://u:p@h.test:9/a/b.onnx?sig=1#x"), "https://h.test:9/a/b.onnx");
+        assert_eq!(url_host("http://u:p@127.0.0.1:4000/m/").as_deref(), Some("127.0.0.1:4000"));
+        assert!(!display_url("not a url ?token=abc").contains("abc"));
     }
 }

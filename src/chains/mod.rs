@@ -285,7 +285,7 @@ pub(crate) fn write_audio(
     if samples.len() as u64 * 2 > u64::from(u32::MAX) - 1024 {
         return Err(EngineError::new("BAD_AUDIO", "too many samples for one WAV file"));
     }
-    crate::audio::wav::write_atomically(path, |w| {
+    crate::audio::wav::write_encoded(path, |w| {
         let spec = hound::WavSpec {
             channels,
             sample_rate: rate,

@@ -63,9 +63,9 @@ pub(super) fn run(args: CaptionsArgs, out: &Output) -> i32 {
     };
     let cues = captions::cues(&words, args.preserve_cues);
     let text = captions::render(&cues, format);
-    match &args.output {
+    match args.output.as_ref().filter(|p| !crate::fsio::is_stdout(p)) {
         Some(path) => {
-            if let Err(e) = crate::engines::kokoro::service::write_text_atomic(path, &text) {
+            if let Err(e) = crate::fsio::write_bytes(path, text.as_bytes()) {
                 return fail(out, args.json, &e);
             }
             if args.json {
@@ -74,7 +74,11 @@ pub(super) fn run(args: CaptionsArgs, out: &Output) -> i32 {
                 out.out(&format!("{} {} ({} cues)", out.green("✓"), path.display(), cues.len()));
             }
         }
-        None => print!("{text}"),
+        None => {
+            if let Err(e) = crate::fsio::write_bytes(std::path::Path::new(crate::fsio::STDOUT), text.as_bytes()) {
+                return fail(out, args.json, &e);
+            }
+        }
     }
     0
 }

@@ -48,7 +48,16 @@ fn find(name: &str) -> Result<&'static ModelSpec, EngineError> {
     })
 }
 
+/// The exit code when stdout was closed by its reader (`… | head`): 141 is what a shell reports for
+/// a process ended by SIGPIPE, so pipelines under `set -o pipefail` see it, and nothing is printed
+/// (the reader is gone, and a message on stderr would only be noise), as other CLIs do.
+pub(super) const CLOSED_PIPE_EXIT: i32 = 141;
+
+/// Prints an error as `{ok:false,error,code,hint}` (JSON) or message and hint on stderr; 1.
 pub(super) fn fail(out: &Output, json: bool, e: &EngineError) -> i32 {
+    if e.code == crate::fsio::STDOUT_CLOSED {
+        return CLOSED_PIPE_EXIT;
+    }
     if json {
         out.json(&json!({"ok": false, "error": e.message, "code": e.code, "hint": e.hint}));
     } else {
@@ -64,8 +73,13 @@ pub(super) async fn run(cmd: ModelsCommand, stderr_tty: bool, out: &Output) -> i
     let dir = models_dir::models_dir();
     match cmd {
         ModelsCommand::List { json } => {
-            let rows: Vec<(&ModelSpec, catalog::ModelStatus)> =
-                catalog::all().iter().map(|m| (m, catalog::status(&dir, m, false))).collect();
+            // Hash-checked like `verify`, through the size-and-time cache (a file is rehashed only
+            // when it changed since it was last verified), so a damaged model is not "installed".
+            let list_dir = dir.clone();
+            let rows: Vec<(&ModelSpec, catalog::ModelStatus)> = crate::blocking(move || {
+                catalog::all().iter().map(|m| (m, catalog::status(&list_dir, m, true))).collect()
+            })
+            .await;
             if json {
                 out.json(&json!({
                     "dir": dir,
@@ -74,7 +88,14 @@ pub(super) async fn run(cmd: ModelsCommand, stderr_tty: bool, out: &Output) -> i
             } else {
                 out.out(&format!("Models in {}", crate::auth::paths::display(&dir)));
                 for (m, s) in &rows {
-                    let mark = if s.installed { out.green("✓ installed") } else { out.dim("not installed") };
+                    let damaged = s.files.iter().any(|(_, f)| matches!(f, FileState::Corrupt { .. }));
+                    let mark = if damaged {
+                        out.red("✗ damaged (see `hyperframes models verify`)")
+                    } else if s.installed {
+                        out.green("✓ installed")
+                    } else {
+                        out.dim("not installed")
+                    };
                     out.out(&format!("  {:<16} {:<9} {:<34} {mark}", m.name, m.capability, m.label));
                 }
             }
@@ -144,9 +165,10 @@ pub(super) async fn run(cmd: ModelsCommand, stderr_tty: bool, out: &Output) -> i
             let results =
                 crate::blocking(move || specs.into_iter().map(|m| (m, install::verify(m, &dir2))).collect::<Vec<_>>())
                     .await;
-            let bad = results
-                .iter()
-                .any(|(_, s)| !s.installed || s.files.iter().any(|(_, f)| matches!(f, FileState::Corrupt { .. })));
+            let corrupt = |f: &FileState| matches!(f, FileState::Corrupt { .. });
+            let bad = results.iter().any(|(_, s)| {
+                !s.installed || s.files.iter().any(|(_, f)| corrupt(f)) || s.derived.iter().any(|(_, f)| corrupt(f))
+            });
             if json {
                 out.json(&json!({
                     "ok": !bad,
@@ -165,6 +187,14 @@ pub(super) async fn run(cmd: ModelsCommand, stderr_tty: bool, out: &Output) -> i
                             FileState::Corrupt { expected, actual } => {
                                 out.red(&format!("✗ corrupt (expected {expected}, got {actual})"))
                             }
+                        };
+                        out.out(&format!("  {p:<40} {mark}"));
+                    }
+                    for (p, f) in &s.derived {
+                        let mark = match f {
+                            FileState::Corrupt { .. } => out
+                                .red("✗ damaged derived copy: deleted (tts derives it again from the verified model)"),
+                            _ => out.green("✓ derived copy ok"),
                         };
                         out.out(&format!("  {p:<40} {mark}"));
                     }

@@ -84,6 +84,7 @@ impl StepPrinter {
 }
 
 pub(super) async fn run(args: MusicArgs, out: &Output) -> i32 {
+    let out = &if crate::fsio::is_stdout(&args.output) { out.results_on_stderr() } else { *out };
     let req = MusicRequest {
         prompt: args.prompt.clone(),
         seconds: args.seconds,

@@ -29,7 +29,7 @@ impl Printer {
 
     fn write(&self, text: &str) {
         let mut e = std::io::stderr().lock();
-        let _ = e.write_all(text.as_bytes());
+        let _ = e.write_all(crate::auth::scrub::scrub(text).as_bytes());
         let _ = e.flush();
     }
 
@@ -76,6 +76,17 @@ impl Printer {
             }
             Progress::Done { file } => self.write(&format!("  ✓ {file}\n")),
             Progress::Skipped { file, reason } => self.write(&format!("  - {file}: {}\n", reason.describe())),
+            Progress::Waiting { file, host, seconds } => {
+                let lead = if self.style == Style::Bar { "\n" } else { "" };
+                self.write(&format!("{lead}  waiting for {host}… ({file}: no data for {seconds}s)\n"));
+            }
+            Progress::LeftoverDiscarded { file, bytes } => self.write(&format!(
+                "  ! {file}: the {} left by an earlier run did not match the catalog; deleted it and downloading \
+                 the file again from the start\n",
+                mb(bytes)
+            )),
+            Progress::InstallRunning { folder } => self
+                .write(&format!("Another `models install` is installing into {folder}; waiting for it to finish…\n")),
         }
     }
 }

@@ -28,6 +28,9 @@ impl RoutingArgs {
 
 /// Prints `{ok:false,error,code,hint,anomalies}` (JSON) or the message, hint and anomalies; 1.
 pub(super) fn chain_fail(out: &Output, json: bool, e: &ChainError) -> i32 {
+    if e.code == crate::fsio::STDOUT_CLOSED {
+        return super::models::CLOSED_PIPE_EXIT;
+    }
     if json {
         out.json(&json!({
             "ok": false, "error": e.message, "code": e.code, "hint": e.hint, "provider": e.provider,

@@ -81,6 +81,7 @@ pub(super) async fn run(args: SfxArgs, out: &Output) -> i32 {
     };
     let output =
         args.output.clone().unwrap_or_else(|| PathBuf::from(format!("{}.wav", crate::sfx::library::slug(&query))));
+    let out = &if crate::fsio::is_stdout(&output) { out.results_on_stderr() } else { *out };
     let req = SfxRequest { query, output, routing: args.routing.routing() };
     match sfx::sfx(&req).await {
         Ok(r) => {

@@ -4,7 +4,6 @@
 //! Hosted providers deliver their audio whole; with `--stream` it is written to stdout as the same
 //! 24 kHz PCM as soon as it has arrived.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
@@ -132,13 +131,24 @@ fn list_voices(json: bool, out: &Output) -> i32 {
 
 fn read_text(args: &TtsArgs) -> EngineResult<String> {
     if let Some(p) = &args.text_file {
-        return service::read_input(&p.to_string_lossy()).and_then(|t| {
-            if p.is_file() {
-                Ok(t)
-            } else {
+        return match std::fs::metadata(p) {
+            Ok(m) if m.is_dir() => Err(EngineError::new(
+                "BAD_INPUT",
+                format!("--text-file {} is a directory, not a text file", p.display()),
+            )
+            .with_hint("Name a file, e.g. --text-file script.txt.")),
+            Ok(_) => match std::fs::read_to_string(p) {
+                Ok(text) if text.trim().is_empty() => {
+                    Err(EngineError::new("EMPTY_TEXT", format!("File is empty: {}", p.display())))
+                }
+                Ok(text) => Ok(text),
+                Err(e) => Err(EngineError::io(format!("cannot read the text file {}", p.display()), &e)),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 Err(EngineError::new("BAD_INPUT", format!("Text file not found: {}", p.display())))
             }
-        });
+            Err(e) => Err(EngineError::io(format!("cannot read the text file {}", p.display()), &e)),
+        };
     }
     match args.input.as_deref() {
         None => Err(EngineError::new("EMPTY_TEXT", "Provide text to speak, or use --list to see the voices.")
@@ -162,9 +172,13 @@ fn write_pcm(samples: &[f32], rate: u32) -> EngineResult<()> {
         resampled = crate::audio::resample::resample(samples, rate, SAMPLE_RATE);
         &resampled
     };
+    pcm_to_stdout(samples)
+}
+
+/// 16-bit little-endian PCM on stdout; a reader that went away is [`crate::fsio::STDOUT_CLOSED`].
+fn pcm_to_stdout(samples: &[f32]) -> EngineResult<()> {
     let bytes: Vec<u8> = samples.iter().flat_map(|s| wav::to_i16(*s).to_le_bytes()).collect();
-    let mut o = std::io::stdout().lock();
-    o.write_all(&bytes).and_then(|_| o.flush()).map_err(|e| EngineError::io("cannot write to stdout", &e))
+    crate::fsio::write_bytes(std::path::Path::new(crate::fsio::STDOUT), &bytes)
 }
 
 /// The files a run writes (no audio file when streaming), checked before any work.
@@ -184,6 +198,12 @@ fn outputs(args: &TtsArgs) -> EngineResult<service::Outputs> {
 }
 
 pub(super) async fn run(args: TtsArgs, stderr_tty: bool, out: &Output) -> i32 {
+    // When stdout carries data (`--stream`, or `-` for the audio, words or captions), results go to stderr.
+    let to_stdout = [Some(&args.output), args.words.as_ref(), args.captions.as_ref()]
+        .into_iter()
+        .flatten()
+        .any(|p| crate::fsio::is_stdout(p));
+    let out = &if args.stream || (to_stdout && !args.list) { out.results_on_stderr() } else { *out };
     if args.list && matches!(args.provider, TtsProvider::Auto | TtsProvider::Kokoro) {
         return list_voices(args.json, out);
     }
@@ -349,11 +369,7 @@ async fn run_kokoro(args: TtsArgs, stderr_tty: bool, out: &Output) -> i32 {
         let engine = service::open(spec)?;
         let mut on_chunk = |c: &ChunkAudio| -> EngineResult<()> {
             if stream {
-                let bytes: Vec<u8> = c.samples.iter().flat_map(|s| wav::to_i16(*s).to_le_bytes()).collect();
-                let mut o = std::io::stdout().lock();
-                o.write_all(&bytes)
-                    .and_then(|_| o.flush())
-                    .map_err(|e| EngineError::io("cannot write to stdout", &e))?;
+                pcm_to_stdout(&c.samples)?;
             } else if show_progress && c.count > 1 {
                 eprint!("\r  synthesising chunk {}/{}", c.index + 1, c.count);
                 if c.index + 1 == c.count {

@@ -368,26 +368,36 @@ fn mtime_ns(meta: &fs::Metadata) -> Option<u128> {
     meta.modified().ok()?.duration_since(UNIX_EPOCH).ok().map(|d| d.as_nanos())
 }
 
-fn sidecar_matches(path: &Path, size: u64, stamp: u128, expected: &str) -> bool {
-    let Ok(text) = fs::read_to_string(sidecar_path(path)) else {
-        return false;
-    };
+/// `(size, mtime_ns, sha256)` as the sidecar of `path` records them.
+fn read_sidecar(path: &Path) -> Option<(u64, u128, String)> {
+    let text = fs::read_to_string(sidecar_path(path)).ok()?;
     let mut parts = text.split_whitespace();
     let (Some(s), Some(m), Some(h), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-        return false;
+        return None;
     };
-    s.parse::<u64>().ok() == Some(size) && m.parse::<u128>().ok() == Some(stamp) && h.eq_ignore_ascii_case(expected)
+    Some((s.parse().ok()?, m.parse().ok()?, h.to_ascii_lowercase()))
+}
+
+fn sidecar_matches(path: &Path, size: u64, stamp: u128, expected: &str) -> bool {
+    read_sidecar(path).is_some_and(|(s, m, h)| s == size && m == stamp && h.eq_ignore_ascii_case(expected))
+}
+
+/// The digest recorded for `path` when it was written or last verified, if the file still has the
+/// size and modification time it had then (the cheap check: no hashing).
+pub fn recorded_digest(path: &Path) -> Option<String> {
+    let meta = fs::metadata(path).ok()?;
+    let (size, stamp, sha) = read_sidecar(path)?;
+    (meta.len() == size && mtime_ns(&meta) == Some(stamp)).then_some(sha)
+}
+
+/// The digest recorded for `path`, whatever happened to the file since (for a full re-check).
+pub fn recorded_digest_any(path: &Path) -> Option<String> {
+    read_sidecar(path).map(|(_, _, sha)| sha)
 }
 
 fn write_sidecar(path: &Path, size: u64, stamp: u128, sha256: &str) -> io::Result<()> {
-    let sidecar = sidecar_path(path);
-    let mut tmp = sidecar.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    fs::write(&tmp, format!("{size} {stamp} {sha256}\n"))?;
-    fs::rename(&tmp, &sidecar).inspect_err(|_| {
-        let _ = fs::remove_file(&tmp);
-    })
+    crate::fsio::write_bytes(&sidecar_path(path), format!("{size} {stamp} {sha256}\n").as_bytes())
+        .map_err(|e| io::Error::other(e.message))
 }
 
 /// A model's files on disk.
@@ -398,6 +408,9 @@ pub struct ModelStatus {
     pub installed: bool,
     /// `(relative path, state)` for every file, optional ones included.
     pub files: Vec<(&'static str, FileState)>,
+    /// Copies derived from the files that inference loads instead (the Kokoro model with its
+    /// durations output), as `(path relative to the models root, state)`; filled by a full verify.
+    pub derived: Vec<(String, FileState)>,
 }
 
 /// Checks every file of `model` under the models root `dir`. A file that
@@ -423,7 +436,7 @@ pub fn status_with(model: &ModelSpec, check: impl Fn(&ModelFile) -> io::Result<F
     let required_ok = model.files.iter().zip(&files).all(|(f, (_, st))| f.optional || st.is_usable());
     let alternatives_ok = model.at_least_one_of.is_empty()
         || files.iter().any(|(p, st)| model.at_least_one_of.contains(p) && st.is_usable());
-    ModelStatus { name: model.name, installed: required_ok && alternatives_ok, files }
+    ModelStatus { name: model.name, installed: required_ok && alternatives_ok, files, derived: Vec::new() }
 }
 
 /// A model's status as `models list --json`, `models verify --json` and the JS API show it.
@@ -434,14 +447,18 @@ pub fn status_json(spec: &ModelSpec, st: &ModelStatus) -> serde_json::Value {
         FileState::Verified => "verified",
         FileState::Corrupt { .. } => "corrupt",
     };
-    serde_json::json!({
+    let mut json = serde_json::json!({
         "name": spec.name,
         "capability": spec.capability,
         "label": spec.label,
         "license": spec.license,
         "installed": st.installed,
         "files": st.files.iter().map(|(p, s)| serde_json::json!({"path": p, "state": word(s)})).collect::<Vec<_>>(),
-    })
+    });
+    if !st.derived.is_empty() {
+        json["derived"] = st.derived.iter().map(|(p, s)| serde_json::json!({"path": p, "state": word(s)})).collect();
+    }
+    json
 }
 
 /// Whether any of a model's own required files is on disk (even a broken one): what `models verify`

@@ -45,6 +45,13 @@ pub const ENV_MIRROR: &str = "HYPERFRAMES_MODEL_MIRROR";
 pub const ATTEMPTS: u32 = 3;
 /// Suffix of the file a transfer writes before it is verified.
 pub const PARTIAL_SUFFIX: &str = ".partial";
+/// Seconds without a byte from the server (answer or body) before a download is given up
+/// (default [`DEFAULT_IDLE_SECS`]); fractions are allowed.
+pub const ENV_IDLE_TIMEOUT: &str = "HYPERFRAMES_DOWNLOAD_IDLE_TIMEOUT";
+pub const DEFAULT_IDLE_SECS: f64 = 30.0;
+/// After this long without data a "waiting for <host>" line is shown (or half the idle timeout,
+/// when that is shorter).
+const WAIT_NOTICE: Duration = Duration::from_secs(5);
 
 const CHUNK: usize = 1 << 20;
 /// Minimum progress between two `Progress::Bytes` events.
@@ -67,6 +74,13 @@ pub enum Progress {
     Done { file: &'static str },
     /// Nothing to do for this file.
     Skipped { file: &'static str, reason: SkipReason },
+    /// No data from `host` for `seconds` (the download is still waiting).
+    Waiting { file: &'static str, host: String, seconds: u64 },
+    /// A `.partial` left by an earlier run did not match the catalog; it was deleted and the file
+    /// is downloaded again from the start.
+    LeftoverDiscarded { file: &'static str, bytes: u64 },
+    /// Another install into the same model folder is running; this one waits for it.
+    InstallRunning { folder: String },
 }
 
 /// Why a file was skipped.
@@ -164,7 +178,90 @@ pub async fn install(
             super::OFFLINE_ENV
         )));
     }
+    let _lock = lock_folder(model, dir, on).await?;
     Installer::new(Duration::from_millis(500))?.run(model, dir, &source, on).await
+}
+
+/// Holds the install lock of a model folder. The lock file is deleted when the lock is released,
+/// so a models folder keeps no trace of it; a process that was waiting on the deleted file sees
+/// that it no longer is the one at the path and takes the lock again (see [`lock_folder`]).
+struct FolderLock {
+    file: fs::File,
+    path: PathBuf,
+}
+
+impl Drop for FolderLock {
+    fn drop(&mut self) {
+        // Deleted while still held, so nobody can lock this file and think it is the current one.
+        let _ = fs::remove_file(&self.path);
+        let _ = self.file.unlock();
+    }
+}
+
+/// `<models root>/.<folder>.lock`: beside the model's folder rather than in it, so removing the
+/// model can still drop its emptied folder.
+fn lock_path(model: &ModelSpec, dir: &Path) -> PathBuf {
+    let folder = model.dir_in(dir);
+    let name = folder.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    dir.join(format!(".{name}.lock"))
+}
+
+fn open_lock(path: &Path) -> EngineResult<fs::File> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(|e| EngineError::io(format!("creating `{}`", dir.display()), &e))?;
+    }
+    fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| EngineError::io(format!("cannot open the install lock `{}`", path.display()), &e))
+}
+
+/// Whether `file` is still the file at `path` (the holder before us may have deleted it).
+fn still_at(file: &fs::File, path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (file.metadata(), fs::metadata(path)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (file, path);
+        true
+    }
+}
+
+/// Two installs into one model folder would download the same `.partial` at once; the second
+/// waits for the first (saying so) and then finds its files already in place.
+async fn lock_folder(model: &ModelSpec, dir: &Path, on: &(dyn Fn(Progress) + Sync)) -> EngineResult<FolderLock> {
+    let path = lock_path(model, dir);
+    let mut announced = false;
+    loop {
+        let file = open_lock(&path)?;
+        let file = match file.try_lock() {
+            Ok(()) => file,
+            Err(fs::TryLockError::WouldBlock) => {
+                if !announced {
+                    on(Progress::InstallRunning { folder: model.dir_in(dir).display().to_string() });
+                    announced = true;
+                }
+                let shown = path.clone();
+                crate::blocking(move || file.lock().map(|_| file))
+                    .await
+                    .map_err(|e| EngineError::io(format!("cannot lock `{}`", shown.display()), &e))?
+            }
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(EngineError::io(format!("cannot lock `{}`", path.display()), &e));
+            }
+        };
+        if still_at(&file, &path) {
+            return Ok(FolderLock { file, path });
+        }
+    }
 }
 
 /// Removes `model`'s files (and any `.partial` and hash sidecar) from the
@@ -172,6 +269,19 @@ pub async fn install(
 /// also uses. Returns the removed paths; removing a model that is not
 /// there is not an error.
 pub fn remove(model: &ModelSpec, dir: &Path) -> EngineResult<Vec<PathBuf>> {
+    if !dir.exists() {
+        return Ok(Vec::new());
+    }
+    let path = lock_path(model, dir);
+    let file = open_lock(&path)?;
+    if let Err(fs::TryLockError::WouldBlock) = file.try_lock() {
+        return Err(EngineError::new(
+            "INSTALL_RUNNING",
+            format!("{} is being installed right now, so it is not removed.", model.label),
+        )
+        .with_hint("Wait for the install to finish, then remove the model again."));
+    }
+    let _lock = FolderLock { file, path };
     remove_among(model, dir, catalog::all())
 }
 
@@ -179,7 +289,25 @@ pub fn remove(model: &ModelSpec, dir: &Path) -> EngineResult<Vec<PathBuf>> {
 /// sidecar cache (which is refreshed on success and dropped on mismatch).
 /// `installed` follows the same rule as [`catalog::status`].
 pub fn verify(model: &ModelSpec, dir: &Path) -> ModelStatus {
-    catalog::status_with(model, |file| verify_file(dir, file))
+    let mut status = catalog::status_with(model, |file| verify_file(dir, file));
+    status.derived = derived_copies(model, dir, true);
+    status
+}
+
+/// The derived copies of `model` that inference loads (the Kokoro model with its durations
+/// output), checked in full (`rehash`, deleting a damaged one) or by size and time.
+pub fn derived_copies(model: &ModelSpec, dir: &Path, rehash: bool) -> Vec<(String, FileState)> {
+    if model.capability != catalog::VOICE {
+        return Vec::new();
+    }
+    let Some(file) = model.files.iter().find(|f| !f.optional) else { return Vec::new() };
+    super::kokoro::model::check_derived(&file.path_in(dir), rehash)
+        .map(|(path, state)| {
+            let shown = path.strip_prefix(dir).unwrap_or(&path).to_string_lossy().replace('\\', "/");
+            (shown, state)
+        })
+        .into_iter()
+        .collect()
 }
 
 /// `<final>.partial`.
@@ -302,6 +430,18 @@ fn find_in_folder(folder: &Path, file: &ModelFile) -> EngineResult<Option<PathBu
 struct Installer {
     client: reqwest::Client,
     retry_delay: Duration,
+    /// No byte for this long: the download is given up (see [`ENV_IDLE_TIMEOUT`]).
+    idle: Duration,
+}
+
+/// The idle timeout from [`ENV_IDLE_TIMEOUT`], else [`DEFAULT_IDLE_SECS`].
+fn idle_timeout() -> Duration {
+    let secs = std::env::var(ENV_IDLE_TIMEOUT)
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .unwrap_or(DEFAULT_IDLE_SECS);
+    Duration::from_secs_f64(secs.min(86_400.0))
 }
 
 enum FileResult {
@@ -325,10 +465,27 @@ impl Installer {
         let client = crate::http::builder()
             .redirect(reqwest::redirect::Policy::limited(10))
             .connect_timeout(Duration::from_secs(15))
-            .read_timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| EngineError::new("DOWNLOAD_FAILED", format!("could not set up HTTP: {e}")))?;
-        Ok(Installer { client, retry_delay })
+        Ok(Installer { client, retry_delay, idle: idle_timeout() })
+    }
+
+    /// Awaits `step` (the server's answer, or the next piece of the body) for at most the idle
+    /// timeout, saying that it waits for `host` once a few seconds have gone by without data.
+    async fn within_idle<F: std::future::Future>(
+        &self,
+        step: F,
+        file: &'static str,
+        host: &str,
+        on: &(dyn Fn(Progress) + Sync),
+    ) -> Option<F::Output> {
+        let notice = WAIT_NOTICE.min(self.idle / 2);
+        tokio::pin!(step);
+        if let Ok(v) = tokio::time::timeout(notice, &mut step).await {
+            return Some(v);
+        }
+        on(Progress::Waiting { file, host: host.to_string(), seconds: notice.as_secs() });
+        tokio::time::timeout(self.idle - notice, &mut step).await.ok()
     }
 
     async fn run(
@@ -391,17 +548,17 @@ impl Installer {
             if errors.len() > 1 {
                 err.message.push_str(&format!(" (and {} more file(s) failed)", errors.len() - 1));
             }
+            err.message.push_str(&installed_meanwhile(&reports));
             return Err(err);
         }
         if !missing.is_empty() {
             let from = describe_source(source);
-            let done: Vec<&str> =
-                reports.iter().filter(|r| !matches!(r.outcome, Outcome::Skipped { .. })).map(|r| r.path).collect();
-            let mut message =
-                format!("model {} is not complete: {from} does not have {}", model.name, missing.join(", "));
-            if !done.is_empty() {
-                message.push_str(&format!(" (installed {})", done.join(", ")));
-            }
+            let message = format!(
+                "model {} is not complete: {from} does not have {}{}",
+                model.name,
+                missing.join(", "),
+                installed_meanwhile(&reports)
+            );
             return Err(EngineError::new("MODEL_MISSING", message).with_hint(format!(
                 "add the missing file(s) with `{} --from <file or folder>`",
                 catalog::install_command(model.name)
@@ -442,9 +599,21 @@ impl Installer {
     ) -> Result<Outcome, Failure> {
         let final_path = file.path_in(dir);
         make_parent(&final_path).map_err(Failure::Fatal)?;
+        let partial = partial_path(&final_path);
+        let mut leftover = fs::metadata(&partial).map(|m| m.len()).unwrap_or(0);
         let mut last = None;
         for attempt in 1..=ATTEMPTS {
-            match self.attempt(model, &final_path, file, url, on).await {
+            let result = match self.attempt(model, &final_path, file, url, on).await {
+                // The bytes of an earlier run are suspect, not the source: start over once.
+                Err(Failure::Fatal(e)) if leftover > 0 && e.code == "CHECKSUM_MISMATCH" => {
+                    remove_if_exists(&partial).map_err(Failure::Fatal)?;
+                    on(Progress::LeftoverDiscarded { file: file.path, bytes: std::mem::take(&mut leftover) });
+                    tracing::debug!(file = file.path, "leftover .partial did not verify: {}", e.message);
+                    self.attempt(model, &final_path, file, url, on).await
+                }
+                other => other,
+            };
+            match result {
                 Err(Failure::Retry(e)) => {
                     tracing::warn!(file = file.path, attempt, "download interrupted: {}", e.message);
                     last = Some(e);
@@ -500,7 +669,11 @@ impl Installer {
         if have > 0 {
             request = request.header(reqwest::header::RANGE, format!("bytes={have}-"));
         }
-        let response = request.send().await.map_err(|e| Failure::Retry(transport_error(model, file, url, &e)))?;
+        let host = crate::auth::scrub::url_host(url).unwrap_or_else(|| "the server".to_string());
+        let response = match self.within_idle(request.send(), file.path, &host, on).await {
+            Some(sent) => sent.map_err(|e| Failure::Retry(transport_error(model, file, url, &e)))?,
+            None => return Err(Failure::Fatal(self.stalled(model, file, &host, "no answer", have))),
+        };
         let status = response.status().as_u16();
         let content_length = response.content_length();
         let content_range = response
@@ -585,7 +758,12 @@ impl Installer {
         let mut done = have;
         let mut emitted = have;
         let mut stream = response.bytes_stream();
-        while let Some(chunk) = stream.next().await {
+        loop {
+            let Some(next) = self.within_idle(stream.next(), file.path, &host, on).await else {
+                let _ = out.flush().await;
+                return Err(Failure::Fatal(self.stalled(model, file, &host, "no data", done)));
+            };
+            let Some(chunk) = next else { break };
             let chunk = match chunk {
                 Ok(chunk) => chunk,
                 Err(e) => {
@@ -625,6 +803,36 @@ impl Installer {
         }
         let sha256 = finish(final_path, file, hasher, done, on)?;
         Ok(Outcome::Downloaded { bytes: done, sha256, resumed_from })
+    }
+
+    /// The error for a server that went quiet: which host, for how long, and what was kept.
+    fn stalled(&self, model: &ModelSpec, file: &ModelFile, host: &str, what: &str, kept: u64) -> EngineError {
+        let kept = if kept > 0 {
+            format!("; the {kept} bytes received are kept and the next install resumes from them")
+        } else {
+            String::new()
+        };
+        EngineError::new(
+            "DOWNLOAD_STALLED",
+            format!("downloading {} stopped: {what} from {host} for {:.0}s{kept}", file.path, self.idle.as_secs_f64()),
+        )
+        .with_hint(format!(
+            "check the connection to {host} and run `{}` again ({ENV_IDLE_TIMEOUT} sets how long to wait); {}",
+            catalog::install_command(model.name),
+            offline_hint(model)
+        ))
+    }
+}
+
+/// What a failed install did put in place, said exactly: ` (installed: a, b)` or
+/// ` (nothing was installed)`; files already there before are not counted.
+fn installed_meanwhile(reports: &[FileReport]) -> String {
+    let done: Vec<&str> =
+        reports.iter().filter(|r| !matches!(r.outcome, Outcome::Skipped { .. })).map(|r| r.path).collect();
+    if done.is_empty() {
+        " (nothing was installed)".to_string()
+    } else {
+        format!(" (installed: {})", done.join(", "))
     }
 }
 
@@ -719,7 +927,7 @@ fn finish(
                 format!("{}: sha256 mismatch: expected {}, got {actual}", file.path, expected.to_ascii_lowercase()),
             )
             .with_hint(
-                "the source delivered different bytes than the catalog pins; nothing was installed. \
+                "the source delivered different bytes than the catalog pins, so this file was not installed. \
                  Retry, or check the mirror or the --from file",
             ),
         ));
@@ -730,7 +938,7 @@ fn finish(
     fs::File::open(&partial).and_then(|f| f.sync_all()).map_err(|e| io_err("syncing", e))?;
     let _ = fs::remove_file(catalog::sidecar_path(final_path));
     fs::rename(&partial, final_path).map_err(|e| io_err("moving into place", e))?;
-    sync_parent(final_path);
+    crate::fsio::sync_parent(final_path);
     if let Err(e) = catalog::record_verified(final_path, &actual) {
         tracing::debug!(path = %final_path.display(), "could not record the verified digest: {e}");
     }
@@ -854,21 +1062,9 @@ fn remove_if_exists(path: &Path) -> EngineResult<bool> {
     }
 }
 
-/// Persists a rename by syncing the directory (best effort; Unix only).
-fn sync_parent(path: &Path) {
-    #[cfg(unix)]
-    if let Some(parent) = path.parent() {
-        if let Ok(d) = fs::File::open(parent) {
-            let _ = d.sync_all();
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = path;
-}
-
-/// A URL without its query and fragment (which may carry credentials).
-fn redact(url: &str) -> &str {
-    url.split(['?', '#']).next().unwrap_or(url)
+/// A URL as messages show it: no userinfo, query or fragment (they may carry credentials).
+fn redact(url: &str) -> String {
+    crate::auth::scrub::display_url(url)
 }
 
 fn describe_source(source: &Source) -> String {
@@ -910,7 +1106,7 @@ fn size_mismatch(file: &ModelFile, expected: u64, actual: &str) -> EngineError {
         "CHECKSUM_MISMATCH",
         format!("{}: size mismatch: expected {expected} bytes, got {actual}", file.path),
     )
-    .with_hint("the source has a different file than the catalog pins; nothing was installed")
+    .with_hint("the source has a different file than the catalog pins, so this file was not installed")
 }
 
 #[cfg(test)]
@@ -938,6 +1134,8 @@ mod tests {
         ignore_range: bool,
         /// Answer the first request with this status.
         fail_once: Option<u16>,
+        /// Send the head and this many body bytes, then nothing more (the connection stays open).
+        stall_after: Option<usize>,
         dropped: AtomicBool,
         failed: AtomicBool,
     }
@@ -1052,6 +1250,12 @@ mod tests {
             }
         }
         let _ = conn.write_all(head.as_bytes()).await;
+        if let Some(n) = served.stall_after {
+            let _ = conn.write_all(&body[..n.min(body.len())]).await;
+            let _ = conn.flush().await;
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            return;
+        }
         let body = &body[..cut.map_or(body.len(), |n| n.min(body.len()))];
         let _ = conn.write_all(body).await;
         let _ = conn.flush().await;
@@ -1368,7 +1572,7 @@ mod tests {
         let err =
             run(model, tmp2.path(), Source::FromUrl(server.url("loose/b.bin")), &Events::default()).await.unwrap_err();
         assert_eq!(err.code, "MODEL_MISSING");
-        assert!(err.message.contains("t/a.bin") && err.message.contains("installed t/b.bin"), "{}", err.message);
+        assert!(err.message.contains("t/a.bin") && err.message.contains("(installed: t/b.bin)"), "{}", err.message);
         assert_eq!(fs::read(tmp2.path().join("t/b.bin")).unwrap(), b);
         // FromUrl that names no file is a mirror base.
         run(model, tmp2.path(), Source::FromUrl(server.url("mirror")), &Events::default()).await.unwrap();
@@ -1662,5 +1866,116 @@ mod tests {
         assert_eq!(result.1.unwrap_err().code, "OFFLINE");
         result.2.unwrap();
         assert!(catalog::status(tmp.path(), model, true).installed);
+    }
+
+    fn quick_to_give_up() -> Installer {
+        Installer { idle: Duration::from_millis(400), ..installer() }
+    }
+
+    #[tokio::test]
+    async fn a_server_that_stalls_mid_body_is_given_up_naming_the_host() {
+        let server = Server::start().await;
+        let body = content(50_000, 21);
+        server.put("/t/s.bin", Served { body: body.clone(), stall_after: Some(10_000), ..Default::default() });
+        let model = spec("t-stall", vec![file("t/s.bin", Some(server.url("t/s.bin")), &body, false)]);
+        let tmp = tempfile::tempdir().unwrap();
+        let events = Events::default();
+        let err = quick_to_give_up()
+            .run(model, tmp.path(), &Source::Official, &|p| events.0.lock().unwrap().push(p))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, "DOWNLOAD_STALLED");
+        let host = server.base.trim_start_matches("http://");
+        assert!(err.message.contains(host) && err.message.contains("10000 bytes received are kept"), "{}", err.message);
+        assert!(err.hint.as_deref().unwrap_or_default().contains(ENV_IDLE_TIMEOUT));
+        assert!(events.take().iter().any(|e| matches!(e, Progress::Waiting { host: h, .. } if h == host)));
+        // One request: a stalled host is not asked again and again.
+        assert_eq!(server.requests_for("t/s.bin").len(), 1);
+        assert_eq!(fs::metadata(partial_path(&tmp.path().join("t/s.bin"))).unwrap().len(), 10_000);
+    }
+
+    #[tokio::test]
+    async fn a_server_that_never_answers_is_given_up() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let holder = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((conn, _)) = listener.accept().await {
+                held.push(conn);
+            }
+        });
+        let body = content(1000, 3);
+        let model =
+            spec("t-silent", vec![file("t/q.bin", Some(format!("http://u:pw-hidden@{addr}/t/q.bin")), &body, false)]);
+        let tmp = tempfile::tempdir().unwrap();
+        let events = Events::default();
+        let err = quick_to_give_up()
+            .run(model, tmp.path(), &Source::Official, &|p| events.0.lock().unwrap().push(p))
+            .await
+            .unwrap_err();
+        holder.abort();
+        assert_eq!(err.code, "DOWNLOAD_STALLED");
+        assert!(err.message.contains(&format!("no answer from {addr}")), "{}", err.message);
+        assert!(!format!("{err:?}").contains("pw-hidden"));
+        assert!(events.take().iter().any(|e| matches!(e, Progress::Waiting { .. })));
+    }
+
+    #[tokio::test]
+    async fn a_bad_leftover_partial_is_blamed_on_itself_and_replaced() {
+        let server = Server::start().await;
+        let body = content(40_000, 8);
+        server.put("/t/l.bin", Served { body: body.clone(), ..Default::default() });
+        let model = spec("t-leftover", vec![file("t/l.bin", Some(server.url("t/l.bin")), &body, false)]);
+        let tmp = tempfile::tempdir().unwrap();
+        fs::create_dir_all(tmp.path().join("t")).unwrap();
+        // An earlier run left a partial whose bytes are not the file's.
+        fs::write(tmp.path().join("t/l.bin.partial"), vec![0xAB; 12_000]).unwrap();
+        let events = Events::default();
+        run(model, tmp.path(), Source::Official, &events).await.unwrap();
+        assert_eq!(fs::read(tmp.path().join("t/l.bin")).unwrap(), body);
+        assert!(events.take().contains(&Progress::LeftoverDiscarded { file: "t/l.bin", bytes: 12_000 }));
+    }
+
+    #[tokio::test]
+    async fn a_failed_install_says_exactly_what_was_installed() {
+        let server = Server::start().await;
+        let (a, b) = (content(3000, 1), content(3000, 2));
+        server.put("/t/a.bin", Served { body: a.clone(), ..Default::default() });
+        server.put("/t/b.bin", Served { body: b.clone(), corrupt: true, ..Default::default() });
+        let model = spec(
+            "t-exact",
+            vec![
+                file("t/a.bin", Some(server.url("t/a.bin")), &a, false),
+                file("t/b.bin", Some(server.url("t/b.bin")), &b, false),
+            ],
+        );
+        let tmp = tempfile::tempdir().unwrap();
+        let err = run(model, tmp.path(), Source::Official, &Events::default()).await.unwrap_err();
+        assert_eq!(err.code, "CHECKSUM_MISMATCH");
+        assert!(err.message.ends_with("(installed: t/a.bin)"), "{}", err.message);
+        assert!(!format!("{err:?}").contains("nothing was installed"), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_second_install_into_the_same_folder_waits_for_the_first() {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = catalog::find("kokoro").unwrap();
+        let first = lock_folder(model, tmp.path(), &|_| {}).await.unwrap();
+        let events = Arc::new(Events::default());
+        let dir = tmp.path().to_path_buf();
+        let seen = events.clone();
+        let second = tokio::spawn(async move {
+            lock_folder(model, &dir, &move |p| seen.0.lock().unwrap().push(p)).await.map(|_| ())
+        });
+        // The second one says that it waits, and waits.
+        while events.0.lock().unwrap().is_empty() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(matches!(&events.take()[0], Progress::InstallRunning { folder } if folder.ends_with("kokoro")));
+        assert!(!second.is_finished());
+        assert_eq!(remove(model, tmp.path()).unwrap_err().code, "INSTALL_RUNNING");
+        drop(first);
+        second.await.unwrap().unwrap();
+        assert!(!lock_path(model, tmp.path()).exists(), "no lock file is left behind");
     }
 }

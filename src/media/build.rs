@@ -359,6 +359,11 @@ async fn speak(
         input_sha256: digest.to_string(),
         reused: false,
     };
+    let (dir, journaled) = (opts.out.clone(), entry.clone());
+    if let Err(e) = crate::blocking(move || super::manifest::journal_line(&dir, &journaled)).await {
+        // The line is voiced and written; only a rerun after an interruption would voice it again.
+        tracing::warn!(line = %line.id, "cannot record the finished line in the build journal: {e}");
+    }
     Ok((entry, r.anomalies))
 }
 

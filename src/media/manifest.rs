@@ -11,6 +11,10 @@ use serde_json::Value;
 use super::error::MediaError;
 
 pub const FILE_NAME: &str = "audio_meta.json";
+/// Beside the manifest while a build runs: one JSON line per finished voice line, so a build that
+/// is interrupted (Ctrl-C, kill, a crash) keeps its finished lines for the next run. The manifest
+/// replaces it when the build completes.
+pub const JOURNAL_FILE: &str = "audio_meta.journal.jsonl";
 pub const VERSION: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -96,12 +100,39 @@ pub struct SfxEntry {
     pub duration_s: f64,
 }
 
+/// Records a finished line in the folder's journal. One `write` of one whole line in append mode,
+/// serialised within the process, so lines never interleave; a line cut short by a kill is
+/// skipped when read. Not synced to disk: the journal has to survive the process, not the machine.
+pub fn journal_line(dir: &Path, entry: &VoiceEntry) -> std::io::Result<()> {
+    use std::io::Write;
+    static APPENDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let line = serde_json::to_string(entry).expect("a voice entry always serialises") + "\n";
+    let _one_at_a_time = APPENDING.lock().unwrap_or_else(|e| e.into_inner());
+    let mut file = std::fs::File::options().create(true).append(true).open(dir.join(JOURNAL_FILE))?;
+    file.write_all(line.as_bytes())
+}
+
+/// The journal's entries, oldest first (lines that do not parse are skipped).
+pub fn journal_entries(dir: &Path) -> Vec<Value> {
+    let Ok(text) = std::fs::read_to_string(dir.join(JOURNAL_FILE)) else { return Vec::new() };
+    text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).filter(Value::is_object).collect()
+}
+
 impl Manifest {
     /// Writes `audio_meta.json` into `dir` through a temporary file and a rename.
     pub fn write(&self, dir: &Path) -> Result<(), MediaError> {
         let path = dir.join(FILE_NAME);
         let text = serde_json::to_string_pretty(self).expect("the manifest always serialises") + "\n";
-        crate::engines::kokoro::service::write_text_atomic(&path, &text)
-            .map_err(|e| MediaError::new("IO_ERROR", e.message).with_hint("Check that the output folder is writable."))
+        crate::fsio::write_bytes(&path, text.as_bytes()).map_err(|e| {
+            MediaError::new("IO_ERROR", e.message).with_hint("Check that the output folder is writable.")
+        })?;
+        // Everything the journal held is in the manifest now.
+        match std::fs::remove_file(dir.join(JOURNAL_FILE)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                tracing::debug!("cannot remove the build journal: {e}");
+            }
+            _ => {}
+        }
+        Ok(())
     }
 }

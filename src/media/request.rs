@@ -216,6 +216,17 @@ fn opt_count(obj: &Map<String, Value>, key: &str, problems: &mut Problems) -> Op
     Some(n as usize)
 }
 
+/// A value from the request as messages show it: quoted, control characters escaped (`\0`,
+/// `\u{1b}`), and cut after 60 characters, so a hostile value cannot break or flood a terminal.
+fn quoted(value: &str) -> String {
+    const SHOWN: usize = 60;
+    let mut out: String = value.chars().take(SHOWN).flat_map(|c| c.escape_debug()).collect();
+    if value.chars().count() > SHOWN {
+        out.push('…');
+    }
+    format!("\"{out}\"")
+}
+
 fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= MAX_ID_LEN
@@ -235,7 +246,8 @@ fn line(value: &Value, at: &str, problems: &mut Problems) -> Option<Line> {
             problems.push(
                 &field(at, "id"),
                 format!(
-                    "\"{s}\" cannot name a file: use up to {MAX_ID_LEN} letters, digits, '-', '_' or '.' (not first)"
+                    "{} cannot name a file: use up to {MAX_ID_LEN} letters, digits, '-', '_' or '.' (not first)",
+                    quoted(s)
                 ),
             );
             return None;
@@ -325,7 +337,9 @@ fn music(obj: &Map<String, Value>, problems: &mut Problems) -> Option<MusicSpec>
         Some("none" | "off") => return None,
         Some("retrieve") => spec.provider = spec.provider.or_else(|| Some("heygen".into())),
         Some("generate") => spec.generate_only = true,
-        Some(other) => problems.push("music.mode", format!("\"{other}\" is not one of auto, retrieve, generate, none")),
+        Some(other) => {
+            problems.push("music.mode", format!("{} is not one of auto, retrieve, generate, none", quoted(other)))
+        }
     }
     Some(spec)
 }

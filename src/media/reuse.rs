@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::manifest::{VoiceEntry, FILE_NAME};
+use super::manifest::{journal_entries, VoiceEntry, FILE_NAME};
 use crate::chains::voice::VoiceRequest;
 
 /// The voice providers a manifest may name.
@@ -27,14 +27,19 @@ pub struct Previous {
 }
 
 impl Previous {
-    /// Nothing when there is no readable manifest: the build then voices every line.
+    /// The last manifest's lines, overlaid with the lines an interrupted build finished since
+    /// (its journal). Nothing when there is neither: the build then voices every line.
     pub fn load(dir: &Path) -> Previous {
-        let Ok(text) = std::fs::read_to_string(dir.join(FILE_NAME)) else { return Previous::default() };
-        let Ok(value) = serde_json::from_str::<Value>(&text) else { return Previous::default() };
-        let voices = value["voices"]
-            .as_array()
-            .map(|vs| vs.iter().filter_map(|v| Some((v["id"].as_str()?.to_string(), v.clone()))).collect())
+        let manifest = std::fs::read_to_string(dir.join(FILE_NAME))
+            .ok()
+            .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+            .and_then(|value| value["voices"].as_array().cloned())
             .unwrap_or_default();
+        let voices = manifest
+            .into_iter()
+            .chain(journal_entries(dir))
+            .filter_map(|v| Some((v["id"].as_str()?.to_string(), v)))
+            .collect();
         Previous { voices }
     }
 

@@ -75,9 +75,10 @@ fn timed_copy_path(path: &Path) -> Option<PathBuf> {
 pub const TIMED_DIR: &str = ".timed";
 
 fn remove_timed_copies(dir: &Path, keep: &str, prefix: &str) {
+    let keep_sidecar = format!("{keep}.sha256-ok");
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name != keep && name.starts_with(prefix) {
+        if name != keep && name != keep_sidecar && name.starts_with(prefix) {
             let _ = std::fs::remove_file(entry.path());
         }
     }
@@ -98,10 +99,72 @@ fn write_timed_copy(target: &Path, edited: &[u8]) -> std::io::Result<()> {
     let name = target.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     let prefix = name.split_once('@').map(|(stem, _)| format!("{stem}@")).unwrap_or_default();
     remove_timed_copies(dir, name, &prefix);
-    let tmp = target.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&tmp, edited).and_then(|_| std::fs::rename(&tmp, target)).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+    crate::fsio::write_bytes(target, edited).map_err(|e| std::io::Error::other(e.message))?;
+    // What the copy must hash to, for `models verify`; its size and time let loading trust it
+    // without hashing (see `usable_timed_copy`).
+    catalog::record_verified(target, &catalog::sha256_hex(edited))
+}
+
+fn discard_timed_copy(t: &Path) {
+    let _ = std::fs::remove_file(t);
+    let _ = std::fs::remove_file(catalog::sidecar_path(t));
+}
+
+/// The derived copy, when it is still exactly what was written: same size and modification time
+/// as recorded beside it when it was derived. That check costs a `stat` instead of hashing 90 MB
+/// on every load; it catches truncation, a rewrite and a copy over it (all change the size or the
+/// time). Only a same-size edit that also restores the time slips through, the same trust the
+/// catalog's hash cache gives installed files; `models verify` rehashes in full. A copy that fails
+/// the check (or has no record, from an older version) is deleted, so it is derived again from
+/// the verified original instead of loading damaged weights or falling back to approximate timings.
+fn usable_timed_copy(t: &Path) -> bool {
+    if !t.is_file() {
+        return false;
+    }
+    if catalog::recorded_digest(t).is_some() {
+        return true;
+    }
+    tracing::debug!(path = %t.display(), "the derived model copy changed since it was made; deriving it again");
+    discard_timed_copy(t);
+    false
+}
+
+/// Checks the derived copy of the model at `model` (`models verify` with `rehash`, `doctor`
+/// without): `None` when there is none. With `rehash`, a copy whose bytes are not what was
+/// derived is deleted (the next load derives it again) and reported corrupt, and copies left
+/// from a replaced model are deleted.
+pub fn check_derived(model: &Path, rehash: bool) -> Option<(PathBuf, catalog::FileState)> {
+    use catalog::FileState;
+    // Loading resolves links (see `shared`), so the copy sits beside the real file.
+    let model = &model.canonicalize().ok()?;
+    let t = timed_copy_path(model)?;
+    if rehash {
+        let (Some(dir), Some(stem)) = (t.parent(), model.file_stem().map(|s| s.to_string_lossy())) else {
+            return None;
+        };
+        let name = t.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        remove_timed_copies(dir, &name, &format!("{stem}@"));
+    }
+    if !t.is_file() {
+        return None;
+    }
+    let state = match (rehash, catalog::recorded_digest_any(&t)) {
+        (_, None) => FileState::Corrupt { expected: "a recorded sha256".into(), actual: "none".into() },
+        (false, Some(_)) if catalog::recorded_digest(&t).is_some() => FileState::Verified,
+        (false, Some(_)) => FileState::Corrupt {
+            expected: "the size and time it was derived with".into(),
+            actual: "changed since".into(),
+        },
+        (true, Some(expected)) => match catalog::sha256_file(&t) {
+            Ok(actual) if actual == expected => FileState::Verified,
+            Ok(actual) => FileState::Corrupt { expected, actual },
+            Err(e) => FileState::Corrupt { expected, actual: e.to_string() },
+        },
+    };
+    if rehash && !matches!(state, FileState::Verified) {
+        discard_timed_copy(&t);
+    }
+    Some((t, state))
 }
 
 impl KokoroModel {
@@ -137,7 +200,7 @@ impl KokoroModel {
         // Expose the durations: from a cached copy on disk when the folder is writable (the lean
         // path), else from memory.
         let timed = timed_copy_path(path);
-        let with_durations = match timed.as_deref().filter(|t| t.is_file()) {
+        let with_durations = match timed.as_deref().filter(|t| usable_timed_copy(t)) {
             Some(t) => {
                 drop(bytes);
                 build_session(ModelSource::File(t))
@@ -164,7 +227,7 @@ impl KokoroModel {
             Err(first) => {
                 tracing::debug!("model has no usable durations tensor ({first}); word timings will be approximate");
                 if let Some(t) = &timed {
-                    let _ = std::fs::remove_file(t);
+                    discard_timed_copy(t);
                 }
                 let session = build_session(ModelSource::File(path)).map_err(|e| corrupt(path, e))?;
                 Ok(Self::new(session, tokens_input, false, path))
@@ -215,6 +278,19 @@ pub fn shared(path: &Path) -> EngineResult<Arc<KokoroModel>> {
 mod tests {
     use super::*;
     use crate::engines::testing::onnx::{kokoro_like, kokoro_like_durations};
+
+    /// The derived model copies in `dir`'s `.timed` folder (not their digest records).
+    fn copies(dir: &Path) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = std::fs::read_dir(dir.join(TIMED_DIR))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "onnx"))
+            .collect();
+        out.sort();
+        out
+    }
 
     fn write_model(bytes: &[u8]) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
@@ -273,14 +349,14 @@ mod tests {
         let original = kokoro_like("tokens", true);
         let (dir, path) = write_model(&original);
         assert!(KokoroModel::load(&path).unwrap().has_durations());
-        let cached: Vec<_> = std::fs::read_dir(dir.path().join(TIMED_DIR)).unwrap().flatten().collect();
+        let cached = copies(dir.path());
         assert_eq!(cached.len(), 1);
         assert_eq!(std::fs::read(&path).unwrap(), original, "the installed file keeps its published bytes");
-        let outputs = onnx_edit::graph_output_names(&std::fs::read(cached[0].path()).unwrap()).unwrap();
+        let outputs = onnx_edit::graph_output_names(&std::fs::read(&cached[0]).unwrap()).unwrap();
         assert!(outputs.iter().any(|n| n == DURATIONS_TENSOR));
         // Loading again reuses the copy.
         assert!(KokoroModel::load(&path).unwrap().has_durations());
-        assert_eq!(std::fs::read_dir(dir.path().join(TIMED_DIR)).unwrap().count(), 1);
+        assert_eq!(copies(dir.path()), cached);
     }
 
     #[test]
@@ -300,14 +376,55 @@ mod tests {
         std::fs::write(&b, kokoro_like("input_ids", true)).unwrap();
         KokoroModel::load(&a).unwrap();
         KokoroModel::load(&b).unwrap();
-        assert_eq!(std::fs::read_dir(dir.path().join(TIMED_DIR)).unwrap().count(), 2);
+        assert_eq!(copies(dir.path()).len(), 2);
         remove_derived(&b);
         let left: Vec<String> = std::fs::read_dir(dir.path().join(TIMED_DIR))
             .unwrap()
             .flatten()
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(left.len(), 1);
-        assert!(left[0].starts_with("kokoro-v1.0.int8@"), "{left:?}");
+        assert_eq!(left.len(), 2, "the copy and its digest record: {left:?}");
+        assert!(left.iter().all(|n| n.starts_with("kokoro-v1.0.int8@")), "{left:?}");
+    }
+
+    #[test]
+    fn a_truncated_or_rewritten_derived_copy_is_derived_again_not_downgraded() {
+        let (dir, path) = write_model(&kokoro_like("tokens", true));
+        KokoroModel::load(&path).unwrap();
+        let copy = copies(dir.path()).remove(0);
+        let good = std::fs::read(&copy).unwrap();
+        // Truncated: loading derives it again and keeps exact timings.
+        std::fs::write(&copy, &good[..good.len() / 2]).unwrap();
+        assert!(KokoroModel::load(&path).unwrap().has_durations(), "no fallback to approximate timings");
+        assert_eq!(std::fs::read(&copy).unwrap(), good);
+        // Same size, different bytes (a rewrite changes the modification time): derived again.
+        let mut flipped = good.clone();
+        let mid = flipped.len() / 2;
+        flipped[mid] ^= 0x55;
+        std::fs::write(&copy, &flipped).unwrap();
+        assert!(!check_derived(&path, false).unwrap().1.is_usable(), "doctor's cheap check sees it");
+        assert!(KokoroModel::load(&path).unwrap().has_durations());
+        assert_eq!(std::fs::read(&copy).unwrap(), good);
+        assert_eq!(check_derived(&path, true).unwrap().1, catalog::FileState::Verified);
+    }
+
+    #[test]
+    fn a_full_check_finds_a_damaged_copy_even_with_its_time_restored_and_deletes_it() {
+        let (dir, path) = write_model(&kokoro_like("tokens", true));
+        KokoroModel::load(&path).unwrap();
+        let copy = copies(dir.path()).remove(0);
+        let when = std::fs::metadata(&copy).unwrap().modified().unwrap();
+        let mut bytes = std::fs::read(&copy).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0x55;
+        std::fs::write(&copy, &bytes).unwrap();
+        std::fs::File::options().write(true).open(&copy).unwrap().set_modified(when).unwrap();
+        assert!(check_derived(&path, false).unwrap().1.is_usable(), "the cheap check cannot see this one");
+        let (_, state) = check_derived(&path, true).unwrap();
+        assert!(matches!(state, catalog::FileState::Corrupt { .. }), "{state:?}");
+        assert!(!copy.exists() && !catalog::sidecar_path(&copy).exists());
+        assert!(check_derived(&path, true).is_none());
+        assert!(KokoroModel::load(&path).unwrap().has_durations());
+        assert_eq!(check_derived(&path, true).unwrap().1, catalog::FileState::Verified);
     }
 }

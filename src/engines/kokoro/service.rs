@@ -60,9 +60,35 @@ pub async fn ensure_installed(
     }
 }
 
+/// A model whose files fail verification is not used. The check goes through the hash cache
+/// (size and modification time recorded when the file was last hashed), so it costs a `stat` per
+/// file unless a file changed since, which is exactly when it must be hashed again.
+fn refuse_damaged(spec: &ModelSpec, dir: &Path) -> EngineResult<()> {
+    let status = catalog::status(dir, spec, true);
+    let damaged: Vec<&str> = status
+        .files
+        .iter()
+        .filter(|(_, st)| matches!(st, catalog::FileState::Corrupt { .. }))
+        .map(|(p, _)| *p)
+        .collect();
+    if damaged.is_empty() {
+        return Ok(());
+    }
+    Err(EngineError::new(
+        "MODEL_CORRUPT",
+        format!("The {} model is damaged: {} does not match its published sha256.", spec.label, damaged.join(", ")),
+    )
+    .with_hint(format!(
+        "Run `{}` to download the damaged file(s) again (`hyperframes models verify {}` shows the details).",
+        catalog::install_command(spec.name),
+        spec.name
+    )))
+}
+
 /// Opens the installed engine (the model's session is shared per process).
 pub fn open(spec: &'static ModelSpec) -> EngineResult<Kokoro> {
     let dir = models_dir::models_dir();
+    refuse_damaged(spec, &dir)?;
     let (model, packs) = installed_files(&dir, spec);
     if !model.is_file() || packs.is_empty() {
         return Err(missing(spec, &dir));
@@ -135,22 +161,12 @@ pub struct Outputs {
     pub captions: Option<PathBuf>,
 }
 
-/// Writes a text file through a temporary file and a rename, creating parent folders.
-pub fn write_text_atomic(path: &Path, text: &str) -> EngineResult<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| EngineError::io(format!("cannot create {}", dir.display()), &e))?;
-    }
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, path)).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        EngineError::io(format!("cannot write {}", path.display()), &e)
-    })
-}
-
 /// Checks the output paths before any work is done, so bad input costs nothing.
 pub fn check_outputs(o: &Outputs) -> EngineResult<()> {
     let extension = |p: &Path| p.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
-    if let Some(a) = &o.audio {
+    // A FIFO, a device or stdout has whatever name it has; only files must be named .wav.
+    let names_a_file = |p: &Path| matches!(crate::fsio::destination(p), Ok(crate::fsio::Destination::File(_)));
+    if let Some(a) = o.audio.as_ref().filter(|a| names_a_file(a)) {
         if extension(a).is_some_and(|e| e != "wav") {
             return Err(EngineError::new(
                 "BAD_OUTPUT",
@@ -194,19 +210,19 @@ pub fn write_audio_outputs(
         }
         if let Some(p) = &o.words {
             let text = serde_json::to_string_pretty(words_json).expect("JSON values always serialise");
-            write_text_atomic(p, &(text + "\n"))?;
+            crate::fsio::write_bytes(p, (text + "\n").as_bytes())?;
             written.push(p);
         }
         if let Some(p) = &o.captions {
             let format = captions::Format::parse(&p.to_string_lossy()).expect("checked above");
-            write_text_atomic(p, &captions::render(&captions::cues(words, false), format))?;
+            crate::fsio::write_bytes(p, captions::render(&captions::cues(words, false), format).as_bytes())?;
             written.push(p);
         }
         Ok(())
     })();
     if result.is_err() {
         for p in written {
-            let _ = std::fs::remove_file(p);
+            crate::fsio::discard(p);
         }
     }
     result

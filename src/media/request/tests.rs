@@ -119,3 +119,12 @@ fn ids_that_cannot_name_a_file_are_refused() {
         assert!(MediaRequest::from_value(&json!({"lines": [{"id": good, "text": "x"}]})).is_ok(), "{good:?}");
     }
 }
+
+#[test]
+fn control_characters_in_an_id_are_escaped_in_the_message() {
+    let message = problems(json!({"lines": [{"id": "bad\u{0}id\u{1b}[31m", "text": "x"}]}));
+    assert!(message.contains(r#""bad\0id\u{1b}[31m" cannot name a file"#), "{message}");
+    assert!(!message.chars().any(|c| c.is_control() && c != '\n'), "{message:?}");
+    let long = problems(json!({"lines": [{"id": "y".repeat(5000), "text": "x"}]}));
+    assert!(long.len() < 400, "a long id is cut: {} chars", long.len());
+}
