@@ -12,6 +12,7 @@
 //   - body: raw body (a string, or a Buffer sent as is)
 //   - truncate: declare a content-length larger than what is sent, send part, destroy the socket
 //   - destroy: destroy the socket without any response
+//   - stall: never answer (the socket stays open until the client goes away or the server stops)
 //   - fallthrough: true → use the default behaviour (after delayMs)
 
 const http = require('node:http');
@@ -202,6 +203,7 @@ class ContractServer {
 
   _send(res, spec) {
     const go = () => {
+      if (spec.stall) return;
       if (spec.destroy) {
         res.socket.destroy();
         return;
