@@ -103,15 +103,13 @@ pub async fn voice_with(req: &VoiceRequest, facts: &Facts, providers: &Providers
             order.retain(|p| *p == family);
         }
     }
-    let (mut result, anomalies) =
-        walk(Capability::Voice, &order, &req.routing, providers, |p| attempt(p, req, providers)).await.map_err(
-            |mut e| {
-                skipped_ahead.append(&mut e.anomalies);
-                skipped_ahead.append(&mut skipped_after);
-                e.anomalies = std::mem::take(&mut skipped_ahead);
-                e
-            },
-        )?;
+    let walked = walk(Capability::Voice, &order, &req.routing, providers, |p| attempt(p, req, providers));
+    let (mut result, anomalies) = walked.await.map_err(|mut e| {
+        skipped_ahead.append(&mut e.anomalies);
+        skipped_ahead.append(&mut skipped_after);
+        e.anomalies = std::mem::take(&mut skipped_ahead);
+        e
+    })?;
     skipped_ahead.extend(anomalies);
     result.anomalies = skipped_ahead;
     Ok(result)

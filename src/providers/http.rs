@@ -128,13 +128,9 @@ fn status_error(provider: &'static str, what: &str, status: u16, body: &[u8]) ->
 
 enum Attempt {
     Done(Reply),
-    Retry(ProviderError, Option<RetryWait>),
+    /// The failure, and the wait the server asked for (Retry-After), if it did.
+    Retry(ProviderError, Option<Duration>),
     Fail(ProviderError),
-}
-
-/// A wait the server asked for (Retry-After).
-enum RetryWait {
-    Asked(Duration),
 }
 
 async fn attempt(
@@ -182,7 +178,7 @@ async fn attempt(
         429 => {
             // Read uncapped, so the message says what was asked; whether it fits is `send`'s call.
             let wait = http::retry_after(&reply.headers, SystemTime::now(), Duration::MAX);
-            Attempt::Retry(status_error(provider, what, 429, &reply.body), wait.map(RetryWait::Asked))
+            Attempt::Retry(status_error(provider, what, 429, &reply.body), wait)
         }
         500..=599 => Attempt::Retry(status_error(provider, what, reply.status, &reply.body), None),
         s => Attempt::Fail(status_error(provider, what, s, &reply.body)),
@@ -310,7 +306,7 @@ pub async fn send(
             return Err(e);
         }
         let pause = match wait {
-            Some(RetryWait::Asked(asked)) if asked >= left => {
+            Some(asked) if asked >= left => {
                 let mut e = e;
                 e.message = format!(
                     "{} (it asked to wait {}s before retrying: beyond this call's {}s budget, so not waiting)",
@@ -323,7 +319,7 @@ pub async fn send(
                     display_name(provider)
                 )));
             }
-            Some(RetryWait::Asked(asked)) => asked,
+            Some(asked) => asked,
             None => backoff,
         };
         if pause >= left {
