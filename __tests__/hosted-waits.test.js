@@ -106,3 +106,35 @@ describe('a provider that keeps failing is skipped for the rest of the run', () 
     assert.ok(!j.anomalies.some((a) => /skipped/.test(a)), j.anomalies.join('\n'));
   });
 });
+
+describe('concurrent JS calls share what they learn', () => {
+  const { setProcessEnv } = require('./support/media-servers.js');
+  const api = require('../lib/index.js');
+
+  test('JS calls in one process: after two failed calls HeyGen is skipped by the next concurrent ones, with ONE anomaly', async () => {
+    const restore = setProcessEnv({
+      HOME: home.dir,
+      HEYGEN_CONFIG_DIR: home.configDir,
+      HYPERFRAMES_MODELS_DIR: home.modelsDir,
+      ...media.env({ heygen: true, eleven: true }),
+      ...SMALL,
+      HYPERFRAMES_PROVIDER_WAIT_NOTICE_MS: '60000',
+      HYPERFRAMES_PROVIDER_COOLDOWN_MS: '600000',
+    });
+    try {
+      for (let i = 0; i < 30; i++) media.heygen.queue(SPEECH, { status: 503, json: { error: 'down' } });
+      const first = await Promise.all([api.tts('First call.'), api.tts('Second call.')]);
+      assert.deepEqual(first.map((r) => r.provider), ['elevenlabs', 'elevenlabs']);
+      const asked = media.heygen.hits(SPEECH).length;
+      assert.ok(asked >= 2, `${asked} requests`);
+      const later = await Promise.all(Array.from({ length: 6 }, (_, i) => api.tts(`Later call ${i}.`)));
+      assert.deepEqual(later.map((r) => r.provider), Array(6).fill('elevenlabs'));
+      assert.equal(media.heygen.hits(SPEECH).length, asked, 'no request to HeyGen after it was skipped');
+      const notes = later.flatMap((r) => r.anomalies);
+      assert.equal(notes.length, 1, notes.join('\n'));
+      assert.match(notes[0], /^heygen: skipped for the rest of this run after 2 failures in a row/);
+    } finally {
+      restore();
+    }
+  });
+});
