@@ -323,6 +323,16 @@ describe('auth login --api-key', () => {
       });
     }
 
+    test('HTTP 503 whose body breaks off: still an answer from HeyGen, nothing is written', async () => {
+      const before = ctx.home.write({ api_key: OLD_KEY });
+      ctx.server.queue('me', { status: 503, body: 'x'.repeat(2000), truncate: true });
+      const r = await ctx.run(['auth', 'login', '--api-key', KEY]);
+      assert.equal(r.code, 1, r.output);
+      assert.match(r.stderr, /HeyGen API error \(503\)/);
+      assert.match(r.stderr, /Nothing was saved; the previous credential is unchanged\./);
+      assert.equal(ctx.home.readRaw(), before);
+    });
+
     test('HTTP 5xx on a first login: no file is created', async () => {
       ctx.server.queue('me', { status: 503, json: { error: 'maintenance' } });
       const r = await ctx.run(['auth', 'login', '--api-key', KEY]);
