@@ -77,9 +77,9 @@ impl Health {
         let state = all.get_mut(&(provider, capability))?;
         match state.skip_until {
             Some(until) if now < until => {
-                let why = format!("{} failures in a row in this run (last: {})", state.in_a_row, state.last);
+                let why = format!("{} failures in a row (last: {})", state.in_a_row, state.last);
                 let first = !std::mem::replace(&mut state.announced, true);
-                let error = ChainError::new(state.last_code, format!("{provider}: skipped after {why}"))
+                let error = ChainError::new(state.last_code, format!("{provider}: skipped in this run after {why}"))
                     .with_hint(format!(
                         "It is tried again in a new run, or after {COOLDOWN_ENV} (default 10 minutes) in this process."
                     ))
@@ -155,7 +155,11 @@ mod tests {
         assert!(note.starts_with("heygen: skipped for the rest of this run after 2 failures in a row"), "{note}");
         assert!(note.contains("speech PROVIDER_SERVER_ERROR"), "{note}");
         assert_eq!(skipped.error.code, "PROVIDER_SERVER_ERROR", "the last failure's code");
-        assert!(skipped.error.message.starts_with("heygen: skipped after 2 failures"), "{}", skipped.error.message);
+        assert!(
+            skipped.error.message.starts_with("heygen: skipped in this run after 2 failures"),
+            "{}",
+            skipped.error.message
+        );
         assert_eq!(h.skip("heygen", V, t).unwrap().note, None, "announced once");
         assert_eq!(h.skip("elevenlabs", V, t), None, "others are not affected");
         assert_eq!(h.skip("heygen", Capability::Music, t), None, "nor the same provider's other services");

@@ -272,8 +272,9 @@ where
             continue;
         }
         let outcome = attempt(provider).await;
-        drop(turn);
+        // Recorded before the turn passes on, so the next call in line sees it.
         providers.health.record(provider, capability, &outcome, std::time::Instant::now());
+        drop(turn);
         match outcome {
             Ok(v) => return Ok((v, anomalies)),
             Err(mut e) => {
