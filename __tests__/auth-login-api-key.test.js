@@ -1,6 +1,8 @@
 'use strict';
 // `hyperframes auth login --api-key`: where the key comes from, shape checks, the verified write
-// (modes, unknown keys kept), rollback on 401 and "saved but unverified" on 5xx.
+// (modes, unknown keys kept), nothing written unless HeyGen answers 2xx (any HTTP error or an
+// interrupted check leaves the file as it was), "saved but unverified" only when HeyGen is
+// unreachable, and a verified key replacing a stored OAuth session.
 
 const { describe, test } = require('node:test');
 const assert = require('node:assert/strict');
@@ -158,7 +160,7 @@ describe('auth login --api-key', () => {
       assert.equal(fileMode(ctx.home.configDir), 0o700);
     });
 
-    test('keeps the oauth block and unknown keys at root, oauth and user level', async () => {
+    test('keeps unknown keys at root and user level; a stored OAuth session is signed out (revoked) so the key is used', async () => {
       ctx.server.addApiKey(KEY);
       const oauth = {
         vendor_oauth: { nested: [1, 2, { deep: 'x' }] },
@@ -178,31 +180,40 @@ describe('auth login --api-key', () => {
       ctx.home.write(prior);
       const r = await ctx.run(['auth', 'login', '--api-key', KEY]);
       assert.equal(r.code, 0, r.output);
+      assert.match(r.stderr, /The stored OAuth session was signed out so that this API key is the credential in use/);
       const file = ctx.home.read();
       assert.equal(file.api_key, KEY);
       assert.deepEqual(file.zz_root_unknown, prior.zz_root_unknown);
       assert.equal(file.aa_root_unknown, 'text');
-      assert.deepEqual(file.oauth, oauth, 'the oauth block is kept as it was');
+      assert.equal(file.oauth, undefined, 'the OAuth session no longer shadows the new key');
       assert.equal(file.user.team_id, 'team-123');
       assert.deepEqual(file.user.prefs, { theme: 'dark' });
       assert.equal(file.user.email, 'ada@example.com', 'the user block is replaced by the new identity');
       assert.equal(file.user.username, 'ada_l');
+      const revoked = ctx.server.requests('revoke').map((q) => q.body.token);
+      assert.deepEqual(revoked, [oauth.refresh_token, oauth.access_token], 'refresh token first, then access token');
+      assert.ok(!r.output.includes(oauth.access_token) && !r.output.includes(KEY));
     });
 
     test('key order: unknown keys first, then api_key, oauth, user (same inside blocks)', async () => {
       ctx.server.addApiKey(KEY);
+      ctx.home.write({ user: { email: 'old@example.com', team_id: 't' }, api_key: OLD_KEY, foreign: 1 });
+      const r = await ctx.run(['auth', 'login', '--api-key', KEY]);
+      assert.equal(r.code, 0, r.output);
+      const file = ctx.home.read();
+      assert.deepEqual(Object.keys(file), ['foreign', 'api_key', 'user']);
+      assert.deepEqual(Object.keys(file.user), ['team_id', 'email', 'first_name', 'last_name', 'username']);
+      // An unverified key (HeyGen unreachable) is written beside an OAuth block it does not replace.
       ctx.home.write({
-        user: { email: 'old@example.com', team_id: 't' },
         oauth: { token_type: 'Bearer', access_token: 'at_SECRETACCESS_order_0123', vendor: 1, expires_at: isoIn(3600) },
         api_key: OLD_KEY,
         foreign: 1,
       });
-      const r = await ctx.run(['auth', 'login', '--api-key', KEY]);
-      assert.equal(r.code, 0, r.output);
-      const file = ctx.home.read();
-      assert.deepEqual(Object.keys(file), ['foreign', 'api_key', 'oauth', 'user']);
-      assert.deepEqual(Object.keys(file.oauth), ['vendor', 'access_token', 'expires_at', 'token_type']);
-      assert.deepEqual(Object.keys(file.user), ['team_id', 'email', 'first_name', 'last_name', 'username']);
+      ctx.server.queue('me', { destroy: true });
+      assert.equal((await ctx.run(['auth', 'login', '--api-key', KEY])).code, 1);
+      const unverified = ctx.home.read();
+      assert.deepEqual(Object.keys(unverified), ['foreign', 'api_key', 'oauth']);
+      assert.deepEqual(Object.keys(unverified.oauth), ['vendor', 'access_token', 'expires_at', 'token_type']);
     });
 
     test('a legacy plaintext file is upgraded to JSON', async () => {
@@ -246,38 +257,35 @@ describe('auth login --api-key', () => {
   });
 
   describe('rejection and failures', () => {
-    test('401 with a previous key: rolled back to the previous credential', async () => {
+    test('401 with a previous key: nothing is written, the previous credential is unchanged', async () => {
       const prior = { keep_me: { x: 1 }, api_key: OLD_KEY, user: { email: 'old@example.com', team_id: 't-1' } };
-      ctx.home.write(prior);
+      const before = ctx.home.write(prior);
       const r = await ctx.run(['auth', 'login', '--api-key', KEY]);
       assert.equal(r.code, 1, r.output);
       assert.match(r.stderr, /HeyGen rejected the API key/);
-      assert.match(r.stderr, /Rolled back to the previous credential\./);
+      assert.match(r.stderr, /Nothing was saved; the previous credential is unchanged\./);
       assert.match(r.stderr, /auth login --api-key/, 're-run hint');
-      assert.deepEqual(ctx.home.read(), prior);
+      assert.equal(ctx.home.readRaw(), before, 'byte-identical');
       assert.equal(ctx.server.requests('me').length, 1);
     });
 
-    test('401 on a first login: the rejected key is removed and no file remains', async () => {
+    test('401 on a first login: no file is created', async () => {
       const r = await ctx.run(['auth', 'login', '--api-key', KEY]);
       assert.equal(r.code, 1, r.output);
       assert.match(r.stderr, /HeyGen rejected the API key/);
-      assert.match(r.stderr, /Removed the rejected credential\./);
+      assert.match(r.stderr, /Nothing was saved\./);
       assert.equal(ctx.home.exists(), false);
     });
 
-    test(
-      'the rollback notice survives a 401 body that echoes the x-api-key header',
-      async () => {
-        ctx.home.write({ api_key: OLD_KEY });
-        ctx.server.queue('me', (req) => ({ status: 401, body: `rejected. x-api-key: ${req.headers['x-api-key']}` }));
-        const r = await ctx.run(['auth', 'login', '--api-key', KEY]);
-        assert.equal(r.code, 1);
-        assert.equal(ctx.home.read().api_key, OLD_KEY, 'the rollback itself happened');
-        assert.ok(!r.output.includes(KEY));
-        assert.match(r.stderr, /Rolled back to the previous credential\./);
-      },
-    );
+    test('a 401 body that echoes the x-api-key header is scrubbed; the file is untouched', async () => {
+      const before = ctx.home.write({ api_key: OLD_KEY });
+      ctx.server.queue('me', (req) => ({ status: 401, body: `rejected. x-api-key: ${req.headers['x-api-key']}` }));
+      const r = await ctx.run(['auth', 'login', '--api-key', KEY]);
+      assert.equal(r.code, 1);
+      assert.equal(ctx.home.readRaw(), before);
+      assert.ok(!r.output.includes(KEY));
+      assert.match(r.stderr, /the previous credential is unchanged/);
+    });
 
     test('401 when the file held only foreign data: the foreign data stays', async () => {
       ctx.home.write({ foreign: { v: 2 } });
@@ -287,22 +295,118 @@ describe('auth login --api-key', () => {
       assert.deepEqual(ctx.home.read(), { foreign: { v: 2 } });
     });
 
-    test('5xx: the new key stays on disk and the message says it could not be verified', async () => {
-      ctx.home.write({ api_key: OLD_KEY });
+    // Any HTTP answer but 2xx keeps the previous state and says what the API answered.
+    const answers = [
+      ['400', { status: 400, json: { error: 'bad request' } }, /HeyGen API error \(400\)/],
+      ['402', { status: 402, json: { error: 'plan_upgrade_required' } }, /HeyGen API error \(402\).*plan_upgrade_required/],
+      ['403', { status: 403, json: { error: 'forbidden' } }, /HeyGen API error \(403\)/],
+      ['429', { status: 429, headers: { 'retry-after': '5' }, json: { error: 'slow down' } }, /HeyGen API error \(429\)/],
+      ['431', { status: 431, body: '' }, /HeyGen API error \(431\).*Request Header Fields Too Large/],
+      ['500', { status: 500, body: 'boom' }, /HeyGen API error \(500\): boom/],
+      ['502', { status: 502, body: '<html>bad gateway</html>' }, /HeyGen API error \(502\)/],
+      ['503', { status: 503, json: { error: 'maintenance' } }, /HeyGen API error \(503\).*maintenance/],
+      ['200 with a non-JSON body', { status: 200, body: '<html>captive portal</html>' }, /non-JSON/],
+    ];
+    for (const [name, spec, said] of answers) {
+      test(`HTTP ${name}: nothing is written, the message says what HeyGen answered`, async () => {
+        const before = ctx.home.write({ api_key: OLD_KEY, user: { email: 'old@example.com' } });
+        ctx.server.addApiKey(KEY);
+        ctx.server.queue('me', spec);
+        const r = await ctx.run(['auth', 'login', '--api-key', KEY]);
+        assert.equal(r.code, 1, r.output);
+        assert.match(r.stderr, /HeyGen did not accept the API key/);
+        assert.match(r.stderr, said);
+        assert.match(r.stderr, /Nothing was saved; the previous credential is unchanged\./);
+        assert.ok(!/could not be verified|saved but/.test(r.output), r.output);
+        assert.equal(ctx.home.readRaw(), before, 'byte-identical');
+        assert.equal(ctx.server.requests('me').length, 1, 'one check, no retry');
+      });
+    }
+
+    test('HTTP 503 whose body breaks off: still an answer from HeyGen, nothing is written', async () => {
+      const before = ctx.home.write({ api_key: OLD_KEY });
+      ctx.server.queue('me', { status: 503, body: 'x'.repeat(2000), truncate: true });
+      const r = await ctx.run(['auth', 'login', '--api-key', KEY]);
+      assert.equal(r.code, 1, r.output);
+      assert.match(r.stderr, /HeyGen API error \(503\)/);
+      assert.match(r.stderr, /Nothing was saved; the previous credential is unchanged\./);
+      assert.equal(ctx.home.readRaw(), before);
+    });
+
+    test('HTTP 5xx on a first login: no file is created', async () => {
       ctx.server.queue('me', { status: 503, json: { error: 'maintenance' } });
       const r = await ctx.run(['auth', 'login', '--api-key', KEY]);
       assert.equal(r.code, 1, r.output);
-      assert.match(r.stderr, /503/);
-      assert.match(r.stderr, /could not be verified/);
-      assert.equal(ctx.home.read().api_key, KEY);
+      assert.match(r.stderr, /Nothing was saved\./);
+      assert.equal(ctx.home.exists(), false);
     });
 
-    test('network failure: the new key stays on disk', async () => {
+    test('a 10 MB pasted key is refused before anything is sent; the working key stays', async () => {
+      const before = ctx.home.write({ api_key: OLD_KEY });
+      const huge = 'k'.repeat(10 * 1024 * 1024);
+      const r = await ctx.run(['auth', 'login', '--api-key'], { input: `${huge}\n` });
+      assert.equal(r.code, 1, r.output.slice(0, 2000));
+      assert.match(r.stderr, /API key looks too long \(more than 1024 chars/);
+      assert.ok(r.output.length < 2000, 'the key is not echoed');
+      assert.equal(ctx.home.readRaw(), before);
+      assert.equal(ctx.server.log.length, 0);
+    });
+
+    for (const signal of ['SIGKILL', 'SIGTERM', 'SIGINT']) {
+      test(`${signal} during a stalled verification leaves the previous file byte-identical`, async () => {
+        const before = ctx.home.write({ api_key: OLD_KEY, user: { email: 'old@example.com' } });
+        ctx.server.queue('me', { stall: true });
+        let child;
+        const run = ctx.run(['auth', 'login', '--api-key', KEY], { onSpawn: (c) => (child = c) });
+        for (let i = 0; i < 600 && ctx.server.requests('me').length === 0; i++) {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        assert.equal(ctx.server.requests('me').length, 1, 'the verification is in flight');
+        child.kill(signal);
+        const r = await run;
+        assert.notEqual(r.code, 0, r.output);
+        assert.equal(ctx.home.readRaw(), before, 'the unchecked key was never written');
+        assert.deepEqual(fs.readdirSync(ctx.home.configDir).filter((f) => f.endsWith('.tmp')), []);
+      });
+    }
+
+    test('network failure: the key is saved unverified (as documented) and the message says so', async () => {
+      ctx.home.write({ api_key: OLD_KEY, user: { email: 'old@example.com', team_id: 't' } });
       ctx.server.queue('me', { destroy: true });
       const r = await ctx.run(['auth', 'login', '--api-key', KEY]);
       assert.equal(r.code, 1, r.output);
-      assert.match(r.stderr, /could not be verified/);
-      assert.equal(ctx.home.read().api_key, KEY);
+      assert.match(r.stderr, /The API key was saved but could not be verified/);
+      assert.match(r.stderr, /unreachable/);
+      const file = ctx.home.read();
+      assert.equal(file.api_key, KEY);
+      assert.deepEqual(file.user, { team_id: 't' }, 'the old identity is not claimed for the new key');
+    });
+
+    test('network failure with an OAuth session stored: the key is saved, and the OAuth session is said to stay in use', async () => {
+      const oauth = { access_token: 'at_SECRETACCESS_net_0123456789', expires_at: isoIn(3600) };
+      ctx.home.write({ oauth });
+      ctx.server.queue('me', { destroy: true });
+      const r = await ctx.run(['auth', 'login', '--api-key', KEY]);
+      assert.equal(r.code, 1, r.output);
+      assert.match(r.stderr, /The stored OAuth session stays in use until the key is verified/);
+      const file = ctx.home.read();
+      assert.equal(file.api_key, KEY);
+      assert.deepEqual(file.oauth, oauth);
+      assert.equal(ctx.server.requests('revoke').length, 0);
+    });
+
+    test('with an OAuth session stored, the new key is the one status and token use afterwards', async () => {
+      const AT = ctx.server.addAccessToken('at_SECRETACCESS_inuse_0123456789');
+      ctx.home.write({ oauth: { access_token: AT, refresh_token: 'rt_SECRETREFRESH_inuse_0123456789', expires_at: isoIn(3600) } });
+      ctx.server.addApiKey(KEY);
+      const r = await ctx.run(['auth', 'login', '--api-key', KEY]);
+      assert.equal(r.code, 0, r.output);
+      assert.match(r.stdout, /API key saved\. Authenticated as ada@example\.com\./);
+      assert.match(r.stderr, /OAuth session was signed out/);
+      const s = parseJson((await ctx.run(['auth', 'status', '--json'])).stdout);
+      assert.equal(s.type, 'api_key');
+      const t = await ctx.run(['auth', 'token']);
+      assert.equal(t.stdout.trim(), KEY);
     });
 
     test('after a successful login, status reports the stored key', async () => {
@@ -314,5 +418,47 @@ describe('auth login --api-key', () => {
       assert.equal(j.source, 'file_json');
       assert.equal(j.persisted_user.display_name, 'ada@example.com');
     });
+  });
+});
+
+describe('a symlinked credentials file', () => {
+  const ctx = useContract();
+
+  function linkCredentials() {
+    const targetDir = `${ctx.home.dir}/dotfiles`;
+    fs.mkdirSync(targetDir, { recursive: true });
+    fs.mkdirSync(ctx.home.configDir, { recursive: true, mode: 0o700 });
+    const target = `${targetDir}/heygen-credentials`;
+    fs.writeFileSync(target, `${JSON.stringify({ api_key: OLD_KEY, foreign: 1 }, null, 2)}\n`, { mode: 0o644 });
+    fs.symlinkSync('../dotfiles/heygen-credentials', ctx.home.credPath);
+    return target;
+  }
+
+  test('login writes through the link: the link stays, its target holds the new key (0600)', async () => {
+    const target = linkCredentials();
+    ctx.server.addApiKey(KEY);
+    const r = await ctx.run(['auth', 'login', '--api-key', KEY]);
+    assert.equal(r.code, 0, r.output);
+    assert.ok(fs.lstatSync(ctx.home.credPath).isSymbolicLink(), 'still a link');
+    assert.equal(fs.readlinkSync(ctx.home.credPath), '../dotfiles/heygen-credentials');
+    const file = JSON.parse(fs.readFileSync(target, 'utf8'));
+    assert.equal(file.api_key, KEY);
+    assert.equal(file.foreign, 1);
+    assert.equal(fileMode(target), 0o600);
+    assert.deepEqual(fs.readdirSync(`${ctx.home.dir}/dotfiles`), ['heygen-credentials'], 'no temp file left');
+    const s = parseJson((await ctx.run(['auth', 'status', '--json'])).stdout);
+    assert.equal(s.type, 'api_key');
+  });
+
+  test('logout removes the secret the link points to, and a later login writes through the link again', async () => {
+    const target = linkCredentials();
+    const out = await ctx.run(['auth', 'logout', '--yes']);
+    assert.equal(out.code, 0, out.output);
+    assert.equal(fs.existsSync(target), false, 'the stored key is gone');
+    ctx.server.addApiKey(KEY);
+    const r = await ctx.run(['auth', 'login', '--api-key', KEY]);
+    assert.equal(r.code, 0, r.output);
+    assert.ok(fs.lstatSync(ctx.home.credPath).isSymbolicLink());
+    assert.equal(JSON.parse(fs.readFileSync(target, 'utf8')).api_key, KEY);
   });
 });

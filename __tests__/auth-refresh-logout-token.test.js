@@ -252,19 +252,28 @@ describe('auth logout', () => {
     assert.equal(ctx.server.requests('revoke').length, 2);
   });
 
-  test('--keep-api-key with no OAuth still prints the retained message', async () => {
+  test('--keep-api-key with no OAuth says there was none, and keeps the key', async () => {
     ctx.home.write({ api_key: KEY });
     const r = await ctx.run(['auth', 'logout', '--keep-api-key', '--yes']);
     assert.equal(r.code, 0, r.output);
-    assert.match(r.stdout, /OAuth session removed\. API key retained\./);
+    assert.match(r.stdout, /^✓ No OAuth session was stored\. API key retained\.$/m);
     assert.equal(ctx.home.read().api_key, KEY);
   });
 
-  test('--keep-api-key with only OAuth and no foreign data deletes the file', async () => {
+  test('--keep-api-key with only OAuth and no foreign data deletes the file, and says no key remains', async () => {
     ctx.home.write({ oauth: { access_token: AT, expires_at: isoIn(600) } });
     const r = await ctx.run(['auth', 'logout', '--keep-api-key', '--yes']);
     assert.equal(r.code, 0, r.output);
+    assert.match(r.stdout, /^✓ OAuth session removed\. No API key was stored, so no HeyGen credential remains\.$/m);
+    assert.ok(!/API key retained/.test(r.stdout), r.stdout);
     assert.equal(ctx.home.exists(), false);
+  });
+
+  test('--keep-api-key with nothing stored says nothing was removed (never "API key retained")', async () => {
+    const r = await ctx.run(['auth', 'logout', '--keep-api-key', '--yes']);
+    assert.equal(r.code, 0, r.output);
+    assert.match(r.stdout, /^✓ No OAuth session and no API key were stored; nothing was removed\.$/m);
+    assert.ok(!/API key retained/.test(r.stdout), r.stdout);
   });
 
   test('an env key produces a warning and is not cleared', async () => {

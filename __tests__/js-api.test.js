@@ -124,7 +124,7 @@ describe('JS API', () => {
       assert.equal(server.requests('me')[0].headers['x-api-key'], KEY);
     });
 
-    test('rejection: UNAUTHENTICATED Error with a hint, no secret in the message, rolled back', async () => {
+    test('rejection: UNAUTHENTICATED Error with a hint, no secret in the message, nothing written', async () => {
       home.write({ api_key: KEY });
       server.queue('me', (req) => ({ status: 401, body: `key ${req.headers['x-api-key']} is not valid` }));
       const e = await rejects(api.loginWithApiKey(BAD));
@@ -134,7 +134,7 @@ describe('JS API', () => {
       assert.equal(typeof e.hint, 'string');
       assert.match(e.hint, /auth login --api-key/);
       assert.match(e.message, /HeyGen rejected the API key/);
-      assert.match(e.message, /Rolled back to the previous credential\./);
+      assert.match(e.message, /Nothing was saved; the previous credential is unchanged\./);
       assert.ok(!e.message.includes(BAD), `message leaks the key: ${e.message}`);
       assert.ok(!String(e.stack).includes(BAD), 'stack leaks the key');
       assert.equal(home.read().api_key, KEY);

@@ -111,3 +111,88 @@ pub fn describe() -> String {
         parts.join(" · ")
     }
 }
+
+/// A hosted provider's API key as the environment gives it. `plan`, `doctor` and the clients all
+/// read keys through [`api_key`], so a key one of them calls unusable is unusable for all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiKeyVar {
+    /// None of the variables is set to anything but blanks.
+    Unset,
+    /// The first non-blank variable, trimmed.
+    Usable { name: &'static str, key: String },
+    /// The first non-blank variable holds control characters (a pasted newline, an escape):
+    /// it would break the request header, so it is not used.
+    Invalid { name: &'static str },
+}
+
+impl ApiKeyVar {
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Self::Usable { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+
+    /// Why the key cannot be used, for a plan's `reason`.
+    pub fn problem(&self) -> Option<String> {
+        match self {
+            Self::Invalid { name } => {
+                Some(format!("{name} is set but contains control characters (a newline or similar)"))
+            }
+            _ => None,
+        }
+    }
+
+    /// What fixes it, for a plan's `setupHint`.
+    pub fn fix(&self) -> Option<String> {
+        match self {
+            Self::Invalid { name } => {
+                Some(format!("set {name} to the key alone, without newlines or control characters"))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The first of `names` that `get` gives a non-blank value for (see [`ApiKeyVar`]). An unusable
+/// value is registered with the scrubber all the same: it is still somebody's secret.
+pub fn api_key(get: &dyn Fn(&str) -> Option<String>, names: &[&'static str]) -> ApiKeyVar {
+    for name in names {
+        let Some(value) = get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) else { continue };
+        crate::auth::scrub::register_secret(&value);
+        if !crate::auth::oauth::is_header_safe(&value) {
+            return ApiKeyVar::Invalid { name };
+        }
+        return ApiKeyVar::Usable { name, key: value };
+    }
+    ApiKeyVar::Unset
+}
+
+/// [`api_key`] over the process environment.
+pub fn api_key_env(names: &[&'static str]) -> ApiKeyVar {
+    api_key(&|n| std::env::var(n).ok(), names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_keys_are_unset_usable_or_invalid() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |n: &str| pairs.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string())
+        };
+        assert_eq!(api_key(&env(&[]), &["A"]), ApiKeyVar::Unset);
+        assert_eq!(api_key(&env(&[("A", "   ")]), &["A"]), ApiKeyVar::Unset);
+        assert_eq!(
+            api_key(&env(&[("A", " k1234567 ")]), &["A"]),
+            ApiKeyVar::Usable { name: "A", key: "k1234567".into() }
+        );
+        let bad = api_key(&env(&[("A", "k12\u{1}34567"), ("B", "fine12345")]), &["A", "B"]);
+        assert_eq!(bad, ApiKeyVar::Invalid { name: "A" }, "the first set variable decides");
+        assert!(bad.problem().unwrap().contains("A is set but contains control characters"));
+        assert!(bad.fix().unwrap().contains("set A"));
+        assert_eq!(bad.key(), None);
+        assert_eq!(api_key(&env(&[("B", "fine12345")]), &["A", "B"]).key(), Some("fine12345"));
+    }
+}

@@ -86,8 +86,9 @@ function normalise(s) {
  * - pty: run under util-linux `script` so stdin/stdout/stderr are a real terminal
  * - ptyRedirect: shell redirections appended inside the pty (e.g. '</dev/null' → stdin not a TTY)
  * - onData(textSoFar, child): called as output arrives (normalised stdout + stderr)
+ * - onSpawn(child): called once the process is started (to signal it from a test)
  */
-function runCli(args, { server, home, env, input, pty = false, ptyRedirect = '', onData, timeoutMs = DEFAULT_TIMEOUT_MS } = {}) {
+function runCli(args, { server, home, env, input, pty = false, ptyRedirect = '', onData, onSpawn, timeoutMs = DEFAULT_TIMEOUT_MS } = {}) {
   const fullEnv = buildEnv({ server, home, env });
   let cmd;
   let argv;
@@ -131,6 +132,7 @@ function runCli(args, { server, home, env, input, pty = false, ptyRedirect = '',
       }
       resolve({ code: code === null ? `signal ${signal}` : code, stdout, stderr, output: stdout + stderr });
     });
+    if (onSpawn) onSpawn(child);
     if (input !== undefined) child.stdin.write(input);
     if (!pty) child.stdin.end();
     else child.on('close', () => child.stdin.destroy());

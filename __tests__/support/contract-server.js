@@ -12,6 +12,9 @@
 //   - body: raw body (a string, or a Buffer sent as is)
 //   - truncate: declare a content-length larger than what is sent, send part, destroy the socket
 //   - destroy: destroy the socket without any response
+//   - trickle: answer 200 headers at once, then a 2 KB body one byte every 100 ms (stops when the
+//     client goes away)
+//   - stall: never answer (the socket stays open until the client goes away or the server stops)
 //   - fallthrough: true → use the default behaviour (after delayMs)
 
 const http = require('node:http');
@@ -202,6 +205,19 @@ class ContractServer {
 
   _send(res, spec) {
     const go = () => {
+      if (spec.stall) return;
+      if (spec.trickle) {
+        const total = 2048;
+        res.writeHead(spec.status || 200, { 'content-type': 'application/json', 'content-length': String(total) });
+        let sent = 0;
+        const timer = setInterval(() => {
+          if (res.destroyed || sent >= total) return clearInterval(timer);
+          res.write(' ');
+          sent += 1;
+        }, 100);
+        res.on('close', () => clearInterval(timer));
+        return;
+      }
       if (spec.destroy) {
         res.socket.destroy();
         return;

@@ -477,7 +477,9 @@ const API_ENV = /^(HEYGEN_|HYPERFRAMES_|ELEVENLABS_|GEMINI_|GOOGLE_API_KEY$|OPEN
 function setProcessEnv(vars) {
   const saved = { ...process.env };
   for (const k of Object.keys(process.env)) if (API_ENV.test(k)) delete process.env[k];
-  Object.assign(process.env, vars);
+  // Each JS-API test is its own run: a provider that failed in an earlier test of this process is
+  // not skipped in the next (hosted-waits.test.js covers the skipping, also across JS calls).
+  Object.assign(process.env, { HYPERFRAMES_PROVIDER_COOLDOWN_MS: '1' }, vars);
   return () => {
     for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
     Object.assign(process.env, saved);

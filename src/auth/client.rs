@@ -123,9 +123,13 @@ impl HeygenClient {
                 .await
                 .map_err(|e| AuthError::network(format!("HeyGen API unreachable: {}", http::describe(&e))))?;
             let status = resp.status();
-            let bytes = http::read_body_capped(resp, http::DEFAULT_BODY_LIMIT)
-                .await
-                .map_err(|e| AuthError::network(format!("HeyGen API response: {e}")))?;
+            let bytes = match http::read_body_capped(resp, http::DEFAULT_BODY_LIMIT).await {
+                Ok(bytes) => bytes,
+                // The status already answered: an error status is HeyGen's answer even when its
+                // body broke off (only a success needs the body).
+                Err(e) if !status.is_success() => format!("({e})").into_bytes(),
+                Err(e) => return Err(AuthError::network(format!("HeyGen API response: {e}"))),
+            };
             if status.as_u16() == 401 {
                 if !retried && cred.kind == Kind::OAuth && cred.refresh_token.is_some() {
                     retried = true;

@@ -14,6 +14,9 @@ use crate::blocking;
 
 pub const CALLBACK_TIMEOUT: Duration = Duration::from_secs(120);
 pub const MIN_API_KEY_LEN: usize = 8;
+/// HeyGen keys are well under 100 characters; anything this long is a paste gone wrong (a whole
+/// file, a log) and would only be refused by the server as an oversized header.
+pub const MAX_API_KEY_LEN: usize = 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoginEvent {
@@ -58,6 +61,11 @@ pub fn validate_api_key(key: &str) -> AuthResult<()> {
     }
     if key.chars().count() < MIN_API_KEY_LEN {
         return Err(AuthError::usage(format!("API key looks too short (got {} chars).", key.chars().count())));
+    }
+    if key.len() > MAX_API_KEY_LEN {
+        return Err(AuthError::usage(format!(
+            "API key looks too long (more than {MAX_API_KEY_LEN} chars; HeyGen keys are much shorter). Paste only the key."
+        )));
     }
     Ok(())
 }
@@ -111,73 +119,120 @@ async fn store_user(store: &Store, user: Option<&UserInfo>) -> AuthResult<()> {
 }
 
 /// Refuses early, before any network or browser work, when the store cannot be written safely.
-async fn precheck_store(store: &Store) -> AuthResult<()> {
+async fn precheck_store(store: &Store) -> AuthResult<super::store::Loaded> {
     let s = Store::at(store.dir());
-    blocking(move || s.load().map(|_| ())).await
+    blocking(move || s.load()).await
 }
 
+/// What a new API key replaced when it was written.
+struct KeyWrite {
+    save: SaveOutcome,
+    /// The OAuth session the key displaced (verified keys only).
+    dropped_oauth: Option<super::store::OAuthBlock>,
+    /// The OAuth session that stays in use (unverified keys only).
+    kept_oauth: bool,
+}
+
+/// Writes `key` (re-reading the file under the lock). A verified key (`user` is Some) becomes the
+/// credential in use: a stored OAuth session would win over it, so it is removed. An unverified
+/// key leaves an OAuth session in place. The user block follows the identity the key proved (none
+/// when unverified).
+async fn write_api_key(store: &Store, key: String, user: Option<&UserInfo>, keyring: bool) -> AuthResult<KeyWrite> {
+    let s = Store::at(store.dir());
+    let verified = user.is_some();
+    let block = user.map(UserInfo::as_store_user).filter(|u| u.has_identity());
+    let use_keyring = wants_keyring(keyring);
+    let ((dropped_oauth, kept_oauth), save) = blocking(move || {
+        s.update(move |c| {
+            c.api_key = Some(key);
+            let extra = c.user.take().map(|u| u.extra).unwrap_or_default();
+            let mut next = block.unwrap_or_default();
+            next.extra = extra;
+            c.user = (!next.is_empty()).then_some(next);
+            if use_keyring {
+                c.set_keyring_marker(true);
+            }
+            Ok(if verified { (c.oauth.take(), false) } else { (None, c.oauth.is_some()) })
+        })
+    })
+    .await?;
+    Ok(KeyWrite { save, dropped_oauth, kept_oauth })
+}
+
+/// Best-effort revocation of an OAuth session that is no longer stored anywhere.
+async fn revoke_dropped(oauth: &super::store::OAuthBlock) -> Vec<String> {
+    let cfg = OAuthConfig::from_env();
+    let http = crate::http::client(oauth::REVOKE_TIMEOUT);
+    let mut warnings = Vec::new();
+    if let Some(rt) = &oauth.refresh_token {
+        warnings.extend(oauth::revoke(&http, &cfg, rt, "refresh_token").await);
+    }
+    if !oauth.access_token.is_empty() {
+        warnings.extend(oauth::revoke(&http, &cfg, &oauth.access_token, "access_token").await);
+    }
+    warnings
+}
+
+/// Signs in with an API key. The key is checked with `GET /v3/users/me` *before* anything is
+/// written, so an interrupted check (Ctrl-C, kill) or any HTTP answer other than 2xx leaves the
+/// credentials file exactly as it was. Only when HeyGen cannot be reached at all is the key saved
+/// unverified (as documented: the user asked for it and the check may simply be offline).
 pub async fn login_with_api_key(key: String, keyring: bool) -> AuthResult<LoginOutcome> {
     let key = key.trim().to_string();
     validate_api_key(&key)?;
     scrub::register_secret(&key);
     let store = Store::from_env();
-    precheck_store(&store).await?;
-
-    let (previous, save) = {
-        let s = Store::at(store.dir());
-        let k = key.clone();
-        let use_keyring = wants_keyring(keyring);
-        blocking(move || {
-            s.update(move |c| {
-                let prev = c.api_key.replace(k);
-                if use_keyring {
-                    c.set_keyring_marker(true);
-                }
-                Ok(prev)
-            })
-        })
-        .await?
-    };
+    let had_credential = precheck_store(&store).await?.creds.has_credential();
+    let unchanged =
+        if had_credential { "Nothing was saved; the previous credential is unchanged." } else { "Nothing was saved." };
 
     let cred = Credential::api_key(Source::FileJson, key.clone());
     match HeygenClient::new(cred).users_me().await {
         Ok(user) => {
-            store_user(&store, Some(&user)).await?;
+            let write = write_api_key(&store, key, Some(&user), keyring).await?;
+            let mut warnings = outcome_warnings(&write.save);
+            if let Some(dropped) = &write.dropped_oauth {
+                warnings.push(
+                    "The stored OAuth session was signed out so that this API key is the credential in use \
+                     (run `hyperframes auth login` to switch back to OAuth)."
+                        .to_string(),
+                );
+                warnings.extend(revoke_dropped(dropped).await);
+            }
             Ok(LoginOutcome {
                 identity: user.display_name(),
                 identity_error: None,
-                in_keyring: save.in_keyring,
-                warnings: outcome_warnings(&save),
+                in_keyring: write.save.in_keyring,
+                warnings,
             })
         }
         Err(e) if e.code == AuthErrorCode::Unauthenticated => {
-            let s = Store::at(store.dir());
-            let had_previous = previous.is_some();
-            let rolled = blocking(move || {
-                s.update(move |c| {
-                    if c.api_key.as_deref() == Some(key.as_str()) {
-                        c.api_key = previous;
-                    }
-                    Ok(())
-                })
-            })
-            .await;
             let detail = e.message.trim_start_matches("HeyGen rejected the credential: ").to_string();
-            let what = match (rolled, had_previous) {
-                (Err(re), _) => format!("The rejected key could not be removed: {}", re.message),
-                (Ok(_), true) => "Rolled back to the previous credential.".to_string(),
-                (Ok(_), false) => "Removed the rejected credential.".to_string(),
-            };
-            Err(AuthError::new(AuthErrorCode::Unauthenticated, format!("HeyGen rejected the API key ({detail}). {what}"))
+            Err(AuthError::new(AuthErrorCode::Unauthenticated, format!("HeyGen rejected the API key ({detail}). {unchanged}"))
                 .with_hint("Check the key at https://app.heygen.com/settings/api and run `hyperframes auth login --api-key` again."))
         }
-        Err(mut e) => {
-            e.message = format!(
-                "{} The key was saved but could not be verified; run `hyperframes auth status` to check it later.",
-                e.message
+        Err(e) if e.code == AuthErrorCode::Network => {
+            let write = write_api_key(&store, key, None, keyring).await?;
+            let mut message = format!(
+                "The API key was saved but could not be verified: {} Run `hyperframes auth status` to check it once HeyGen is reachable.",
+                e.message.trim_end_matches('.')
             );
-            Err(e)
+            if write.kept_oauth {
+                message.push_str(
+                    " The stored OAuth session stays in use until the key is verified: run `hyperframes auth login --api-key` again to switch.",
+                );
+            }
+            Err(AuthError::new(AuthErrorCode::Network, message).with_hint(
+                "HeyGen could not be reached (network, proxy or HEYGEN_API_URL); the unverified key is kept as documented.",
+            ))
         }
+        Err(e) => Err(AuthError::new(
+            e.code,
+            format!("HeyGen did not accept the API key: {} {unchanged}", e.message.trim_end_matches('.')),
+        )
+        .with_hint(
+            "Check the key at https://app.heygen.com/settings/api and run `hyperframes auth login --api-key` again.",
+        )),
     }
 }
 

@@ -117,7 +117,11 @@ fn env_key(name: &str, source: Source) -> AuthResult<Option<Credential>> {
         return Ok(None);
     }
     if !is_header_safe(&value) {
-        return Err(AuthError::invalid_store(format!("`{name}` contains control characters")).with_hint(format!(
+        return Err(AuthError::new(
+            super::error::AuthErrorCode::InvalidStore,
+            format!("{name} is not a usable key: it contains control characters (a newline or similar)."),
+        )
+        .with_hint(format!(
             "Set {name} to the key alone, without newlines (e.g. `export {name}=\"$(cat key.txt | tr -d '\\n')\"`)."
         )));
     }

@@ -14,7 +14,10 @@ use crate::blocking;
 pub struct LogoutOutcome {
     /// The file that was removed (None when it did not exist or was kept).
     pub removed: Option<String>,
+    /// `--keep-api-key`: whether a stored API key was there to keep.
     pub kept_api_key: bool,
+    /// `--keep-api-key`: whether there was an OAuth session to remove.
+    pub removed_oauth: bool,
     /// Environment variables that still provide a key.
     pub env_still_set: Vec<&'static str>,
     pub warnings: Vec<String>,
@@ -44,20 +47,26 @@ pub async fn logout(keep_api_key: bool) -> AuthResult<LogoutOutcome> {
     let s = Store::at(store.dir());
     let path = paths::display(&store.path());
     if keep_api_key {
-        blocking(move || {
+        let ((removed_oauth, kept_api_key), _) = blocking(move || {
             s.update(|c| {
-                c.oauth = None;
+                let removed_oauth = c.oauth.take().is_some();
                 if !c.has_credential() {
                     c.user = c.user.take().map(|u| super::store::UserBlock { extra: u.extra, ..Default::default() });
                 }
-                Ok(())
+                Ok((removed_oauth, c.api_key.is_some()))
             })
         })
         .await?;
-        return Ok(LogoutOutcome { removed: None, kept_api_key: true, env_still_set, warnings });
+        return Ok(LogoutOutcome { removed: None, kept_api_key, removed_oauth, env_still_set, warnings });
     }
     let removed = blocking(move || s.delete()).await?;
-    Ok(LogoutOutcome { removed: removed.then_some(path), kept_api_key: false, env_still_set, warnings })
+    Ok(LogoutOutcome {
+        removed: removed.then_some(path),
+        kept_api_key: false,
+        removed_oauth: false,
+        env_still_set,
+        warnings,
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -295,6 +295,9 @@ fn apply_secret_blob(c: &mut Credentials, blob: &str) -> AuthResult<()> {
 // ---------------------------------------------------------------------------------------------
 // Files
 
+/// Symbolic links followed from the credentials path before giving up (as the kernel's ELOOP).
+const MAX_LINK_HOPS: usize = 40;
+
 pub struct Store {
     dir: PathBuf,
 }
@@ -444,12 +447,43 @@ impl Store {
         Ok(SaveOutcome { in_keyring: false, warning: None })
     }
 
+    /// The file the credentials live in: the credentials path, or, when that is a symbolic link
+    /// (dotfiles setups), the file it points to, followed link by link (a dangling link gives
+    /// the path it names, so a first write creates the target).
+    fn resolved_path(&self) -> io::Result<PathBuf> {
+        let mut path = self.path();
+        for _ in 0..MAX_LINK_HOPS {
+            match fs::symlink_metadata(&path) {
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    let target = fs::read_link(&path)?;
+                    path = match path.parent() {
+                        Some(dir) if target.is_relative() => dir.join(target),
+                        _ => target,
+                    };
+                }
+                _ => return Ok(path),
+            }
+        }
+        Err(io::Error::other("too many levels of symbolic links"))
+    }
+
+    /// Replaces the credentials file with `text` through a temporary file and a rename in the
+    /// same directory. A symlinked credentials path is written through: the link stays, its
+    /// target is replaced (mode 0600).
     fn write_atomically(&self, text: &str) -> AuthResult<()> {
         self.ensure_dir()?;
-        let path = self.path();
+        let shown = self.path();
+        let cannot =
+            |e: &io::Error| AuthError::io(format!("cannot write {}: {}", paths::display(&shown), io_detail(e)));
+        let path = self.resolved_path().map_err(|e| cannot(&e))?;
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| self.dir.clone());
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| paths::CREDENTIALS_FILE.into());
         let millis =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
-        let tmp = self.dir.join(format!("{}.{}.{}.tmp", paths::CREDENTIALS_FILE, std::process::id(), millis));
+        let tmp = dir.join(format!("{name}.{}.{}.tmp", std::process::id(), millis));
         let result = (|| -> io::Result<()> {
             let mut opts = OpenOptions::new();
             opts.write(true).create_new(true);
@@ -471,16 +505,20 @@ impl Store {
         })();
         if let Err(e) = result {
             let _ = fs::remove_file(&tmp);
-            return Err(AuthError::io(format!("cannot write {}: {}", paths::display(&path), io_detail(&e))));
+            return Err(cannot(&e));
         }
         Ok(())
     }
 
+    /// Removes the credentials (idempotent). Through a symlink, the target holding the secrets is
+    /// removed and the link is left for the next sign-in to write through.
     fn remove_file(&self) -> AuthResult<bool> {
-        match fs::remove_file(self.path()) {
+        let cannot =
+            |e: &io::Error| AuthError::io(format!("cannot remove {}: {}", paths::display(&self.path()), io_detail(e)));
+        match fs::remove_file(self.resolved_path().map_err(|e| cannot(&e))?) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(AuthError::io(format!("cannot remove {}: {}", paths::display(&self.path()), io_detail(&e)))),
+            Err(e) => Err(cannot(&e)),
         }
     }
 

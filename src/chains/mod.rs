@@ -9,6 +9,7 @@
 //! partial file behind.
 
 pub mod describe;
+pub mod health;
 pub mod limits;
 pub mod music;
 pub mod sfx;
@@ -52,7 +53,7 @@ impl ChainError {
         self
     }
 
-    fn at(mut self, provider: &'static str, falls_through: bool) -> Self {
+    pub(crate) fn at(mut self, provider: &'static str, falls_through: bool) -> Self {
         self.provider = Some(provider);
         self.falls_through = falls_through;
         self
@@ -145,6 +146,8 @@ pub struct Providers {
     pub lyria: Option<Lyria>,
     /// How many requests each provider serves at once (unlimited by default).
     pub limits: limits::Limits,
+    /// Which providers keep failing (shared by the whole process when built from the environment).
+    pub health: std::sync::Arc<health::Health>,
 }
 
 impl Providers {
@@ -166,6 +169,7 @@ impl Providers {
             elevenlabs: facts.elevenlabs_key.then(ElevenLabs::from_env).flatten(),
             lyria: facts.gemini_key.then(Lyria::from_env).flatten(),
             limits: limits::Limits::default(),
+            health: health::Health::shared(),
         }
     }
 }
@@ -240,10 +244,14 @@ pub(crate) fn nothing_serves(plan: &Plan) -> ChainError {
 }
 
 /// Tries `order` in turn; see the module docs. On success, returns the serving provider's result
-/// and the skipped failures.
+/// and the skipped failures. Each provider is tried in its turn ([`limits`]); a provider that keeps
+/// failing in this run ([`health`]) is skipped while a later one can still serve (checked once
+/// the turn comes, so calls queued behind the failures learn from them).
 pub(crate) async fn walk<T, F, Fut>(
+    capability: plan::Capability,
     order: &[&'static str],
     routing: &Routing,
+    providers: &Providers,
     mut attempt: F,
 ) -> ChainResult<(T, Vec<String>)>
 where
@@ -252,10 +260,24 @@ where
 {
     let mut anomalies = Vec::new();
     for (i, provider) in order.iter().enumerate() {
-        match attempt(provider).await {
+        let last = i + 1 == order.len();
+        let turn = providers.limits.permit(provider).await;
+        if let Some(skipped) = providers.health.skip(provider, capability, std::time::Instant::now()) {
+            anomalies.extend(skipped.note);
+            if last || routing.no_fallback {
+                let mut e = skipped.error;
+                e.anomalies = anomalies;
+                return Err(e);
+            }
+            continue;
+        }
+        let outcome = attempt(provider).await;
+        // Recorded before the turn passes on, so the next call in line sees it.
+        providers.health.record(provider, capability, &outcome, std::time::Instant::now());
+        drop(turn);
+        match outcome {
             Ok(v) => return Ok((v, anomalies)),
             Err(mut e) => {
-                let last = i + 1 == order.len();
                 if last || routing.no_fallback || !e.falls_through {
                     anomalies.append(&mut e.anomalies);
                     e.anomalies = anomalies;

@@ -94,7 +94,9 @@ pub async fn music_with_generation(
     }
     let plan = plan_for(Capability::Music, facts);
     let order = order(&plan, &req.routing, facts)?;
-    let (served, anomalies) = walk(&order, &req.routing, |p| attempt(p, prompt, req, providers, generation)).await?;
+    let (served, anomalies) =
+        walk(Capability::Music, &order, &req.routing, providers, |p| attempt(p, prompt, req, providers, generation))
+            .await?;
     Ok(MusicResult {
         path: req.output.clone(),
         provider: served.provider,

@@ -53,7 +53,8 @@ pub async fn sfx_with(req: &SfxRequest, facts: &Facts, providers: &Providers) ->
     let plan = plan_for(Capability::SoundEffects, facts);
     let order = order(&plan, &req.routing, facts)?;
     let ((provider, name, duration), anomalies) =
-        walk(&order, &req.routing, |p| attempt(p, query, &req.output, providers)).await?;
+        walk(Capability::SoundEffects, &order, &req.routing, providers, |p| attempt(p, query, &req.output, providers))
+            .await?;
     Ok(SfxResult { path: req.output.clone(), provider, name, duration, anomalies })
 }
 
@@ -63,7 +64,6 @@ async fn attempt(
     output: &Path,
     providers: &Providers,
 ) -> ChainResult<(&'static str, String, f64)> {
-    let _turn = providers.limits.permit(provider).await;
     match provider {
         "heygen" => {
             let client = providers.heygen.as_ref().ok_or_else(|| super::not_configured(provider))?;

@@ -103,13 +103,13 @@ pub async fn voice_with(req: &VoiceRequest, facts: &Facts, providers: &Providers
             order.retain(|p| *p == family);
         }
     }
-    let (mut result, anomalies) =
-        walk(&order, &req.routing, |p| attempt(p, req, providers)).await.map_err(|mut e| {
-            skipped_ahead.append(&mut e.anomalies);
-            skipped_ahead.append(&mut skipped_after);
-            e.anomalies = std::mem::take(&mut skipped_ahead);
-            e
-        })?;
+    let walked = walk(Capability::Voice, &order, &req.routing, providers, |p| attempt(p, req, providers));
+    let (mut result, anomalies) = walked.await.map_err(|mut e| {
+        skipped_ahead.append(&mut e.anomalies);
+        skipped_ahead.append(&mut skipped_after);
+        e.anomalies = std::mem::take(&mut skipped_ahead);
+        e
+    })?;
     skipped_ahead.extend(anomalies);
     result.anomalies = skipped_ahead;
     Ok(result)
@@ -118,7 +118,6 @@ pub async fn voice_with(req: &VoiceRequest, facts: &Facts, providers: &Providers
 async fn attempt(provider: &'static str, req: &VoiceRequest, providers: &Providers) -> ChainResult<VoiceResult> {
     let lang = req.lang.as_deref().map(str::trim).filter(|l| !l.is_empty());
     let voice = req.voice.as_deref().map(str::trim).filter(|v| !v.is_empty());
-    let _turn = providers.limits.permit(provider).await;
     match provider {
         "heygen" => {
             let client = providers.heygen.as_ref().ok_or_else(|| super::not_configured(provider))?;

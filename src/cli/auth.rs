@@ -184,8 +184,14 @@ async fn logout(keep_api_key: bool, yes: bool, tty: Tty, out: &Output) -> i32 {
                     out.yellow("⚠")
                 ));
             }
-            if o.kept_api_key {
-                out.out(&format!("{} OAuth session removed. API key retained.", out.green("✓")));
+            if keep_api_key {
+                let line = match (o.removed_oauth, o.kept_api_key) {
+                    (true, true) => "OAuth session removed. API key retained.",
+                    (true, false) => "OAuth session removed. No API key was stored, so no HeyGen credential remains.",
+                    (false, true) => "No OAuth session was stored. API key retained.",
+                    (false, false) => "No OAuth session and no API key were stored; nothing was removed.",
+                };
+                out.out(&format!("{} {line}", out.green("✓")));
             } else if let Some(path) = o.removed {
                 out.out(&format!("{} Signed out. Removed {path}.", out.green("✓")));
             } else {

@@ -230,12 +230,8 @@ impl ElevenLabs {
 
     /// `ELEVENLABS_API_KEY` (non-empty), `ELEVENLABS_API_URL` and `ELEVENLABS_MODEL`.
     pub fn from_env() -> Option<Self> {
-        let key = env_value("ELEVENLABS_API_KEY")?;
-        if !crate::auth::oauth::is_header_safe(&key) {
-            scrub::register_secret(&key);
-            tracing::warn!("ELEVENLABS_API_KEY contains control characters; ignoring it");
-            return None;
-        }
+        // Read as the plan reads it: a key with control characters is unusable for both.
+        let key = crate::environment::api_key_env(super::plan::ELEVENLABS_KEYS).key()?.to_string();
         let base = env_value("ELEVENLABS_API_URL").unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
         let mut client = Self::new(key, &base);
         if let Some(model) = env_value("ELEVENLABS_MODEL") {

@@ -2,7 +2,6 @@
 //! instead, and what the user can do.
 
 use std::fmt;
-use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProviderErrorCode {
@@ -100,9 +99,6 @@ impl fmt::Display for ProviderError {
 impl std::error::Error for ProviderError {}
 
 pub type ProviderResult<T> = Result<T, ProviderError>;
-
-/// How long a rate-limited request may be asked to wait before we give up on it.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 
 #[cfg(test)]
 mod tests {

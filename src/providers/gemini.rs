@@ -46,7 +46,7 @@ pub const MODEL_ENV: &str = "HYPERFRAMES_GEMINI_MODEL";
 
 /// `GEMINI_API_KEY`, else `GOOGLE_API_KEY` (blank values count as unset).
 pub(crate) fn api_key_from(get: &dyn Fn(&str) -> Option<String>) -> Option<String> {
-    ["GEMINI_API_KEY", "GOOGLE_API_KEY"].iter().find_map(|name| non_blank(get(name)))
+    crate::environment::api_key(get, super::plan::GEMINI_KEYS).key().map(String::from)
 }
 
 /// `GEMINI_API_URL`, else the public endpoint.

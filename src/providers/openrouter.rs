@@ -96,7 +96,7 @@ impl OpenRouter {
     }
 
     pub(crate) fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Option<Self> {
-        let key = non_blank(get("OPENROUTER_API_KEY"))?;
+        let key = crate::environment::api_key(get, super::plan::OPENROUTER_KEYS).key()?.to_string();
         let base = non_blank(get("OPENROUTER_API_URL")).unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
         let timeout = vision::request_timeout_from(get("HYPERFRAMES_VISION_TIMEOUT_MS").as_deref());
         let client = Self::new(key, base, Policy { timeout, ..Policy::default() }, Arc::new(TokioSleeper));

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Capability {
     Voice,
     Music,
@@ -40,6 +40,10 @@ pub struct Facts {
     pub onnx_runtime: bool,
     /// `--local-only` / `HYPERFRAMES_OFFLINE=1`: no hosted provider is considered.
     pub local_only: bool,
+    /// Hosted providers whose credential is present but unusable (a key with control characters,
+    /// a broken credentials file): provider → (reason, what fixes it). Such a provider is
+    /// unavailable with that reason instead of "no key".
+    pub key_problems: std::collections::BTreeMap<&'static str, (String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,21 +74,21 @@ fn hosted(
     hint: &str,
     f: &Facts,
 ) -> Candidate {
+    let problem = f.key_problems.get(provider).filter(|_| !has_key);
     let reason = if f.local_only {
         Some("local-only mode: no network".to_string())
+    } else if let Some((why, _)) = problem {
+        Some(why.clone())
     } else if !has_key {
         Some(missing.to_string())
     } else {
         None
     };
-    Candidate {
-        provider,
-        label,
-        local: false,
-        available: reason.is_none(),
-        setup_hint: (!has_key).then(|| hint.to_string()),
-        reason,
-    }
+    let setup_hint = match problem {
+        Some((_, fix)) => Some(fix.clone()),
+        None => (!has_key).then(|| hint.to_string()),
+    };
+    Candidate { provider, label, local: false, available: reason.is_none(), setup_hint, reason }
 }
 
 const HEYGEN_MISSING: &str = "not signed in to HeyGen";
@@ -179,21 +183,46 @@ fn candidates(cap: Capability, f: &Facts) -> Vec<Candidate> {
     }
 }
 
-fn env_set(name: &str) -> bool {
-    std::env::var(name).is_ok_and(|v| !v.trim().is_empty())
-}
+/// The variables each hosted provider's key is read from, first match wins.
+pub const ELEVENLABS_KEYS: &[&str] = &["ELEVENLABS_API_KEY"];
+pub const GEMINI_KEYS: &[&str] = &["GEMINI_API_KEY", "GOOGLE_API_KEY"];
+pub const OPENROUTER_KEYS: &[&str] = &["OPENROUTER_API_KEY"];
 
 impl Facts {
     /// Reads the environment, the credential store and the models dir. Cheap: no network, and ONNX
     /// Runtime is only located, not loaded. Blocking when the credential lives in the OS keyring.
     pub fn gather(local_only: bool) -> Facts {
+        use crate::environment::api_key_env;
         let store = crate::auth::store::Store::from_env();
-        let heygen = matches!(crate::auth::resolve::try_resolve(&store, chrono::Utc::now()), Ok(Some(_)));
+        let mut key_problems = std::collections::BTreeMap::new();
+        let heygen = match crate::auth::resolve::try_resolve(&store, chrono::Utc::now()) {
+            Ok(found) => found.is_some(),
+            Err(e) => {
+                let fix = e.hint.clone().unwrap_or_else(|| HEYGEN_HINT.to_string());
+                key_problems.insert("heygen", (e.message.trim_end_matches('.').to_string(), fix));
+                false
+            }
+        };
+        let elevenlabs = api_key_env(ELEVENLABS_KEYS);
+        let gemini = api_key_env(GEMINI_KEYS);
+        let openrouter = api_key_env(OPENROUTER_KEYS);
+        for (providers, key) in [
+            (&["elevenlabs"][..], &elevenlabs),
+            (&["lyria", "gemini"][..], &gemini),
+            (&["openrouter"][..], &openrouter),
+        ] {
+            if let (Some(why), Some(fix)) = (key.problem(), key.fix()) {
+                for p in providers {
+                    key_problems.insert(*p, (why.clone(), fix.clone()));
+                }
+            }
+        }
         Facts {
             heygen,
-            elevenlabs_key: env_set("ELEVENLABS_API_KEY"),
-            gemini_key: env_set("GEMINI_API_KEY") || env_set("GOOGLE_API_KEY"),
-            openrouter_key: env_set("OPENROUTER_API_KEY"),
+            elevenlabs_key: elevenlabs.key().is_some(),
+            gemini_key: gemini.key().is_some(),
+            openrouter_key: openrouter.key().is_some(),
+            key_problems,
             kokoro_installed: crate::engines::catalog::engine_ready(crate::engines::catalog::VOICE),
             musicgen_installed: crate::engines::catalog::engine_ready(crate::engines::catalog::MUSIC),
             onnx_runtime: crate::engines::runtime::locate().is_ok(),
@@ -266,6 +295,7 @@ mod tests {
                 musicgen_installed: bits & 32 != 0,
                 onnx_runtime: true,
                 local_only: false,
+                ..Facts::default()
             };
             let voice = if f.heygen {
                 "heygen"
@@ -298,6 +328,37 @@ mod tests {
     }
 
     #[test]
+    fn an_unusable_key_is_unavailable_with_its_reason_everywhere() {
+        let _lock = crate::test_support::env_lock();
+        let home = tempfile::tempdir().unwrap();
+        let config = home.path().join(".heygen");
+        let _env = crate::test_support::EnvGuard::set(&[
+            ("HEYGEN_CONFIG_DIR", Some(config.to_str().unwrap())),
+            ("HEYGEN_API_KEY", Some("hg_bad\u{1}key_0123456789")),
+            ("HYPERFRAMES_API_KEY", None),
+            ("ELEVENLABS_API_KEY", Some("el_bad\u{7}key_0123456789")),
+            ("GEMINI_API_KEY", None),
+            ("GOOGLE_API_KEY", None),
+            ("OPENROUTER_API_KEY", None),
+        ]);
+        let f = Facts::gather(false);
+        assert!(!f.heygen && !f.elevenlabs_key);
+        let voice = plan_for(Capability::Voice, &f);
+        let el = voice.candidates.iter().find(|c| c.provider == "elevenlabs").unwrap();
+        assert!(!el.available);
+        assert!(el.reason.as_deref().unwrap().contains("ELEVENLABS_API_KEY is set but contains control characters"));
+        assert!(el.setup_hint.as_deref().unwrap().contains("without newlines"));
+        let hg = voice.candidates.iter().find(|c| c.provider == "heygen").unwrap();
+        let why = hg.reason.as_deref().unwrap();
+        assert!(why.contains("HEYGEN_API_KEY is not a usable key") && !why.contains("Credential file"), "{why}");
+        assert!(!why.contains("hg_bad"));
+        // The client reads the key the same way: no client, so a pinned run reports the plan's reason.
+        assert!(crate::providers::elevenlabs::ElevenLabs::from_env().is_none());
+        let pinned = pin(&voice, "elevenlabs").unwrap_err();
+        assert!(pinned.contains("control characters"), "{pinned}");
+    }
+
+    #[test]
     fn local_only_never_picks_a_hosted_provider() {
         let f = Facts {
             heygen: true,
@@ -308,6 +369,7 @@ mod tests {
             musicgen_installed: true,
             onnx_runtime: true,
             local_only: true,
+            ..Facts::default()
         };
         for p in plan_all(&f) {
             for c in &p.candidates {

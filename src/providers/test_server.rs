@@ -20,6 +20,9 @@ pub enum Scripted {
     Stall(Duration),
     /// Declares `declared` bytes, sends `body`, then closes.
     Truncate { declared: usize, body: Vec<u8> },
+    /// Sends 200 headers declaring `body`, then the body one byte every `every` (a provider that
+    /// answers at once and then trickles).
+    Trickle { every: Duration, body: Vec<u8> },
     /// Closes without answering.
     Close,
 }
@@ -141,6 +144,15 @@ async fn answer(mut stream: TcpStream, reply: Scripted, base: String) {
         Scripted::Truncate { declared, body } => {
             let _ = stream.write_all(write(200, &[], declared).as_bytes()).await;
             let _ = stream.write_all(&body).await;
+        }
+        Scripted::Trickle { every, body } => {
+            let _ = stream.write_all(write(200, &[], body.len()).as_bytes()).await;
+            for byte in body {
+                tokio::time::sleep(every).await;
+                if stream.write_all(&[byte]).await.is_err() {
+                    break;
+                }
+            }
         }
         Scripted::Close => {}
     }

@@ -53,7 +53,91 @@ async fn rate_limits_honour_retry_after_up_to_a_limit() {
     server.push(Scripted::json(429, json!({})).with_header("retry-after", "600"));
     let e = get(&server, &fast(), &RecordingSleeper::default()).await.unwrap_err();
     assert_eq!(e.code, ProviderErrorCode::RateLimited);
-    assert!(e.hint.unwrap().contains("600s"));
+    assert!(e.message.contains("asked to wait 600s"), "{}", e.message);
+}
+
+#[tokio::test]
+async fn a_retry_after_beyond_the_budget_says_what_was_asked_and_falls_through_at_once() {
+    let server = TestServer::start().await;
+    server.push(Scripted::json(429, json!({})).with_header("retry-after", "100000"));
+    let sleeper = RecordingSleeper::default();
+    let e = get(&server, &fast(), &sleeper).await.unwrap_err();
+    assert_eq!(e.code, ProviderErrorCode::RateLimited);
+    assert!(e.falls_through());
+    assert!(e.message.contains("asked to wait 100000s"), "{}", e.message);
+    assert!(e.message.contains("beyond this call's 30s budget"), "{}", e.message);
+    assert!(!e.message.contains("3600"), "{}", e.message);
+    assert!(sleeper.sleeps.lock().unwrap().is_empty(), "no wait");
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn a_trickling_body_is_cut_off_by_the_budget_not_retried_past_it() {
+    let server = TestServer::start().await;
+    for _ in 0..3 {
+        server.push(Scripted::Trickle { every: Duration::from_millis(200), body: b"{\"slow\": true}".to_vec() });
+    }
+    // The per-attempt limit alone would allow minutes; the budget ends the whole call.
+    let policy = Policy { timeout: Duration::from_secs(180), budget: Duration::from_millis(400), ..Policy::default() };
+    let e = get(&server, &policy, &RecordingSleeper::default()).await.unwrap_err();
+    assert_eq!(e.code, ProviderErrorCode::Timeout);
+    assert!(e.falls_through());
+    assert!(e.message.contains("no answer within the 0.4s budget for this call (1 attempt"), "{}", e.message);
+    assert!(e.hint.as_deref().unwrap().contains(BUDGET_ENV));
+    assert_eq!(server.requests().len(), 1, "no attempt after the budget ran out");
+}
+
+#[tokio::test]
+async fn backoff_waits_count_against_the_budget() {
+    let server = TestServer::start().await;
+    for _ in 0..3 {
+        server.push(Scripted::json(503, json!({"error": "busy"})));
+    }
+    // 500 ms then 1 s of backoff: the second wait does not fit a 1.2 s budget.
+    let policy = Policy { budget: Duration::from_millis(1_200), ..fast() };
+    let sleeper = RecordingSleeper::default();
+    let e = get(&server, &policy, &sleeper).await.unwrap_err();
+    assert_eq!((e.code, e.status), (ProviderErrorCode::ServerError, Some(503)));
+    assert!(e.message.contains("budget") && e.message.contains("2 attempts"), "{}", e.message);
+    assert_eq!(*sleeper.sleeps.lock().unwrap(), [Duration::from_millis(500)]);
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[test]
+fn the_budget_and_the_per_attempt_limit_from_the_environment() {
+    let base = Policy { timeout: Duration::from_secs(60), ..Policy::default() };
+    let p = with_env_limits(&base, None, None);
+    assert_eq!((p.timeout, p.budget), (Duration::from_secs(60), DEFAULT_BUDGET));
+    let p = with_env_limits(&base, None, Some("250"));
+    assert_eq!((p.timeout, p.budget), (Duration::from_secs(60), Duration::from_millis(250)));
+    // A per-attempt limit above the default budget raises the budget with it...
+    let p = with_env_limits(&base, Some("90000"), None);
+    assert_eq!((p.timeout, p.budget), (Duration::from_secs(90), Duration::from_secs(90)));
+    // ...unless the budget is set too; a smaller one leaves the default.
+    let p = with_env_limits(&base, Some("90000"), Some("5000"));
+    assert_eq!((p.timeout, p.budget), (Duration::from_secs(90), Duration::from_secs(5)));
+    let p = with_env_limits(&base, Some("1000"), Some("nope"));
+    assert_eq!((p.timeout, p.budget), (Duration::from_secs(1), DEFAULT_BUDGET));
+}
+
+#[tokio::test]
+async fn a_slow_call_prints_waiting_lines() {
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = lines.clone();
+    set_wait_reporter(Some(std::sync::Arc::new(move |l: &str| sink.lock().unwrap().push(l.to_string()))));
+    let out = with_wait_notices(
+        tokio::time::sleep(Duration::from_millis(400)),
+        "heygen",
+        Instant::now(),
+        Duration::from_millis(100),
+    )
+    .await;
+    set_wait_reporter(None);
+    assert_eq!(out, ());
+    let got: Vec<String> =
+        lines.lock().unwrap().iter().filter(|l| l.starts_with("waiting for HeyGen… ")).cloned().collect();
+    assert!(got.len() >= 2, "{got:?}");
+    assert!(got.iter().all(|l| l.ends_with('s')), "{got:?}");
 }
 
 #[tokio::test]
