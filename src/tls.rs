@@ -30,7 +30,7 @@ pub fn client_config() -> rustls::ClientConfig {
             let started = std::time::Instant::now();
             let roots = load(&|name| std::env::var_os(name), &os_store);
             for warning in &roots.warnings {
-                crate::output::Output { color_out: false, color_err: false }.err(&format!("warning: {warning}"));
+                crate::output::Output::new(false, false).err(&format!("warning: {warning}"));
             }
             tracing::debug!(trusted = roots.store.len(), elapsed = ?started.elapsed(), "TLS roots loaded");
             config_with(roots.store)
