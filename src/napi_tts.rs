@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use crate::audio::wav::{self, SampleFormat};
 use crate::auth::scrub::scrub;
+use crate::chains::limits::local_turn;
 use crate::engines::error::{EngineError, EngineResult};
 use crate::engines::kokoro::engine::{self, ChunkAudio, TtsOptions as EngineOptions, SAMPLE_RATE};
 use crate::engines::kokoro::g2p::Lang;
@@ -242,6 +243,8 @@ fn sample_format(format: Option<&str>) -> EngineResult<SampleFormat> {
 async fn tts_kokoro(text: String, options: TtsOptions) -> Result<TtsResult> {
     let p = prepare(text, Some(options)).map_err(engine_error)?;
     service::ensure_installed(p.spec, p.download, &|_| {}).await.map_err(engine_error)?;
+    // Concurrent calls take turns: each synthesis at once holds its own working memory.
+    let _turn = local_turn("kokoro").await;
     let out = crate::blocking(move || -> EngineResult<_> {
         let engine = service::open(p.spec)?;
         let s = engine.synthesize(&p.text, &p.opts, &mut |_| Ok(()))?;
@@ -331,10 +334,16 @@ pub fn tts_stream_start(text: String, options: Option<TtsOptions>) -> Result<Tts
                 return tx.blocking_send(msg).map_err(|_| EngineError::new("CANCELLED", "the stream was cancelled"));
             }
             rt.block_on(service::ensure_installed(p.spec, p.download, &|_| {}))?;
+            // Synthesis takes turns with other calls, chunk by chunk: the turn is given up while a
+            // chunk waits for the reader, so a stream nobody reads holds up no one.
+            let mut turn = rt.block_on(local_turn("kokoro"));
             let engine = service::open(p.spec)?;
             let mut send = |c: &ChunkAudio| -> EngineResult<()> {
                 let msg = Ok((c.index as u32, c.count as u32, SAMPLE_RATE, c.samples.clone(), js_words(&c.words)));
-                tx.blocking_send(msg).map_err(|_| EngineError::new("CANCELLED", "the stream was cancelled"))
+                drop(turn.take());
+                tx.blocking_send(msg).map_err(|_| EngineError::new("CANCELLED", "the stream was cancelled"))?;
+                turn = rt.block_on(local_turn("kokoro"));
+                Ok(())
             };
             engine.synthesize(&p.text, &p.opts, &mut send).map(|_| ())
         };
