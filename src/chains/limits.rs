@@ -68,8 +68,7 @@ mod tests {
 
     /// The most jobs running at once when `jobs` jobs take turns from `limits` in rotation.
     async fn peak_across(limits: &[&Limits], provider: &str, jobs: usize) -> usize {
-        let running = AtomicUsize::new(0);
-        let peak = AtomicUsize::new(0);
+        let (running, peak) = (&AtomicUsize::new(0), &AtomicUsize::new(0));
         let job = |i: usize| async move {
             let _permit = limits[i % limits.len()].permit(provider).await;
             let now = running.fetch_add(1, Ordering::SeqCst) + 1;
