@@ -12,6 +12,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode, 
 use napi_derive::napi;
 
 use crate::chains::{self, ChainError, Routing};
+use crate::napi_api::{wanted, Arg};
 
 /// `CODE: message\nHint: …\nAnomalies: [json]`: the package turns the last part into `anomalies`
 /// on the Error (what failed before the provider whose error this is).
@@ -57,9 +58,10 @@ pub struct SfxResult {
 }
 
 /// A sound effect for `query`: the HeyGen library when signed in, else the bundled library.
-#[napi]
-pub async fn sfx(query: String, options: Option<SfxOptions>) -> Result<SfxResult> {
-    let o = options.unwrap_or_default();
+#[napi(ts_args_type = "query: string, options?: SfxOptions | undefined | null")]
+pub async fn sfx(query: Arg<String>, options: Arg<Option<SfxOptions>>) -> Result<SfxResult> {
+    let query = query.get("sfx", "query")?;
+    let o = options.get("sfx", "options")?.unwrap_or_default();
     let output = o.output.unwrap_or_else(|| format!("{}.wav", crate::sfx::library::slug(&query)));
     let req = chains::sfx::SfxRequest {
         query,
@@ -107,9 +109,10 @@ pub struct MusicResult {
 }
 
 /// Background music for `prompt` (a mood to search, or a prompt to generate), fitted to a length.
-#[napi]
-pub async fn music(prompt: String, options: Option<MusicOptions>) -> Result<MusicResult> {
-    let o = options.unwrap_or_default();
+#[napi(ts_args_type = "prompt: string, options?: MusicOptions | undefined | null")]
+pub async fn music(prompt: Arg<String>, options: Arg<Option<MusicOptions>>) -> Result<MusicResult> {
+    let prompt = prompt.get("music", "prompt")?;
+    let o = options.get("music", "options")?.unwrap_or_default();
     let max = crate::engines::musicgen::sampling::MAX_SEED as f64;
     let seed = match o.seed {
         None => None,
@@ -177,9 +180,10 @@ pub struct DescribeResult {
 }
 
 /// One-sentence descriptions of images; a failure affects only its own image.
-#[napi]
-pub async fn describe(images: Vec<String>, options: Option<DescribeOptions>) -> Result<DescribeResult> {
-    let o = options.unwrap_or_default();
+#[napi(ts_args_type = "images: Array<string>, options?: DescribeOptions | undefined | null")]
+pub async fn describe(images: Arg<Vec<String>>, options: Arg<Option<DescribeOptions>>) -> Result<DescribeResult> {
+    let images = images.get("describe", "images")?;
+    let o = options.get("describe", "options")?.unwrap_or_default();
     let req = chains::describe::DescribeRequest {
         images: images.into_iter().map(Into::into).collect(),
         routing: routing(o.provider, o.local_only, o.no_fallback),
@@ -359,11 +363,15 @@ impl JsProgress {
 )]
 pub fn build_media(
     env: &Env,
-    request: serde_json::Value,
-    options: BuildMediaOptions,
-    on_progress: Option<ProgressCallback>,
+    request: Arg<serde_json::Value>,
+    options: Arg<BuildMediaOptions>,
+    on_progress: Arg<Option<ProgressCallback>>,
 ) -> Result<PromiseRaw<'_, serde_json::Value>> {
-    let progress = JsProgress { callback: on_progress, closing: crate::napi_api::Closing::of(env), calls: Default::default() };
+    let request = request.get("buildMedia", "request")?;
+    let options = options.get("buildMedia", "options")?;
+    let on_progress = on_progress.get("buildMedia", "options.onProgress")?;
+    let progress =
+        JsProgress { callback: on_progress, closing: crate::napi_api::Closing::of(env), calls: Default::default() };
     env.spawn_future(async move {
         let report = |e| progress.report(e);
         let built = tokio::select! {
@@ -416,3 +424,6 @@ async fn build_media_reporting(
     value["manifest_path"] = serde_json::json!(opts.out.join(crate::media::manifest::FILE_NAME));
     Ok(value)
 }
+
+wanted!("an options object", ValueType::Object => SfxOptions, MusicOptions, DescribeOptions, BuildMediaOptions);
+wanted!("a function", ValueType::Function => ProgressCallback);

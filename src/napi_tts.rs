@@ -19,6 +19,7 @@ use crate::engines::kokoro::g2p::Lang;
 use crate::engines::kokoro::timing::TimedWord;
 use crate::engines::kokoro::{service, voices};
 use crate::engines::{catalog, install, models_dir};
+use crate::napi_api::{wanted, Arg};
 
 pub(crate) fn engine_error(e: EngineError) -> Error {
     let mut reason = format!("{}: {}", e.code, e.message);
@@ -139,10 +140,11 @@ fn prepare(text: String, o: Option<TtsOptions>) -> EngineResult<Prepared> {
 
 /// Speaks `text` with the first voice provider that can (see the module docs); word timings come
 /// from the provider or, with Kokoro, from the model itself.
-#[napi]
-pub async fn tts(text: String, options: Option<TtsOptions>) -> Result<TtsResult> {
+#[napi(ts_args_type = "text: string, options?: TtsOptions | undefined | null")]
+pub async fn tts(text: Arg<String>, options: Arg<Option<TtsOptions>>) -> Result<TtsResult> {
     crate::init_logging();
-    let o = options.unwrap_or_default();
+    let text = text.get("tts", "text")?;
+    let o = options.get("tts", "options")?.unwrap_or_default();
     match hosted_route(&o).await {
         Some((facts, providers)) => tts_chain(text, o, &facts, &providers).await,
         None => tts_kokoro(text, o).await,
@@ -313,10 +315,11 @@ impl TtsStream {
 
 /// Starts a synthesis whose chunks arrive as they are made (the first long before the last). A
 /// hosted provider's audio arrives whole, as one chunk at its own rate.
-#[napi]
-pub fn tts_stream_start(text: String, options: Option<TtsOptions>) -> Result<TtsStream> {
+#[napi(ts_args_type = "text: string, options?: TtsOptions | undefined | null")]
+pub fn tts_stream_start(text: Arg<String>, options: Arg<Option<TtsOptions>>) -> Result<TtsStream> {
     crate::init_logging();
-    let o = options.unwrap_or_default();
+    let text = text.get("ttsStream", "text")?;
+    let o = options.get("ttsStream", "options")?.unwrap_or_default();
     let hosted = chain_request(text.clone(), &o).map_err(engine_error)?;
     let p = prepare(text, Some(o.clone())).map_err(engine_error)?;
     let (tx, rx) = tokio::sync::mpsc::channel::<ChunkMsg>(2);
@@ -403,9 +406,10 @@ pub struct InstallOptions {
 }
 
 /// Installs a model (verifying sha256; resumes partial downloads).
-#[napi(ts_return_type = "Promise<any>")]
-pub async fn models_install(name: String, options: Option<InstallOptions>) -> Result<Value> {
+#[napi(ts_args_type = "name: string, options?: InstallOptions | undefined | null", ts_return_type = "Promise<any>")]
+pub async fn models_install(name: Arg<String>, options: Arg<Option<InstallOptions>>) -> Result<Value> {
     crate::init_logging();
+    let (name, options) = (name.get("modelsInstall", "name")?, options.get("modelsInstall", "options")?);
     let spec = find_model(&name)?;
     let source = match options.and_then(|o| o.from) {
         None => install::Source::Official,
@@ -417,17 +421,21 @@ pub async fn models_install(name: String, options: Option<InstallOptions>) -> Re
 }
 
 /// Removes a model's files; returns the removed paths.
-#[napi]
-pub fn models_remove(name: String) -> Result<Vec<String>> {
+#[napi(ts_args_type = "name: string")]
+pub fn models_remove(name: Arg<String>) -> Result<Vec<String>> {
+    let name = name.get("modelsRemove", "name")?;
     let spec = find_model(&name)?;
     let removed = install::remove(spec, &models_dir::models_dir()).map_err(engine_error)?;
     Ok(removed.iter().map(|p| p.display().to_string()).collect())
 }
 
 /// Re-hashes a model's files against their published sha256 (one model of `models verify --json`).
-#[napi(ts_return_type = "Promise<any>")]
-pub async fn models_verify(name: String) -> Result<Value> {
+#[napi(ts_args_type = "name: string", ts_return_type = "Promise<any>")]
+pub async fn models_verify(name: Arg<String>) -> Result<Value> {
+    let name = name.get("modelsVerify", "name")?;
     let spec = find_model(&name)?;
     let st = crate::blocking(move || install::verify(spec, &models_dir::models_dir())).await;
     Ok(catalog::status_json(spec, &st))
 }
+
+wanted!("an options object", ValueType::Object => TtsOptions, InstallOptions);

@@ -16,7 +16,8 @@ pub const CONCURRENCY_ENV: &str = "HYPERFRAMES_TTS_CONCURRENCY";
 const HOSTED: &[&str] = &["heygen", "elevenlabs", "lyria", "openrouter", "gemini"];
 const LOCAL: [&str; 3] = ["kokoro", "musicgen", "bundled"];
 /// One turn per local engine, process-wide (same order as [`LOCAL`]).
-static LOCAL_TURNS: [Semaphore; LOCAL.len()] = [Semaphore::const_new(1), Semaphore::const_new(1), Semaphore::const_new(1)];
+static LOCAL_TURNS: [Semaphore; LOCAL.len()] =
+    [Semaphore::const_new(1), Semaphore::const_new(1), Semaphore::const_new(1)];
 
 /// Waits for `engine`'s turn in the process-wide queue; `None` when it is not a local engine.
 pub async fn local_turn(engine: &str) -> Option<SemaphorePermit<'static>> {
@@ -94,7 +95,11 @@ mod tests {
     #[tokio::test]
     async fn a_local_engine_takes_one_job_at_a_time_across_every_limits() {
         assert_eq!(peak_across(&[&Limits::new(4), &Limits::default()], "bundled", 6).await, 1);
-        assert_eq!(peak_across(&[&Limits::new(4), &Limits::new(4)], "heygen", 8).await, 8, "hosted limits are per batch");
+        assert_eq!(
+            peak_across(&[&Limits::new(4), &Limits::new(4)], "heygen", 8).await,
+            8,
+            "hosted limits are per batch"
+        );
     }
 
     #[test]
