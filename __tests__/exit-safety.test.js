@@ -95,6 +95,47 @@ describe('process.exit while the local engine works', () => {
   });
 });
 
+/** A worker runs tts() and buildMedia() and is terminated after `delayMs`; the main thread then ends normally. */
+function terminateWorkerMidWork(delayMs) {
+  const worker = `
+    const hf = require(${JSON.stringify(path.join(ROOT, 'lib', 'index.js'))});
+    const text = ${JSON.stringify(TEXT)};
+    hf.tts(text, { voice: 'jm_kumo', lang: 'en-us', localOnly: true, download: false }).catch(() => {});
+    const out = require('node:fs').mkdtempSync(${JSON.stringify(path.join(home.dir, 'worker-'))});
+    const request = { voice: 'jm_kumo', lang: 'en-us', lines: [{ id: 'a', text }] };
+    hf.buildMedia(request, { out, localOnly: true, allowDownload: false, onProgress: () => {} }).catch(() => {});
+  `;
+  const script = `
+    const { Worker } = require('node:worker_threads');
+    const w = new Worker(${JSON.stringify(worker)}, { eval: true });
+    setTimeout(() => w.terminate().then(() => setTimeout(() => process.stdout.write('main done'), 1500)), ${delayMs});
+  `;
+  const env = { PATH: process.env.PATH, HOME: home.dir, HEYGEN_CONFIG_DIR: home.configDir, HYPERFRAMES_MODELS_DIR: REAL, NO_COLOR: '1' };
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, delayMs }));
+  });
+}
+
+describe('a worker torn down while the local engine works', () => {
+  test('the main thread carries on and exits cleanly (6 runs)', async (t) => {
+    if (!REAL) return t.skip(SKIP_REAL);
+    for (const delayMs of [300, 900, 1500, 2200, 3000, 4000]) {
+      const r = await terminateWorkerMidWork(delayMs);
+      assert.deepEqual(
+        { code: r.code, signal: r.signal, stdout: r.stdout, stderr: r.stderr },
+        { code: 0, signal: null, stdout: 'main done', stderr: '' },
+        `worker terminated after ${delayMs} ms`,
+      );
+    }
+  });
+});
+
 describe('a throwing onProgress', () => {
   let saved;
   before(() => {
