@@ -7,11 +7,11 @@
 
 const { describe, test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { makeHome, ROOT } = require('./support/cli.js');
 const { SKIP_REAL, realModelsDir } = require('./support/voice.js');
+const { runNodeScript } = require('./support/node-child.js');
 
 const api = require('../lib/index.js');
 
@@ -49,18 +49,7 @@ function exitMidWork(work, delayMs) {
     HYPERFRAMES_MODELS_DIR: REAL,
     NO_COLOR: '1',
   };
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    child.stdout.resume();
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stderr, delayMs });
-    });
-  });
+  return runNodeScript(script, env, { timeoutMs: 120_000 }).then((r) => ({ ...r, delayMs }));
 }
 
 /** RUNS exits spread over model loading and inference, two children at a time. */
@@ -111,15 +100,7 @@ function terminateWorkerMidWork(delayMs) {
     setTimeout(() => w.terminate().then(() => setTimeout(() => process.stdout.write('main done'), 1500)), ${delayMs});
   `;
   const env = { PATH: process.env.PATH, HOME: home.dir, HEYGEN_CONFIG_DIR: home.configDir, HYPERFRAMES_MODELS_DIR: REAL, NO_COLOR: '1' };
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, delayMs }));
-  });
+  return runNodeScript(script, env, { timeoutMs: 120_000 });
 }
 
 describe('a worker torn down while the local engine works', () => {

@@ -6,11 +6,11 @@
 
 const { describe, test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { makeHome, ROOT } = require('./support/cli.js');
 const { SKIP_REAL, realModelsDir } = require('./support/voice.js');
+const { runNodeScript } = require('./support/node-child.js');
 
 const REAL = realModelsDir();
 const TEXT = 'Local engines run on your own computer. Every word has a time. Nothing leaves the machine.';
@@ -34,17 +34,9 @@ function peakOf(calls) {
     });
   `;
   const env = { PATH: process.env.PATH, HOME: home.dir, HEYGEN_CONFIG_DIR: home.configDir, HYPERFRAMES_MODELS_DIR: REAL };
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`child exited ${code}: ${stderr}`));
-      resolve(JSON.parse(stdout));
-    });
+  return runNodeScript(script, env).then((r) => {
+    if (r.code !== 0) throw new Error(`child exited ${r.code} (${r.signal}): ${r.stderr}`);
+    return JSON.parse(r.stdout);
   });
 }
 
