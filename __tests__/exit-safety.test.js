@@ -10,7 +10,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { makeHome, ROOT } = require('./support/cli.js');
-const { SKIP_REAL, realModelsDir } = require('./support/voice.js');
+const { SKIP_REAL, realModelsDir, missingRealFiles } = require('./support/voice.js');
 const { runNodeScript } = require('./support/node-child.js');
 
 const api = require('../lib/index.js');
@@ -54,6 +54,7 @@ function exitMidWork(work, delayMs) {
 
 /** RUNS exits spread over model loading and inference, two children at a time. */
 async function exitRuns(work) {
+  assert.deepEqual(missingRealFiles(REAL), [], 'the real model is there, so the children really work');
   const delays = Array.from({ length: RUNS }, (_, i) => 200 + i * 250);
   const results = [];
   for (let i = 0; i < delays.length; i += 2) {
@@ -106,6 +107,7 @@ function terminateWorkerMidWork(delayMs) {
 describe('a worker torn down while the local engine works', () => {
   test('the main thread carries on and exits cleanly (6 runs)', async (t) => {
     if (!REAL) return t.skip(SKIP_REAL);
+    assert.deepEqual(missingRealFiles(REAL), []);
     for (const delayMs of [300, 900, 1500, 2200, 3000, 4000]) {
       const r = await terminateWorkerMidWork(delayMs);
       assert.deepEqual(
