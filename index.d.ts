@@ -23,7 +23,10 @@ export declare function authStatus(): Promise<any>
 /** The credential itself, for passing to other tools (like `hyperframes auth token`). */
 export declare function authToken(): Promise<any>
 
-/** A video script's whole audio: see `buildMedia` in `lib/index.d.ts` for the request and result. */
+/**
+ * A video script's whole audio: see `buildMedia` in `lib/index.d.ts` for the request and result.
+ * An error thrown by `onProgress` stops the build and rejects the promise with that error.
+ */
 export declare function buildMedia(request: object | string, options: BuildMediaOptions, onProgress?: (event: MediaProgress) => void): Promise<object>
 
 export interface BuildMediaOptions {

@@ -64,8 +64,9 @@ exports.TtsStream = native.TtsStream;
 
 /** Builds a script's audio; `options.onProgress(event)` hears about each line, effect and the bed as they finish. */
 exports.buildMedia = wrap((request, options) => {
-  const { onProgress, ...rest } = options || {};
-  return native.buildMedia(request, rest, typeof onProgress === 'function' ? onProgress : undefined);
+  if (options === null || typeof options !== 'object') return native.buildMedia(request, options); // a USAGE error
+  const { onProgress, ...rest } = options;
+  return native.buildMedia(request, rest, onProgress);
 });
 
 /** Speaks `text` chunk by chunk: yields `{index, count, sampleRate, samples, words}` as each is ready. */

@@ -4,11 +4,15 @@
 
 #![cfg_attr(test, allow(dead_code))] // napi registers these only in the addon build
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
 use napi::bindgen_prelude::*;
-use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue};
 use napi_derive::napi;
 
 use crate::chains::{self, ChainError, Routing};
+use crate::napi_api::{wanted, Arg};
 
 /// `CODE: message\nHint: …\nAnomalies: [json]`: the package turns the last part into `anomalies`
 /// on the Error (what failed before the provider whose error this is).
@@ -54,9 +58,10 @@ pub struct SfxResult {
 }
 
 /// A sound effect for `query`: the HeyGen library when signed in, else the bundled library.
-#[napi]
-pub async fn sfx(query: String, options: Option<SfxOptions>) -> Result<SfxResult> {
-    let o = options.unwrap_or_default();
+#[napi(ts_args_type = "query: string, options?: SfxOptions | undefined | null")]
+pub async fn sfx(query: Arg<String>, options: Arg<Option<SfxOptions>>) -> Result<SfxResult> {
+    let query = query.get("sfx", "query")?;
+    let o = options.get("sfx", "options")?.unwrap_or_default();
     let output = o.output.unwrap_or_else(|| format!("{}.wav", crate::sfx::library::slug(&query)));
     let req = chains::sfx::SfxRequest {
         query,
@@ -104,9 +109,10 @@ pub struct MusicResult {
 }
 
 /// Background music for `prompt` (a mood to search, or a prompt to generate), fitted to a length.
-#[napi]
-pub async fn music(prompt: String, options: Option<MusicOptions>) -> Result<MusicResult> {
-    let o = options.unwrap_or_default();
+#[napi(ts_args_type = "prompt: string, options?: MusicOptions | undefined | null")]
+pub async fn music(prompt: Arg<String>, options: Arg<Option<MusicOptions>>) -> Result<MusicResult> {
+    let prompt = prompt.get("music", "prompt")?;
+    let o = options.get("music", "options")?.unwrap_or_default();
     let max = crate::engines::musicgen::sampling::MAX_SEED as f64;
     let seed = match o.seed {
         None => None,
@@ -174,9 +180,10 @@ pub struct DescribeResult {
 }
 
 /// One-sentence descriptions of images; a failure affects only its own image.
-#[napi]
-pub async fn describe(images: Vec<String>, options: Option<DescribeOptions>) -> Result<DescribeResult> {
-    let o = options.unwrap_or_default();
+#[napi(ts_args_type = "images: Array<string>, options?: DescribeOptions | undefined | null")]
+pub async fn describe(images: Arg<Vec<String>>, options: Arg<Option<DescribeOptions>>) -> Result<DescribeResult> {
+    let images = images.get("describe", "images")?;
+    let o = options.get("describe", "options")?.unwrap_or_default();
     let req = chains::describe::DescribeRequest {
         images: images.into_iter().map(Into::into).collect(),
         routing: routing(o.provider, o.local_only, o.no_fallback),
@@ -276,17 +283,112 @@ impl From<crate::media::Event> for MediaProgress {
     }
 }
 
-type ProgressCallback = ThreadsafeFunction<MediaProgress, (), MediaProgress, Status, false>;
+type ProgressCallback = ThreadsafeFunction<MediaProgress, UnknownReturnValue, MediaProgress, Status, false>;
+
+/// `onProgress` as the build sees it: events go to the JS callback unless its environment is
+/// closing; the first error the callback throws is kept, and the build stops on it.
+struct JsProgress {
+    callback: Option<ProgressCallback>,
+    closing: crate::napi_api::Closing,
+    calls: Arc<Calls>,
+}
+
+#[derive(Default)]
+struct Calls {
+    /// Calls queued to JS whose callback has not returned yet.
+    pending: AtomicUsize,
+    thrown: Mutex<Option<Error>>,
+    changed: tokio::sync::Notify,
+}
+
+impl JsProgress {
+    fn report(&self, event: crate::media::Event) {
+        let Some(callback) = &self.callback else { return };
+        if self.closing.is_set() || self.calls.thrown.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
+            return;
+        }
+        self.calls.pending.fetch_add(1, Ordering::SeqCst);
+        let calls = self.calls.clone();
+        let status = callback.call_with_return_value(
+            MediaProgress::from(event),
+            ThreadsafeFunctionCallMode::NonBlocking,
+            move |returned, _| {
+                if let Err(e) = returned {
+                    calls.thrown.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
+                }
+                calls.pending.fetch_sub(1, Ordering::SeqCst);
+                calls.changed.notify_waiters();
+                Ok(())
+            },
+        );
+        if status != Status::Ok {
+            // Not queued (the environment is going away): nothing will answer.
+            self.calls.pending.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Waits until `done` holds for the calls so far.
+    async fn until(&self, done: impl Fn(&Calls) -> bool) {
+        loop {
+            let changed = self.calls.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if done(&self.calls) {
+                return;
+            }
+            changed.await;
+        }
+    }
+
+    /// Resolves when the callback throws (never, if it does not).
+    async fn thrown(&self) {
+        self.until(|c| c.thrown.lock().unwrap_or_else(|e| e.into_inner()).is_some()).await
+    }
+
+    /// The callback's first error, once every queued call has returned (at once if the
+    /// environment is closing: its queue will not run).
+    async fn settle(&self) -> Option<Error> {
+        if !self.closing.is_set() {
+            self.until(|c| c.pending.load(Ordering::SeqCst) == 0).await;
+        }
+        self.calls.thrown.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
 
 /// A video script's whole audio: see `buildMedia` in `lib/index.d.ts` for the request and result.
+/// An error thrown by `onProgress` stops the build and rejects the promise with that error.
 #[napi(
     ts_args_type = "request: object | string, options: BuildMediaOptions, onProgress?: (event: MediaProgress) => void",
     ts_return_type = "Promise<object>"
 )]
-pub async fn build_media(
+pub fn build_media(
+    env: &Env,
+    request: Arg<serde_json::Value>,
+    options: Arg<BuildMediaOptions>,
+    on_progress: Arg<Option<ProgressCallback>>,
+) -> Result<PromiseRaw<'_, serde_json::Value>> {
+    let request = request.get("buildMedia", "request")?;
+    let options = options.get("buildMedia", "options")?;
+    let on_progress = on_progress.get("buildMedia", "options.onProgress")?;
+    let progress =
+        JsProgress { callback: on_progress, closing: crate::napi_api::Closing::of(env), calls: Default::default() };
+    env.spawn_future(async move {
+        let report = |e| progress.report(e);
+        let built = tokio::select! {
+            built = build_media_reporting(request, options, &report) => Some(built),
+            () = progress.thrown() => None,
+        };
+        if let Some(thrown) = progress.settle().await {
+            return Err(thrown);
+        }
+        built.expect("the build ran to its end when nothing was thrown")
+    })
+}
+
+async fn build_media_reporting(
     request: serde_json::Value,
     options: BuildMediaOptions,
-    on_progress: Option<ProgressCallback>,
+    report: crate::media::build::OnEvent<'_>,
 ) -> Result<serde_json::Value> {
     let media_error = |e: crate::media::MediaError| crate::napi_tts::engine_error(e.to_engine_error());
     let request = match request {
@@ -317,13 +419,11 @@ pub async fn build_media(
         no_music: options.no_music.unwrap_or(false),
         fresh: options.fresh.unwrap_or(false),
     };
-    let report = |e: crate::media::Event| {
-        if let Some(callback) = &on_progress {
-            callback.call(MediaProgress::from(e), ThreadsafeFunctionCallMode::NonBlocking);
-        }
-    };
-    let manifest = crate::media::build(&request, &opts, &report).await.map_err(media_error)?;
+    let manifest = crate::media::build(&request, &opts, report).await.map_err(media_error)?;
     let mut value = serde_json::to_value(&manifest).map_err(|e| Error::from_reason(e.to_string()))?;
     value["manifest_path"] = serde_json::json!(opts.out.join(crate::media::manifest::FILE_NAME));
     Ok(value)
 }
+
+wanted!("an options object", ValueType::Object => SfxOptions, MusicOptions, DescribeOptions, BuildMediaOptions);
+wanted!("a function", ValueType::Function => ProgressCallback);

@@ -12,12 +12,14 @@ use serde_json::{json, Value};
 
 use crate::audio::wav::{self, SampleFormat};
 use crate::auth::scrub::scrub;
+use crate::chains::limits::local_turn;
 use crate::engines::error::{EngineError, EngineResult};
 use crate::engines::kokoro::engine::{self, ChunkAudio, TtsOptions as EngineOptions, SAMPLE_RATE};
 use crate::engines::kokoro::g2p::Lang;
 use crate::engines::kokoro::timing::TimedWord;
 use crate::engines::kokoro::{service, voices};
 use crate::engines::{catalog, install, models_dir};
+use crate::napi_api::{wanted, Arg};
 
 pub(crate) fn engine_error(e: EngineError) -> Error {
     let mut reason = format!("{}: {}", e.code, e.message);
@@ -138,10 +140,11 @@ fn prepare(text: String, o: Option<TtsOptions>) -> EngineResult<Prepared> {
 
 /// Speaks `text` with the first voice provider that can (see the module docs); word timings come
 /// from the provider or, with Kokoro, from the model itself.
-#[napi]
-pub async fn tts(text: String, options: Option<TtsOptions>) -> Result<TtsResult> {
+#[napi(ts_args_type = "text: string, options?: TtsOptions | undefined | null")]
+pub async fn tts(text: Arg<String>, options: Arg<Option<TtsOptions>>) -> Result<TtsResult> {
     crate::init_logging();
-    let o = options.unwrap_or_default();
+    let text = text.get("tts", "text")?;
+    let o = options.get("tts", "options")?.unwrap_or_default();
     match hosted_route(&o).await {
         Some((facts, providers)) => tts_chain(text, o, &facts, &providers).await,
         None => tts_kokoro(text, o).await,
@@ -242,6 +245,8 @@ fn sample_format(format: Option<&str>) -> EngineResult<SampleFormat> {
 async fn tts_kokoro(text: String, options: TtsOptions) -> Result<TtsResult> {
     let p = prepare(text, Some(options)).map_err(engine_error)?;
     service::ensure_installed(p.spec, p.download, &|_| {}).await.map_err(engine_error)?;
+    // Concurrent calls take turns: each synthesis at once holds its own working memory.
+    let _turn = local_turn("kokoro").await;
     let out = crate::blocking(move || -> EngineResult<_> {
         let engine = service::open(p.spec)?;
         let s = engine.synthesize(&p.text, &p.opts, &mut |_| Ok(()))?;
@@ -310,10 +315,11 @@ impl TtsStream {
 
 /// Starts a synthesis whose chunks arrive as they are made (the first long before the last). A
 /// hosted provider's audio arrives whole, as one chunk at its own rate.
-#[napi]
-pub fn tts_stream_start(text: String, options: Option<TtsOptions>) -> Result<TtsStream> {
+#[napi(ts_args_type = "text: string, options?: TtsOptions | undefined | null")]
+pub fn tts_stream_start(text: Arg<String>, options: Arg<Option<TtsOptions>>) -> Result<TtsStream> {
     crate::init_logging();
-    let o = options.unwrap_or_default();
+    let text = text.get("ttsStream", "text")?;
+    let o = options.get("ttsStream", "options")?.unwrap_or_default();
     let hosted = chain_request(text.clone(), &o).map_err(engine_error)?;
     let p = prepare(text, Some(o.clone())).map_err(engine_error)?;
     let (tx, rx) = tokio::sync::mpsc::channel::<ChunkMsg>(2);
@@ -331,10 +337,16 @@ pub fn tts_stream_start(text: String, options: Option<TtsOptions>) -> Result<Tts
                 return tx.blocking_send(msg).map_err(|_| EngineError::new("CANCELLED", "the stream was cancelled"));
             }
             rt.block_on(service::ensure_installed(p.spec, p.download, &|_| {}))?;
+            // Synthesis takes turns with other calls, chunk by chunk: the turn is given up while a
+            // chunk waits for the reader, so a stream nobody reads holds up no one.
+            let mut turn = rt.block_on(local_turn("kokoro"));
             let engine = service::open(p.spec)?;
             let mut send = |c: &ChunkAudio| -> EngineResult<()> {
                 let msg = Ok((c.index as u32, c.count as u32, SAMPLE_RATE, c.samples.clone(), js_words(&c.words)));
-                tx.blocking_send(msg).map_err(|_| EngineError::new("CANCELLED", "the stream was cancelled"))
+                drop(turn.take());
+                tx.blocking_send(msg).map_err(|_| EngineError::new("CANCELLED", "the stream was cancelled"))?;
+                turn = rt.block_on(local_turn("kokoro"));
+                Ok(())
             };
             engine.synthesize(&p.text, &p.opts, &mut send).map(|_| ())
         };
@@ -394,9 +406,10 @@ pub struct InstallOptions {
 }
 
 /// Installs a model (verifying sha256; resumes partial downloads).
-#[napi(ts_return_type = "Promise<any>")]
-pub async fn models_install(name: String, options: Option<InstallOptions>) -> Result<Value> {
+#[napi(ts_args_type = "name: string, options?: InstallOptions | undefined | null", ts_return_type = "Promise<any>")]
+pub async fn models_install(name: Arg<String>, options: Arg<Option<InstallOptions>>) -> Result<Value> {
     crate::init_logging();
+    let (name, options) = (name.get("modelsInstall", "name")?, options.get("modelsInstall", "options")?);
     let spec = find_model(&name)?;
     let source = match options.and_then(|o| o.from) {
         None => install::Source::Official,
@@ -408,17 +421,21 @@ pub async fn models_install(name: String, options: Option<InstallOptions>) -> Re
 }
 
 /// Removes a model's files; returns the removed paths.
-#[napi]
-pub fn models_remove(name: String) -> Result<Vec<String>> {
+#[napi(ts_args_type = "name: string")]
+pub fn models_remove(name: Arg<String>) -> Result<Vec<String>> {
+    let name = name.get("modelsRemove", "name")?;
     let spec = find_model(&name)?;
     let removed = install::remove(spec, &models_dir::models_dir()).map_err(engine_error)?;
     Ok(removed.iter().map(|p| p.display().to_string()).collect())
 }
 
 /// Re-hashes a model's files against their published sha256 (one model of `models verify --json`).
-#[napi(ts_return_type = "Promise<any>")]
-pub async fn models_verify(name: String) -> Result<Value> {
+#[napi(ts_args_type = "name: string", ts_return_type = "Promise<any>")]
+pub async fn models_verify(name: Arg<String>) -> Result<Value> {
+    let name = name.get("modelsVerify", "name")?;
     let spec = find_model(&name)?;
     let st = crate::blocking(move || install::verify(spec, &models_dir::models_dir())).await;
     Ok(catalog::status_json(spec, &st))
 }
+
+wanted!("an options object", ValueType::Object => TtsOptions, InstallOptions);

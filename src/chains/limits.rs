@@ -1,7 +1,9 @@
-//! How many requests each provider serves at once. A batch (`media build`) shares one [`Limits`]
-//! across its lines so a hosted API sees at most `hosted` requests from us at a time, and a local
-//! engine (which already uses every core) runs one job at a time. Single requests use the
-//! unlimited default.
+//! How many requests each provider serves at once. A local engine (which already uses every core,
+//! and holds its own working memory for each job it runs) takes one job at a time in the whole
+//! process: every caller waits for its turn in the same queue ([`local_turn`]), so a `media build`,
+//! concurrent JS calls and the chains share it. A batch (`media build`) also shares one [`Limits`]
+//! across its lines so a hosted API sees at most `hosted` requests from us at a time; single
+//! requests use the default, which does not limit hosted providers.
 
 use std::collections::HashMap;
 
@@ -12,32 +14,37 @@ pub const DEFAULT_HOSTED: usize = 4;
 pub const CONCURRENCY_ENV: &str = "HYPERFRAMES_TTS_CONCURRENCY";
 
 const HOSTED: &[&str] = &["heygen", "elevenlabs", "lyria", "openrouter", "gemini"];
-const LOCAL: &[&str] = &["kokoro", "musicgen", "bundled"];
+const LOCAL: [&str; 3] = ["kokoro", "musicgen", "bundled"];
+/// One turn per local engine, process-wide (same order as [`LOCAL`]).
+static LOCAL_TURNS: [Semaphore; LOCAL.len()] =
+    [Semaphore::const_new(1), Semaphore::const_new(1), Semaphore::const_new(1)];
+
+/// Waits for `engine`'s turn in the process-wide queue; `None` when it is not a local engine.
+pub async fn local_turn(engine: &str) -> Option<SemaphorePermit<'static>> {
+    let queue = &LOCAL_TURNS[LOCAL.iter().position(|p| *p == engine)?];
+    // The semaphores are never closed, so acquiring cannot fail.
+    queue.acquire().await.ok()
+}
 
 #[derive(Debug, Default)]
 pub struct Limits {
-    per_provider: HashMap<&'static str, Semaphore>,
+    hosted: HashMap<&'static str, Semaphore>,
 }
 
 impl Limits {
-    /// `hosted` requests at once per hosted provider, `local` jobs at once per local engine
-    /// (both at least 1).
-    pub fn new(hosted: usize, local: usize) -> Self {
-        let mut per_provider = HashMap::new();
-        for p in HOSTED {
-            per_provider.insert(*p, Semaphore::new(hosted.max(1)));
-        }
-        for p in LOCAL {
-            per_provider.insert(*p, Semaphore::new(local.max(1)));
-        }
-        Self { per_provider }
+    /// `hosted` requests at once (at least 1) per hosted provider.
+    pub fn new(hosted: usize) -> Self {
+        Self { hosted: HOSTED.iter().map(|p| (*p, Semaphore::new(hosted.max(1)))).collect() }
     }
 
-    /// Waits for a turn with `provider`; `None` when it is not limited.
+    /// Waits for a turn with `provider` (a local engine's process-wide turn, or this batch's
+    /// hosted limit); `None` when it is not limited.
     pub async fn permit(&self, provider: &str) -> Option<SemaphorePermit<'_>> {
-        let semaphore = self.per_provider.get(provider)?;
+        if let Some(turn) = local_turn(provider).await {
+            return Some(turn);
+        }
         // The semaphores are never closed, so acquiring cannot fail.
-        semaphore.acquire().await.ok()
+        self.hosted.get(provider)?.acquire().await.ok()
     }
 }
 
@@ -57,27 +64,42 @@ mod tests {
     use super::*;
 
     async fn peak_of(limits: &Limits, provider: &str, jobs: usize) -> usize {
-        let running = AtomicUsize::new(0);
-        let peak = AtomicUsize::new(0);
-        let job = || async {
-            let _permit = limits.permit(provider).await;
+        peak_across(&[limits], provider, jobs).await
+    }
+
+    /// The most jobs running at once when `jobs` jobs take turns from `limits` in rotation.
+    async fn peak_across(limits: &[&Limits], provider: &str, jobs: usize) -> usize {
+        let (running, peak) = (&AtomicUsize::new(0), &AtomicUsize::new(0));
+        let job = |i: usize| async move {
+            let _permit = limits[i % limits.len()].permit(provider).await;
             let now = running.fetch_add(1, Ordering::SeqCst) + 1;
             peak.fetch_max(now, Ordering::SeqCst);
             tokio::task::yield_now().await;
             tokio::task::yield_now().await;
             running.fetch_sub(1, Ordering::SeqCst);
         };
-        futures_util::future::join_all((0..jobs).map(|_| job())).await;
+        futures_util::future::join_all((0..jobs).map(job)).await;
         peak.load(Ordering::SeqCst)
     }
 
     #[tokio::test]
     async fn hosted_and_local_providers_have_their_own_bounds() {
-        let limits = Limits::new(3, 1);
+        let limits = Limits::new(3);
         assert_eq!(peak_of(&limits, "heygen", 10).await, 3);
         assert_eq!(peak_of(&limits, "kokoro", 10).await, 1);
         assert_eq!(peak_of(&limits, "someone-else", 10).await, 10, "unknown providers are not limited");
-        assert_eq!(peak_of(&Limits::default(), "heygen", 10).await, 10, "the default limits nothing");
+        assert_eq!(peak_of(&Limits::default(), "heygen", 10).await, 10, "the default does not limit hosted calls");
+        assert_eq!(peak_of(&Limits::default(), "musicgen", 10).await, 1, "local engines always take turns");
+    }
+
+    #[tokio::test]
+    async fn a_local_engine_takes_one_job_at_a_time_across_every_limits() {
+        assert_eq!(peak_across(&[&Limits::new(4), &Limits::default()], "bundled", 6).await, 1);
+        assert_eq!(
+            peak_across(&[&Limits::new(4), &Limits::new(4)], "heygen", 8).await,
+            8,
+            "hosted limits are per batch"
+        );
     }
 
     #[test]

@@ -25,7 +25,7 @@
 use std::ffi::OsString;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use serde::Serialize;
 
@@ -579,7 +579,8 @@ fn load_at(location: RuntimeLocation) -> Result<LoadedRuntime, RuntimeError> {
     let path = location.path.clone();
     let attempt = catch_unwind(AssertUnwindSafe(|| {
         let builder = ort::init_from(&path).map_err(|e| map_load_error(&e, &path))?;
-        builder.with_name("hyperframes").with_telemetry(false).build().map_err(|e| {
+        let environment = builder.with_name("hyperframes").with_telemetry(false).with_logger(Arc::new(ort_log)).build();
+        environment.map_err(|e| {
             RuntimeError::new(
                 codes::LOAD_FAILED,
                 format!("ONNX Runtime at `{}` loaded, but creating its environment failed: {e}", path.display()),
@@ -587,7 +588,7 @@ fn load_at(location: RuntimeLocation) -> Result<LoadedRuntime, RuntimeError> {
             )
         })
     }));
-    let environment = match attempt {
+    let environment: ort::environment::Environment = match attempt {
         Ok(result) => result?,
         Err(panic) => {
             let what = panic
@@ -602,11 +603,36 @@ fn load_at(location: RuntimeLocation) -> Result<LoadedRuntime, RuntimeError> {
             ));
         }
     };
+    environment.set_log_level(ort_log_level());
     let version = loaded_version(&path)
         .or_else(|| npm_package_version(&location))
         .or_else(version_from_build_info)
         .unwrap_or_else(|| "unknown".to_string());
     Ok(LoadedRuntime { location, version, environment })
+}
+
+/// ONNX Runtime's own messages go to `tracing` (target `hyperframes::ort`), shown only when
+/// `HYPERFRAMES_LOG` asks: its default logger prints coloured lines to stderr, including errors
+/// about runs cut short by the process exiting.
+fn ort_log(level: ort::logging::LogLevel, category: &str, _id: &str, location: &str, message: &str) {
+    use ort::logging::LogLevel as L;
+    match level {
+        L::Verbose => tracing::trace!(target: "hyperframes::ort", category, location, "{message}"),
+        L::Info => tracing::debug!(target: "hyperframes::ort", category, location, "{message}"),
+        L::Warning => tracing::warn!(target: "hyperframes::ort", category, location, "{message}"),
+        L::Error | L::Fatal => tracing::error!(target: "hyperframes::ort", category, location, "{message}"),
+    }
+}
+
+/// The least severe ONNX Runtime message worth formatting: what the `tracing` filter could show
+/// (its verbose level formats every kernel call).
+fn ort_log_level() -> ort::logging::LogLevel {
+    use tracing::level_filters::LevelFilter;
+    match LevelFilter::current() {
+        LevelFilter::TRACE => ort::logging::LogLevel::Verbose,
+        LevelFilter::DEBUG => ort::logging::LogLevel::Info,
+        _ => ort::logging::LogLevel::Warning,
+    }
 }
 
 fn map_load_error(err: &ort::LoadDynamicError, path: &Path) -> RuntimeError {

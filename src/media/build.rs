@@ -75,7 +75,7 @@ pub type OnEvent<'a> = &'a (dyn Fn(Event) + Send + Sync);
 pub async fn build(req: &MediaRequest, opts: &BuildOptions, on_event: OnEvent<'_>) -> Result<Manifest, MediaError> {
     let (facts, mut providers) = chains::gather(opts.routing.local_only).await;
     let hosted = opts.concurrency.or(req.concurrency).unwrap_or_else(limits::hosted_from_env);
-    providers.limits = Limits::new(hosted, 1);
+    providers.limits = Limits::new(hosted);
     build_with(req, opts, &facts, &providers, on_event).await
 }
 

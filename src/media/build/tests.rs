@@ -36,7 +36,7 @@ async fn heygen(delay: Duration) -> TestServer {
 }
 
 fn providers(server: &TestServer, hosted: usize) -> Providers {
-    Providers { heygen: Some(testing::heygen(server)), limits: Limits::new(hosted, 1), ..Providers::default() }
+    Providers { heygen: Some(testing::heygen(server)), limits: Limits::new(hosted), ..Providers::default() }
 }
 
 fn heygen_only() -> Facts {
