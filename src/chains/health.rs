@@ -200,7 +200,7 @@ mod walk_tests {
     #[tokio::test]
     async fn queued_calls_learn_from_the_failures_ahead_of_them() {
         // One request at a time: eight calls wait for their turn while the first ones fail.
-        let providers = Providers { limits: Limits::new(1, 1), ..Providers::default() };
+        let providers = Providers { limits: Limits::new(1), ..Providers::default() };
         let calls = std::sync::Mutex::new(Vec::new());
         let call = || async {
             walk(Capability::Voice, &["heygen", "elevenlabs"], &Routing::default(), &providers, |p| {
