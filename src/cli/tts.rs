@@ -6,6 +6,7 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
 use serde_json::json;
@@ -19,7 +20,8 @@ use crate::chains::{Providers, Routing};
 use crate::engines::error::{EngineError, EngineResult};
 use crate::engines::kokoro::engine::{ChunkAudio, TtsOptions, SAMPLE_RATE};
 use crate::engines::kokoro::g2p::Lang;
-use crate::engines::kokoro::{service, voices};
+use crate::engines::kokoro::lexicon::Lexicon;
+use crate::engines::kokoro::{markup, service, voices};
 use crate::output::Output;
 use crate::providers::plan::{plan_for, Capability, Facts};
 
@@ -101,6 +103,9 @@ pub(crate) struct TtsArgs {
     /// Fail on the first provider failure instead of trying the next provider.
     #[arg(long)]
     no_fallback: bool,
+    /// A lexicon file, JSON `{"word": "phonemes"}` (default: the file HYPERFRAMES_LEXICON names).
+    #[arg(long, value_name = "FILE")]
+    lexicon: Option<PathBuf>,
     #[arg(long)]
     json: bool,
 }
@@ -222,9 +227,10 @@ async fn run_chain(args: TtsArgs, facts: &Facts, providers: &Providers, out: &Ou
         }
         let outputs = outputs(&args)?;
         let speed = crate::engines::kokoro::engine::parse_speed(&args.speed)?;
-        Ok((text, speed, outputs))
+        let lexicon = Lexicon::resolve(args.lexicon.as_deref())?.map(Arc::new);
+        Ok((text, speed, outputs, lexicon))
     })();
-    let (text, speed, outputs) = match prepared {
+    let (text, speed, outputs, lexicon) = match prepared {
         Ok(p) => p,
         Err(e) => return fail(out, args.json, &e),
     };
@@ -240,6 +246,7 @@ async fn run_chain(args: TtsArgs, facts: &Facts, providers: &Providers, out: &Ou
             local_only: args.local_only,
             no_fallback: args.no_fallback,
         },
+        lexicon,
     };
     let r = match voice_with(&req, facts, providers).await {
         Ok(r) => r,
@@ -324,9 +331,12 @@ async fn run_kokoro(args: TtsArgs, stderr_tty: bool, out: &Output) -> i32 {
         }
         let spec = service::model_spec(args.model.as_deref())?;
         let outputs = outputs(&args)?;
-        Ok((text, speed, lang, spec, outputs))
+        // Bad markup or a bad lexicon fails here, before any download or model load.
+        markup::parse(&text)?;
+        let lexicon = Lexicon::resolve(args.lexicon.as_deref())?.map(Arc::new);
+        Ok((text, speed, lang, spec, outputs, lexicon))
     })();
-    let (text, speed, lang, spec, outputs) = match prepared {
+    let (text, speed, lang, spec, outputs, lexicon) = match prepared {
         Ok(p) => p,
         Err(e) => return fail(out, args.json, &e),
     };
@@ -342,7 +352,7 @@ async fn run_kokoro(args: TtsArgs, stderr_tty: bool, out: &Output) -> i32 {
     if let Err(e) = service::ensure_installed(spec, allow_download, &|p| printer.event(p)).await {
         return fail(out, args.json, &e);
     }
-    let opts = TtsOptions { voice: args.voice.clone(), speed, lang };
+    let opts = TtsOptions { voice: args.voice.clone(), speed, lang, lexicon };
     let stream = args.stream;
     let show_progress = stderr_tty && !args.json && !stream;
     let result = crate::blocking(move || {

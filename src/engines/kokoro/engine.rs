@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::chunk::{self, Chunk};
-use super::g2p::{self, Lang};
+use super::g2p::{self, Lang, Phonemized};
+use super::lexicon::Lexicon;
+use super::markup::{self, Part};
 use super::model::{self, KokoroModel};
 use super::timing::{self, TimedWord};
 use super::voices::{self, VoicePack};
@@ -32,6 +34,8 @@ pub struct TtsOptions {
     pub speed: f32,
     /// `None` follows the voice's language.
     pub lang: Option<Lang>,
+    /// Pronunciations for whole words, applied before G2P (inline markup wins).
+    pub lexicon: Option<Arc<Lexicon>>,
 }
 
 /// One chunk of audio, ready as soon as it is synthesised (seams already faded).
@@ -227,36 +231,28 @@ impl Kokoro {
         let chosen = opts.voice.is_some().then(|| voices::parse_blend(&voice).ok()).flatten();
         let voice_lang = chosen.and_then(|t| t.first().and_then(|t| Lang::for_voice(&t.voice)));
         let lang = opts.lang.or(voice_lang).unwrap_or(Lang::EnUs);
-        let started = std::time::Instant::now();
-        let phonemized = g2p::phonemize(text, lang)?;
-        tracing::debug!(
-            lang = lang.code(),
-            g2p_ms = started.elapsed().as_secs_f64() * 1e3,
-            phonemes = %phonemized.phonemes(),
-            "phonemized"
-        );
-        let chunks = chunk::chunk_with_first(&phonemized, FIRST_CHUNK_TOKENS, CHUNK_TOKENS);
+        let steps = plan(text, opts, lang)?;
+        let count = steps.steps.len();
         let fade = wav::samples_for_ms(SAMPLE_RATE, SEAM_FADE_MS);
         let (mut samples, mut words) = (Vec::new(), Vec::new());
         let mut next_id = 0usize;
-        for (index, c) in chunks.iter().enumerate() {
-            let mut audio = self.run_chunk(c, &voice, opts.speed)?;
-            let chunk_words = self.time_words(&phonemized, c, &audio, samples.len() as u64, &mut next_id)?;
-            wav::fade_seams(&mut audio.samples, fade, index > 0, index + 1 < chunks.len());
-            let out = ChunkAudio { index, count: chunks.len(), samples: audio.samples, words: chunk_words };
+        for (index, step) in steps.steps.iter().enumerate() {
+            let out = match step {
+                Step::Speak { passage, chunk: c } => {
+                    let mut audio = self.run_chunk(c, &voice, opts.speed)?;
+                    let p = &steps.passages[*passage];
+                    let chunk_words = self.time_words(p, c, &audio, samples.len() as u64, &mut next_id)?;
+                    wav::fade_seams(&mut audio.samples, fade, index > 0, index + 1 < count);
+                    ChunkAudio { index, count, samples: audio.samples, words: chunk_words }
+                }
+                Step::Silence(n) => ChunkAudio { index, count, samples: vec![0.0; *n], words: Vec::new() },
+            };
             on_chunk(&out)?;
             samples.extend_from_slice(&out.samples);
             words.extend(out.words);
         }
-        Ok(Synthesis {
-            samples,
-            words,
-            chunks: chunks.len(),
-            voice,
-            lang,
-            voice_note,
-            approximate: !self.model.has_durations(),
-        })
+        let chunks = steps.steps.iter().filter(|s| matches!(s, Step::Speak { .. })).count();
+        Ok(Synthesis { samples, words, chunks, voice, lang, voice_note, approximate: !self.model.has_durations() })
     }
 
     fn run_chunk(&self, c: &Chunk, voice: &str, speed: f32) -> EngineResult<RawChunk> {
@@ -279,7 +275,7 @@ impl Kokoro {
 
     fn time_words(
         &self,
-        p: &g2p::Phonemized,
+        p: &Phonemized,
         c: &Chunk,
         audio: &RawChunk,
         offset: u64,
@@ -296,6 +292,60 @@ impl Kokoro {
             None => Ok(timing::approximate_words(p, c, audio.samples.len(), offset, next_id)),
         }
     }
+}
+
+/// What a synthesis does, in order: model calls and exact silences.
+enum Step {
+    Speak {
+        passage: usize,
+        chunk: Chunk,
+    },
+    /// This many samples of silence (a `<break>`).
+    Silence(usize),
+}
+
+struct Plan {
+    passages: Vec<Phonemized>,
+    steps: Vec<Step>,
+}
+
+/// The number of samples a pause lasts at 24 kHz, rounded to the nearest sample.
+pub fn pause_samples(d: std::time::Duration) -> usize {
+    (d.as_secs_f64() * f64::from(SAMPLE_RATE)).round() as usize
+}
+
+/// Reads the markup, applies the lexicon and phonemizes each passage: the whole synthesis as a list
+/// of steps. Every error (markup, lexicon, G2P) comes out here, before the model runs once.
+fn plan(text: &str, opts: &TtsOptions, lang: Lang) -> EngineResult<Plan> {
+    let mut script = markup::parse(text)?;
+    if let Some(lex) = &opts.lexicon {
+        lex.apply(&mut script);
+    }
+    let started = std::time::Instant::now();
+    let mut plan = Plan { passages: Vec::new(), steps: Vec::new() };
+    for part in &script.parts {
+        match part {
+            Part::Pause(d) => plan.steps.push(Step::Silence(pause_samples(*d))),
+            // Spaces or punctuation alone between two breaks: nothing to say.
+            Part::Speech(p) if !p.has_words() && p.pronunciations.is_empty() => {}
+            Part::Speech(p) => {
+                let phonemized = g2p::phonemize_passage(p, lang)?;
+                tracing::debug!(lang = lang.code(), phonemes = %phonemized.phonemes(), "phonemized");
+                let first_max = if plan.passages.is_empty() { FIRST_CHUNK_TOKENS } else { CHUNK_TOKENS };
+                let passage = plan.passages.len();
+                for c in chunk::chunk_with_first(&phonemized, first_max, CHUNK_TOKENS) {
+                    plan.steps.push(Step::Speak { passage, chunk: c });
+                }
+                plan.passages.push(phonemized);
+            }
+        }
+    }
+    tracing::debug!(g2p_ms = started.elapsed().as_secs_f64() * 1e3, "planned");
+    if plan.passages.is_empty() {
+        return Err(EngineError::new("EMPTY_TEXT", "No text to speak: the text has only pauses or punctuation.")
+            .with_hint("Put some words around the <break …/> tags."));
+    }
+    Ok(plan)
 }
 
 struct RawChunk {

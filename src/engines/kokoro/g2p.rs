@@ -23,6 +23,7 @@ use std::sync::OnceLock;
 use loqui_g2p::{Dialect, G2p, OovFallback};
 use unicode_normalization::UnicodeNormalization;
 
+use super::markup::{Passage, Pronunciation};
 use super::vocab;
 use crate::engines::error::{EngineError, EngineResult};
 
@@ -182,6 +183,55 @@ pub fn phonemize(text: &str, lang: Lang) -> EngineResult<Phonemized> {
             .with_hint(format!("check that the text is written in the selected language ({lang})")));
     }
     Ok(Phonemized { words })
+}
+
+/// Like [`phonemize`], for a passage of speech markup: the words given a pronunciation (inline or
+/// from the lexicon) are spoken with it. The G2P still reads the whole passage, so its neighbours
+/// keep their context; each given word then replaces whatever the G2P made of the same text.
+pub fn phonemize_passage(passage: &Passage, lang: Lang) -> EngineResult<Phonemized> {
+    let text = passage.text.as_str();
+    let mut p = match phonemize(text, lang) {
+        Err(e) if e.code == "EMPTY_TEXT" && !passage.pronunciations.is_empty() => Phonemized::default(),
+        other => other?,
+    };
+    for pron in &passage.pronunciations {
+        apply_pronunciation(&mut p, text, pron);
+    }
+    Ok(p)
+}
+
+/// Replaces the words overlapping `pron`'s text by one word with its phonemes. A word the G2P ran
+/// into the given one (`[Kokoro](/…/)'s` read as one token) is replaced whole, so the written
+/// text is never lost.
+fn apply_pronunciation(p: &mut Phonemized, text: &str, pron: &Pronunciation) {
+    let overlaps = |w: &PhonemeWord| w.byte_start < pron.end && pron.start < w.byte_end;
+    let first = p.words.iter().position(overlaps);
+    let (at, start, end, space_after) = match first {
+        Some(i) => {
+            let last = i + p.words[i..].iter().take_while(|w| overlaps(w)).count() - 1;
+            let (s, e) = (p.words[i].byte_start.min(pron.start), p.words[last].byte_end.max(pron.end));
+            let space = p.words[last].space_after;
+            p.words.drain(i..=last);
+            (i, s, e, space)
+        }
+        None => {
+            let i = p.words.iter().position(|w| w.byte_start >= pron.end).unwrap_or(p.words.len());
+            if let Some(prev) = i.checked_sub(1).map(|k| &mut p.words[k]) {
+                prev.space_after = text[prev.byte_end..pron.start].chars().any(char::is_whitespace);
+            }
+            let next_start = p.words.get(i).map_or(text.len(), |w| w.byte_start);
+            (i, pron.start, pron.end, text[pron.end..next_start].chars().any(char::is_whitespace))
+        }
+    };
+    let word = PhonemeWord {
+        text: text[start..end].to_owned(),
+        byte_start: start,
+        byte_end: end,
+        phonemes: pron.phonemes.clone(),
+        space_after,
+        is_punct: false,
+    };
+    p.words.insert(at, word);
 }
 
 /// Does the slow one-off set-up for `lang` now rather than on the first [`phonemize`] call: loads
@@ -850,6 +900,26 @@ fn espeak_pieces(text: &str, lang: Lang) -> EngineResult<Vec<Piece>> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn given_pronunciations_replace_the_g2p_words() {
+        use crate::engines::kokoro::markup::{parse, Part};
+        let passage = |text: &str| match parse(text).unwrap().parts.remove(0) {
+            Part::Speech(p) => p,
+            Part::Pause(_) => panic!("no pause here"),
+        };
+        let p = phonemize_passage(&passage("Say [Kokoro](/kˈOkəɹO/), please."), Lang::EnUs).unwrap();
+        let words: Vec<(&str, &str)> = p.words.iter().map(|w| (w.text.as_str(), w.phonemes.as_str())).collect();
+        assert_eq!(words[1], ("Kokoro", "kˈOkəɹO"));
+        assert_eq!(words[2].0, ",");
+        assert!(p.words[0].space_after && !p.words[1].space_after);
+        // A word the G2P runs into the given one is replaced whole; its text is kept.
+        let p = phonemize_passage(&passage("[Kokoro](/kˈOkəɹO/)'s voice"), Lang::EnUs).unwrap();
+        assert_eq!((p.words[0].text.as_str(), p.words[0].phonemes.as_str()), ("Kokoro's", "kˈOkəɹO"));
+        // Nothing but a given word.
+        let p = phonemize_passage(&passage("[☺](/smˈIl/)"), Lang::EnUs).unwrap();
+        assert_eq!((p.words.len(), p.words[0].text.as_str()), (1, "☺"));
+    }
+
     use super::*;
 
     fn check_offsets(text: &str, p: &Phonemized) {

@@ -98,6 +98,22 @@ impl Lexicon {
         self.exact.get(word).or_else(|| self.any_case.get(&word.to_lowercase())).map(String::as_str)
     }
 
+    /// The `(word, phonemes)` pairs this lexicon gives `text` (bad markup: none).
+    pub fn used_by(&self, text: &str) -> Vec<(String, String)> {
+        let Ok(mut script) = markup::parse(text) else { return Vec::new() };
+        let inline = script.clone();
+        self.apply(&mut script);
+        let mut used = Vec::new();
+        for (part, before) in script.parts.iter().zip(&inline.parts) {
+            if let (Part::Speech(p), Part::Speech(b)) = (part, before) {
+                for q in p.pronunciations.iter().filter(|q| !b.pronunciations.contains(q)) {
+                    used.push((p.text[q.start..q.end].to_string(), q.phonemes.clone()));
+                }
+            }
+        }
+        used
+    }
+
     /// Adds a pronunciation for every whole word of the script the lexicon knows, except words
     /// that already have one inline.
     pub fn apply(&self, script: &mut Script) {
