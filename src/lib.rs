@@ -11,6 +11,7 @@ pub mod environment;
 pub mod http;
 pub mod media;
 mod napi_api;
+mod napi_captions;
 mod napi_media;
 mod napi_tts;
 pub mod output;

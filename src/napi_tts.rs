@@ -43,7 +43,7 @@ pub struct TtsOptions {
     pub output: Option<String>,
     /// `i16` (default) or `f32` samples in the WAV.
     pub format: Option<String>,
-    /// Also write captions here (.srt or .vtt).
+    /// Also write captions here (.srt, .vtt, .ass, or .json for Remotion).
     pub captions: Option<String>,
     /// Download the model on first use (default true; false or HYPERFRAMES_OFFLINE=1 never downloads).
     pub download: Option<bool>,

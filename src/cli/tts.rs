@@ -82,9 +82,12 @@ pub(crate) struct TtsArgs {
     /// Also write the word timings as JSON.
     #[arg(long, value_name = "PATH")]
     words: Option<PathBuf>,
-    /// Also write captions (.srt or .vtt).
+    /// Also write captions (.srt, .vtt, .ass, or .json for Remotion).
     #[arg(long, value_name = "PATH")]
     captions: Option<PathBuf>,
+    /// Captions format: srt, vtt, ass or remotion (without --captions: written next to the audio).
+    #[arg(long, value_name = "FORMAT")]
+    to: Option<String>,
     /// Write raw 16-bit little-endian PCM (24 kHz mono) to stdout as each chunk is ready.
     #[arg(long)]
     stream: bool,
@@ -188,7 +191,32 @@ fn outputs(args: &TtsArgs) -> EngineResult<service::Outputs> {
     Ok(outputs)
 }
 
-pub(super) async fn run(args: TtsArgs, stderr_tty: bool, out: &Output) -> i32 {
+/// `--to` picks the captions format: it must agree with a `--captions` file's extension, and
+/// without one names the captions file after the audio (`speech.ass`, `speech.captions.json`).
+fn captions_path(args: &TtsArgs) -> EngineResult<Option<PathBuf>> {
+    let Some(to) = args.to.as_deref() else { return Ok(args.captions.clone()) };
+    let format = super::captions::target_format(Some(to), args.captions.as_deref())?;
+    if let Some(p) = &args.captions {
+        if crate::audio::captions::Format::parse(&p.to_string_lossy()).is_none() {
+            return Err(EngineError::new(
+                "BAD_OUTPUT",
+                format!("Captions file {} must end in .{}.", p.display(), format.extension()),
+            ));
+        }
+        return Ok(Some(p.clone()));
+    }
+    let ext = match format {
+        crate::audio::captions::Format::Remotion => "captions.json",
+        f => f.extension(),
+    };
+    Ok(Some(args.output.with_extension(ext)))
+}
+
+pub(super) async fn run(mut args: TtsArgs, stderr_tty: bool, out: &Output) -> i32 {
+    match captions_path(&args) {
+        Ok(p) => args.captions = p,
+        Err(e) => return fail(out, args.json, &e),
+    }
     if args.list && matches!(args.provider, TtsProvider::Auto | TtsProvider::Kokoro) {
         return list_voices(args.json, out);
     }

@@ -163,9 +163,9 @@ pub fn check_outputs(o: &Outputs) -> EngineResult<()> {
         if captions::Format::parse(&c.to_string_lossy()).is_none() {
             return Err(EngineError::new(
                 "BAD_OUTPUT",
-                format!("Captions file {} must end in .srt or .vtt.", c.display()),
+                format!("Captions file {} must end in .srt, .vtt, .ass or .json (Remotion).", c.display()),
             )
-            .with_hint("Name the captions file captions.srt or captions.vtt."));
+            .with_hint("Name the captions file captions.srt, captions.vtt, captions.ass or captions.json."));
         }
     }
     Ok(())
@@ -199,7 +199,7 @@ pub fn write_audio_outputs(
         }
         if let Some(p) = &o.captions {
             let format = captions::Format::parse(&p.to_string_lossy()).expect("checked above");
-            write_text_atomic(p, &captions::render(&captions::cues(words, false), format))?;
+            write_text_atomic(p, &captions::build(words, format, &captions::Rules::default()))?;
             written.push(p);
         }
         Ok(())

@@ -275,7 +275,11 @@ fn markup_and_lexicon_errors_come_before_any_audio() {
         ("<break time=\"1s\"/> . <break time=\"1s\"/>", "EMPTY_TEXT"),
     ] {
         let mut chunks = 0;
-        let e = f.kokoro.synthesize(text, &opts(None, 1.0), &mut |_| Ok(chunks += 1)).unwrap_err();
+        let mut count = |_: &ChunkAudio| {
+            chunks += 1;
+            Ok(())
+        };
+        let e = f.kokoro.synthesize(text, &opts(None, 1.0), &mut count).unwrap_err();
         assert_eq!((e.code, chunks), (code, 0), "{text}: {}", e.message);
     }
 }
