@@ -170,6 +170,14 @@ mod tests {
     }
 
     #[test]
+    fn used_by_lists_only_what_the_lexicon_adds() {
+        let lex = Lexicon::parse(r#"{"kokoro": "kˈOkəɹO", "gif": "ɡˈɪf"}"#, "test").unwrap();
+        assert_eq!(lex.used_by("Kokoro and [GIF](/ʤˈɪf/)"), [("Kokoro".to_string(), "kˈOkəɹO".to_string())]);
+        assert!(lex.used_by("nothing here").is_empty());
+        assert!(lex.used_by("bad <markup").is_empty());
+    }
+
+    #[test]
     fn bad_lexicons_are_clear_errors() {
         for (json, what) in [
             ("{not json", "is not JSON"),
