@@ -253,7 +253,7 @@ export interface TtsOptions {
   output?: string
   /** `i16` (default) or `f32` samples in the WAV. */
   format?: string
-  /** Also write captions here (.srt or .vtt). */
+  /** Also write captions here (.srt, .vtt, .ass, or .json for Remotion). */
   captions?: string
   /** Download the model on first use (default true; false or HYPERFRAMES_OFFLINE=1 never downloads). */
   download?: boolean

@@ -344,7 +344,7 @@ pub fn tts_stream_start(text: String, options: Option<TtsOptions>) -> Result<Tts
                 let msg = Ok((c.index as u32, c.count as u32, SAMPLE_RATE, c.samples.clone(), js_words(&c.words)));
                 tx.blocking_send(msg).map_err(|_| EngineError::new("CANCELLED", "the stream was cancelled"))
             };
-            engine.synthesize(&p.text, &p.opts, &mut send).map(|_| ())
+            engine.synthesize_streaming(&p.text, &p.opts, &mut send).map(|_| ())
         };
         if let Err(e) = run() {
             if e.code != "CANCELLED" {

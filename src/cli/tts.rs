@@ -384,6 +384,11 @@ async fn run_kokoro(args: TtsArgs, stderr_tty: bool, out: &Output) -> i32 {
     let stream = args.stream;
     let show_progress = stderr_tty && !args.json && !stream;
     let result = crate::blocking(move || {
+        // Phonemize first and let the G2P go before the model loads: their memory never adds up.
+        let prepared = crate::engines::kokoro::engine::prepare(&text, &opts)?;
+        if prepared.is_phonemized() {
+            crate::engines::kokoro::g2p::release();
+        }
         let engine = service::open(spec)?;
         let mut on_chunk = |c: &ChunkAudio| -> EngineResult<()> {
             if stream {
@@ -400,7 +405,8 @@ async fn run_kokoro(args: TtsArgs, stderr_tty: bool, out: &Output) -> i32 {
             }
             Ok(())
         };
-        let synthesis = engine.synthesize(&text, &opts, &mut on_chunk)?;
+        // Streamed audio is never gathered, so memory stays flat however long the text.
+        let synthesis = engine.speak(prepared, &opts, &mut on_chunk, !stream)?;
         service::write_outputs(&synthesis, &outputs)?;
         Ok::<_, EngineError>(synthesis)
     })

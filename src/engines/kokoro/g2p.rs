@@ -18,7 +18,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::str::FromStr;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use loqui_g2p::{Dialect, G2p, OovFallback};
 use unicode_normalization::UnicodeNormalization;
@@ -174,7 +174,7 @@ pub fn phonemize(text: &str, lang: Lang) -> EngineResult<Phonemized> {
         return Err(EngineError::new("EMPTY_TEXT", "the text is empty").with_hint("pass at least one word to speak"));
     }
     let words = if lang.is_english() {
-        finalize(text, english_pieces(text, english_g2p(lang)?), true, false)
+        finalize(text, english_pieces(text, english_g2p(lang)?.as_ref()), true, false)
     } else {
         finalize(text, espeak_pieces(text, lang)?, false, matches!(lang, Lang::Ja | Lang::Zh))
     };
@@ -400,16 +400,40 @@ fn finalize(text: &str, pieces: Vec<Piece>, glue: bool, cjk: bool) -> Vec<Phonem
 /// markup (`[word](/phonemes/)`) and symbols misaki skips put unread text between two tokens.
 const SEARCH_WINDOW: usize = 1024;
 
-fn english_g2p(lang: Lang) -> EngineResult<&'static G2p> {
-    static US: OnceLock<Result<G2p, String>> = OnceLock::new();
-    static GB: OnceLock<Result<G2p, String>> = OnceLock::new();
-    let (cell, dialect) = match lang {
-        Lang::EnGb => (&GB, Dialect::British),
-        _ => (&US, Dialect::American),
+/// The loaded English G2Ps (American, British). They hold about 94 MB (lexicons, tagger, neural
+/// fallback), so a one-shot caller that has phonemized everything can [`release`] them before the
+/// model's own memory is needed.
+static ENGLISH: std::sync::Mutex<[Option<Arc<G2p>>; 2]> = std::sync::Mutex::new([None, None]);
+
+fn english_g2p(lang: Lang) -> EngineResult<Arc<G2p>> {
+    let (slot, dialect) = match lang {
+        Lang::EnGb => (1, Dialect::British),
+        _ => (0, Dialect::American),
     };
-    cell.get_or_init(|| G2p::new(dialect, OovFallback::Neural).map_err(|e| e.to_string()))
-        .as_ref()
-        .map_err(|e| EngineError::new("G2P_UNAVAILABLE", format!("the English phonemizer failed to load: {e}")))
+    let mut loaded = ENGLISH.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(g) = &loaded[slot] {
+        return Ok(g.clone());
+    }
+    let g2p = G2p::new(dialect, OovFallback::Neural)
+        .map_err(|e| EngineError::new("G2P_UNAVAILABLE", format!("the English phonemizer failed to load: {e}")))?;
+    let g2p = Arc::new(g2p);
+    loaded[slot] = Some(g2p.clone());
+    Ok(g2p)
+}
+
+/// Frees the English G2Ps (they load again, in about 0.4 s, when next needed) and hands the freed
+/// heap back to the system. For a process that speaks once: phonemize, release, then run the model,
+/// so the two never hold their memory at the same time.
+pub fn release() {
+    let dropped = std::mem::take(&mut *ENGLISH.lock().unwrap_or_else(|e| e.into_inner()));
+    drop(dropped);
+    // The G2P's maps are many small allocations in the middle of the heap: glibc keeps those pages
+    // unless asked, and the model's large buffers (mapped separately) could never reuse them.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages to the kernel; it touches no live memory.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 fn floor_boundary(s: &str, mut i: usize) -> usize {

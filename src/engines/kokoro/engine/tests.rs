@@ -317,3 +317,47 @@ fn real_model_breaks_are_exact() {
 fn english(voice: &str) -> TtsOptions {
     TtsOptions { lang: Some(Lang::EnUs), ..opts(Some(voice), 1.0) }
 }
+
+#[test]
+fn long_passages_are_cut_into_blocks_at_sentence_ends_never_inside_a_given_word() {
+    let text = "One two three. Four five six! Seven [eight](/ˈAt/) nine. Ten.";
+    let Part::Speech(p) = markup::parse(text).unwrap().parts.remove(0) else { panic!() };
+    let blocks = split_blocks(p.clone(), 20);
+    let texts: Vec<&str> = blocks.iter().map(|b| b.text.as_str()).collect();
+    assert_eq!(texts.concat(), p.text, "nothing lost or repeated");
+    assert_eq!(texts[0], "One two three.");
+    assert!(blocks.iter().all(|b| b.text.len() <= 20));
+    let with = blocks.iter().find(|b| !b.pronunciations.is_empty()).unwrap();
+    let q = &with.pronunciations[0];
+    assert_eq!((&with.text[q.start..q.end], q.phonemes.as_str()), ("eight", "ˈAt"));
+    let no_space = "x".repeat(50);
+    let Part::Speech(p) = markup::parse(&no_space).unwrap().parts.remove(0) else { panic!() };
+    assert_eq!(split_blocks(p, 20).iter().map(|b| b.text.len()).collect::<Vec<_>>(), [20, 20, 10]);
+}
+
+#[test]
+fn a_long_text_is_spoken_block_by_block_with_the_same_words_and_an_exact_count() {
+    let f = fixture(&[("af_heart", 0.5)], true);
+    let text = format!("{} <break time=\"1s\"/> The end.", TEXT.repeat(BLOCK_BYTES / TEXT.len() * 3));
+    let mut seen = Vec::new();
+    let s = f
+        .kokoro
+        .synthesize_streaming(&text, &opts(None, 1.0), &mut |c| {
+            seen.push((c.index, c.count, c.samples.len()));
+            Ok(())
+        })
+        .unwrap();
+    assert!(s.samples.is_empty(), "streaming gathers no audio");
+    assert_eq!(s.sample_count, seen.iter().map(|c| c.2).sum::<usize>());
+    let count = seen.len();
+    assert!(
+        seen.iter().enumerate().all(|(i, c)| c.0 == i && c.1 == count),
+        "indices in order, count exact from the start"
+    );
+    let spoken: Vec<&str> =
+        text.split_whitespace().filter(|w| !w.starts_with('<') && !w.starts_with("time=")).collect();
+    assert_eq!(s.words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>(), spoken);
+    assert!(s.words.windows(2).all(|w| w[0].end <= w[1].start));
+    let kept = speak(&f, &text, &opts(None, 1.0)).unwrap();
+    assert_eq!((kept.samples.len(), kept.words.len()), (s.sample_count, s.words.len()));
+}
