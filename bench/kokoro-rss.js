@@ -8,7 +8,7 @@
 // shortest text's. Prints only; see bench/README.md.
 //
 //   node bench/kokoro-rss.js [--cli PATH/bin/hyperframes.js] [--sizes 994,10000,100000,1000000]
-//                            [--seconds 60] [--voice jm_kumo] [--lang en-us]
+//                            [--seconds 600] [--voice jm_kumo] [--lang en-us]
 //
 // Env: HYPERFRAMES_MODELS_DIR must hold kokoro/kokoro-v1.0.int8.onnx and a voice pack. Linux only.
 const { spawn } = require('node:child_process');
@@ -28,7 +28,7 @@ function paragraph() {
 }
 
 function parseArgs(argv) {
-  const o = { cli: path.join(REPO, 'bin', 'hyperframes.js'), sizes: [994, 10_000, 100_000, 1_000_000], seconds: 60, voice: 'jm_kumo', lang: 'en-us' };
+  const o = { cli: path.join(REPO, 'bin', 'hyperframes.js'), sizes: [994, 10_000, 100_000, 1_000_000], seconds: 600, voice: 'jm_kumo', lang: 'en-us' };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
     switch (argv[i]) {

@@ -475,11 +475,11 @@ fn split_blocks(p: markup::Passage, max: usize) -> Vec<markup::Passage> {
     let mut start = 0;
     while p.text.len() - start > max {
         let window = &p.text[start..g2p_floor(&p.text, start + max)];
-        let sentence = window.char_indices().filter(|(k, c)| {
+        let mut sentence = window.char_indices().rev().filter(|(k, c)| {
             matches!(c, '.' | '!' | '?' | '…' | '\n') && window[k + c.len_utf8()..].starts_with(char::is_whitespace)
         });
         let cut = sentence
-            .last()
+            .next()
             .map(|(k, c)| k + c.len_utf8())
             .or_else(|| window.rfind(char::is_whitespace))
             .filter(|k| *k > 0)
