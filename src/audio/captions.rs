@@ -157,22 +157,6 @@ mod tests {
     }
 
     #[test]
-    fn groups_until_sentence_end_length_or_pause() {
-        let words = [
-            w("Write", 0.0, 0.3),
-            w("HTML.", 0.3, 0.6),
-            w("Render", 0.7, 1.0),
-            w("video", 1.0, 1.2),
-            w("for", 1.2, 1.3),
-            w("agents", 2.5, 2.9),
-        ];
-        let c = cues(&words, false);
-        let texts: Vec<&str> = c.iter().map(|c| c.text.as_str()).collect();
-        assert_eq!(texts, ["Write HTML.", "Render video for", "agents"]);
-        assert_eq!((c[1].start, c[1].end), (0.7, 1.642), "held for reading, up to the next cue");
-    }
-
-    #[test]
     fn never_passes_42_characters_unless_one_word_does() {
         let words: Vec<Word> = (0..30).map(|i| w("abcdefgh", i as f64 * 0.2, i as f64 * 0.2 + 0.1)).collect();
         assert!(cues(&words, false).iter().all(|c| c.text.lines().all(|l| l.chars().count() <= MAX_CUE_CHARS)));
