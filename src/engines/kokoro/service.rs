@@ -163,7 +163,7 @@ pub fn check_outputs(o: &Outputs) -> EngineResult<()> {
         if captions::Format::parse(&c.to_string_lossy()).is_none() {
             return Err(EngineError::new(
                 "BAD_OUTPUT",
-                format!("Captions file {} must end in .srt, .vtt, .ass or .json (Remotion).", c.display()),
+                format!("Captions file {} must end in .srt or .vtt (or .ass, or .json for Remotion).", c.display()),
             )
             .with_hint("Name the captions file captions.srt, captions.vtt, captions.ass or captions.json."));
         }
