@@ -121,7 +121,7 @@ pub(super) fn run(args: CaptionsArgs, out: &Output) -> i32 {
                 return fail(out, args.json, &e);
             }
             if args.json {
-                out.json(&json!({"ok": true, "outputPath": path, "format": format.extension(), "cues": cues, "words": words.len()}));
+                out.json(&json!({"ok": true, "outputPath": path, "cues": cues, "words": words.len()}));
             } else {
                 out.out(&format!("{} {} ({} cues)", out.green("✓"), path.display(), cues));
             }
