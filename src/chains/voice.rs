@@ -209,6 +209,13 @@ fn hosted_segments(script: &Script, max_tag: Option<std::time::Duration>) -> Vec
             Part::Speech(p) => {
                 let text = p.text.trim();
                 match (out.last_mut(), pending_tag.take()) {
+                    // A request the provider would have to split could be cut inside a tag.
+                    (Some(Segment::Say(prev)), Some(d))
+                        if prev.len() + text.len() + 32 > crate::providers::elevenlabs::MAX_TEXT_CHARS =>
+                    {
+                        out.push(Segment::Silence(d));
+                        out.push(Segment::Say(text.to_string()));
+                    }
                     (Some(Segment::Say(prev)), Some(d)) => {
                         prev.push_str(&format!(" <break time=\"{}s\"/> {text}", service::round_ms(d.as_secs_f64())));
                     }
@@ -603,6 +610,29 @@ mod tests {
         assert_eq!(
             words.iter().map(|w| (w.id.as_str(), w.text.as_str())).collect::<Vec<_>>(),
             [("w0", "One."), ("w1", "Two.")]
+        );
+    }
+
+    #[test]
+    fn tags_never_make_a_request_the_provider_would_split() {
+        let long = "word ".repeat(900);
+        let script = markup::parse(&format!("{long}<break time=\"1s\"/>{long}<break time=\"1s\"/>Short.")).unwrap();
+        let segs = hosted_segments(&script, max_break_tag("elevenlabs"));
+        let second = long.trim().to_string() + " <break time=\"1s\"/> Short.";
+        let want = [
+            Segment::Say(long.trim().to_string()),
+            Segment::Silence(std::time::Duration::from_secs(1)),
+            Segment::Say(second),
+        ];
+        assert_eq!(segs, want);
+        assert!(segs
+            .iter()
+            .all(|s| !matches!(s, Segment::Say(t) if t.len() > crate::providers::elevenlabs::MAX_TEXT_CHARS)));
+        // HeyGen takes no tags: every pause is silence between requests.
+        let segs = hosted_segments(&markup::parse("A.<break time=\"1s\"/>B.").unwrap(), max_break_tag("heygen"));
+        assert_eq!(
+            segs,
+            [Segment::Say("A.".into()), Segment::Silence(std::time::Duration::from_secs(1)), Segment::Say("B.".into())]
         );
     }
 
