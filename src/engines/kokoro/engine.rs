@@ -474,7 +474,7 @@ fn split_blocks(p: markup::Passage, max: usize) -> Vec<markup::Passage> {
     let mut out = Vec::new();
     let mut start = 0;
     while p.text.len() - start > max {
-        let window = &p.text[start..g2p_floor(&p.text, start + max)];
+        let window = &p.text[start..g2p::floor_boundary(&p.text, start + max)];
         let mut sentence = window.char_indices().rev().filter(|(k, c)| {
             matches!(c, '.' | '!' | '?' | '…' | '\n') && window[k + c.len_utf8()..].starts_with(char::is_whitespace)
         });
@@ -506,15 +506,6 @@ fn split_blocks(p: markup::Passage, max: usize) -> Vec<markup::Passage> {
                 .collect(),
         })
         .collect()
-}
-
-/// The largest char boundary of `s` at or before `i`.
-fn g2p_floor(s: &str, mut i: usize) -> usize {
-    i = i.min(s.len());
-    while !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
 }
 
 struct RawChunk {

@@ -436,7 +436,8 @@ pub fn release() {
     }
 }
 
-fn floor_boundary(s: &str, mut i: usize) -> usize {
+/// The largest char boundary of `s` at or before `i`.
+pub(super) fn floor_boundary(s: &str, mut i: usize) -> usize {
     if i >= s.len() {
         return s.len();
     }
