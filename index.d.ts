@@ -48,6 +48,32 @@ export interface BuildMediaOptions {
   fresh?: boolean
 }
 
+export interface CaptionOptions {
+  /** `srt` (default), `vtt`, `ass` or `remotion`. */
+  to?: string
+  /** Characters per line (default 42). */
+  maxChars?: number
+  /** Lines per cue (default 2). */
+  maxLines?: number
+  /** Characters a second a cue is held for, where there is room (default 17). */
+  maxCps?: number
+  /** Seconds a cue stays at least, where there is room (default 5/6). */
+  minDuration?: number
+  /** One cue per word as given. */
+  preserveCues?: boolean
+}
+
+/** Captions for timed words: a string (SRT, WebVTT, ASS), or Remotion's `Caption[]` for `to: 'remotion'`. */
+export declare function captions(words: Array<CaptionWord>, options?: CaptionOptions | undefined | null): string | Array<{ text: string; startMs: number; endMs: number; timestampMs: number | null; confidence: number | null }>
+
+export interface CaptionWord {
+  id?: string
+  text: string
+  /** Seconds. */
+  start: number
+  end: number
+}
+
 /** One-sentence descriptions of images; a failure affects only its own image. */
 export declare function describe(images: Array<string>, options?: DescribeOptions | undefined | null): Promise<DescribeResult>
 
@@ -230,7 +256,7 @@ export interface TtsOptions {
   output?: string
   /** `i16` (default) or `f32` samples in the WAV. */
   format?: string
-  /** Also write captions here (.srt or .vtt). */
+  /** Also write captions here (.srt, .vtt, .ass, or .json for Remotion). */
   captions?: string
   /** Download the model on first use (default true; false or HYPERFRAMES_OFFLINE=1 never downloads). */
   download?: boolean
@@ -240,6 +266,8 @@ export interface TtsOptions {
   localOnly?: boolean
   /** Fail on the first provider failure instead of trying the next provider. */
   noFallback?: boolean
+  /** A lexicon file, JSON `{ "word": "phonemes" }` (default: the file HYPERFRAMES_LEXICON names). */
+  lexicon?: string
 }
 
 export interface TtsResult {

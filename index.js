@@ -839,6 +839,7 @@ module.exports.TtsStream = nativeBinding.TtsStream
 module.exports.authStatus = nativeBinding.authStatus
 module.exports.authToken = nativeBinding.authToken
 module.exports.buildMedia = nativeBinding.buildMedia
+module.exports.captions = nativeBinding.captions
 module.exports.describe = nativeBinding.describe
 module.exports.doctor = nativeBinding.doctor
 module.exports.listVoices = nativeBinding.listVoices

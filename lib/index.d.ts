@@ -71,6 +71,8 @@ export interface MediaRequest {
   lang?: string;
   /** Requests at once per hosted provider. */
   concurrency?: number;
+  /** Pronunciations for whole words, `{ "word": "phonemes" }` (Kokoro symbols), or a lexicon file's path. */
+  lexicon?: Record<string, string> | string;
   /** Each line becomes `voice/<id>.wav`; ids are letters, digits, `-`, `_` and `.`. */
   lines?: Array<{ id: string | number; text: string; voice?: string; speed?: number; lang?: string; sfx?: MediaCue | MediaCue[] }>;
   /** A music bed: a prompt, `true` for the default mood, or details (`bgm` is accepted too). */

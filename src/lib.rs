@@ -12,6 +12,7 @@ pub mod fsio;
 pub mod http;
 pub mod media;
 mod napi_api;
+mod napi_captions;
 mod napi_media;
 mod napi_tts;
 pub mod output;

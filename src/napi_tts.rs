@@ -45,7 +45,7 @@ pub struct TtsOptions {
     pub output: Option<String>,
     /// `i16` (default) or `f32` samples in the WAV.
     pub format: Option<String>,
-    /// Also write captions here (.srt or .vtt).
+    /// Also write captions here (.srt, .vtt, .ass, or .json for Remotion).
     pub captions: Option<String>,
     /// Download the model on first use (default true; false or HYPERFRAMES_OFFLINE=1 never downloads).
     pub download: Option<bool>,
@@ -55,6 +55,8 @@ pub struct TtsOptions {
     pub local_only: Option<bool>,
     /// Fail on the first provider failure instead of trying the next provider.
     pub no_fallback: Option<bool>,
+    /// A lexicon file, JSON `{ "word": "phonemes" }` (default: the file HYPERFRAMES_LEXICON names).
+    pub lexicon: Option<String>,
 }
 
 #[napi(object)]
@@ -116,6 +118,7 @@ fn prepare(text: String, o: Option<TtsOptions>) -> EngineResult<Prepared> {
     if text.trim().is_empty() {
         return Err(EngineError::new("EMPTY_TEXT", "No text to speak.").with_hint("Pass some text to speak."));
     }
+    crate::engines::kokoro::markup::parse(&text)?;
     let lang = o.lang.as_deref().map(Lang::parse).transpose()?;
     if let Some(v) = &o.voice {
         voices::parse_blend(v)?;
@@ -131,7 +134,7 @@ fn prepare(text: String, o: Option<TtsOptions>) -> EngineResult<Prepared> {
     Ok(Prepared {
         text,
         spec: service::model_spec(o.model.as_deref())?,
-        opts: EngineOptions { voice: o.voice, speed, lang },
+        opts: EngineOptions { voice: o.voice, speed, lang, lexicon: lexicon(o.lexicon.as_deref())? },
         format,
         outputs,
         download: o.download.unwrap_or(true) && !o.local_only.unwrap_or(false),
@@ -226,7 +229,12 @@ fn chain_request(text: String, o: &TtsOptions) -> EngineResult<crate::chains::vo
             local_only: o.local_only.unwrap_or(false),
             no_fallback: o.no_fallback.unwrap_or(false),
         },
+        lexicon: lexicon(o.lexicon.as_deref())?,
     })
+}
+
+fn lexicon(path: Option<&str>) -> EngineResult<Option<Arc<crate::engines::kokoro::lexicon::Lexicon>>> {
+    Ok(crate::engines::kokoro::lexicon::Lexicon::resolve(path.map(std::path::Path::new))?.map(Arc::new))
 }
 
 fn chain_words(words: &[crate::audio::captions::Word]) -> Vec<Word> {
@@ -348,7 +356,7 @@ pub fn tts_stream_start(text: Arg<String>, options: Arg<Option<TtsOptions>>) -> 
                 turn = rt.block_on(local_turn("kokoro"));
                 Ok(())
             };
-            engine.synthesize(&p.text, &p.opts, &mut send).map(|_| ())
+            engine.synthesize_streaming(&p.text, &p.opts, &mut send).map(|_| ())
         };
         if let Err(e) = run() {
             if e.code != "CANCELLED" {

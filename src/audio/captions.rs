@@ -1,8 +1,21 @@
-//! Word timings → caption cues → SRT or WebVTT. Words are grouped greedily: a cue closes after a
-//! sentence end, and a new one starts when adding a word would pass 42 characters or when the
-//! pause before it is longer than 0.8 s. CJK text is joined without spaces.
+//! Word timings → captions: SRT and WebVTT cues by broadcast rules, styled ASS with karaoke
+//! timings, and Remotion's `Caption[]`. [`build`] is the one entry point the CLI (`tts`,
+//! `captions`) and the JS API share.
+//!
+//! Cues ([`cues_with`], rules in [`Rules`]): at most `max_lines` lines of at most `max_chars`
+//! characters, broken where the lines come out most even; a cue closes after a sentence end, at a
+//! pause longer than `max_gap`, before it would run longer than `max_duration`, and after a clause
+//! mark once its first line is full. Cues then get room to be read: each is held until it has been
+//! on screen `min_duration` and long enough for `max_cps` characters a second, but never past the
+//! next cue's start, so no cue overlaps the next or has no length. CJK text is joined without spaces.
+
+mod ass;
+mod layout;
+mod remotion;
 
 use serde::{Deserialize, Serialize};
+
+pub use layout::{cues_with, Rules};
 
 pub const MAX_CUE_CHARS: usize = 42;
 pub const MAX_GAP_SECONDS: f64 = 0.8;
@@ -21,25 +34,46 @@ pub struct Word {
 pub struct Cue {
     pub start: f64,
     pub end: f64,
+    /// The lines, joined by `\n`.
     pub text: String,
+    /// The cue's lines as ranges of indices into the words it was built from.
+    pub lines: Vec<std::ops::Range<usize>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Srt,
     Vtt,
+    /// Advanced SubStation Alpha, styled, with a karaoke `\k` timing per word.
+    Ass,
+    /// Remotion's `Caption[]` as JSON.
+    Remotion,
 }
 
 impl Format {
-    /// From a file name's extension or a `--to` value.
+    /// From a file name's extension or a `--to` value (`remotion`, or a `.json` file).
     pub fn parse(s: &str) -> Option<Format> {
         let ext = s.rsplit('.').next().unwrap_or(s).to_ascii_lowercase();
         match ext.as_str() {
             "srt" => Some(Format::Srt),
             "vtt" => Some(Format::Vtt),
+            "ass" | "ssa" => Some(Format::Ass),
+            "remotion" | "json" => Some(Format::Remotion),
             _ => None,
         }
     }
+
+    /// The file extension captions of this format are written with.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Srt => "srt",
+            Format::Vtt => "vtt",
+            Format::Ass => "ass",
+            Format::Remotion => "json",
+        }
+    }
+
+    pub const NAMES: &'static str = "srt, vtt, ass or remotion";
 }
 
 fn is_cjk(c: char) -> bool {
@@ -52,45 +86,28 @@ fn ends_sentence(text: &str) -> bool {
     trimmed.ends_with(['.', '!', '?', '…', '。', '！', '？'])
 }
 
-fn join(a: &str, b: &str) -> String {
-    let cjk_seam = a.chars().last().is_some_and(is_cjk) && b.chars().next().is_some_and(is_cjk);
-    if a.is_empty() {
-        b.to_string()
-    } else if cjk_seam {
-        format!("{a}{b}")
-    } else {
-        format!("{a} {b}")
-    }
+fn ends_clause(text: &str) -> bool {
+    text.ends_with([',', ';', ':', '—', '、', '，'])
 }
 
-/// Groups words into cues. With `preserve`, every word (or phrase) is its own cue.
+/// Whether `b` is written straight after `a`, with no space (two CJK characters meet).
+fn cjk_seam(a: &str, b: &str) -> bool {
+    a.chars().last().is_some_and(is_cjk) && b.chars().next().is_some_and(is_cjk)
+}
+
+/// Words are shown trimmed, and words with no text are not shown at all.
+fn shown(words: &[Word]) -> Vec<Word> {
+    words
+        .iter()
+        .filter(|w| !w.text.trim().is_empty())
+        .map(|w| Word { text: w.text.split_whitespace().collect::<Vec<_>>().join(" "), ..w.clone() })
+        .collect()
+}
+
+/// Groups words into cues by the default [`Rules`]. With `preserve`, every word (or phrase) is its
+/// own cue.
 pub fn cues(words: &[Word], preserve: bool) -> Vec<Cue> {
-    let mut out: Vec<Cue> = Vec::new();
-    let mut current: Option<Cue> = None;
-    for w in words.iter().filter(|w| !w.text.trim().is_empty()) {
-        let text = w.text.trim();
-        if preserve {
-            out.push(Cue { start: w.start, end: w.end, text: text.to_string() });
-            continue;
-        }
-        if let Some(c) = current.as_mut() {
-            let joined = join(&c.text, text);
-            if joined.chars().count() <= MAX_CUE_CHARS && w.start - c.end <= MAX_GAP_SECONDS {
-                c.text = joined;
-                c.end = c.end.max(w.end);
-            } else {
-                out.extend(current.take());
-                current = Some(Cue { start: w.start, end: w.end, text: text.to_string() });
-            }
-        } else {
-            current = Some(Cue { start: w.start, end: w.end, text: text.to_string() });
-        }
-        if ends_sentence(text) {
-            out.extend(current.take());
-        }
-    }
-    out.extend(current);
-    out
+    cues_with(words, &Rules { preserve, ..Rules::default() })
 }
 
 fn timestamp(seconds: f64, sep: char) -> String {
@@ -98,6 +115,7 @@ fn timestamp(seconds: f64, sep: char) -> String {
     format!("{:02}:{:02}:{:02}{sep}{:03}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
 }
 
+/// SRT or WebVTT text for `cues` (ASS and Remotion need the words: see [`build`]).
 pub fn render(cues: &[Cue], format: Format) -> String {
     let mut s = String::new();
     if format == Format::Vtt {
@@ -105,19 +123,29 @@ pub fn render(cues: &[Cue], format: Format) -> String {
     }
     for (i, c) in cues.iter().enumerate() {
         match format {
-            Format::Srt => s.push_str(&format!(
+            Format::Vtt => {
+                s.push_str(&format!("{} --> {}\n{}\n\n", timestamp(c.start, '.'), timestamp(c.end, '.'), c.text))
+            }
+            _ => s.push_str(&format!(
                 "{}\n{} --> {}\n{}\n\n",
                 i + 1,
                 timestamp(c.start, ','),
                 timestamp(c.end, ','),
                 c.text
             )),
-            Format::Vtt => {
-                s.push_str(&format!("{} --> {}\n{}\n\n", timestamp(c.start, '.'), timestamp(c.end, '.'), c.text))
-            }
         }
     }
     s
+}
+
+/// Captions for `words` in `format`, by `rules`: what `--to`, `tts --captions` and the JS
+/// `captions()` write.
+pub fn build(words: &[Word], format: Format, rules: &Rules) -> String {
+    match format {
+        Format::Srt | Format::Vtt => render(&cues_with(words, rules), format),
+        Format::Ass => ass::render(&shown(words), &cues_with(words, rules)),
+        Format::Remotion => remotion::render(&shown(words)),
+    }
 }
 
 #[cfg(test)]
@@ -129,25 +157,9 @@ mod tests {
     }
 
     #[test]
-    fn groups_until_sentence_end_length_or_pause() {
-        let words = [
-            w("Write", 0.0, 0.3),
-            w("HTML.", 0.3, 0.6),
-            w("Render", 0.7, 1.0),
-            w("video", 1.0, 1.2),
-            w("for", 1.2, 1.3),
-            w("agents", 2.5, 2.9),
-        ];
-        let c = cues(&words, false);
-        let texts: Vec<&str> = c.iter().map(|c| c.text.as_str()).collect();
-        assert_eq!(texts, ["Write HTML.", "Render video for", "agents"]);
-        assert_eq!((c[1].start, c[1].end), (0.7, 1.3));
-    }
-
-    #[test]
     fn never_passes_42_characters_unless_one_word_does() {
         let words: Vec<Word> = (0..30).map(|i| w("abcdefgh", i as f64 * 0.2, i as f64 * 0.2 + 0.1)).collect();
-        assert!(cues(&words, false).iter().all(|c| c.text.chars().count() <= MAX_CUE_CHARS));
+        assert!(cues(&words, false).iter().all(|c| c.text.lines().all(|l| l.chars().count() <= MAX_CUE_CHARS)));
         let long = "x".repeat(60);
         assert_eq!(cues(&[w(&long, 0.0, 1.0)], false)[0].text, long);
     }
@@ -162,12 +174,14 @@ mod tests {
 
     #[test]
     fn srt_and_vtt_rendering() {
-        let c = cues(&[w("Hello", 0.0, 0.5), w("world.", 0.5, 3661.25)], false);
-        assert_eq!(render(&c, Format::Srt), "1\n00:00:00,000 --> 01:01:01,250\nHello world.\n\n");
-        assert_eq!(render(&c, Format::Vtt), "WEBVTT\n\n00:00:00.000 --> 01:01:01.250\nHello world.\n\n");
+        let c = cues(&[w("Hello", 3660.0, 3660.5), w("world.", 3660.5, 3661.25)], false);
+        assert_eq!(render(&c, Format::Srt), "1\n01:01:00,000 --> 01:01:01,250\nHello world.\n\n");
+        assert_eq!(render(&c, Format::Vtt), "WEBVTT\n\n01:01:00.000 --> 01:01:01.250\nHello world.\n\n");
         assert_eq!(Format::parse("out/captions.VTT"), Some(Format::Vtt));
         assert_eq!(Format::parse("srt"), Some(Format::Srt));
         assert_eq!(Format::parse("x.txt"), None);
+        assert_eq!(Format::parse("remotion"), Some(Format::Remotion));
+        assert_eq!(Format::parse("out/caps.ASS"), Some(Format::Ass));
     }
 
     #[test]

@@ -6,6 +6,8 @@ use crate::audio::resample::resample;
 use crate::audio::wav;
 use crate::engines::kokoro::engine::{TtsOptions, SAMPLE_RATE as KOKORO_RATE};
 use crate::engines::kokoro::g2p::Lang;
+use crate::engines::kokoro::lexicon::Lexicon;
+use crate::engines::kokoro::markup::{self, Part, Script};
 use crate::engines::kokoro::{service, voices};
 use crate::providers::heygen::{Speech, SpeechRequest};
 use crate::providers::plan::{plan_for, Capability, Facts};
@@ -24,6 +26,8 @@ pub struct VoiceRequest {
     /// Kokoro may download its model on first use (never in local-only mode).
     pub allow_download: bool,
     pub routing: Routing,
+    /// Pronunciations for whole words (Kokoro applies them before G2P).
+    pub lexicon: Option<std::sync::Arc<Lexicon>>,
 }
 
 impl VoiceRequest {
@@ -36,6 +40,7 @@ impl VoiceRequest {
             kokoro_model: None,
             allow_download: true,
             routing: Routing::default(),
+            lexicon: None,
         }
     }
 }
@@ -84,6 +89,15 @@ pub async fn voice_with(req: &VoiceRequest, facts: &Facts, providers: &Providers
     if req.text.trim().is_empty() {
         return Err(ChainError::new("EMPTY_TEXT", "No text to speak."));
     }
+    // Bad markup is the caller's mistake whoever speaks: refused before any provider is asked.
+    let mut script = markup::parse(&req.text).map_err(|e| {
+        let mut c = ChainError::new(e.code, e.message);
+        c.hint = e.hint;
+        c
+    })?;
+    if let Some(lex) = &req.lexicon {
+        lex.apply(&mut script);
+    }
     let plan = plan_for(Capability::Voice, facts);
     let mut order = order(&plan, &req.routing, facts)?;
     // Providers skipped because the voice is another family's. Those ahead of it in the order are
@@ -103,7 +117,7 @@ pub async fn voice_with(req: &VoiceRequest, facts: &Facts, providers: &Providers
             order.retain(|p| *p == family);
         }
     }
-    let walked = walk(Capability::Voice, &order, &req.routing, providers, |p| attempt(p, req, providers));
+    let walked = walk(Capability::Voice, &order, &req.routing, providers, |p| attempt(p, req, &script, providers));
     let (mut result, anomalies) = walked.await.map_err(|mut e| {
         skipped_ahead.append(&mut e.anomalies);
         skipped_ahead.append(&mut skipped_after);
@@ -111,35 +125,182 @@ pub async fn voice_with(req: &VoiceRequest, facts: &Facts, providers: &Providers
         e
     })?;
     skipped_ahead.extend(anomalies);
+    skipped_ahead.append(&mut result.anomalies);
     result.anomalies = skipped_ahead;
     Ok(result)
 }
 
-async fn attempt(provider: &'static str, req: &VoiceRequest, providers: &Providers) -> ChainResult<VoiceResult> {
+async fn attempt(
+    provider: &'static str,
+    req: &VoiceRequest,
+    script: &Script,
+    providers: &Providers,
+) -> ChainResult<VoiceResult> {
     let lang = req.lang.as_deref().map(str::trim).filter(|l| !l.is_empty());
     let voice = req.voice.as_deref().map(str::trim).filter(|v| !v.is_empty());
-    match provider {
-        "heygen" => {
-            let client = providers.heygen.as_ref().ok_or_else(|| super::not_configured(provider))?;
-            let speech = client
-                .speech(SpeechRequest {
-                    text: req.text.clone(),
+    // The provider's turn (its concurrency slot) is held by `walk` for the whole attempt.
+    if provider == "kokoro" {
+        return kokoro(req, voice, lang).await;
+    }
+    let say = |text: String| async move {
+        match provider {
+            "heygen" => {
+                let client = providers.heygen.as_ref().ok_or_else(|| super::not_configured(provider))?;
+                let request = SpeechRequest {
+                    text,
                     voice_id: voice.map(String::from),
                     speed: req.speed,
                     language: lang.map(String::from),
-                })
-                .await?;
-            join_speech(provider, speech)
+                };
+                join_speech(provider, client.speech(request).await?)
+            }
+            "elevenlabs" => {
+                let client = providers.elevenlabs.as_ref().ok_or_else(|| super::not_configured(provider))?;
+                let speed = (req.speed != 1.0).then_some(req.speed);
+                let mut r = join_speech(provider, client.speech(&text, voice, None, speed, lang).await?)?;
+                drop_break_tags(&mut r.words);
+                Ok(r)
+            }
+            other => Err(super::not_configured(other)),
         }
-        "elevenlabs" => {
-            let client = providers.elevenlabs.as_ref().ok_or_else(|| super::not_configured(provider))?;
-            let speed = (req.speed != 1.0).then_some(req.speed);
-            let speech = client.speech(&req.text, voice, None, speed, lang).await?;
-            join_speech(provider, speech)
-        }
-        "kokoro" => kokoro(req, voice, lang).await,
-        other => Err(super::not_configured(other)),
+    };
+    if !script.has_markup() {
+        return say(req.text.clone()).await;
     }
+    let mut pieces = Vec::new();
+    for seg in hosted_segments(script, max_break_tag(provider)) {
+        pieces.push(match seg {
+            Segment::Say(text) => Piece::Voiced(say(text).await?),
+            Segment::Silence(d) => Piece::Silence(d),
+        });
+    }
+    let mut r = join_pieces(provider, pieces)?;
+    if script.parts.iter().any(|p| matches!(p, Part::Speech(s) if !s.pronunciations.is_empty())) {
+        r.anomalies.push(format!(
+            "{provider}: pronunciations are not sent (it takes no Kokoro phonemes); the written words were spoken"
+        ));
+    }
+    Ok(r)
+}
+
+/// The longest pause a provider takes as a `<break time="…"/>` tag in the text it speaks; longer
+/// pauses (and providers without tags) are voiced in parts joined by exact silence.
+fn max_break_tag(provider: &str) -> Option<std::time::Duration> {
+    // ElevenLabs documents break tags of up to 3 seconds.
+    (provider == "elevenlabs").then_some(std::time::Duration::from_secs(3))
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Segment {
+    /// Text for one request (with break tags where the provider takes them).
+    Say(String),
+    Silence(std::time::Duration),
+}
+
+/// The script as requests and silences: passages between short pauses go out in one request with
+/// break tags (when `max_tag` allows), every other pause becomes exact silence between requests.
+fn hosted_segments(script: &Script, max_tag: Option<std::time::Duration>) -> Vec<Segment> {
+    let mut out: Vec<Segment> = Vec::new();
+    let mut pending_tag: Option<std::time::Duration> = None;
+    for part in &script.parts {
+        match part {
+            Part::Speech(p) if !p.has_words() => {}
+            Part::Speech(p) => {
+                let text = p.text.trim();
+                match (out.last_mut(), pending_tag.take()) {
+                    // A request the provider would have to split could be cut inside a tag.
+                    (Some(Segment::Say(prev)), Some(d))
+                        if prev.len() + text.len() + 32 > crate::providers::elevenlabs::MAX_TEXT_CHARS =>
+                    {
+                        out.push(Segment::Silence(d));
+                        out.push(Segment::Say(text.to_string()));
+                    }
+                    (Some(Segment::Say(prev)), Some(d)) => {
+                        prev.push_str(&format!(" <break time=\"{}s\"/> {text}", service::round_ms(d.as_secs_f64())));
+                    }
+                    _ => out.push(Segment::Say(text.to_string())),
+                }
+            }
+            Part::Pause(d) => {
+                if let Some(t) = pending_tag.take() {
+                    out.push(Segment::Silence(t));
+                }
+                let taggable = max_tag.is_some_and(|m| *d <= m) && matches!(out.last(), Some(Segment::Say(_)));
+                if taggable {
+                    pending_tag = Some(*d);
+                } else {
+                    out.push(Segment::Silence(*d));
+                }
+            }
+        }
+    }
+    out.extend(pending_tag.map(Segment::Silence));
+    out
+}
+
+/// Removes the words a provider's alignment made of break tags (`<break`, `time="1s"/>`).
+fn drop_break_tags(words: &mut Vec<Word>) {
+    let mut in_tag = false;
+    words.retain(|w| {
+        let t = w.text.trim();
+        if t.starts_with("<break") {
+            in_tag = !t.ends_with("/>");
+            return false;
+        }
+        if in_tag {
+            in_tag = !t.ends_with("/>");
+            return false;
+        }
+        true
+    });
+    for (i, w) in words.iter_mut().enumerate() {
+        w.id = format!("w{i}");
+    }
+}
+
+enum Piece {
+    Voiced(VoiceResult),
+    Silence(std::time::Duration),
+}
+
+/// Joins voiced parts and silences on one timeline at the first part's rate: each silence is
+/// exactly its length in samples, and the words after it move by exactly that much.
+fn join_pieces(provider: &'static str, pieces: Vec<Piece>) -> ChainResult<VoiceResult> {
+    let first = pieces.iter().find_map(|p| if let Piece::Voiced(r) = p { Some(r) } else { None });
+    let Some(first) = first else {
+        return Err(ChainError::new("EMPTY_TEXT", "No text to speak: the text has only pauses or punctuation."));
+    };
+    let (rate, voice) = (first.sample_rate, first.voice.clone());
+    let mut out = VoiceResult {
+        samples: Vec::new(),
+        sample_rate: rate,
+        words: Vec::new(),
+        provider,
+        voice,
+        anomalies: Vec::new(),
+    };
+    for piece in pieces {
+        match piece {
+            Piece::Silence(d) => {
+                let n = (d.as_secs_f64() * f64::from(rate)).round() as usize;
+                out.samples.resize(out.samples.len() + n, 0.0);
+            }
+            Piece::Voiced(r) => {
+                let start = out.samples.len() as f64 / f64::from(rate);
+                for w in r.words {
+                    let id = format!("w{}", out.words.len());
+                    out.words.push(Word { id, start: start + w.start, end: start + w.end, ..w });
+                }
+                if r.sample_rate == rate {
+                    out.samples.extend_from_slice(&r.samples);
+                } else {
+                    out.samples.extend(resample(&r.samples, r.sample_rate, rate));
+                }
+                out.anomalies.extend(r.anomalies);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Decodes every part, joins them (resampled to the first part's rate only if they differ), and
@@ -190,7 +351,7 @@ async fn kokoro(req: &VoiceRequest, voice: Option<&str>, lang: Option<&str>) -> 
     let spec = service::model_spec(req.kokoro_model.as_deref()).map_err(|e| ChainError::engine(provider, e))?;
     let allow = req.allow_download && !req.routing.local_only;
     service::ensure_installed(spec, allow, &|_| {}).await.map_err(|e| ChainError::engine(provider, e))?;
-    let opts = TtsOptions { voice: voice.map(String::from), speed: req.speed, lang };
+    let opts = TtsOptions { voice: voice.map(String::from), speed: req.speed, lang, lexicon: req.lexicon.clone() };
     let text = req.text.clone();
     let s = crate::blocking(move || {
         let engine = service::open(spec)?;
@@ -395,6 +556,93 @@ mod tests {
         let e = voice_with(&req, &all_keys(), &providers).await.unwrap_err();
         assert!(e.anomalies.iter().any(|a| a.starts_with("elevenlabs: skipped: voice")), "{:?}", e.anomalies);
         assert_eq!(voice_family(crate::providers::heygen::DEFAULT_ENGLISH_VOICE), "heygen");
+    }
+
+    #[tokio::test]
+    async fn heygen_speaks_around_pauses_and_joins_with_exact_silence() {
+        let hg = TestServer::start().await;
+        speech_reply(&hg);
+        speech_reply(&hg);
+        let providers = Providers { heygen: Some(testing::heygen(&hg)), ..Providers::default() };
+        let plain = voice_with(&VoiceRequest::new("hello there"), &all_keys(), &providers).await.unwrap();
+        speech_reply(&hg);
+        let req = VoiceRequest::new("Hello [there](/ðˈɛɹ/). <break time=\"1.5s\"/> General Kenobi.");
+        let r = voice_with(&req, &all_keys(), &providers).await.unwrap();
+        let texts: Vec<String> =
+            hg.requests().iter().filter(|q| q.method == "POST").map(|q| q.json()["text"].to_string()).collect();
+        assert_eq!(
+            texts,
+            ["\"hello there\"", "\"Hello there.\"", "\"General Kenobi.\""],
+            "the written words, no markup"
+        );
+        let n = plain.samples.len();
+        let gap = (1.5 * f64::from(r.sample_rate)).round() as usize;
+        assert_eq!(r.samples.len(), 2 * n + gap);
+        assert!(r.samples[n..n + gap].iter().all(|v| *v == 0.0));
+        let shift = (n + gap) as f64 / f64::from(r.sample_rate);
+        assert_eq!(r.words.len(), 4);
+        assert!((r.words[2].start - (plain.words[0].start + shift)).abs() < 1e-9);
+        assert_eq!(r.words.iter().map(|w| w.id.as_str()).collect::<Vec<_>>(), ["w0", "w1", "w2", "w3"]);
+        assert!(r.anomalies.iter().any(|a| a.contains("pronunciations are not sent")), "{:?}", r.anomalies);
+    }
+
+    #[tokio::test]
+    async fn elevenlabs_gets_short_breaks_as_tags_and_long_ones_as_silence() {
+        let el = TestServer::start().await;
+        eleven_reply(&el);
+        eleven_reply(&el);
+        let providers = Providers { elevenlabs: Some(testing::elevenlabs(&el)), ..Providers::default() };
+        let mut req = VoiceRequest::new("One. <break time=\"500ms\"/> Two.<break time=\"4s\"/>Three.");
+        req.routing.provider = Some("elevenlabs".into());
+        let r = voice_with(&req, &all_keys(), &providers).await.unwrap();
+        let texts: Vec<String> = el.requests().iter().map(|q| q.json()["text"].as_str().unwrap().to_string()).collect();
+        assert_eq!(texts, ["One. <break time=\"0.5s\"/> Two.", "Three."]);
+        assert!(r.samples.len() >= (4.0 * f64::from(r.sample_rate)) as usize);
+
+        let mut words = vec![
+            Word { id: String::new(), text: "One.".into(), start: 0.0, end: 0.3 },
+            Word { id: String::new(), text: "<break".into(), start: 0.3, end: 0.4 },
+            Word { id: String::new(), text: "time=\"0.5s\"/>".into(), start: 0.4, end: 0.5 },
+            Word { id: String::new(), text: "Two.".into(), start: 1.0, end: 1.3 },
+        ];
+        drop_break_tags(&mut words);
+        assert_eq!(
+            words.iter().map(|w| (w.id.as_str(), w.text.as_str())).collect::<Vec<_>>(),
+            [("w0", "One."), ("w1", "Two.")]
+        );
+    }
+
+    #[test]
+    fn tags_never_make_a_request_the_provider_would_split() {
+        let long = "word ".repeat(900);
+        let script = markup::parse(&format!("{long}<break time=\"1s\"/>{long}<break time=\"1s\"/>Short.")).unwrap();
+        let segs = hosted_segments(&script, max_break_tag("elevenlabs"));
+        let second = long.trim().to_string() + " <break time=\"1s\"/> Short.";
+        let want = [
+            Segment::Say(long.trim().to_string()),
+            Segment::Silence(std::time::Duration::from_secs(1)),
+            Segment::Say(second),
+        ];
+        assert_eq!(segs, want);
+        assert!(segs
+            .iter()
+            .all(|s| !matches!(s, Segment::Say(t) if t.len() > crate::providers::elevenlabs::MAX_TEXT_CHARS)));
+        // HeyGen takes no tags: every pause is silence between requests.
+        let segs = hosted_segments(&markup::parse("A.<break time=\"1s\"/>B.").unwrap(), max_break_tag("heygen"));
+        assert_eq!(
+            segs,
+            [Segment::Say("A.".into()), Segment::Silence(std::time::Duration::from_secs(1)), Segment::Say("B.".into())]
+        );
+    }
+
+    #[tokio::test]
+    async fn bad_markup_is_refused_before_any_provider() {
+        let hg = TestServer::start().await;
+        let providers = Providers { heygen: Some(testing::heygen(&hg)), ..Providers::default() };
+        let e = voice_with(&VoiceRequest::new("Wait <break time=\"2\"/>"), &all_keys(), &providers).await.unwrap_err();
+        assert_eq!(e.code, "BAD_MARKUP");
+        assert!(e.message.contains("column 20") && e.hint.is_some(), "{}", e.message);
+        assert!(hg.requests().is_empty());
     }
 
     /// The real entry point in local-only mode: a HeyGen key and URL are set, yet nothing connects.

@@ -1,4 +1,4 @@
-//! `hyperframes captions`: timed words (JSON) → SRT or WebVTT.
+//! `hyperframes captions`: timed words (JSON) → SRT, WebVTT, ASS (karaoke) or Remotion captions.
 
 use std::path::PathBuf;
 
@@ -6,23 +6,57 @@ use clap::Args;
 use serde_json::json;
 
 use super::models::fail;
-use crate::audio::captions::{self, Format, Word};
+use crate::audio::captions::{self, Format, Rules, Word};
 use crate::engines::error::EngineError;
 use crate::output::Output;
+
+/// Caption layout flags, shared by the commands that write captions.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct LayoutArgs {
+    /// Characters per caption line.
+    #[arg(long, value_name = "N", default_value_t = captions::MAX_CUE_CHARS)]
+    max_chars: usize,
+    /// Lines per cue.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    max_lines: usize,
+    /// Reading speed: a cue stays up long enough for this many characters a second, where the next cue leaves room.
+    #[arg(long, value_name = "CPS", default_value_t = 17.0)]
+    max_cps: f64,
+    /// Seconds a cue stays up at least, where the next cue leaves room.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0 / 6.0)]
+    min_duration: f64,
+    /// One cue per entry instead of grouping words into lines.
+    #[arg(long)]
+    preserve_cues: bool,
+}
+
+impl LayoutArgs {
+    pub(crate) fn rules(&self) -> Result<Rules, EngineError> {
+        let rules = Rules {
+            max_chars: self.max_chars,
+            max_lines: self.max_lines,
+            max_cps: self.max_cps,
+            min_duration: self.min_duration,
+            preserve: self.preserve_cues,
+            ..Rules::default()
+        };
+        rules.check().map_err(|m| EngineError::new("BAD_INPUT", m).with_hint("See `hyperframes captions --help`."))?;
+        Ok(rules)
+    }
+}
 
 #[derive(Args, Debug)]
 pub(crate) struct CaptionsArgs {
     /// A words file: `[{id?, text, start, end}]` (seconds), or an object with a `words` array (e.g. `tts --json` output).
     input: PathBuf,
-    /// srt or vtt (default: from --output's extension, else srt).
+    /// srt, vtt, ass or remotion (default: from --output's extension, else srt).
     #[arg(long)]
     to: Option<String>,
     /// Where to write the captions (default: stdout).
     #[arg(short, long)]
     output: Option<PathBuf>,
-    /// One cue per entry instead of grouping words into lines.
-    #[arg(long)]
-    preserve_cues: bool,
+    #[command(flatten)]
+    layout: LayoutArgs,
     #[arg(long)]
     json: bool,
 }
@@ -48,30 +82,48 @@ fn load_words(path: &PathBuf) -> Result<Vec<Word>, EngineError> {
     Ok(words)
 }
 
+/// The format `--to` names (a format name, not a file name), checked against the output file's
+/// extension when both are given.
+pub(crate) fn target_format(to: Option<&str>, output: Option<&std::path::Path>) -> Result<Format, EngineError> {
+    let from_path = output.and_then(|o| Format::parse(&o.to_string_lossy()).filter(|_| o.extension().is_some()));
+    let Some(to) = to else { return Ok(from_path.unwrap_or(Format::Srt)) };
+    let format = Format::parse(to).filter(|_| !to.contains('.')).ok_or_else(|| {
+        EngineError::new("BAD_OUTPUT", format!("--to must be {}, not '{to}'", Format::NAMES))
+            .with_hint("e.g. --to remotion for @remotion/captions, --to ass for karaoke subtitles")
+    })?;
+    if let (Some(p), Some(f)) = (output, from_path) {
+        if f != format {
+            return Err(EngineError::new(
+                "BAD_OUTPUT",
+                format!("--to {to} does not match the file name {} (a .{} file)", p.display(), f.extension()),
+            )
+            .with_hint(format!("Name the file *.{}, or leave out --to.", format.extension())));
+        }
+    }
+    Ok(format)
+}
+
 pub(super) fn run(args: CaptionsArgs, out: &Output) -> i32 {
-    let format = match (&args.to, &args.output) {
-        (Some(t), _) => Format::parse(t),
-        (None, Some(o)) => Format::parse(&o.to_string_lossy()).or(Some(Format::Srt)),
-        (None, None) => Some(Format::Srt),
-    };
-    let Some(format) = format else {
-        return fail(out, args.json, &EngineError::new("BAD_OUTPUT", "--to must be srt or vtt"));
-    };
-    let words = match load_words(&args.input) {
-        Ok(w) => w,
+    let prepared = (|| -> Result<_, EngineError> {
+        let format = target_format(args.to.as_deref(), args.output.as_deref())?;
+        let rules = args.layout.rules()?;
+        Ok((format, rules, load_words(&args.input)?))
+    })();
+    let (format, rules, words) = match prepared {
+        Ok(p) => p,
         Err(e) => return fail(out, args.json, &e),
     };
-    let cues = captions::cues(&words, args.preserve_cues);
-    let text = captions::render(&cues, format);
+    let text = captions::build(&words, format, &rules);
+    let cues = if format == Format::Remotion { words.len() } else { captions::cues_with(&words, &rules).len() };
     match args.output.as_ref().filter(|p| !crate::fsio::is_stdout(p)) {
         Some(path) => {
             if let Err(e) = crate::fsio::write_bytes(path, text.as_bytes()) {
                 return fail(out, args.json, &e);
             }
             if args.json {
-                out.json(&json!({"ok": true, "outputPath": path, "cues": cues.len(), "words": words.len()}));
+                out.json(&json!({"ok": true, "outputPath": path, "cues": cues, "words": words.len()}));
             } else {
-                out.out(&format!("{} {} ({} cues)", out.green("✓"), path.display(), cues.len()));
+                out.out(&format!("{} {} ({} cues)", out.green("✓"), path.display(), cues));
             }
         }
         None => {

@@ -5,6 +5,7 @@
 //! 24 kHz PCM as soon as it has arrived.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
 use serde_json::json;
@@ -18,7 +19,8 @@ use crate::chains::{Providers, Routing};
 use crate::engines::error::{EngineError, EngineResult};
 use crate::engines::kokoro::engine::{ChunkAudio, TtsOptions, SAMPLE_RATE};
 use crate::engines::kokoro::g2p::Lang;
-use crate::engines::kokoro::{service, voices};
+use crate::engines::kokoro::lexicon::Lexicon;
+use crate::engines::kokoro::{markup, service, voices};
 use crate::output::Output;
 use crate::providers::plan::{plan_for, Capability, Facts};
 
@@ -79,9 +81,12 @@ pub(crate) struct TtsArgs {
     /// Also write the word timings as JSON.
     #[arg(long, value_name = "PATH")]
     words: Option<PathBuf>,
-    /// Also write captions (.srt or .vtt).
+    /// Also write captions (.srt, .vtt, .ass, or .json for Remotion).
     #[arg(long, value_name = "PATH")]
     captions: Option<PathBuf>,
+    /// Captions format: srt, vtt, ass or remotion (without --captions: written next to the audio).
+    #[arg(long, value_name = "FORMAT")]
+    to: Option<String>,
     /// Write raw 16-bit little-endian PCM (24 kHz mono) to stdout as each chunk is ready.
     #[arg(long)]
     stream: bool,
@@ -100,6 +105,9 @@ pub(crate) struct TtsArgs {
     /// Fail on the first provider failure instead of trying the next provider.
     #[arg(long)]
     no_fallback: bool,
+    /// A lexicon file, JSON `{"word": "phonemes"}` (default: the file HYPERFRAMES_LEXICON names).
+    #[arg(long, value_name = "FILE")]
+    lexicon: Option<PathBuf>,
     #[arg(long)]
     json: bool,
 }
@@ -197,7 +205,32 @@ fn outputs(args: &TtsArgs) -> EngineResult<service::Outputs> {
     Ok(outputs)
 }
 
-pub(super) async fn run(args: TtsArgs, stderr_tty: bool, out: &Output) -> i32 {
+/// `--to` picks the captions format: it must agree with a `--captions` file's extension, and
+/// without one names the captions file after the audio (`speech.ass`, `speech.captions.json`).
+fn captions_path(args: &TtsArgs) -> EngineResult<Option<PathBuf>> {
+    let Some(to) = args.to.as_deref() else { return Ok(args.captions.clone()) };
+    let format = super::captions::target_format(Some(to), args.captions.as_deref())?;
+    if let Some(p) = &args.captions {
+        if crate::audio::captions::Format::parse(&p.to_string_lossy()).is_none() {
+            return Err(EngineError::new(
+                "BAD_OUTPUT",
+                format!("Captions file {} must end in .{}.", p.display(), format.extension()),
+            ));
+        }
+        return Ok(Some(p.clone()));
+    }
+    let ext = match format {
+        crate::audio::captions::Format::Remotion => "captions.json",
+        f => f.extension(),
+    };
+    Ok(Some(args.output.with_extension(ext)))
+}
+
+pub(super) async fn run(mut args: TtsArgs, stderr_tty: bool, out: &Output) -> i32 {
+    match captions_path(&args) {
+        Ok(p) => args.captions = p,
+        Err(e) => return fail(out, args.json, &e),
+    }
     // When stdout carries data (`--stream`, or `-` for the audio, words or captions), results go to stderr.
     let to_stdout = [Some(&args.output), args.words.as_ref(), args.captions.as_ref()]
         .into_iter()
@@ -242,9 +275,10 @@ async fn run_chain(args: TtsArgs, facts: &Facts, providers: &Providers, out: &Ou
         }
         let outputs = outputs(&args)?;
         let speed = crate::engines::kokoro::engine::parse_speed(&args.speed)?;
-        Ok((text, speed, outputs))
+        let lexicon = Lexicon::resolve(args.lexicon.as_deref())?.map(Arc::new);
+        Ok((text, speed, outputs, lexicon))
     })();
-    let (text, speed, outputs) = match prepared {
+    let (text, speed, outputs, lexicon) = match prepared {
         Ok(p) => p,
         Err(e) => return fail(out, args.json, &e),
     };
@@ -260,6 +294,7 @@ async fn run_chain(args: TtsArgs, facts: &Facts, providers: &Providers, out: &Ou
             local_only: args.local_only,
             no_fallback: args.no_fallback,
         },
+        lexicon,
     };
     let r = match voice_with(&req, facts, providers).await {
         Ok(r) => r,
@@ -344,9 +379,12 @@ async fn run_kokoro(args: TtsArgs, stderr_tty: bool, out: &Output) -> i32 {
         }
         let spec = service::model_spec(args.model.as_deref())?;
         let outputs = outputs(&args)?;
-        Ok((text, speed, lang, spec, outputs))
+        // Bad markup or a bad lexicon fails here, before any download or model load.
+        markup::parse(&text)?;
+        let lexicon = Lexicon::resolve(args.lexicon.as_deref())?.map(Arc::new);
+        Ok((text, speed, lang, spec, outputs, lexicon))
     })();
-    let (text, speed, lang, spec, outputs) = match prepared {
+    let (text, speed, lang, spec, outputs, lexicon) = match prepared {
         Ok(p) => p,
         Err(e) => return fail(out, args.json, &e),
     };
@@ -362,10 +400,15 @@ async fn run_kokoro(args: TtsArgs, stderr_tty: bool, out: &Output) -> i32 {
     if let Err(e) = service::ensure_installed(spec, allow_download, &|p| printer.event(p)).await {
         return fail(out, args.json, &e);
     }
-    let opts = TtsOptions { voice: args.voice.clone(), speed, lang };
+    let opts = TtsOptions { voice: args.voice.clone(), speed, lang, lexicon };
     let stream = args.stream;
     let show_progress = stderr_tty && !args.json && !stream;
     let result = crate::blocking(move || {
+        // Phonemize first and let the G2P go before the model loads: their memory never adds up.
+        let prepared = crate::engines::kokoro::engine::prepare(&text, &opts)?;
+        if prepared.is_phonemized() {
+            crate::engines::kokoro::g2p::release();
+        }
         let engine = service::open(spec)?;
         let mut on_chunk = |c: &ChunkAudio| -> EngineResult<()> {
             if stream {
@@ -378,7 +421,8 @@ async fn run_kokoro(args: TtsArgs, stderr_tty: bool, out: &Output) -> i32 {
             }
             Ok(())
         };
-        let synthesis = engine.synthesize(&text, &opts, &mut on_chunk)?;
+        // Streamed audio is never gathered, so memory stays flat however long the text.
+        let synthesis = engine.speak(prepared, &opts, &mut on_chunk, !stream)?;
         service::write_outputs(&synthesis, &outputs)?;
         Ok::<_, EngineError>(synthesis)
     })

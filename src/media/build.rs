@@ -318,6 +318,7 @@ fn voice_request(line: &Line, req: &MediaRequest, opts: &BuildOptions) -> VoiceR
         kokoro_model: None,
         allow_download: opts.allow_download,
         routing,
+        lexicon: req.lexicon.clone(),
     }
 }
 

@@ -13,8 +13,11 @@
 
 use serde_json::{Map, Value};
 
+use std::sync::Arc;
+
 use super::error::MediaError;
 use crate::engines::kokoro::engine::MAX_SPEED;
+use crate::engines::kokoro::lexicon::Lexicon;
 
 /// The library query when the request names no mood.
 pub const DEFAULT_MUSIC_PROMPT: &str = "calm cinematic underscore";
@@ -36,6 +39,9 @@ pub struct MediaRequest {
     pub music: Option<MusicSpec>,
     /// Requests at once per hosted provider.
     pub concurrency: Option<usize>,
+    /// `lexicon`: an object `{ "word": "phonemes" }` or a lexicon file's path; without it, the file
+    /// `HYPERFRAMES_LEXICON` names, if any.
+    pub lexicon: Option<Arc<Lexicon>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -125,6 +131,7 @@ impl MediaRequest {
             lines,
             music,
             concurrency: opt_count(root, "concurrency", &mut problems),
+            lexicon: lexicon(root.get("lexicon"), &mut problems),
         };
         problems.into_result(request)
     }
@@ -138,6 +145,25 @@ impl MediaRequest {
 impl MusicSpec {
     fn default_bed() -> Self {
         Self { prompt: DEFAULT_MUSIC_PROMPT.into(), seconds: None, provider: None, generate_only: false, volume: None }
+    }
+}
+
+fn lexicon(value: Option<&Value>, problems: &mut Problems) -> Option<Arc<Lexicon>> {
+    let read = match value {
+        None | Some(Value::Null) => Lexicon::resolve(None),
+        Some(Value::String(path)) => Lexicon::load(std::path::Path::new(path)).map(Some),
+        Some(v @ Value::Object(_)) => Lexicon::from_value(v, "in the request").map(Some),
+        Some(_) => {
+            problems.push("lexicon", "must be an object of \"word\": \"phonemes\" or a lexicon file's path");
+            return None;
+        }
+    };
+    match read {
+        Ok(lex) => lex.map(Arc::new),
+        Err(e) => {
+            problems.push("lexicon", e.message);
+            None
+        }
     }
 }
 

@@ -16,7 +16,12 @@ const VOICE_PROVIDERS: &[&str] = &["heygen", "elevenlabs", "kokoro"];
 
 /// A fingerprint of what decides a line's audio.
 pub fn input_digest(vr: &VoiceRequest) -> String {
-    let inputs = serde_json::json!([vr.text, vr.voice, vr.speed, vr.lang, vr.routing.pinned()]);
+    let mut inputs = serde_json::json!([vr.text, vr.voice, vr.speed, vr.lang, vr.routing.pinned()]);
+    // A lexicon entry the line uses changes its audio; lines it does not touch keep their digest.
+    let used = vr.lexicon.as_ref().map(|lex| lex.used_by(&vr.text)).unwrap_or_default();
+    if !used.is_empty() {
+        inputs.as_array_mut().expect("built as an array").push(serde_json::json!(used));
+    }
     crate::engines::catalog::sha256_hex(inputs.to_string().as_bytes())
 }
 

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::chunk::{self, Chunk};
-use super::g2p::{self, Lang};
+use super::g2p::{self, Lang, Phonemized};
+use super::lexicon::Lexicon;
+use super::markup::{self, Part};
 use super::model::{self, KokoroModel};
 use super::timing::{self, TimedWord};
 use super::voices::{self, VoicePack};
@@ -32,6 +34,8 @@ pub struct TtsOptions {
     pub speed: f32,
     /// `None` follows the voice's language.
     pub lang: Option<Lang>,
+    /// Pronunciations for whole words, applied before G2P (inline markup wins).
+    pub lexicon: Option<Arc<Lexicon>>,
 }
 
 /// One chunk of audio, ready as soon as it is synthesised (seams already faded).
@@ -45,7 +49,11 @@ pub struct ChunkAudio {
 
 #[derive(Debug, Clone)]
 pub struct Synthesis {
+    /// The whole audio; empty from [`Kokoro::synthesize_streaming`], which hands it out chunk by
+    /// chunk only.
     pub samples: Vec<f32>,
+    /// How many samples were made (`samples.len()` when they were kept).
+    pub sample_count: usize,
     pub words: Vec<TimedWord>,
     pub chunks: usize,
     pub voice: String,
@@ -58,7 +66,7 @@ pub struct Synthesis {
 
 impl Synthesis {
     pub fn duration_seconds(&self) -> f64 {
-        self.samples.len() as f64 / SAMPLE_RATE as f64
+        self.sample_count as f64 / SAMPLE_RATE as f64
     }
 }
 
@@ -215,43 +223,58 @@ impl Kokoro {
         opts: &TtsOptions,
         on_chunk: &mut dyn FnMut(&ChunkAudio) -> EngineResult<()>,
     ) -> EngineResult<Synthesis> {
-        check_speed(opts.speed)?;
-        if text.trim().is_empty() {
-            return Err(
-                EngineError::new("EMPTY_TEXT", "No text to speak.").with_hint("Pass some text, or a .txt file.")
-            );
-        }
+        self.speak(prepare(text, opts)?, opts, on_chunk, true)
+    }
+
+    /// Like [`Kokoro::synthesize`], but the audio is only handed to `on_chunk`, never gathered:
+    /// memory stays flat however long the text (the result's `samples` is empty).
+    pub fn synthesize_streaming(
+        &self,
+        text: &str,
+        opts: &TtsOptions,
+        on_chunk: &mut dyn FnMut(&ChunkAudio) -> EngineResult<()>,
+    ) -> EngineResult<Synthesis> {
+        self.speak(prepare(text, opts)?, opts, on_chunk, false)
+    }
+
+    /// Speaks a text [`prepare`]d with the same `opts`; `keep_audio: false` streams only.
+    pub fn speak(
+        &self,
+        prepared: Prepared,
+        opts: &TtsOptions,
+        on_chunk: &mut dyn FnMut(&ChunkAudio) -> EngineResult<()>,
+        keep_audio: bool,
+    ) -> EngineResult<Synthesis> {
         let (voice, voice_note) = self.pick_voice(opts.voice.as_deref(), opts.lang)?;
-        // The language follows a voice the user chose; a stand-in for the default voice keeps the
-        // default's language (English) rather than reading English text as, say, Japanese.
-        let chosen = opts.voice.is_some().then(|| voices::parse_blend(&voice).ok()).flatten();
-        let voice_lang = chosen.and_then(|t| t.first().and_then(|t| Lang::for_voice(&t.voice)));
-        let lang = opts.lang.or(voice_lang).unwrap_or(Lang::EnUs);
-        let started = std::time::Instant::now();
-        let phonemized = g2p::phonemize(text, lang)?;
-        tracing::debug!(
-            lang = lang.code(),
-            g2p_ms = started.elapsed().as_secs_f64() * 1e3,
-            phonemes = %phonemized.phonemes(),
-            "phonemized"
-        );
-        let chunks = chunk::chunk_with_first(&phonemized, FIRST_CHUNK_TOKENS, CHUNK_TOKENS);
+        let mut plan = prepared.plan;
+        let lang = plan.lang;
+        let count = plan.count;
         let fade = wav::samples_for_ms(SAMPLE_RATE, SEAM_FADE_MS);
-        let (mut samples, mut words) = (Vec::new(), Vec::new());
-        let mut next_id = 0usize;
-        for (index, c) in chunks.iter().enumerate() {
-            let mut audio = self.run_chunk(c, &voice, opts.speed)?;
-            let chunk_words = self.time_words(&phonemized, c, &audio, samples.len() as u64, &mut next_id)?;
-            wav::fade_seams(&mut audio.samples, fade, index > 0, index + 1 < chunks.len());
-            let out = ChunkAudio { index, count: chunks.len(), samples: audio.samples, words: chunk_words };
-            on_chunk(&out)?;
-            samples.extend_from_slice(&out.samples);
-            words.extend(out.words);
+        let mut sink = Sink { on_chunk, keep_audio, samples: Vec::new(), words: Vec::new(), made: 0 };
+        let (mut index, mut chunks, mut next_id) = (0usize, 0usize, 0usize);
+        for piece in 0..plan.pieces.len() {
+            let Some((p, block_chunks)) = plan.take(piece)? else {
+                if let Piece::Silence(n) = plan.pieces[piece] {
+                    sink.emit(ChunkAudio { index, count, samples: vec![0.0; n], words: Vec::new() })?;
+                    index += 1;
+                }
+                continue;
+            };
+            for c in &block_chunks {
+                let mut audio = self.run_chunk(c, &voice, opts.speed)?;
+                let chunk_words = self.time_words(&p, c, &audio, sink.made as u64, &mut next_id)?;
+                wav::fade_seams(&mut audio.samples, fade, index > 0, index + 1 < count);
+                sink.emit(ChunkAudio { index, count, samples: audio.samples, words: chunk_words })?;
+                index += 1;
+                chunks += 1;
+            }
         }
+        let Sink { samples, words, made, .. } = sink;
         Ok(Synthesis {
             samples,
+            sample_count: made,
             words,
-            chunks: chunks.len(),
+            chunks,
             voice,
             lang,
             voice_note,
@@ -279,7 +302,7 @@ impl Kokoro {
 
     fn time_words(
         &self,
-        p: &g2p::Phonemized,
+        p: &Phonemized,
         c: &Chunk,
         audio: &RawChunk,
         offset: u64,
@@ -296,6 +319,193 @@ impl Kokoro {
             None => Ok(timing::approximate_words(p, c, audio.samples.len(), offset, next_id)),
         }
     }
+}
+
+/// A text read (markup, lexicon) and phonemized, ready for the model: see [`prepare`].
+pub struct Prepared {
+    plan: Plan,
+}
+
+impl Prepared {
+    /// Whether everything is phonemized already (a text of one block), so the G2P is no longer
+    /// needed to speak it.
+    pub fn is_phonemized(&self) -> bool {
+        self.plan.ready.is_some()
+    }
+}
+
+/// Reads `text`'s markup, applies the lexicon and phonemizes it, without the model: a one-shot
+/// caller can then [`g2p::release`] the G2P before loading the model, so their memory never adds up.
+/// The language is `opts.lang`, else the chosen voice's, else English.
+pub fn prepare(text: &str, opts: &TtsOptions) -> EngineResult<Prepared> {
+    check_speed(opts.speed)?;
+    if text.trim().is_empty() {
+        return Err(EngineError::new("EMPTY_TEXT", "No text to speak.").with_hint("Pass some text, or a .txt file."));
+    }
+    let chosen = opts.voice.as_deref().map(str::trim).filter(|v| !v.is_empty());
+    let voice_lang = chosen
+        .and_then(|v| voices::parse_blend(v).ok())
+        .and_then(|terms| terms.first().and_then(|t| Lang::for_voice(&t.voice)));
+    let lang = opts.lang.or(voice_lang).unwrap_or(Lang::EnUs);
+    Ok(Prepared { plan: Plan::new(text, opts, lang)? })
+}
+
+/// Where a synthesis's chunks go: the caller's callback, and the gathered audio and words.
+struct Sink<'a> {
+    on_chunk: &'a mut dyn FnMut(&ChunkAudio) -> EngineResult<()>,
+    keep_audio: bool,
+    samples: Vec<f32>,
+    words: Vec<TimedWord>,
+    /// Samples made so far: where the next chunk starts.
+    made: usize,
+}
+
+impl Sink<'_> {
+    fn emit(&mut self, out: ChunkAudio) -> EngineResult<()> {
+        (self.on_chunk)(&out)?;
+        self.made += out.samples.len();
+        if self.keep_audio {
+            self.samples.extend_from_slice(&out.samples);
+        }
+        self.words.extend(out.words);
+        Ok(())
+    }
+}
+
+/// A passage longer than this (bytes) is phonemized a block at a time, cut at sentence ends, so a
+/// long text never sits in memory as phonemes and tokens all at once.
+pub const BLOCK_BYTES: usize = 16 * 1024;
+
+/// One step of a synthesis: a block of text to phonemize and speak, or exact silence.
+enum Piece {
+    Speech(markup::Passage),
+    /// This many samples of silence (a `<break>`).
+    Silence(usize),
+}
+
+/// The whole synthesis as blocks and silences. A text of one block is phonemized once, up front;
+/// a longer one is phonemized once to count its chunks (streams report `count` from the first
+/// chunk) and again block by block as it is spoken, so memory does not grow with its length.
+struct Plan {
+    pieces: Vec<Piece>,
+    lang: Lang,
+    count: usize,
+    /// The one block's phonemes and chunks, when the text has a single block.
+    ready: Option<(usize, Phonemized, Vec<Chunk>)>,
+    /// The first block with words gets the short first chunk.
+    first_speech: Option<usize>,
+}
+
+/// The number of samples a pause lasts at 24 kHz, rounded to the nearest sample.
+pub fn pause_samples(d: std::time::Duration) -> usize {
+    (d.as_secs_f64() * f64::from(SAMPLE_RATE)).round() as usize
+}
+
+impl Plan {
+    /// Reads the markup, applies the lexicon and checks every block phonemizes: every error
+    /// (markup, lexicon, G2P) comes out here, before the model runs once.
+    fn new(text: &str, opts: &TtsOptions, lang: Lang) -> EngineResult<Plan> {
+        let mut script = markup::parse(text)?;
+        if let Some(lex) = &opts.lexicon {
+            lex.apply(&mut script);
+        }
+        let mut pieces = Vec::new();
+        for part in script.parts {
+            match part {
+                Part::Pause(d) => pieces.push(Piece::Silence(pause_samples(d))),
+                Part::Speech(p) => pieces.extend(split_blocks(p, BLOCK_BYTES).into_iter().map(Piece::Speech)),
+            }
+        }
+        let blocks = pieces.iter().filter(|p| matches!(p, Piece::Speech(_))).count();
+        let mut plan = Plan { pieces, lang, count: 0, ready: None, first_speech: None };
+        let started = std::time::Instant::now();
+        for i in 0..plan.pieces.len() {
+            match plan.phonemize(i)? {
+                Some((p, chunks)) => {
+                    plan.count += chunks.len();
+                    if blocks == 1 {
+                        plan.ready = Some((i, p, chunks));
+                    }
+                }
+                None => plan.count += usize::from(matches!(plan.pieces[i], Piece::Silence(_))),
+            }
+        }
+        tracing::debug!(g2p_ms = started.elapsed().as_secs_f64() * 1e3, blocks, chunks = plan.count, "planned");
+        if plan.first_speech.is_none() {
+            return Err(EngineError::new("EMPTY_TEXT", "No text to speak: the text has only pauses or punctuation.")
+                .with_hint("Put some words around the <break …/> tags."));
+        }
+        Ok(plan)
+    }
+
+    /// Piece `i`'s phonemes and chunks; `None` for a silence or a block with nothing to say.
+    fn phonemize(&mut self, i: usize) -> EngineResult<Option<(Phonemized, Vec<Chunk>)>> {
+        let Piece::Speech(p) = &self.pieces[i] else { return Ok(None) };
+        // Spaces or punctuation alone (between two breaks, say): nothing to say.
+        if !p.has_words() && p.pronunciations.is_empty() {
+            return Ok(None);
+        }
+        let phonemized = g2p::phonemize_passage(p, self.lang)?;
+        tracing::debug!(lang = self.lang.code(), phonemes = %phonemized.phonemes(), "phonemized");
+        let first = *self.first_speech.get_or_insert(i) == i;
+        let first_max = if first { FIRST_CHUNK_TOKENS } else { CHUNK_TOKENS };
+        let chunks = chunk::chunk_with_first(&phonemized, first_max, CHUNK_TOKENS);
+        Ok(Some((phonemized, chunks)))
+    }
+
+    /// Piece `i`, ready to speak (phonemized now unless it already was).
+    fn take(&mut self, i: usize) -> EngineResult<Option<(Phonemized, Vec<Chunk>)>> {
+        if let Some((at, p, c)) = self.ready.take() {
+            if at == i {
+                return Ok(Some((p, c)));
+            }
+            self.ready = Some((at, p, c));
+        }
+        self.phonemize(i)
+    }
+}
+
+/// Cuts a passage into blocks of at most about `max` bytes, after a sentence end where there is
+/// one (else after a space), never inside a word with a given pronunciation.
+fn split_blocks(p: markup::Passage, max: usize) -> Vec<markup::Passage> {
+    if p.text.len() <= max {
+        return vec![p];
+    }
+    let mut out = Vec::new();
+    let mut start = 0;
+    while p.text.len() - start > max {
+        let window = &p.text[start..g2p::floor_boundary(&p.text, start + max)];
+        let mut sentence = window.char_indices().rev().filter(|(k, c)| {
+            matches!(c, '.' | '!' | '?' | '…' | '\n') && window[k + c.len_utf8()..].starts_with(char::is_whitespace)
+        });
+        let cut = sentence
+            .next()
+            .map(|(k, c)| k + c.len_utf8())
+            .or_else(|| window.rfind(char::is_whitespace))
+            .filter(|k| *k > 0)
+            .map_or(start + window.len(), |k| start + k);
+        let cut = p.pronunciations.iter().find(|q| q.start < cut && cut < q.end).map_or(cut, |q| {
+            if q.start > start {
+                q.start
+            } else {
+                q.end
+            }
+        });
+        out.push(start..cut);
+        start = cut;
+    }
+    out.push(start..p.text.len());
+    out.into_iter()
+        .map(|r| markup::Passage {
+            text: p.text[r.clone()].to_string(),
+            pronunciations: p
+                .pronunciations
+                .iter()
+                .filter(|q| q.start >= r.start && q.end <= r.end)
+                .map(|q| markup::Pronunciation { start: q.start - r.start, end: q.end - r.start, ..q.clone() })
+                .collect(),
+        })
+        .collect()
 }
 
 struct RawChunk {

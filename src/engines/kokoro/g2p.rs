@@ -18,11 +18,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::str::FromStr;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use loqui_g2p::{Dialect, G2p, OovFallback};
 use unicode_normalization::UnicodeNormalization;
 
+use super::markup::{Passage, Pronunciation};
 use super::vocab;
 use crate::engines::error::{EngineError, EngineResult};
 
@@ -173,7 +174,7 @@ pub fn phonemize(text: &str, lang: Lang) -> EngineResult<Phonemized> {
         return Err(EngineError::new("EMPTY_TEXT", "the text is empty").with_hint("pass at least one word to speak"));
     }
     let words = if lang.is_english() {
-        finalize(text, english_pieces(text, english_g2p(lang)?), true, false)
+        finalize(text, english_pieces(text, english_g2p(lang)?.as_ref()), true, false)
     } else {
         finalize(text, espeak_pieces(text, lang)?, false, matches!(lang, Lang::Ja | Lang::Zh))
     };
@@ -182,6 +183,55 @@ pub fn phonemize(text: &str, lang: Lang) -> EngineResult<Phonemized> {
             .with_hint(format!("check that the text is written in the selected language ({lang})")));
     }
     Ok(Phonemized { words })
+}
+
+/// Like [`phonemize`], for a passage of speech markup: the words given a pronunciation (inline or
+/// from the lexicon) are spoken with it. The G2P still reads the whole passage, so its neighbours
+/// keep their context; each given word then replaces whatever the G2P made of the same text.
+pub fn phonemize_passage(passage: &Passage, lang: Lang) -> EngineResult<Phonemized> {
+    let text = passage.text.as_str();
+    let mut p = match phonemize(text, lang) {
+        Err(e) if e.code == "EMPTY_TEXT" && !passage.pronunciations.is_empty() => Phonemized::default(),
+        other => other?,
+    };
+    for pron in &passage.pronunciations {
+        apply_pronunciation(&mut p, text, pron);
+    }
+    Ok(p)
+}
+
+/// Replaces the words overlapping `pron`'s text by one word with its phonemes. A word the G2P ran
+/// into the given one (`[Kokoro](/…/)'s` read as one token) is replaced whole, so the written
+/// text is never lost.
+fn apply_pronunciation(p: &mut Phonemized, text: &str, pron: &Pronunciation) {
+    let overlaps = |w: &PhonemeWord| w.byte_start < pron.end && pron.start < w.byte_end;
+    let first = p.words.iter().position(overlaps);
+    let (at, start, end, space_after) = match first {
+        Some(i) => {
+            let last = i + p.words[i..].iter().take_while(|w| overlaps(w)).count() - 1;
+            let (s, e) = (p.words[i].byte_start.min(pron.start), p.words[last].byte_end.max(pron.end));
+            let space = p.words[last].space_after;
+            p.words.drain(i..=last);
+            (i, s, e, space)
+        }
+        None => {
+            let i = p.words.iter().position(|w| w.byte_start >= pron.end).unwrap_or(p.words.len());
+            if let Some(prev) = i.checked_sub(1).map(|k| &mut p.words[k]) {
+                prev.space_after = text[prev.byte_end..pron.start].chars().any(char::is_whitespace);
+            }
+            let next_start = p.words.get(i).map_or(text.len(), |w| w.byte_start);
+            (i, pron.start, pron.end, text[pron.end..next_start].chars().any(char::is_whitespace))
+        }
+    };
+    let word = PhonemeWord {
+        text: text[start..end].to_owned(),
+        byte_start: start,
+        byte_end: end,
+        phonemes: pron.phonemes.clone(),
+        space_after,
+        is_punct: false,
+    };
+    p.words.insert(at, word);
 }
 
 /// Does the slow one-off set-up for `lang` now rather than on the first [`phonemize`] call: loads
@@ -350,19 +400,44 @@ fn finalize(text: &str, pieces: Vec<Piece>, glue: bool, cjk: bool) -> Vec<Phonem
 /// markup (`[word](/phonemes/)`) and symbols misaki skips put unread text between two tokens.
 const SEARCH_WINDOW: usize = 1024;
 
-fn english_g2p(lang: Lang) -> EngineResult<&'static G2p> {
-    static US: OnceLock<Result<G2p, String>> = OnceLock::new();
-    static GB: OnceLock<Result<G2p, String>> = OnceLock::new();
-    let (cell, dialect) = match lang {
-        Lang::EnGb => (&GB, Dialect::British),
-        _ => (&US, Dialect::American),
+/// The loaded English G2Ps (American, British). They hold about 94 MB (lexicons, tagger, neural
+/// fallback), so a one-shot caller that has phonemized everything can [`release`] them before the
+/// model's own memory is needed.
+static ENGLISH: std::sync::Mutex<[Option<Arc<G2p>>; 2]> = std::sync::Mutex::new([None, None]);
+
+fn english_g2p(lang: Lang) -> EngineResult<Arc<G2p>> {
+    let (slot, dialect) = match lang {
+        Lang::EnGb => (1, Dialect::British),
+        _ => (0, Dialect::American),
     };
-    cell.get_or_init(|| G2p::new(dialect, OovFallback::Neural).map_err(|e| e.to_string()))
-        .as_ref()
-        .map_err(|e| EngineError::new("G2P_UNAVAILABLE", format!("the English phonemizer failed to load: {e}")))
+    let mut loaded = ENGLISH.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(g) = &loaded[slot] {
+        return Ok(g.clone());
+    }
+    let g2p = G2p::new(dialect, OovFallback::Neural)
+        .map_err(|e| EngineError::new("G2P_UNAVAILABLE", format!("the English phonemizer failed to load: {e}")))?;
+    let g2p = Arc::new(g2p);
+    loaded[slot] = Some(g2p.clone());
+    Ok(g2p)
 }
 
-fn floor_boundary(s: &str, mut i: usize) -> usize {
+/// Frees the English G2Ps (they load again, in about 0.4 s, when next needed) and hands the freed
+/// heap back to the system. For a process that speaks once: phonemize, release, then run the model,
+/// so the two never hold their memory at the same time.
+pub fn release() {
+    let dropped = std::mem::take(&mut *ENGLISH.lock().unwrap_or_else(|e| e.into_inner()));
+    drop(dropped);
+    // The G2P's maps are many small allocations in the middle of the heap: glibc keeps those pages
+    // unless asked, and the model's large buffers (mapped separately) could never reuse them.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages to the kernel; it touches no live memory.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// The largest char boundary of `s` at or before `i`.
+pub(super) fn floor_boundary(s: &str, mut i: usize) -> usize {
     if i >= s.len() {
         return s.len();
     }
@@ -850,6 +925,26 @@ fn espeak_pieces(text: &str, lang: Lang) -> EngineResult<Vec<Piece>> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn given_pronunciations_replace_the_g2p_words() {
+        use crate::engines::kokoro::markup::{parse, Part};
+        let passage = |text: &str| match parse(text).unwrap().parts.remove(0) {
+            Part::Speech(p) => p,
+            Part::Pause(_) => panic!("no pause here"),
+        };
+        let p = phonemize_passage(&passage("Say [Kokoro](/kˈOkəɹO/), please."), Lang::EnUs).unwrap();
+        let words: Vec<(&str, &str)> = p.words.iter().map(|w| (w.text.as_str(), w.phonemes.as_str())).collect();
+        assert_eq!(words[1], ("Kokoro", "kˈOkəɹO"));
+        assert_eq!(words[2].0, ",");
+        assert!(p.words[0].space_after && !p.words[1].space_after);
+        // A word the G2P runs into the given one is replaced whole; its text is kept.
+        let p = phonemize_passage(&passage("[Kokoro](/kˈOkəɹO/)'s voice"), Lang::EnUs).unwrap();
+        assert_eq!((p.words[0].text.as_str(), p.words[0].phonemes.as_str()), ("Kokoro's", "kˈOkəɹO"));
+        // Nothing but a given word.
+        let p = phonemize_passage(&passage("[☺](/smˈIl/)"), Lang::EnUs).unwrap();
+        assert_eq!((p.words.len(), p.words[0].text.as_str()), (1, "☺"));
+    }
+
     use super::*;
 
     fn check_offsets(text: &str, p: &Phonemized) {

@@ -4,6 +4,8 @@
 pub mod chunk;
 pub mod engine;
 pub mod g2p;
+pub mod lexicon;
+pub mod markup;
 pub mod model;
 pub mod service;
 pub mod timing;

@@ -179,9 +179,9 @@ pub fn check_outputs(o: &Outputs) -> EngineResult<()> {
         if captions::Format::parse(&c.to_string_lossy()).is_none() {
             return Err(EngineError::new(
                 "BAD_OUTPUT",
-                format!("Captions file {} must end in .srt or .vtt.", c.display()),
+                format!("Captions file {} must end in .srt or .vtt (or .ass, or .json for Remotion).", c.display()),
             )
-            .with_hint("Name the captions file captions.srt or captions.vtt."));
+            .with_hint("Name the captions file captions.srt, captions.vtt, captions.ass or captions.json."));
         }
     }
     Ok(())
@@ -215,7 +215,7 @@ pub fn write_audio_outputs(
         }
         if let Some(p) = &o.captions {
             let format = captions::Format::parse(&p.to_string_lossy()).expect("checked above");
-            crate::fsio::write_bytes(p, captions::render(&captions::cues(words, false), format).as_bytes())?;
+            crate::fsio::write_bytes(p, captions::build(words, format, &captions::Rules::default()).as_bytes())?;
             written.push(p);
         }
         Ok(())

@@ -128,3 +128,24 @@ fn control_characters_in_an_id_are_escaped_in_the_message() {
     let long = problems(json!({"lines": [{"id": "y".repeat(5000), "text": "x"}]}));
     assert!(long.len() < 400, "a long id is cut: {} chars", long.len());
 }
+
+#[test]
+fn a_lexicon_is_an_object_or_a_file() {
+    let r = MediaRequest::from_value(&json!({"lines": [{"id": "a", "text": "x"}], "lexicon": {"kokoro": "kˈOkəɹO"}}))
+        .unwrap();
+    assert_eq!(r.lexicon.unwrap().lookup("Kokoro"), Some("kˈOkəɹO"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lex.json");
+    std::fs::write(&path, r#"{"gif": "ɡˈɪf"}"#).unwrap();
+    let r = MediaRequest::from_value(&json!({"lines": [{"id": "a", "text": "x"}], "lexicon": path})).unwrap();
+    assert_eq!(r.lexicon.unwrap().lookup("GIF"), Some("ɡˈɪf"));
+    for (bad, what) in [
+        (json!({"kokoro": 3}), "not a string"),
+        (json!({"": "kO"}), "empty word"),
+        (json!(7), "must be an object"),
+        (json!("/nonexistent/lex.json"), "cannot be read"),
+    ] {
+        let message = problems(json!({"lines": [{"id": "a", "text": "x"}], "lexicon": bad}));
+        assert!(message.contains("lexicon: ") && message.contains(what), "{what}: {message}");
+    }
+}

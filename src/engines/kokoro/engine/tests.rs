@@ -24,7 +24,7 @@ fn fixture(voices: &[(&str, f32)], with_durations: bool) -> Fixture {
 }
 
 fn opts(voice: Option<&str>, speed: f32) -> TtsOptions {
-    TtsOptions { voice: voice.map(Into::into), speed, lang: None }
+    TtsOptions { voice: voice.map(Into::into), speed, lang: None, lexicon: None }
 }
 
 fn speak(f: &Fixture, text: &str, o: &TtsOptions) -> EngineResult<Synthesis> {
@@ -205,7 +205,7 @@ fn real_model_durations_account_for_every_sample() {
 #[test]
 fn real_model_speaks_english_with_timed_words() {
     let Some(k) = real_engine() else { return };
-    let o = TtsOptions { voice: Some("jm_kumo".into()), speed: 1.0, lang: Some(Lang::EnUs) };
+    let o = TtsOptions { voice: Some("jm_kumo".into()), speed: 1.0, lang: Some(Lang::EnUs), lexicon: None };
     let s = speak(&Fixture { _dir: tempfile::tempdir().unwrap(), kokoro: k }, ENGLISH, &o).unwrap();
     assert_eq!(s.samples.len() % timing::SAMPLES_PER_FRAME, 0);
     assert!(wav::rms(&s.samples) > 0.01, "not silent");
@@ -219,8 +219,145 @@ fn real_model_speaks_english_with_timed_words() {
 fn real_model_speed_and_determinism() {
     let Some(k) = real_engine() else { return };
     let f = Fixture { _dir: tempfile::tempdir().unwrap(), kokoro: k };
-    let o = |speed| TtsOptions { voice: Some("jm_kumo".into()), speed, lang: Some(Lang::EnUs) };
+    let o = |speed| TtsOptions { voice: Some("jm_kumo".into()), speed, lang: Some(Lang::EnUs), lexicon: None };
     let normal = speak(&f, "The same words, twice.", &o(1.0)).unwrap();
     assert_eq!(speak(&f, "The same words, twice.", &o(1.0)).unwrap().samples, normal.samples);
     assert!(speak(&f, "The same words, twice.", &o(1.5)).unwrap().samples.len() < normal.samples.len());
+}
+
+/// The samples the fixture model makes for `text` with no markup (its durations follow the tokens).
+fn plain_samples(f: &Fixture, text: &str) -> usize {
+    speak(f, text, &opts(None, 1.0)).unwrap().samples.len()
+}
+
+#[test]
+fn breaks_insert_exact_silence_and_shift_the_words_after_them() {
+    let f = fixture(&[("af_heart", 0.5)], true);
+    let (a, b) = ("Local engines run here.", "Every word gets a time!");
+    let (len_a, len_b) = (plain_samples(&f, a), plain_samples(&f, b));
+    let text = format!("{a} <break time=\"1.5s\"/> {b}<break time=\"250ms\"/>");
+    let mut streamed: Vec<f32> = Vec::new();
+    let mut silences = Vec::new();
+    let s = f
+        .kokoro
+        .synthesize(&text, &opts(None, 1.0), &mut |c| {
+            if c.samples.iter().all(|v| *v == 0.0) {
+                silences.push(c.samples.len());
+            }
+            streamed.extend_from_slice(&c.samples);
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(silences, [36_000, 6_000], "the stream carries each pause as exact silence");
+    assert_eq!(s.samples.len(), len_a + 36_000 + len_b + 6_000);
+    assert_eq!(streamed, s.samples);
+    assert!(s.samples[len_a..len_a + 36_000].iter().all(|v| *v == 0.0));
+    let texts: Vec<&str> = s.words.iter().map(|w| w.text.as_str()).collect();
+    let written: Vec<&str> = a.split_whitespace().chain(b.split_whitespace()).collect();
+    assert_eq!(texts, written, "the words as written, never the markup");
+    let alone = speak(&f, b, &opts(None, 1.0)).unwrap();
+    let shift = (len_a + 36_000) as f64 / 24_000.0;
+    let n = a.split_whitespace().count();
+    for (w, solo) in s.words[n..].iter().zip(&alone.words) {
+        assert!((w.start - (solo.start + shift)).abs() < 1e-9 && (w.end - (solo.end + shift)).abs() < 1e-9);
+    }
+    let ids: Vec<String> = (0..s.words.len()).map(|i| format!("w{i}")).collect();
+    assert_eq!(s.words.iter().map(|w| w.id.clone()).collect::<Vec<_>>(), ids);
+}
+
+#[test]
+fn markup_and_lexicon_errors_come_before_any_audio() {
+    let f = fixture(&[("af_heart", 0.5)], true);
+    for (text, code) in [
+        ("Wait <break time=\"-1s\"/> now", "BAD_MARKUP"),
+        ("Wait <break time=\"500\"/> now", "BAD_MARKUP"),
+        ("Say [Kokoro](/kˈOB/)", "BAD_MARKUP"),
+        ("<break time=\"1s\"/> . <break time=\"1s\"/>", "EMPTY_TEXT"),
+    ] {
+        let mut chunks = 0;
+        let mut count = |_: &ChunkAudio| {
+            chunks += 1;
+            Ok(())
+        };
+        let e = f.kokoro.synthesize(text, &opts(None, 1.0), &mut count).unwrap_err();
+        assert_eq!((e.code, chunks), (code, 0), "{text}: {}", e.message);
+    }
+}
+
+#[test]
+fn real_model_inline_and_lexicon_pronunciations_give_identical_samples() {
+    let Some(k) = real_engine() else { return };
+    let f = Fixture { _dir: tempfile::tempdir().unwrap(), kokoro: k };
+    let lexicon = Lexicon::parse(r#"{"kokoro": "kˈOkəɹO"}"#, "test").unwrap();
+    let o = TtsOptions { lexicon: Some(Arc::new(lexicon)), ..english("jm_kumo") };
+    let inline = speak(&f, "Say [Kokoro](/kˈOkəɹO/) twice.", &english("jm_kumo")).unwrap();
+    let lex = speak(&f, "Say Kokoro twice.", &o).unwrap();
+    assert_eq!(inline.samples, lex.samples);
+    assert_eq!(inline.words, lex.words);
+    assert_eq!(inline.words[1].text, "Kokoro");
+    let plain = speak(&f, "Say Kokoro twice.", &english("jm_kumo")).unwrap();
+    assert_ne!(plain.samples, inline.samples, "the pronunciation changed what was said");
+}
+
+#[test]
+fn real_model_breaks_are_exact() {
+    let Some(k) = real_engine() else { return };
+    let f = Fixture { _dir: tempfile::tempdir().unwrap(), kokoro: k };
+    let o = english("jm_kumo");
+    let a = speak(&f, "First part.", &o).unwrap();
+    let s = speak(&f, "First part.<break time=\"700ms\"/>Second part.", &o).unwrap();
+    let b = speak(&f, "Second part.", &o).unwrap();
+    assert_eq!(s.samples.len(), a.samples.len() + 16_800 + b.samples.len());
+    assert_eq!(s.samples.len() % timing::SAMPLES_PER_FRAME, 0);
+    let shift = (a.samples.len() + 16_800) as f64 / 24_000.0;
+    assert!((s.words[2].start - (b.words[0].start + shift)).abs() < 1e-9);
+}
+
+/// The real tier's voices are Japanese; English text is read with --lang en-us.
+fn english(voice: &str) -> TtsOptions {
+    TtsOptions { lang: Some(Lang::EnUs), ..opts(Some(voice), 1.0) }
+}
+
+#[test]
+fn long_passages_are_cut_into_blocks_at_sentence_ends_never_inside_a_given_word() {
+    let text = "One two three. Four five six! Seven [eight](/ˈAt/) nine. Ten.";
+    let Part::Speech(p) = markup::parse(text).unwrap().parts.remove(0) else { panic!() };
+    let blocks = split_blocks(p.clone(), 20);
+    let texts: Vec<&str> = blocks.iter().map(|b| b.text.as_str()).collect();
+    assert_eq!(texts.concat(), p.text, "nothing lost or repeated");
+    assert_eq!(texts[0], "One two three.");
+    assert!(blocks.iter().all(|b| b.text.len() <= 20));
+    let with = blocks.iter().find(|b| !b.pronunciations.is_empty()).unwrap();
+    let q = &with.pronunciations[0];
+    assert_eq!((&with.text[q.start..q.end], q.phonemes.as_str()), ("eight", "ˈAt"));
+    let no_space = "x".repeat(50);
+    let Part::Speech(p) = markup::parse(&no_space).unwrap().parts.remove(0) else { panic!() };
+    assert_eq!(split_blocks(p, 20).iter().map(|b| b.text.len()).collect::<Vec<_>>(), [20, 20, 10]);
+}
+
+#[test]
+fn a_long_text_is_spoken_block_by_block_with_the_same_words_and_an_exact_count() {
+    let f = fixture(&[("af_heart", 0.5)], true);
+    let text = format!("{} <break time=\"1s\"/> The end.", TEXT.repeat(BLOCK_BYTES / TEXT.len() * 3));
+    let mut seen = Vec::new();
+    let s = f
+        .kokoro
+        .synthesize_streaming(&text, &opts(None, 1.0), &mut |c| {
+            seen.push((c.index, c.count, c.samples.len()));
+            Ok(())
+        })
+        .unwrap();
+    assert!(s.samples.is_empty(), "streaming gathers no audio");
+    assert_eq!(s.sample_count, seen.iter().map(|c| c.2).sum::<usize>());
+    let count = seen.len();
+    assert!(
+        seen.iter().enumerate().all(|(i, c)| c.0 == i && c.1 == count),
+        "indices in order, count exact from the start"
+    );
+    let spoken: Vec<&str> =
+        text.split_whitespace().filter(|w| !w.starts_with('<') && !w.starts_with("time=")).collect();
+    assert_eq!(s.words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>(), spoken);
+    assert!(s.words.windows(2).all(|w| w[0].end <= w[1].start));
+    let kept = speak(&f, &text, &opts(None, 1.0)).unwrap();
+    assert_eq!((kept.samples.len(), kept.words.len()), (s.sample_count, s.words.len()));
 }
