@@ -11,6 +11,7 @@ pub mod models_dir;
 pub mod musicgen;
 pub mod onnx_edit;
 pub mod runtime;
+pub mod whisper;
 #[cfg(test)]
 pub mod testing;
 
