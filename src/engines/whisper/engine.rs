@@ -66,9 +66,37 @@ pub struct Options {
 /// Windows whose loudest 20 ms has an RMS below this are silence and are not decoded.
 const SILENCE_RMS: f32 = 0.003;
 /// Forced words at least this likely are placed even without a heard counterpart.
-const PLACE_CONFIDENCE: f64 = 0.1;
+const PLACE_CONFIDENCE: f64 = 0.3;
 /// Most text tokens one forced pass can carry (the text context is 448).
 const MAX_FORCED_TOKENS: usize = 440;
+
+/// RMS per 10 ms frame.
+fn envelope(samples: &[f32]) -> Vec<f32> {
+    samples.chunks(160).map(|c| (c.iter().map(|s| s * s).sum::<f32>() / c.len().max(1) as f32).sqrt()).collect()
+}
+
+/// Word edges that fall in silence move to where the sound starts (or stops): attention places a
+/// word after a pause too early, and the first word of a recording at the very start.
+fn snap_to_sound(words: &mut [TimedWord], samples: &[f32]) {
+    let env = envelope(samples);
+    if env.is_empty() {
+        return;
+    }
+    let mut sorted = env.clone();
+    sorted.sort_by(f32::total_cmp);
+    let loud = sorted[sorted.len() * 95 / 100];
+    let threshold = (loud * 0.05).max(SILENCE_RMS);
+    let frame = |t: f64| ((t * 100.0).max(0.0) as usize).min(env.len() - 1);
+    for w in words.iter_mut() {
+        let (a, b) = (frame(w.start), frame(w.end));
+        if env[a] >= threshold || b <= a {
+            continue;
+        }
+        if let Some(k) = (a..b).find(|&k| env[k] >= threshold) {
+            w.start = (k as f64 / 100.0).min(w.end - super::words::MIN_WORD_SECONDS);
+        }
+    }
+}
 
 fn loudest_rms(samples: &[f32]) -> f32 {
     samples
@@ -260,6 +288,7 @@ pub fn transcribe(
     }
     progress(duration, duration);
     clean_up(&mut words);
+    snap_to_sound(&mut words, samples);
     let language = match lang {
         Some(id) => sp.languages.iter().find(|l| l.1 == id).map_or("en".to_string(), |l| l.0.clone()),
         None => "en".to_string(),
@@ -292,7 +321,7 @@ pub fn transcribe(
             unaligned: Vec::new(),
         });
     };
-    align_script(model, &script, &words, &windows, lang, language, model_name, duration)
+    align_script(model, &script, &words, &windows, lang, language, model_name, samples)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -304,8 +333,9 @@ fn align_script(
     lang: Option<u32>,
     language: String,
     model_name: String,
-    duration: f64,
+    samples: &[f32],
 ) -> EngineResult<Transcript> {
+    let duration = samples.len() as f64 / f64::from(SAMPLE_RATE);
     let norm_script: Vec<String> = script.iter().map(|w| normalise(w)).collect();
     let norm_heard: Vec<String> = heard.iter().map(|w| normalise(&w.text)).collect();
     let pairs = pair_words(&norm_script, &norm_heard);
@@ -391,6 +421,7 @@ fn align_script(
     unaligned.sort_by_key(|u| u.index);
     let mut timed: Vec<TimedWord> = out.iter().map(|(_, w)| w.clone()).collect();
     clean_up(&mut timed);
+    snap_to_sound(&mut timed, samples);
     let words: Vec<Word> = out
         .iter()
         .zip(&timed)
