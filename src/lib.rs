@@ -12,6 +12,7 @@ pub mod http;
 pub mod media;
 mod napi_api;
 mod napi_media;
+mod napi_transcribe;
 mod napi_tts;
 pub mod output;
 pub mod providers;
