@@ -44,7 +44,10 @@ pub fn transcribe_bytes(
         return Err(EngineError::new("BAD_AUDIO", "The audio is empty (0 bytes).")
             .with_hint("Pass a WAV, MP3, FLAC or OGG file with speech in it."));
     }
-    let decoded = decode::decode_bytes(bytes, hint)?;
+    let decoded = decode::decode_bytes(bytes, hint).map_err(|e| match e.hint {
+        None => e.with_hint("Pass a WAV, MP3, FLAC or OGG file (any sample rate and channel count)."),
+        Some(_) => e,
+    })?;
     if decoded.frames() == 0 {
         return Err(EngineError::new("BAD_AUDIO", "The audio has no samples.")
             .with_hint("Pass a WAV, MP3, FLAC or OGG file with speech in it."));
