@@ -72,7 +72,13 @@ impl From<Transcript> for TranscribeResult {
             words: t
                 .words
                 .into_iter()
-                .map(|w| TranscribedWord { id: w.id, text: w.text, start: w.start, end: w.end, confidence: w.confidence })
+                .map(|w| TranscribedWord {
+                    id: w.id,
+                    text: w.text,
+                    start: w.start,
+                    end: w.end,
+                    confidence: w.confidence,
+                })
                 .collect(),
             segments: t
                 .segments

@@ -2,7 +2,6 @@
 
 mod auth;
 mod captions;
-mod transcribe;
 mod describe;
 mod doctor;
 mod media;
@@ -13,6 +12,7 @@ mod progress;
 mod prompt;
 mod routing;
 mod sfx;
+mod transcribe;
 mod tts;
 mod voices;
 

@@ -11,9 +11,9 @@ pub mod models_dir;
 pub mod musicgen;
 pub mod onnx_edit;
 pub mod runtime;
-pub mod whisper;
 #[cfg(test)]
 pub mod testing;
+pub mod whisper;
 
 #[cfg(test)]
 pub(crate) use crate::test_support::env_lock;

@@ -142,7 +142,9 @@ pub fn repetition_cut(tokens: &[u32]) -> Option<usize> {
         }
         let tail = &tokens[tokens.len() - n..];
         let mut repeats = 1;
-        while repeats * n + n <= tokens.len() && &tokens[tokens.len() - (repeats + 1) * n..tokens.len() - repeats * n] == tail {
+        while repeats * n + n <= tokens.len()
+            && &tokens[tokens.len() - (repeats + 1) * n..tokens.len() - repeats * n] == tail
+        {
             repeats += 1;
         }
         if repeats >= needed {

