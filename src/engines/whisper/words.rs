@@ -10,6 +10,8 @@ pub struct TimedWord {
     pub start: f64,
     pub end: f64,
     pub probability: f64,
+    /// The least likely of its tokens.
+    pub least: f64,
     /// Number of tokens.
     pub tokens: usize,
 }
@@ -137,7 +139,7 @@ mod tests {
     use super::*;
 
     fn w(text: &str, start: f64, end: f64) -> TimedWord {
-        TimedWord { text: text.into(), start, end, probability: 0.9, tokens: 1 }
+        TimedWord { text: text.into(), start, end, probability: 0.9, least: 0.9, tokens: 1 }
     }
 
     #[test]
@@ -178,5 +180,6 @@ mod tests {
         assert_eq!((timed[0].start, timed[0].end), (30.1, 30.4));
         assert_eq!((timed[1].start, timed[1].end), (30.4, 30.9));
         assert!((timed[1].probability - 0.6).abs() < 1e-12);
+        assert!((timed[1].least - 0.5).abs() < 1e-12);
     }
 }
