@@ -67,6 +67,7 @@ pub fn time_words(words: &[(String, usize)], times: &[f64], token_probs: &[f64],
             start: offset + times[a],
             end: offset + times[b],
             probability,
+            least: probs.iter().copied().fold(if probs.is_empty() { 0.0 } else { 1.0 }, f64::min),
             tokens: *n,
         });
         k += n;
