@@ -411,9 +411,8 @@ fn align_script(
             }
             continue;
         };
-        let ok = anchor[i]
-            || w.least >= PLACE_CONFIDENCE
-            || (pairs[i].is_some() && near_anchor(i, -1) && near_anchor(i, 1));
+        let ok =
+            anchor[i] || w.least >= PLACE_CONFIDENCE || (pairs[i].is_some() && near_anchor(i, -1) && near_anchor(i, 1));
         if ok {
             out.push((i, w));
         } else {
