@@ -278,7 +278,7 @@ pub fn transcribe(
                     let text: String = seg_words.iter().map(|&i| timed[i].text.as_str()).collect();
                     segments.push(Segment {
                         id: segments.len(),
-                        start: timed[a].start.min(s.start.max(timed[a].start - 1.0)),
+                        start: timed[a].start,
                         end: timed[b].end,
                         text: text.trim().to_string(),
                     });
