@@ -238,6 +238,51 @@ export interface SfxResult {
 }
 
 /**
+ * Transcribes a recording (a path, or the file's bytes) with word times; with `options.script`,
+ * places the script's words in it instead.
+ */
+export declare function transcribe(audio: string | Buffer, options?: TranscribeOptions | undefined | null): Promise<TranscribeResult>
+
+export interface TranscribedWord {
+  id: string
+  text: string
+  /** Seconds. */
+  start: number
+  end: number
+  /** Mean probability of the word's tokens, 0–1. */
+  confidence: number
+}
+
+export interface TranscribeOptions {
+  /** The text that is spoken: its words are placed in the audio, spelled as written. */
+  script?: string
+  /** `whisper-tiny.en` (default) or `whisper-base` (multilingual). */
+  model?: string
+  /** Language code (e.g. `en`); detected by multilingual models when absent. */
+  lang?: string
+  /** For a Buffer: its format when the bytes alone do not tell (`wav`, `mp3`, `flac`, `ogg`). */
+  format?: string
+}
+
+export interface TranscribeResult {
+  text: string
+  language: string
+  model: string
+  durationSeconds: number
+  words: Array<TranscribedWord>
+  segments: Array<TranscriptSegment>
+  /** Script words that could not be placed (empty without a script). */
+  unaligned: Array<UnalignedWord>
+}
+
+export interface TranscriptSegment {
+  id: number
+  start: number
+  end: number
+  text: string
+}
+
+/**
  * Speaks `text` with the first voice provider that can (see the module docs); word timings come
  * from the provider or, with Kokoro, from the model itself.
  */
@@ -306,6 +351,13 @@ export interface TtyInfo {
   stdin: boolean
   stdout: boolean
   stderr: boolean
+}
+
+export interface UnalignedWord {
+  /** Position of the word in the script (0-based). */
+  index: number
+  text: string
+  reason: string
 }
 
 export interface VoiceRow {

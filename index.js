@@ -855,5 +855,6 @@ module.exports.refreshAuth = nativeBinding.refreshAuth
 module.exports.resolveCredential = nativeBinding.resolveCredential
 module.exports.runCli = nativeBinding.runCli
 module.exports.sfx = nativeBinding.sfx
+module.exports.transcribe = nativeBinding.transcribe
 module.exports.tts = nativeBinding.tts
 module.exports.ttsStreamStart = nativeBinding.ttsStreamStart

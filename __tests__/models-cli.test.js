@@ -11,7 +11,7 @@ const { makeHome, runCli } = require('./support/cli.js');
 const { parseJson } = require('./support/setup.js');
 const { MODEL_FILE, VOICES_JA, MODEL_SIZE, INSTALL_HINT, listFiles, startMirror, sendBytes, jsonLines } = require('./support/voice.js');
 
-const NAMES = ['kokoro', 'kokoro-fp32', 'whisper-tiny.en', 'musicgen-small'];
+const NAMES = ['kokoro', 'kokoro-fp32', 'whisper-tiny.en', 'whisper-base', 'musicgen-small'];
 const KOKORO_FILES = ['kokoro/kokoro-v1.0.int8.onnx', 'kokoro/voices-v1.0.bin', 'kokoro/voices_ja.npz'];
 
 let home;

@@ -200,7 +200,7 @@ describe('model manager API', () => {
     assert.equal(list.dir, home.modelsDir);
     assert.deepEqual(
       list.models.map((m) => m.name),
-      ['kokoro', 'kokoro-fp32', 'whisper-tiny.en', 'musicgen-small'],
+      ['kokoro', 'kokoro-fp32', 'whisper-tiny.en', 'whisper-base', 'musicgen-small'],
     );
     for (const m of list.models) {
       assert.deepEqual(Object.keys(m).sort(), ['capability', 'files', 'installed', 'label', 'license', 'name']);

@@ -43,6 +43,7 @@ function wrap(fn) {
 // Adding a native function means adding its line here and in index.mjs (a test checks both).
 exports.authStatus = wrap(native.authStatus);
 exports.authToken = wrap(native.authToken);
+exports.captions = wrap(native.captions);
 exports.describe = wrap(native.describe);
 exports.doctor = wrap(native.doctor);
 exports.listVoices = wrap(native.listVoices);
@@ -57,6 +58,7 @@ exports.plan = wrap(native.plan);
 exports.refreshAuth = wrap(native.refreshAuth);
 exports.resolveCredential = wrap(native.resolveCredential);
 exports.sfx = wrap(native.sfx);
+exports.transcribe = wrap(native.transcribe);
 exports.tts = wrap(native.tts);
 exports.ttsStreamStart = wrap(native.ttsStreamStart);
 exports.runCli = native.runCli;

@@ -14,6 +14,7 @@ pub mod media;
 mod napi_api;
 mod napi_captions;
 mod napi_media;
+mod napi_transcribe;
 mod napi_tts;
 pub mod output;
 pub mod providers;

@@ -12,6 +12,7 @@ mod progress;
 mod prompt;
 mod routing;
 mod sfx;
+mod transcribe;
 mod tts;
 mod voices;
 
@@ -53,6 +54,8 @@ enum Command {
     Voices(voices::VoicesArgs),
     /// Turn timed words (JSON) into SRT or WebVTT captions.
     Captions(captions::CaptionsArgs),
+    /// Transcribe recorded speech with word times (local Whisper), or align it to its script.
+    Transcribe(transcribe::TranscribeArgs),
     /// Install, list, verify and remove local models.
     Models {
         #[command(subcommand)]
@@ -186,6 +189,7 @@ pub fn run(argv: Vec<String>, ctx: CliContext) -> i32 {
         Command::Auth(AuthArgs { command: Some(c) }) => rt.block_on(auth::run(c, tty, &out)),
         Command::Tts(args) => rt.block_on(tts::run(args, tty.stderr, &out)),
         Command::Captions(args) => captions::run(args, &out),
+        Command::Transcribe(args) => transcribe::run(args, tty.stderr, &out),
         Command::Sfx(args) => rt.block_on(sfx::run(args, &out)),
         Command::Music(args) => rt.block_on(music::run(args, &out)),
         Command::Media { command } => rt.block_on(media::run(command, &out)),

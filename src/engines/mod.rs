@@ -13,6 +13,7 @@ pub mod onnx_edit;
 pub mod runtime;
 #[cfg(test)]
 pub mod testing;
+pub mod whisper;
 
 #[cfg(test)]
 pub(crate) use crate::test_support::env_lock;

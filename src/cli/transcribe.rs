@@ -1,0 +1,147 @@
+//! `hyperframes transcribe`: recorded speech → text with word times (local Whisper), or, with
+//! `--script`, the script's own words placed in the audio.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use serde_json::json;
+
+use super::models::fail;
+use crate::audio::captions::{self, Format};
+use crate::engines::error::EngineError;
+use crate::engines::whisper::{transcribe_file, TranscribeRequest, Transcript};
+use crate::output::Output;
+
+#[derive(Args, Debug)]
+pub(crate) struct TranscribeArgs {
+    /// Audio file: WAV, MP3, FLAC or OGG, any sample rate and channel count.
+    audio: PathBuf,
+    /// The text that is spoken (a file, or the text itself): its words are placed in the audio,
+    /// spelled as written.
+    #[arg(long)]
+    script: Option<String>,
+    /// whisper-tiny.en (default) or whisper-base (multilingual).
+    #[arg(long)]
+    model: Option<String>,
+    /// Language code (e.g. en, de); detected by multilingual models when absent.
+    #[arg(long)]
+    lang: Option<String>,
+    /// Also write the timed words as JSON.
+    #[arg(long)]
+    words: Option<PathBuf>,
+    /// Also write captions (.srt or .vtt).
+    #[arg(long)]
+    captions: Option<PathBuf>,
+    /// Captions format: srt, vtt, ass or remotion (default: from the --captions file's extension).
+    #[arg(long)]
+    to: Option<String>,
+    #[arg(long)]
+    json: bool,
+}
+
+/// `--script`: a readable file's contents, else the argument itself.
+pub(crate) fn script_text(arg: &str) -> Result<String, EngineError> {
+    let path = Path::new(arg);
+    if arg.len() < 4096 && !arg.contains('\n') && path.is_file() {
+        return std::fs::read_to_string(path)
+            .map_err(|e| EngineError::io(format!("cannot read the script {}", path.display()), &e));
+    }
+    Ok(arg.to_string())
+}
+
+fn words_json(t: &Transcript) -> String {
+    let mut s = serde_json::to_string_pretty(&t.words).expect("words serialise");
+    s.push('\n');
+    s
+}
+
+fn captions_text(t: &Transcript, format: Format) -> String {
+    let words: Vec<captions::Word> = t
+        .words
+        .iter()
+        .map(|w| captions::Word { id: w.id.clone(), text: w.text.clone(), start: w.start, end: w.end })
+        .collect();
+    captions::build(&words, format, &captions::Rules::default())
+}
+
+pub(super) fn run(args: TranscribeArgs, stderr_tty: bool, out: &Output) -> i32 {
+    let caption_format = match &args.captions {
+        Some(p) if Format::parse(&p.to_string_lossy()).is_none() => {
+            let e = EngineError::new("BAD_OUTPUT", format!("{} must end in .srt, .vtt, .ass or .json", p.display()))
+                .with_hint("Use --captions out.srt (or .vtt, .ass, .json for Remotion), or name the format with --to.");
+            return fail(out, args.json, &e);
+        }
+        Some(p) => match super::captions::target_format(args.to.as_deref(), Some(p)) {
+            Ok(f) => Some(f),
+            Err(e) => return fail(out, args.json, &e),
+        },
+        None if args.to.is_some() => {
+            let e = EngineError::new("USAGE", "--to names the format of the --captions file, and none was given")
+                .with_hint("Add --captions out.srt (or .vtt, .ass, .json).");
+            return fail(out, args.json, &e);
+        }
+        None => None,
+    };
+    let script = match args.script.as_deref().map(script_text).transpose() {
+        Ok(s) => s,
+        Err(e) => return fail(out, args.json, &e),
+    };
+    let req = TranscribeRequest { model: args.model.clone(), language: args.lang.clone(), script };
+    let progress = |done: f64, total: f64| {
+        if stderr_tty && !args.json {
+            let mut e = std::io::stderr().lock();
+            let _ = write!(e, "\r\x1b[2Ktranscribing {done:.1}/{total:.1} s");
+            let _ = e.flush();
+        }
+    };
+    let result = transcribe_file(&args.audio, &req, &progress);
+    if stderr_tty && !args.json {
+        let _ = write!(std::io::stderr(), "\r\x1b[2K");
+    }
+    let t = match result {
+        Ok(t) => t,
+        Err(e) => return fail(out, args.json, &e),
+    };
+    if let Some(path) = &args.words {
+        if let Err(e) = crate::fsio::write_bytes(path, words_json(&t).as_bytes()) {
+            return fail(out, args.json, &e);
+        }
+    }
+    if let (Some(path), Some(format)) = (&args.captions, caption_format) {
+        if let Err(e) = crate::fsio::write_bytes(path, captions_text(&t, format).as_bytes()) {
+            return fail(out, args.json, &e);
+        }
+    }
+    if args.json {
+        let mut value = serde_json::to_value(&t).expect("a transcript serialises");
+        if let Some(o) = value.as_object_mut() {
+            o.insert("ok".into(), json!(true));
+            o.insert("wordsPath".into(), json!(args.words));
+            o.insert("captionsPath".into(), json!(args.captions));
+        }
+        out.json(&value);
+        return 0;
+    }
+    out.out(&t.text);
+    let mut summary = format!(
+        "{} {} ({:.2}s, {}, {} words",
+        out.green("✓"),
+        args.audio.display(),
+        t.duration_seconds,
+        t.model,
+        t.words.len()
+    );
+    if !t.unaligned.is_empty() {
+        summary.push_str(&format!(", {} not placed", t.unaligned.len()));
+    }
+    summary.push(')');
+    out.err(&summary);
+    for u in &t.unaligned {
+        out.err(&out.err_dim(&format!("  not placed: #{} {:?} ({})", u.index, u.text, u.reason)));
+    }
+    for p in args.words.iter().chain(args.captions.iter()) {
+        out.err(&format!("  + {}", p.display()));
+    }
+    0
+}
