@@ -46,6 +46,12 @@ const CASES = [
   [() => api.logout({ keepApiKey: 'no' }), 'options.keepApiKey', 'a boolean'],
   [() => api.plan(5), 'options', 'an options object'],
   [() => api.plan({ localOnly: 'x' }), 'options.localOnly', 'a boolean'],
+  [() => api.captions('hello'), 'words', 'an array of timed words'],
+  [() => api.captions([{ text: 'hi', start: 0, end: 1 }], 5), 'options', 'an options object'],
+  [() => api.captions([{ text: 'hi', start: 'zero', end: 1 }]), 'words.start', 'a number'],
+  [() => api.transcribe(42), 'audio', 'a file path or a Buffer'],
+  [() => api.transcribe('a.wav', 'fast'), 'options', 'an options object'],
+  [() => api.transcribe('a.wav', { script: 7 }), 'options.script', 'a string'],
 ];
 
 /** Exports that take no arguments (anything passed is ignored). */

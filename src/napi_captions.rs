@@ -9,7 +9,11 @@ use serde_json::Value;
 
 use crate::audio::captions::{self, Format, Rules, Word};
 use crate::engines::error::EngineError;
+use crate::napi_api::{wanted, Arg};
 use crate::napi_tts::engine_error;
+
+wanted!("an options object", ValueType::Object => CaptionOptions);
+wanted!("an array of timed words ({text, start, end})", ValueType::Object => Vec<CaptionWord>);
 
 #[napi(object)]
 pub struct CaptionWord {
@@ -60,9 +64,11 @@ pub(crate) fn caption_rules(o: &CaptionOptions) -> std::result::Result<(Format, 
 
 /// Captions for timed words: a string (SRT, WebVTT, ASS), or Remotion's `Caption[]` for `to: 'remotion'`.
 #[napi(
+    ts_args_type = "words: Array<CaptionWord>, options?: CaptionOptions | undefined | null",
     ts_return_type = "string | Array<{ text: string; startMs: number; endMs: number; timestampMs: number | null; confidence: number | null }>"
 )]
-pub fn captions(words: Vec<CaptionWord>, options: Option<CaptionOptions>) -> Result<Value> {
+pub fn captions(words: Arg<Vec<CaptionWord>>, options: Arg<Option<CaptionOptions>>) -> Result<Value> {
+    let (words, options) = (words.get("captions", "words")?, options.get("captions", "options")?);
     let (format, rules) = caption_rules(&options.unwrap_or_default()).map_err(engine_error)?;
     let mut checked = Vec::with_capacity(words.len());
     for w in words {

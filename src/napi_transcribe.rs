@@ -8,7 +8,20 @@ use napi_derive::napi;
 
 use crate::engines::error::EngineError;
 use crate::engines::whisper::{self, TranscribeRequest, Transcript};
+use crate::napi_api::{wanted, Arg};
 use crate::napi_tts::engine_error;
+
+wanted!("an options object", ValueType::Object => TranscribeOptions);
+
+/// `transcribe`'s audio: a path, or the file's bytes.
+impl crate::napi_api::Wanted for Either<String, Buffer> {
+    fn want() -> String {
+        "a file path or a Buffer of the file's bytes".into()
+    }
+    fn accepts(got: ValueType) -> bool {
+        matches!(got, ValueType::String | ValueType::Object)
+    }
+}
 
 #[napi(object)]
 #[derive(Default, Clone)]
@@ -96,8 +109,12 @@ impl From<Transcript> for TranscribeResult {
 
 /// Transcribes a recording (a path, or the file's bytes) with word times; with `options.script`,
 /// places the script's words in it instead.
-#[napi]
-pub async fn transcribe(audio: Either<String, Buffer>, options: Option<TranscribeOptions>) -> Result<TranscribeResult> {
+#[napi(ts_args_type = "audio: string | Buffer, options?: TranscribeOptions | undefined | null")]
+pub async fn transcribe(
+    audio: Arg<Either<String, Buffer>>,
+    options: Arg<Option<TranscribeOptions>>,
+) -> Result<TranscribeResult> {
+    let (audio, options) = (audio.get("transcribe", "audio")?, options.get("transcribe", "options")?);
     crate::init_logging();
     let o = options.unwrap_or_default();
     let req = TranscribeRequest { model: o.model, language: o.lang, script: o.script };
