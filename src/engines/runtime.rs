@@ -960,16 +960,15 @@ mod tests {
         };
         let addon = tmp.path().join("project/node_modules/hyperframes-platform");
         let bundled = put(&addon);
-        let npm = match npm_platform_arch() {
-            Some((platform, arch)) => Some(put(&tmp
+        let npm = npm_platform_arch().map(|(platform, arch)| {
+            put(&tmp
                 .path()
                 .join("project/node_modules")
                 .join(NPM_PACKAGE)
                 .join("bin/napi-v6")
                 .join(platform)
-                .join(arch))),
-            None => None,
-        };
+                .join(arch))
+        });
         let system = put(&tmp.path().join("system"));
         let chosen = put(&tmp.path().join("chosen"));
         let mut search = Search {
