@@ -124,7 +124,6 @@ async fn attempt(
     providers: &Providers,
     generation: &Generation,
 ) -> ChainResult<Served> {
-    let _turn = providers.limits.permit(provider).await;
     let (decoded, title) = match provider {
         "heygen" => {
             let client = providers.heygen.as_ref().ok_or_else(|| super::not_configured(provider))?;
