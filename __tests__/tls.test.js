@@ -17,10 +17,13 @@ const { parseJson } = require('./support/setup.js');
 
 const KEY = 'hg_TLSKEY_0123456789';
 const USER = { username: 'ada_l', email: 'ada@example.com' };
+// whisper-tiny.en's catalog files (the published export is not pinned, so any bytes install).
 const WHISPER_FILES = {
-  'whisper-tiny.en/encoder.onnx': 'encoder bytes',
-  'whisper-tiny.en/decoder.onnx': 'decoder bytes',
-  'whisper-tiny.en/vocabulary.txt': 'a\nb\n',
+  'whisper-tiny.en/encoder_model.onnx': 'encoder bytes',
+  'whisper-tiny.en/decoder_model_merged.onnx': 'decoder bytes',
+  'whisper-tiny.en/config.json': '{}',
+  'whisper-tiny.en/generation_config.json': '{}',
+  'whisper-tiny.en/tokenizer.json': '{}',
 };
 
 const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
