@@ -101,10 +101,11 @@ pub const PLATFORM_PACKAGE: &str = platform_package!();
 
 // No official ONNX Runtime ≥ 1.30 exists for macOS on Intel, so that package ships none.
 #[cfg(all(target_os = "macos", target_arch = "x86_64"))]
-const INSTALL_HINT: &str = "no official ONNX Runtime 1.30+ exists for macOS on Intel: install one \
+pub const INSTALL_HINT: &str = "no official ONNX Runtime 1.30+ exists for macOS on Intel: install one \
      (`brew install onnxruntime`) or point ORT_DYLIB_PATH at libonnxruntime ≥ 1.30";
+/// How to get an ONNX Runtime library on this platform (errors, `plan` and `doctor` hints).
 #[cfg(not(all(target_os = "macos", target_arch = "x86_64")))]
-const INSTALL_HINT: &str = concat!(
+pub const INSTALL_HINT: &str = concat!(
     "reinstall the platform package, which ships ONNX Runtime next to the addon (`npm install ",
     platform_package!(),
     "`), or point ORT_DYLIB_PATH at libonnxruntime ≥ 1.30 (the onnxruntime-node 1.30+ npm package has one)"

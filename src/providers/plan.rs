@@ -129,7 +129,7 @@ fn candidates(cap: Capability, f: &Facts) -> Vec<Candidate> {
                         if f.onnx_runtime {
                             "hyperframes models install kokoro".to_string()
                         } else {
-                            "npm install onnxruntime-node, or set ORT_DYLIB_PATH".to_string()
+                            crate::engines::runtime::INSTALL_HINT.to_string()
                         }
                     }),
                     reason: kokoro_reason,
@@ -158,7 +158,7 @@ fn candidates(cap: Capability, f: &Facts) -> Vec<Candidate> {
                             "hyperframes models install musicgen-small (weights CC-BY-NC-4.0, non-commercial)"
                                 .to_string()
                         } else {
-                            "npm install onnxruntime-node, or set ORT_DYLIB_PATH".to_string()
+                            crate::engines::runtime::INSTALL_HINT.to_string()
                         }
                     }),
                     reason: musicgen_reason,
