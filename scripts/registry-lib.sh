@@ -69,3 +69,13 @@ fetch_wheels() {
     [ -z "$sha" ] || check_sha "$wheels/$file" "$sha" "$req"
   done
 }
+
+# True when every entry of OUTPUTS ("name|sha256[|…]") is in $out with its sha256.
+outputs_ok() {
+  local entry name sha
+  [ "${#OUTPUTS[@]}" -gt 0 ] || return 1
+  for entry in "${OUTPUTS[@]}"; do
+    IFS='|' read -r name sha _ <<<"$entry"
+    has_sha "$out/$name" "$sha" || return 1
+  done
+}
