@@ -7,10 +7,10 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use serde_json::Value;
 
+use super::args::{wanted, Arg};
+use super::errors::engine_error;
 use crate::audio::captions::{self, Format, Rules, Word};
 use crate::engines::error::EngineError;
-use crate::napi_api::{wanted, Arg};
-use crate::napi_tts::engine_error;
 
 wanted!("an options object", ValueType::Object => CaptionOptions);
 wanted!("an array of timed words ({text, start, end})", ValueType::Object => Vec<CaptionWord>);

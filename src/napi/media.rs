@@ -1,6 +1,4 @@
-//! The JS surface of the sound-effect, music and description chains: the same functions the CLI
-//! uses. Errors read `CODE: message\nHint: …` (the package turns them into Errors with `code`
-//! and `hint`); skipped providers are listed in each result's `anomalies`.
+//! `buildMedia()`: a video script's whole audio, as `hyperframes media build`.
 
 #![cfg_attr(test, allow(dead_code))] // napi registers these only in the addon build
 
@@ -11,205 +9,8 @@ use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue};
 use napi_derive::napi;
 
-use crate::chains::{self, ChainError, Routing};
-use crate::napi_api::{wanted, Arg};
-
-/// `CODE: message\nHint: …\nAnomalies: [json]`: the package turns the last part into `anomalies`
-/// on the Error (what failed before the provider whose error this is).
-pub(crate) fn chain_error(e: ChainError) -> Error {
-    let mut reason = format!("{}: {}", e.code, e.message);
-    if let Some(h) = &e.hint {
-        reason.push_str("\nHint: ");
-        reason.push_str(h);
-    }
-    if !e.anomalies.is_empty() {
-        reason.push_str("\nAnomalies: ");
-        reason.push_str(&serde_json::to_string(&e.anomalies).expect("strings always serialise"));
-    }
-    Error::new(Status::GenericFailure, crate::auth::scrub::scrub(&reason))
-}
-
-fn routing(provider: Option<String>, local_only: Option<bool>, no_fallback: Option<bool>) -> Routing {
-    Routing { provider, local_only: local_only.unwrap_or(false), no_fallback: no_fallback.unwrap_or(false) }
-}
-
-#[napi(object)]
-#[derive(Default)]
-pub struct SfxOptions {
-    /// Where the WAV goes (default `<query>.wav` in the working directory).
-    pub output: Option<String>,
-    /// `heygen` or `bundled` (default: the plan's choice, falling through).
-    pub provider: Option<String>,
-    /// Never use a hosted provider.
-    pub local_only: Option<bool>,
-    /// Fail on the first provider failure.
-    pub no_fallback: Option<bool>,
-}
-
-#[napi(object)]
-pub struct SfxResult {
-    pub path: String,
-    /// `heygen` or `bundled`.
-    pub provider: String,
-    pub name: String,
-    /// Seconds.
-    pub duration: f64,
-    pub anomalies: Vec<String>,
-}
-
-/// A sound effect for `query`: the HeyGen library when signed in, else the bundled library.
-#[napi(ts_args_type = "query: string, options?: SfxOptions | undefined | null")]
-pub async fn sfx(query: Arg<String>, options: Arg<Option<SfxOptions>>) -> Result<SfxResult> {
-    let query = query.get("sfx", "query")?;
-    let o = options.get("sfx", "options")?.unwrap_or_default();
-    let output = o.output.unwrap_or_else(|| format!("{}.wav", crate::sfx::library::slug(&query)));
-    let req = chains::sfx::SfxRequest {
-        query,
-        output: output.into(),
-        routing: routing(o.provider, o.local_only, o.no_fallback),
-    };
-    let r = chains::sfx::sfx(&req).await.map_err(chain_error)?;
-    Ok(SfxResult {
-        path: r.path.to_string_lossy().into_owned(),
-        provider: r.provider.to_string(),
-        name: r.name,
-        duration: crate::engines::kokoro::service::round_ms(r.duration),
-        anomalies: r.anomalies,
-    })
-}
-
-#[napi(object)]
-#[derive(Default)]
-pub struct MusicOptions {
-    /// Length in seconds (default 30).
-    pub seconds: Option<f64>,
-    /// Where the WAV goes (default `bgm.wav`).
-    pub output: Option<String>,
-    /// `heygen`, `lyria` or `musicgen` (default: the plan's choice, falling through).
-    pub provider: Option<String>,
-    pub local_only: Option<bool>,
-    pub no_fallback: Option<bool>,
-    /// Sampling seed for the local MusicGen engine (a whole number up to 2^53 − 1; random when unset).
-    pub seed: Option<f64>,
-}
-
-#[napi(object)]
-pub struct MusicResult {
-    pub path: String,
-    /// `heygen`, `lyria` or `musicgen`.
-    pub provider: String,
-    /// The library track's name, when the library served.
-    pub title: Option<String>,
-    pub duration: f64,
-    pub sample_rate: u32,
-    pub channels: u32,
-    /// The sampling seed, when MusicGen served (pass it back to get the same music).
-    pub seed: Option<f64>,
-    pub anomalies: Vec<String>,
-}
-
-/// Background music for `prompt` (a mood to search, or a prompt to generate), fitted to a length.
-#[napi(ts_args_type = "prompt: string, options?: MusicOptions | undefined | null")]
-pub async fn music(prompt: Arg<String>, options: Arg<Option<MusicOptions>>) -> Result<MusicResult> {
-    let prompt = prompt.get("music", "prompt")?;
-    let o = options.get("music", "options")?.unwrap_or_default();
-    let max = crate::engines::musicgen::sampling::MAX_SEED as f64;
-    let seed = match o.seed {
-        None => None,
-        Some(s) if s.fract() == 0.0 && (0.0..=max).contains(&s) => Some(s as u64),
-        Some(s) => {
-            let e = ChainError::new("BAD_SEED", format!("seed must be a whole number from 0 to 2^53 − 1 (got {s})."));
-            return Err(chain_error(e.with_hint("Pass the seed a previous result reported, or leave it out.")));
-        }
-    };
-    let req = chains::music::MusicRequest {
-        prompt,
-        seconds: o.seconds.unwrap_or(chains::music::DEFAULT_SECONDS),
-        output: o.output.unwrap_or_else(|| "bgm.wav".into()).into(),
-        routing: routing(o.provider, o.local_only, o.no_fallback),
-    };
-    let generation = chains::music::Generation { seed, progress: None };
-    let r = chains::music::music_generating(&req, &generation).await.map_err(chain_error)?;
-    Ok(MusicResult {
-        path: r.path.to_string_lossy().into_owned(),
-        provider: r.provider.to_string(),
-        title: r.title,
-        duration: r.duration,
-        sample_rate: r.sample_rate,
-        channels: u32::from(r.channels),
-        seed: r.seed.map(|s| s as f64),
-        anomalies: r.anomalies,
-    })
-}
-
-#[napi(object)]
-#[derive(Default)]
-pub struct DescribeOptions {
-    /// `openrouter` or `gemini` (default: OpenRouter when its key is set, else Gemini).
-    pub provider: Option<String>,
-    /// Skip descriptions (nothing is sent anywhere).
-    pub local_only: Option<bool>,
-    /// Keep an image's first provider failure instead of asking the next provider.
-    pub no_fallback: Option<bool>,
-}
-
-#[napi(object)]
-pub struct ImageDescription {
-    pub path: String,
-    pub description: Option<String>,
-    /// Set when this image failed; the others are unaffected.
-    pub error: Option<String>,
-    pub code: Option<String>,
-    pub hint: Option<String>,
-    /// The provider that described it (or failed last); null when nothing was sent.
-    pub provider: Option<String>,
-    pub model: Option<String>,
-    /// Earlier providers' failures for this image, before another one served.
-    pub anomalies: Vec<String>,
-}
-
-#[napi(object)]
-pub struct DescribeResult {
-    /// True when no vision provider is configured (or local-only): nothing was described.
-    pub skipped: bool,
-    pub reason: Option<String>,
-    pub provider: Option<String>,
-    pub model: Option<String>,
-    /// One per image, in order (empty when skipped).
-    pub images: Vec<ImageDescription>,
-}
-
-/// One-sentence descriptions of images; a failure affects only its own image.
-#[napi(ts_args_type = "images: Array<string>, options?: DescribeOptions | undefined | null")]
-pub async fn describe(images: Arg<Vec<String>>, options: Arg<Option<DescribeOptions>>) -> Result<DescribeResult> {
-    let images = images.get("describe", "images")?;
-    let o = options.get("describe", "options")?.unwrap_or_default();
-    let req = chains::describe::DescribeRequest {
-        images: images.into_iter().map(Into::into).collect(),
-        routing: routing(o.provider, o.local_only, o.no_fallback),
-    };
-    let r = chains::describe::describe(&req).await.map_err(chain_error)?;
-    Ok(DescribeResult {
-        skipped: r.skipped,
-        reason: r.reason,
-        provider: r.provider.map(String::from),
-        model: r.model,
-        images: r
-            .images
-            .into_iter()
-            .map(|i| ImageDescription {
-                path: i.path.to_string_lossy().into_owned(),
-                description: i.description,
-                code: i.error.as_ref().map(|e| e.code.to_string()),
-                hint: i.error.as_ref().and_then(|e| e.hint.clone()),
-                error: i.error.map(|e| crate::auth::scrub::scrub(&e.message)),
-                provider: i.provider.map(String::from),
-                model: i.model,
-                anomalies: i.anomalies.iter().map(|a| crate::auth::scrub::scrub(a)).collect(),
-            })
-            .collect(),
-    })
-}
+use super::args::{wanted, Arg};
+use super::routing;
 
 #[napi(object)]
 #[derive(Default)]
@@ -289,7 +90,7 @@ type ProgressCallback = ThreadsafeFunction<MediaProgress, UnknownReturnValue, Me
 /// closing; the first error the callback throws is kept, and the build stops on it.
 struct JsProgress {
     callback: Option<ProgressCallback>,
-    closing: crate::napi_api::Closing,
+    closing: super::Closing,
     calls: Arc<Calls>,
 }
 
@@ -370,8 +171,7 @@ pub fn build_media(
     let request = request.get("buildMedia", "request")?;
     let options = options.get("buildMedia", "options")?;
     let on_progress = on_progress.get("buildMedia", "options.onProgress")?;
-    let progress =
-        JsProgress { callback: on_progress, closing: crate::napi_api::Closing::of(env), calls: Default::default() };
+    let progress = JsProgress { callback: on_progress, closing: super::Closing::of(env), calls: Default::default() };
     env.spawn_future(async move {
         let report = |e| progress.report(e);
         let built = tokio::select! {
@@ -390,7 +190,7 @@ async fn build_media_reporting(
     options: BuildMediaOptions,
     report: crate::media::build::OnEvent<'_>,
 ) -> Result<serde_json::Value> {
-    let media_error = |e: crate::media::MediaError| crate::napi_tts::engine_error(e.to_engine_error());
+    let media_error = |e: crate::media::MediaError| super::errors::engine_error(e.to_engine_error());
     let request = match request {
         serde_json::Value::String(path) => {
             let text = crate::blocking(move || {
@@ -425,5 +225,5 @@ async fn build_media_reporting(
     Ok(value)
 }
 
-wanted!("an options object", ValueType::Object => SfxOptions, MusicOptions, DescribeOptions, BuildMediaOptions);
+wanted!("an options object", ValueType::Object => BuildMediaOptions);
 wanted!("a function", ValueType::Function => ProgressCallback);

@@ -8,27 +8,17 @@ use std::sync::Arc;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use serde_json::{json, Value};
 
+use super::args::{wanted, Arg};
+use super::errors::engine_error;
 use crate::audio::wav::{self, SampleFormat};
-use crate::auth::scrub::scrub;
 use crate::chains::limits::local_turn;
+use crate::engines::catalog;
 use crate::engines::error::{EngineError, EngineResult};
 use crate::engines::kokoro::engine::{self, ChunkAudio, TtsOptions as EngineOptions, SAMPLE_RATE};
 use crate::engines::kokoro::g2p::Lang;
 use crate::engines::kokoro::timing::TimedWord;
 use crate::engines::kokoro::{service, voices};
-use crate::engines::{catalog, install, models_dir};
-use crate::napi_api::{wanted, Arg};
-
-pub(crate) fn engine_error(e: EngineError) -> Error {
-    let mut reason = format!("{}: {}", e.code, e.message);
-    if let Some(h) = &e.hint {
-        reason.push_str("\nHint: ");
-        reason.push_str(h);
-    }
-    Error::new(Status::GenericFailure, scrub(&reason))
-}
 
 #[napi(object)]
 #[derive(Default, Clone)]
@@ -187,7 +177,7 @@ async fn tts_chain(
         captions: o.captions.clone().map(Into::into),
     };
     service::check_outputs(&outputs).map_err(engine_error)?;
-    let r = crate::chains::voice::voice_with(&req, facts, providers).await.map_err(crate::napi_media::chain_error)?;
+    let r = crate::chains::voice::voice_with(&req, facts, providers).await.map_err(super::errors::chain_error)?;
     let written = {
         let r = r.clone();
         crate::blocking(move || -> EngineResult<Vec<u8>> {
@@ -367,83 +357,4 @@ pub fn tts_stream_start(text: Arg<String>, options: Arg<Option<TtsOptions>>) -> 
     Ok(TtsStream { rx: Arc::new(tokio::sync::Mutex::new(rx)) })
 }
 
-#[napi(object)]
-pub struct VoiceRow {
-    pub id: String,
-    pub label: String,
-    pub language: String,
-    pub gender: String,
-    pub installed: bool,
-}
-
-/// All 54 Kokoro voices, marking the installed ones.
-#[napi]
-pub fn list_voices() -> Vec<VoiceRow> {
-    let installed = service::model_spec(None).and_then(service::open_voices).map(|v| v.names()).unwrap_or_default();
-    voices::catalog()
-        .iter()
-        .map(|v| VoiceRow {
-            id: v.id.to_string(),
-            label: v.display_name.to_string(),
-            language: v.language.to_string(),
-            gender: v.gender.to_string(),
-            installed: installed.iter().any(|i| i.eq_ignore_ascii_case(v.id)),
-        })
-        .collect()
-}
-
-fn find_model(name: &str) -> Result<&'static catalog::ModelSpec> {
-    catalog::find(name)
-        .ok_or_else(|| engine_error(EngineError::new("UNKNOWN_MODEL", format!("Unknown model '{name}'."))))
-}
-
-/// Every model and whether it is installed (same as `hyperframes models list --json`).
-#[napi(ts_return_type = "any")]
-pub fn models_list() -> Value {
-    let dir = models_dir::models_dir();
-    json!({
-        "dir": dir,
-        "models": catalog::all().iter().map(|m| catalog::status_json(m, &catalog::status(&dir, m, false))).collect::<Vec<_>>(),
-    })
-}
-
-#[napi(object)]
-pub struct InstallOptions {
-    /// A local file or folder, or a URL, instead of the official source.
-    pub from: Option<String>,
-}
-
-/// Installs a model (verifying sha256; resumes partial downloads).
-#[napi(ts_args_type = "name: string, options?: InstallOptions | undefined | null", ts_return_type = "Promise<any>")]
-pub async fn models_install(name: Arg<String>, options: Arg<Option<InstallOptions>>) -> Result<Value> {
-    crate::init_logging();
-    let (name, options) = (name.get("modelsInstall", "name")?, options.get("modelsInstall", "options")?);
-    let spec = find_model(&name)?;
-    let source = match options.and_then(|o| o.from) {
-        None => install::Source::Official,
-        Some(f) if f.starts_with("http://") || f.starts_with("https://") => install::Source::FromUrl(f),
-        Some(f) => install::Source::From(f.into()),
-    };
-    let report = install::install(spec, &models_dir::models_dir(), &source, &|_| {}).await.map_err(engine_error)?;
-    Ok(serde_json::to_value(report).expect("reports serialise"))
-}
-
-/// Removes a model's files; returns the removed paths.
-#[napi(ts_args_type = "name: string")]
-pub fn models_remove(name: Arg<String>) -> Result<Vec<String>> {
-    let name = name.get("modelsRemove", "name")?;
-    let spec = find_model(&name)?;
-    let removed = install::remove(spec, &models_dir::models_dir()).map_err(engine_error)?;
-    Ok(removed.iter().map(|p| p.display().to_string()).collect())
-}
-
-/// Re-hashes a model's files against their published sha256 (one model of `models verify --json`).
-#[napi(ts_args_type = "name: string", ts_return_type = "Promise<any>")]
-pub async fn models_verify(name: Arg<String>) -> Result<Value> {
-    let name = name.get("modelsVerify", "name")?;
-    let spec = find_model(&name)?;
-    let st = crate::blocking(move || install::verify(spec, &models_dir::models_dir())).await;
-    Ok(catalog::status_json(spec, &st))
-}
-
-wanted!("an options object", ValueType::Object => TtsOptions, InstallOptions);
+wanted!("an options object", ValueType::Object => TtsOptions);

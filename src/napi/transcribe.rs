@@ -6,15 +6,15 @@
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
+use super::args::{wanted, Arg};
+use super::errors::engine_error;
 use crate::engines::error::EngineError;
 use crate::engines::whisper::{self, TranscribeRequest, Transcript};
-use crate::napi_api::{wanted, Arg};
-use crate::napi_tts::engine_error;
 
 wanted!("an options object", ValueType::Object => TranscribeOptions);
 
 /// `transcribe`'s audio: a path, or the file's bytes.
-impl crate::napi_api::Wanted for Either<String, Buffer> {
+impl super::args::Wanted for Either<String, Buffer> {
     fn want() -> String {
         "a file path or a Buffer of the file's bytes".into()
     }

@@ -1,0 +1,68 @@
+//! `models…` for JS: the model manager behind `hyperframes models`.
+
+#![cfg_attr(test, allow(dead_code))] // napi registers these only in the addon build
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use serde_json::{json, Value};
+
+use super::args::{wanted, Arg};
+use super::errors::engine_error;
+use crate::engines::error::EngineError;
+use crate::engines::{catalog, install, models_dir};
+
+fn find_model(name: &str) -> Result<&'static catalog::ModelSpec> {
+    catalog::find(name)
+        .ok_or_else(|| engine_error(EngineError::new("UNKNOWN_MODEL", format!("Unknown model '{name}'."))))
+}
+
+/// Every model and whether it is installed (same as `hyperframes models list --json`).
+#[napi(ts_return_type = "any")]
+pub fn models_list() -> Value {
+    let dir = models_dir::models_dir();
+    json!({
+        "dir": dir,
+        "models": catalog::all().iter().map(|m| catalog::status_json(m, &catalog::status(&dir, m, false))).collect::<Vec<_>>(),
+    })
+}
+
+#[napi(object)]
+pub struct InstallOptions {
+    /// A local file or folder, or a URL, instead of the official source.
+    pub from: Option<String>,
+}
+
+/// Installs a model (verifying sha256; resumes partial downloads).
+#[napi(ts_args_type = "name: string, options?: InstallOptions | undefined | null", ts_return_type = "Promise<any>")]
+pub async fn models_install(name: Arg<String>, options: Arg<Option<InstallOptions>>) -> Result<Value> {
+    crate::init_logging();
+    let (name, options) = (name.get("modelsInstall", "name")?, options.get("modelsInstall", "options")?);
+    let spec = find_model(&name)?;
+    let source = match options.and_then(|o| o.from) {
+        None => install::Source::Official,
+        Some(f) if f.starts_with("http://") || f.starts_with("https://") => install::Source::FromUrl(f),
+        Some(f) => install::Source::From(f.into()),
+    };
+    let report = install::install(spec, &models_dir::models_dir(), &source, &|_| {}).await.map_err(engine_error)?;
+    Ok(serde_json::to_value(report).expect("reports serialise"))
+}
+
+/// Removes a model's files; returns the removed paths.
+#[napi(ts_args_type = "name: string")]
+pub fn models_remove(name: Arg<String>) -> Result<Vec<String>> {
+    let name = name.get("modelsRemove", "name")?;
+    let spec = find_model(&name)?;
+    let removed = install::remove(spec, &models_dir::models_dir()).map_err(engine_error)?;
+    Ok(removed.iter().map(|p| p.display().to_string()).collect())
+}
+
+/// Re-hashes a model's files against their published sha256 (one model of `models verify --json`).
+#[napi(ts_args_type = "name: string", ts_return_type = "Promise<any>")]
+pub async fn models_verify(name: Arg<String>) -> Result<Value> {
+    let name = name.get("modelsVerify", "name")?;
+    let spec = find_model(&name)?;
+    let st = crate::blocking(move || install::verify(spec, &models_dir::models_dir())).await;
+    Ok(catalog::status_json(spec, &st))
+}
+
+wanted!("an options object", ValueType::Object => InstallOptions);

@@ -1,0 +1,77 @@
+//! `music()`: the music chain, as `hyperframes music`.
+
+#![cfg_attr(test, allow(dead_code))] // napi registers these only in the addon build
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+use super::args::{wanted, Arg};
+use super::errors::chain_error;
+use super::routing;
+use crate::chains::{self, ChainError};
+
+#[napi(object)]
+#[derive(Default)]
+pub struct MusicOptions {
+    /// Length in seconds (default 30).
+    pub seconds: Option<f64>,
+    /// Where the WAV goes (default `bgm.wav`).
+    pub output: Option<String>,
+    /// `heygen`, `lyria` or `musicgen` (default: the plan's choice, falling through).
+    pub provider: Option<String>,
+    pub local_only: Option<bool>,
+    pub no_fallback: Option<bool>,
+    /// Sampling seed for the local MusicGen engine (a whole number up to 2^53 − 1; random when unset).
+    pub seed: Option<f64>,
+}
+
+#[napi(object)]
+pub struct MusicResult {
+    pub path: String,
+    /// `heygen`, `lyria` or `musicgen`.
+    pub provider: String,
+    /// The library track's name, when the library served.
+    pub title: Option<String>,
+    pub duration: f64,
+    pub sample_rate: u32,
+    pub channels: u32,
+    /// The sampling seed, when MusicGen served (pass it back to get the same music).
+    pub seed: Option<f64>,
+    pub anomalies: Vec<String>,
+}
+
+/// Background music for `prompt` (a mood to search, or a prompt to generate), fitted to a length.
+#[napi(ts_args_type = "prompt: string, options?: MusicOptions | undefined | null")]
+pub async fn music(prompt: Arg<String>, options: Arg<Option<MusicOptions>>) -> Result<MusicResult> {
+    let prompt = prompt.get("music", "prompt")?;
+    let o = options.get("music", "options")?.unwrap_or_default();
+    let max = crate::engines::musicgen::sampling::MAX_SEED as f64;
+    let seed = match o.seed {
+        None => None,
+        Some(s) if s.fract() == 0.0 && (0.0..=max).contains(&s) => Some(s as u64),
+        Some(s) => {
+            let e = ChainError::new("BAD_SEED", format!("seed must be a whole number from 0 to 2^53 − 1 (got {s})."));
+            return Err(chain_error(e.with_hint("Pass the seed a previous result reported, or leave it out.")));
+        }
+    };
+    let req = chains::music::MusicRequest {
+        prompt,
+        seconds: o.seconds.unwrap_or(chains::music::DEFAULT_SECONDS),
+        output: o.output.unwrap_or_else(|| "bgm.wav".into()).into(),
+        routing: routing(o.provider, o.local_only, o.no_fallback),
+    };
+    let generation = chains::music::Generation { seed, progress: None };
+    let r = chains::music::music_generating(&req, &generation).await.map_err(chain_error)?;
+    Ok(MusicResult {
+        path: r.path.to_string_lossy().into_owned(),
+        provider: r.provider.to_string(),
+        title: r.title,
+        duration: r.duration,
+        sample_rate: r.sample_rate,
+        channels: u32::from(r.channels),
+        seed: r.seed.map(|s| s as f64),
+        anomalies: r.anomalies,
+    })
+}
+
+wanted!("an options object", ValueType::Object => MusicOptions);
