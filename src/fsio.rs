@@ -168,28 +168,72 @@ where
         fs::create_dir_all(parent)
             .map_err(|e| EngineError::io(format!("cannot create directory {}", parent.display()), &e))?;
     }
+    replace_file(target, Mode::Keep, fill).map_err(|e| EngineError::io(format!("cannot write {}", shown.display()), &e))
+}
+
+/// The permissions [`replace_file`] gives the new file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The replaced file's permissions; the process default (umask) for a new file.
+    Keep,
+    /// Exactly these Unix permission bits (e.g. `0o600` for secrets), set before any byte is
+    /// written so the content is never readable by others, even for a moment. Ignored elsewhere.
+    Exactly(u32),
+}
+
+/// The one write-to-temporary-and-rename of the crate: `fill` writes a new sibling of `target`
+/// (created exclusively, so nothing else is ever overwritten by it), which is synced, renamed
+/// over `target` and made durable by syncing the folder. On any error the sibling is removed and
+/// `target` is as it was. `target` must be a regular file's path or a free name (callers resolve
+/// links first, see [`destination`]); its folder must exist.
+pub fn replace_file<F>(target: &Path, mode: Mode, fill: F) -> io::Result<()>
+where
+    F: FnOnce(&mut dyn Write) -> io::Result<()>,
+{
     let tmp = temp_path_for(target);
-    let file = File::options()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .map_err(|e| EngineError::io(format!("cannot write {}", shown.display()), &e))?;
-    let kept_permissions = fs::metadata(target).ok().map(|m| m.permissions());
+    let mut options = File::options();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    if let Mode::Exactly(bits) = mode {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(bits);
+    }
+    let file = options.open(&tmp)?;
+    let permissions = match mode {
+        Mode::Keep => fs::metadata(target).ok().map(|m| m.permissions()),
+        #[cfg(unix)]
+        Mode::Exactly(bits) => {
+            use std::os::unix::fs::PermissionsExt;
+            // The umask may have taken bits away at creation; set exactly what was asked.
+            Some(fs::Permissions::from_mode(bits))
+        }
+        #[cfg(not(unix))]
+        Mode::Exactly(_) => None,
+    };
     let result = (|| {
+        if let Some(p) = permissions {
+            file.set_permissions(p)?;
+        }
         let mut w = BufWriter::new(file);
         fill(&mut w)?;
         let file = w.into_inner().map_err(|e| e.into_error())?;
-        if let Some(p) = kept_permissions {
-            file.set_permissions(p)?;
-        }
         file.sync_all()?;
         drop(file);
         fs::rename(&tmp, target)
     })();
     if let Err(e) = result {
         let _ = fs::remove_file(&tmp);
-        return Err(EngineError::io(format!("cannot write {}", shown.display()), &e));
+        return Err(e);
     }
+    sync_parent(target);
+    Ok(())
+}
+
+/// Moves a finished file (a download's `.partial`) over `target` the same durable way: its bytes
+/// are synced before the name points at them, and the folder after.
+pub fn move_into_place(from: &Path, target: &Path) -> io::Result<()> {
+    File::open(from)?.sync_all()?;
+    fs::rename(from, target)?;
     sync_parent(target);
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! lock so concurrent logins, refreshes and logouts never lose each other's fields.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
@@ -476,37 +476,8 @@ impl Store {
         let cannot =
             |e: &io::Error| AuthError::io(format!("cannot write {}: {}", paths::display(&shown), io_detail(e)));
         let path = self.resolved_path().map_err(|e| cannot(&e))?;
-        let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| self.dir.clone());
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| paths::CREDENTIALS_FILE.into());
-        let millis =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
-        let tmp = dir.join(format!("{name}.{}.{}.tmp", std::process::id(), millis));
-        let result = (|| -> io::Result<()> {
-            let mut opts = OpenOptions::new();
-            opts.write(true).create_new(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                opts.mode(0o600);
-            }
-            let mut f = opts.open(&tmp)?;
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                f.set_permissions(fs::Permissions::from_mode(0o600))?;
-            }
-            f.write_all(text.as_bytes())?;
-            f.sync_all()?;
-            drop(f);
-            fs::rename(&tmp, &path)
-        })();
-        if let Err(e) = result {
-            let _ = fs::remove_file(&tmp);
-            return Err(cannot(&e));
-        }
+        crate::fsio::replace_file(&path, crate::fsio::Mode::Exactly(0o600), |w| w.write_all(text.as_bytes()))
+            .map_err(|e| cannot(&e))?;
         Ok(())
     }
 

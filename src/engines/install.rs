@@ -934,11 +934,8 @@ fn finish(
     }
     let io_err =
         |what: &str, e: io::Error| Failure::Fatal(EngineError::io(format!("{what} `{}`", final_path.display()), &e));
-    // Make sure the bytes are on disk before the name points at them.
-    fs::File::open(&partial).and_then(|f| f.sync_all()).map_err(|e| io_err("syncing", e))?;
     let _ = fs::remove_file(catalog::sidecar_path(final_path));
-    fs::rename(&partial, final_path).map_err(|e| io_err("moving into place", e))?;
-    crate::fsio::sync_parent(final_path);
+    crate::fsio::move_into_place(&partial, final_path).map_err(|e| io_err("moving into place", e))?;
     if let Err(e) = catalog::record_verified(final_path, &actual) {
         tracing::debug!(path = %final_path.display(), "could not record the verified digest: {e}");
     }

@@ -95,3 +95,26 @@ fn directories_and_empty_paths_are_refused() {
     assert_eq!(write_bytes(Path::new(""), b"x").unwrap_err().code, "IO_ERROR");
     assert_eq!(destination(Path::new("-")).unwrap(), Destination::Stdout);
 }
+
+#[cfg(unix)]
+#[test]
+fn replace_file_can_set_exact_permissions_and_move_into_place_is_whole() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("secret.json");
+    fs::write(&path, b"old").unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+    replace_file(&path, Mode::Exactly(0o600), |w| w.write_all(b"new")).unwrap();
+    assert_eq!(fs::read(&path).unwrap(), b"new");
+    assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    let failed = replace_file(&path, Mode::Exactly(0o600), |_| Err(io::Error::other("disk full")));
+    assert!(failed.is_err());
+    assert_eq!(fs::read(&path).unwrap(), b"new");
+    assert!(temp_files(dir.path()).is_empty());
+
+    let partial = dir.path().join("model.onnx.partial");
+    fs::write(&partial, b"bytes").unwrap();
+    move_into_place(&partial, &dir.path().join("model.onnx")).unwrap();
+    assert!(!partial.exists());
+    assert_eq!(fs::read(dir.path().join("model.onnx")).unwrap(), b"bytes");
+}
