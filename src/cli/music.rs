@@ -44,22 +44,19 @@ enum Style {
 struct StepPrinter {
     style: Style,
     last_tenth: Mutex<Option<usize>>,
+    /// The terminal's bar (`Bar` style), made at the first step.
+    bar: std::sync::OnceLock<indicatif::ProgressBar>,
 }
 
 impl StepPrinter {
+    fn new(style: Style) -> Self {
+        Self { style, last_tenth: Mutex::new(None), bar: std::sync::OnceLock::new() }
+    }
+
+    /// The line to print for a step (`Lines` and `Json` styles).
     fn line(&self, step: usize, steps: usize) -> Option<String> {
         let steps = steps.max(1);
         let pct = step * 100 / steps;
-        if self.style == Style::Bar {
-            let filled = pct / 4;
-            let head = if step <= 1 { "Generating music with MusicGen\n" } else { "" };
-            let tail = if step >= steps { "\n" } else { "" };
-            return Some(format!(
-                "{head}\r  [{}{}] {pct:>3}%  step {step} / {steps}{tail}",
-                "#".repeat(filled),
-                ".".repeat(25 - filled)
-            ));
-        }
         let tenth = pct / 10;
         let mut last = self.last_tenth.lock().unwrap_or_else(|e| e.into_inner());
         if *last == Some(tenth) {
@@ -75,6 +72,17 @@ impl StepPrinter {
     }
 
     fn step(&self, step: usize, steps: usize) {
+        if self.style == Style::Bar {
+            let bar = self.bar.get_or_init(|| {
+                let _ = writeln!(std::io::stderr(), "Generating music with MusicGen");
+                super::progress::steps_bar(steps as u64, "step")
+            });
+            bar.set_position(step as u64);
+            if step >= steps {
+                bar.finish();
+            }
+            return;
+        }
         if let Some(text) = self.line(step, steps) {
             let mut e = std::io::stderr().lock();
             let _ = e.write_all(text.as_bytes());
@@ -98,7 +106,7 @@ pub(super) async fn run(args: MusicArgs, out: &Output) -> i32 {
     } else {
         Style::Lines
     };
-    let printer = Arc::new(StepPrinter { style, last_tenth: Mutex::new(None) });
+    let printer = Arc::new(StepPrinter::new(style));
     let generation = Generation { seed: args.seed, progress: Some(Arc::new(move |i, n| printer.step(i, n))) };
     match music::music_generating(&req, &generation).await {
         Ok(r) => {
@@ -132,18 +140,21 @@ mod tests {
 
     #[test]
     fn musicgen_progress_lines_every_tenth_and_a_bar_on_terminals() {
-        let lines = StepPrinter { style: Style::Lines, last_tenth: Mutex::new(None) };
+        let lines = StepPrinter::new(Style::Lines);
         let printed: Vec<String> = (1..=503).filter_map(|i| lines.line(i, 503)).collect();
         assert_eq!(printed.len(), 11, "0%, 10%, …, 100%: {printed:?}");
         assert_eq!(printed[0], "  musicgen: 0% (step 1 / 503)\n");
         assert_eq!(printed[10], "  musicgen: 100% (step 503 / 503)\n");
-        let json = StepPrinter { style: Style::Json, last_tenth: Mutex::new(None) };
+        let json = StepPrinter::new(Style::Json);
         let first: serde_json::Value = serde_json::from_str(json.line(1, 10).unwrap().trim()).unwrap();
         assert_eq!(first["step"], 1);
         assert_eq!(first["steps"], 10);
-        let bar = StepPrinter { style: Style::Bar, last_tenth: Mutex::new(None) };
-        assert!(bar.line(1, 4).unwrap().starts_with("Generating music with MusicGen\n\r  [######"));
-        assert!(bar.line(4, 4).unwrap().ends_with("100%  step 4 / 4\n"));
+        let bar = StepPrinter::new(Style::Bar);
+        bar.step(1, 4);
+        let drawn = bar.bar.get().expect("a bar at the first step");
+        assert_eq!((drawn.position(), drawn.length()), (1, Some(4)));
+        bar.step(4, 4);
+        assert!(drawn.is_finished());
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! `hyperframes transcribe`: recorded speech → text with word times (local Whisper), or, with
 //! `--script`, the script's own words placed in the audio.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -88,16 +87,18 @@ pub(super) fn run(args: TranscribeArgs, stderr_tty: bool, out: &Output) -> i32 {
         Err(e) => return fail(out, args.json, &e),
     };
     let req = TranscribeRequest { model: args.model.clone(), language: args.lang.clone(), script };
+    // Milliseconds of audio done, on a terminal's stderr only.
+    let bar = (stderr_tty && !args.json)
+        .then(|| super::progress::bar(None, "  transcribing [{wide_bar}] {percent:>3}%  ETA {eta}"));
     let progress = |done: f64, total: f64| {
-        if stderr_tty && !args.json {
-            let mut e = std::io::stderr().lock();
-            let _ = write!(e, "\r\x1b[2Ktranscribing {done:.1}/{total:.1} s");
-            let _ = e.flush();
+        if let Some(bar) = &bar {
+            bar.set_length((total * 1000.0) as u64);
+            bar.set_position((done * 1000.0) as u64);
         }
     };
     let result = transcribe_file(&args.audio, &req, &progress);
-    if stderr_tty && !args.json {
-        let _ = write!(std::io::stderr(), "\r\x1b[2K");
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
     }
     let t = match result {
         Ok(t) => t,
