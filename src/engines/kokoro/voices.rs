@@ -12,6 +12,16 @@
 //!
 //! Opening a pack only reads its index (the zip's central directory, or the directory listing);
 //! each voice is decoded the first time it is used, then kept.
+//!
+//! The NPZ container is read with the `zip` crate; the NPY array inside is parsed here (`parse_npy`,
+//! about 200 lines with its header-literal parser), weighed against `npyz` and `ndarray-npy`
+//! (issue #10, point 8) and kept: both parse the header with `py_literal`, which brings pest and
+//! its derive macro and num-bigint (about ten crates, one a proc-macro), and their NPZ support pins
+//! an older `zip` (0.6 and 6) beside ours; `ndarray-npy` also needs `ndarray`. A Kokoro voice is
+//! one fixed shape and dtype, so the checks here are exact and their messages say what is wrong
+//! (`dtype is '<f8', expected …`), which the crates' generic errors do not. Measured on the real
+//! `voices_ja.npz` (5 voices, 2.6 MB), unoptimised test build: opening it and decoding every voice
+//! 170 ms, of which `parse_npy` 121 ms (best of 20), the rest inflating.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
