@@ -181,6 +181,8 @@ describe('music, sfx, describe, captions', () => {
     refused(await run(['captions', 'a.json', '--json']), 'BAD_INPUT', /not JSON/);
     fs.writeFileSync(path.join(home.dir, 'b.json'), JSON.stringify([{ word: 'x' }]));
     refused(await run(['captions', 'b.json', '--json']), 'BAD_INPUT', /words like/);
+    fs.writeFileSync(path.join(home.dir, 'typo.json'), JSON.stringify([{ text: 'x', strat: 0, end: 1 }]));
+    refused(await run(['captions', 'typo.json', '--json']), 'BAD_INPUT', /unknown key "strat" \(did you mean "start"\?\)/);
     fs.writeFileSync(path.join(home.dir, 'c.json'), JSON.stringify([{ text: 'x', start: 2, end: 1 }]));
     refused(await run(['captions', 'c.json', '-o', 'c.srt', '--json']), 'BAD_INPUT', /invalid time range/);
     refused(await run(['captions', 'c.json', '--to', 'docx', '--json']), 'BAD_OUTPUT');

@@ -192,6 +192,8 @@ describe('media build (CLI)', () => {
     ['an id that cannot name a file', { lines: [{ id: '../../etc/x', text: 'x' }] }, /cannot name a file/],
     ['nothing to build', { lines: [] }, /nothing to build/],
     ['a bad speed', { speed: 0, lines: [{ id: 'a', text: 'x' }] }, /speed: must be greater than 0/],
+    ['a misspelt key', { lnes: [{ id: 'a', text: 'x' }] }, /unknown key "lnes" \(did you mean "lines"\?\)/],
+    ['a misspelt line key', { lines: [{ id: 'a', txt: 'x' }] }, /lines\[0\]: unknown key "txt" \(did you mean "text"\?\)/],
   ]) {
     test(`a request with ${label} is refused before anything is written`, async () => {
       const r = await build([writeRequest(body), '--out', outDir(), '--json']);

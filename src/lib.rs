@@ -10,6 +10,7 @@ pub mod engines;
 pub mod environment;
 pub mod fsio;
 pub mod http;
+mod json_keys;
 pub mod media;
 mod napi;
 pub mod output;

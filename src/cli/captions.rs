@@ -70,6 +70,9 @@ fn load_words(path: &PathBuf) -> Result<Vec<Word>, EngineError> {
         serde_json::Value::Object(mut o) => o.remove("words").unwrap_or_default(),
         v => v,
     };
+    if let Some(typo) = word_key_typo(&words) {
+        return Err(EngineError::new("BAD_INPUT", format!("{}: {typo}", path.display())));
+    }
     let words: Vec<Word> = serde_json::from_value(words).map_err(|e| {
         EngineError::new(
             "BAD_INPUT",
@@ -80,6 +83,20 @@ fn load_words(path: &PathBuf) -> Result<Vec<Word>, EngineError> {
         return Err(EngineError::new("BAD_INPUT", format!("word '{}' has an invalid time range", w.text)));
     }
     Ok(words)
+}
+
+/// A word that misses `text`, `start` or `end` and has a key that looks like it (`"strat"`).
+/// Other keys are let through: words files come from many tools, each with its own extras.
+fn word_key_typo(words: &serde_json::Value) -> Option<String> {
+    const REQUIRED: &[&str] = &["text", "start", "end"];
+    words.as_array()?.iter().enumerate().find_map(|(i, w)| {
+        let w = w.as_object()?;
+        let missing: Vec<&str> = REQUIRED.iter().copied().filter(|k| !w.contains_key(*k)).collect();
+        w.keys().filter(|k| !matches!(k.as_str(), "id" | "confidence" | "approximate")).find_map(|k| {
+            let meant = crate::json_keys::closest(k, &missing)?;
+            Some(format!("word {i} has an unknown key \"{}\" (did you mean \"{meant}\"?)", k.escape_debug()))
+        })
+    })
 }
 
 /// The format `--to` names (a format name, not a file name), checked against the output file's

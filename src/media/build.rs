@@ -14,6 +14,7 @@ use futures_util::future::join_all;
 
 use super::error::MediaError;
 use super::manifest::{FailedLine, Manifest, MusicEntry, ProvidersUsed, SfxEntry, VoiceEntry, VERSION};
+use super::recorded;
 use super::request::{Line, MediaRequest, MusicSpec, MUSIC_VOLUME_ALONE, MUSIC_VOLUME_UNDER_VOICE};
 use super::reuse::{self, Previous};
 use crate::chains::limits::{self, Limits};
@@ -24,9 +25,7 @@ use crate::chains::{self, ChainError, Providers, Routing};
 use crate::engines::kokoro::service::{self, round_ms, Outputs};
 use crate::providers::plan::{plan_for, Capability, Facts};
 
-pub const VOICE_DIR: &str = "voice";
-pub const SFX_DIR: &str = "sfx";
-pub const MUSIC_FILE: &str = "music/bed.wav";
+pub use super::manifest::{MUSIC_FILE, SFX_DIR, VOICE_DIR};
 
 #[derive(Debug, Clone, Default)]
 pub struct BuildOptions {
@@ -95,7 +94,10 @@ pub async fn build_with(
         .iter()
         .map(|l| {
             let vr = voice_request(l, req, opts);
-            let digest = reuse::input_digest(&vr);
+            let digest = match &l.audio {
+                Some(audio) => recorded::input_digest(l, audio),
+                None => reuse::input_digest(&vr),
+            };
             (vr, digest)
         })
         .collect();
@@ -300,7 +302,10 @@ async fn voice_line(
         on_event(Event::Line { id: line.id.clone(), reused: true, outcome: Ok((entry.provider, entry.duration_s)) });
         return Ok((entry, Vec::new()));
     }
-    let result = speak(line, vr, digest, opts, facts, providers).await;
+    let result = match &line.audio {
+        Some(audio) => recorded::record(line, audio, digest, &opts.out).await,
+        None => speak(line, vr, digest, opts, facts, providers).await,
+    };
     let outcome = result.as_ref().map(|(v, _)| (v.provider, v.duration_s)).map_err(ChainError::anomaly);
     on_event(Event::Line { id: line.id.clone(), reused: false, outcome });
     result

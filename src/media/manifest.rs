@@ -16,6 +16,10 @@ pub const FILE_NAME: &str = "audio_meta.json";
 /// replaces it when the build completes.
 pub const JOURNAL_FILE: &str = "audio_meta.journal.jsonl";
 pub const VERSION: u32 = 1;
+/// The folder layout the manifest's paths name (relative to the output folder).
+pub const VOICE_DIR: &str = "voice";
+pub const SFX_DIR: &str = "sfx";
+pub const MUSIC_FILE: &str = "music/bed.wav";
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Manifest {

@@ -5,6 +5,7 @@
 pub mod build;
 pub mod error;
 pub mod manifest;
+pub mod recorded;
 pub mod request;
 pub mod reuse;
 

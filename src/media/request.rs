@@ -9,7 +9,10 @@
 //! ```
 //!
 //! `bgm` is accepted for `music` and `query` for `prompt` (the request files of the JS engine use
-//! them). Every problem in a request is reported at once, before anything is written.
+//! them). A line with `"audio": "take.wav"` is recorded narration: it is not voiced, its words are
+//! placed in the recording (see `media::recorded`). Every problem in a request is reported at once,
+//! before anything is written, and a key the request does not know is one of them, with the key
+//! probably meant (`lines[0]: unknown key "txt" (did you mean "text"?)`).
 
 use serde_json::{Map, Value};
 
@@ -27,6 +30,13 @@ pub const MUSIC_VOLUME_ALONE: f64 = 0.9;
 pub const SFX_VOLUME: f64 = 0.35;
 /// The longest a line id may be (it names a file).
 const MAX_ID_LEN: usize = 64;
+
+/// The keys of each object of a request; any other key is refused as a typo.
+const REQUEST_KEYS: &[&str] =
+    &["provider", "voice", "speed", "lang", "lines", "music", "bgm", "concurrency", "lexicon"];
+const LINE_KEYS: &[&str] = &["id", "text", "audio", "voice", "speed", "lang", "sfx"];
+const CUE_KEYS: &[&str] = &["name", "at", "volume"];
+const MUSIC_KEYS: &[&str] = &["prompt", "query", "seconds", "provider", "mode", "volume"];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct MediaRequest {
@@ -54,6 +64,9 @@ pub struct Line {
     pub speed: Option<f32>,
     pub lang: Option<String>,
     pub sfx: Vec<Cue>,
+    /// Recorded narration of `text` to use instead of a voice (a path, relative to the working
+    /// folder).
+    pub audio: Option<std::path::PathBuf>,
 }
 
 /// A sound effect to play during a line.
@@ -93,6 +106,7 @@ impl MediaRequest {
         let Some(root) = value.as_object() else {
             return Err(MediaError::bad_request(&["the request must be a JSON object".into()]));
         };
+        problems.unknown_keys("", root, REQUEST_KEYS);
         let lines = match root.get("lines") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(items)) => {
@@ -172,7 +186,17 @@ struct Problems(Vec<String>);
 
 impl Problems {
     fn push(&mut self, at: &str, what: impl AsRef<str>) {
-        self.0.push(format!("{at}: {}", what.as_ref()));
+        if at.is_empty() {
+            self.0.push(what.as_ref().to_string());
+        } else {
+            self.0.push(format!("{at}: {}", what.as_ref()));
+        }
+    }
+
+    fn unknown_keys(&mut self, at: &str, obj: &Map<String, Value>, known: &[&str]) {
+        for problem in crate::json_keys::unknown_keys(obj, known) {
+            self.push(at, problem);
+        }
     }
 
     fn into_result<T>(self, value: T) -> Result<T, MediaError> {
@@ -265,6 +289,7 @@ fn line(value: &Value, at: &str, problems: &mut Problems) -> Option<Line> {
         problems.push(at, "must be an object {id, text}");
         return None;
     };
+    problems.unknown_keys(at, obj, LINE_KEYS);
     let id = match obj.get("id") {
         Some(Value::String(s)) if valid_id(s.trim()) => s.trim().to_string(),
         Some(Value::Number(n)) if n.is_u64() => n.to_string(),
@@ -311,6 +336,7 @@ fn line(value: &Value, at: &str, problems: &mut Problems) -> Option<Line> {
         speed: opt_speed(obj, at, problems),
         lang: opt_string(obj, "lang", at, problems),
         sfx,
+        audio: opt_string(obj, "audio", at, problems).map(std::path::PathBuf::from),
     })
 }
 
@@ -318,6 +344,7 @@ fn cue(value: &Value, at: &str, problems: &mut Problems) -> Option<Cue> {
     let (name, start, volume) = match value {
         Value::String(name) => (Some(name.trim().to_string()), None, None),
         Value::Object(obj) => {
+            problems.unknown_keys(at, obj, CUE_KEYS);
             let name = opt_string(obj, "name", at, problems);
             let start = opt_number(obj, "at", at, problems);
             (name, start, opt_volume(obj, at, problems))
@@ -340,6 +367,7 @@ fn cue(value: &Value, at: &str, problems: &mut Problems) -> Option<Cue> {
 }
 
 fn music(obj: &Map<String, Value>, problems: &mut Problems) -> Option<MusicSpec> {
+    problems.unknown_keys("music", obj, MUSIC_KEYS);
     let mode = opt_string(obj, "mode", "music", problems).map(|m| m.to_ascii_lowercase());
     let mut spec = MusicSpec {
         prompt: opt_string(obj, "prompt", "music", problems)

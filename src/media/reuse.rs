@@ -8,11 +8,11 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::manifest::{journal_entries, VoiceEntry, FILE_NAME};
+use super::manifest::{journal_entries, VoiceEntry, FILE_NAME, VOICE_DIR};
 use crate::chains::voice::VoiceRequest;
 
 /// The voice providers a manifest may name.
-const VOICE_PROVIDERS: &[&str] = &["heygen", "elevenlabs", "kokoro"];
+const VOICE_PROVIDERS: &[&str] = &["heygen", "elevenlabs", "kokoro", super::recorded::PROVIDER];
 
 /// A fingerprint of what decides a line's audio.
 pub fn input_digest(vr: &VoiceRequest) -> String {
@@ -68,8 +68,8 @@ impl Previous {
             reused: true,
         };
         // Only files this build would have written, and only if they are still what was recorded.
-        if entry.path != format!("{}/{id}.wav", super::build::VOICE_DIR)
-            || entry.words_path != format!("{}/{id}.words.json", super::build::VOICE_DIR)
+        if entry.path != format!("{}/{id}.wav", VOICE_DIR)
+            || entry.words_path != format!("{}/{id}.words.json", VOICE_DIR)
         {
             return None;
         }

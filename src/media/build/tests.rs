@@ -280,3 +280,87 @@ async fn unchanged_lines_are_kept_and_changed_or_damaged_ones_voiced_again() {
     let faster = request(json!({"speed": 1.2, "lines": [{"id": "a", "text": "First line."}]}));
     assert!(!run(faster, false).await.voices[0].reused, "a different speed is a different line");
 }
+
+#[tokio::test]
+async fn a_recording_that_cannot_be_read_fails_its_line_only() {
+    let server = heygen(Duration::ZERO).await;
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-take.wav");
+    let req = request(json!({"lines": [
+        {"id": "voiced", "text": "Hello there."},
+        {"id": "take", "text": "Recorded words.", "audio": missing},
+    ]}));
+    let out = dir.path().join("out");
+    let m = build_with(&req, &options(&out), &heygen_only(), &providers(&server, 2), &|_| {}).await.unwrap();
+    assert_eq!(m.voices.iter().map(|v| v.id.as_str()).collect::<Vec<_>>(), vec!["voiced"]);
+    assert_eq!(m.failed.len(), 1);
+    let failed = &m.failed[0];
+    assert_eq!((failed.id.as_str(), failed.code), ("take", "NOT_FOUND"));
+    assert!(failed.error.contains("no-such-take.wav"), "{}", failed.error);
+    assert!(failed.hint.as_deref().unwrap_or_default().contains("\"audio\" path"), "{failed:?}");
+    assert!(!m.ok);
+    assert!(!out.join("voice/take.wav").exists());
+}
+
+/// The real-model tier: Kokoro speaks a line, then a second build uses that speech as a line's
+/// recording, whose words Whisper places. Needs `HYPERFRAMES_TEST_MODELS_DIR` (Kokoro, whisper-tiny.en
+/// and an ONNX Runtime); without them it says it skipped.
+#[test]
+fn a_recorded_line_gets_its_words_placed_like_a_voiced_one() {
+    let Ok(models) = std::env::var("HYPERFRAMES_TEST_MODELS_DIR") else {
+        eprintln!("skipping a_recorded_line_gets_its_words_placed_like_a_voiced_one: set HYPERFRAMES_TEST_MODELS_DIR");
+        return;
+    };
+    let _lock = crate::test_support::env_lock();
+    let _env = crate::test_support::EnvGuard::set(&[("HYPERFRAMES_MODELS_DIR", Some(models.as_str()))]);
+    let facts = Facts::gather(true);
+    let whisper = Path::new(&models).join("whisper-tiny.en");
+    if !facts.kokoro_installed || !facts.onnx_runtime || !whisper.is_dir() {
+        eprintln!("skipping a_recorded_line_gets_its_words_placed_like_a_voiced_one: Kokoro, whisper-tiny.en or the ONNX Runtime is missing");
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let local =
+        |out: &Path| BuildOptions { routing: Routing { local_only: true, ..Routing::default() }, ..options(out) };
+    let text = "The quick brown fox jumps over the lazy dog.";
+    let spoken = dir.path().join("spoken");
+    let req = request(json!({"lines": [{"id": "said", "text": text}]}));
+    let first = rt.block_on(build_with(&req, &local(&spoken), &facts, &Providers::default(), &|_| {})).unwrap();
+    assert_eq!(first.voices[0].provider, "kokoro", "{first:?}");
+
+    let take = spoken.join("voice/said.wav");
+    let out = dir.path().join("recorded");
+    let req = request(json!({"lines": [{"id": "take", "text": text, "audio": take}]}));
+    let m = rt.block_on(build_with(&req, &local(&out), &facts, &Providers::default(), &|_| {})).unwrap();
+    assert!(m.ok && m.failed.is_empty(), "{m:?}");
+    let v = &m.voices[0];
+    assert_eq!((v.id.as_str(), v.provider, v.path.as_str()), ("take", "recorded", "voice/take.wav"));
+    assert_eq!(v.voice, take.display().to_string());
+    assert_eq!(m.providers.voice, vec!["recorded"]);
+    // The recording is kept at its own rate and length.
+    assert_eq!(v.sample_rate, first.voices[0].sample_rate);
+    assert!(
+        (v.duration_s - first.voices[0].duration_s).abs() < 0.01,
+        "{} vs {}",
+        v.duration_s,
+        first.voices[0].duration_s
+    );
+    assert!((wav_seconds(&out.join(&v.path)) - v.duration_s).abs() < 0.002);
+    // Every word of the text, in order, placed inside the recording.
+    let words = v.words.as_array().unwrap();
+    let said: Vec<&str> = words.iter().map(|w| w["text"].as_str().unwrap()).collect();
+    assert_eq!(said, text.split_whitespace().collect::<Vec<_>>(), "{words:?}");
+    let mut last = 0.0;
+    for w in words {
+        let (start, end) = (w["start"].as_f64().unwrap(), w["end"].as_f64().unwrap());
+        assert!(start >= last - 1e-9 && start <= end && end <= v.duration_s + 1e-9, "{words:?}");
+        last = start;
+    }
+    let file: Value = serde_json::from_str(&std::fs::read_to_string(out.join(&v.words_path)).unwrap()).unwrap();
+    assert_eq!(&file, &v.words);
+
+    // Unchanged text and recording: the next build keeps the line.
+    let again = rt.block_on(build_with(&req, &local(&out), &facts, &Providers::default(), &|_| {})).unwrap();
+    assert!(again.voices[0].reused, "{again:?}");
+}

@@ -17,7 +17,7 @@ fn a_full_request_parses_with_defaults_filled_in() {
             {"id": "intro", "text": "Hello.", "sfx": ["whoosh", {"name": "pop", "at": 1.5, "volume": 0.5}]},
             {"id": 2, "text": "Bye.", "voice": "af_heart", "speed": 0.9, "sfx": "ping"},
         ],
-        "music": {"query": "upbeat", "seconds": 12, "volume": 0.2, "extra": "ignored"},
+        "music": {"query": "upbeat", "seconds": 12, "volume": 0.2},
     }))
     .unwrap();
     assert_eq!(r.provider.as_deref(), Some("heygen"));
@@ -148,4 +148,33 @@ fn a_lexicon_is_an_object_or_a_file() {
         let message = problems(json!({"lines": [{"id": "a", "text": "x"}], "lexicon": bad}));
         assert!(message.contains("lexicon: ") && message.contains(what), "{what}: {message}");
     }
+}
+
+#[test]
+fn a_typo_is_refused_with_the_key_meant_and_where_it_is() {
+    // Both used to pass: "lnes" built nothing ("nothing to build"), "txt" failed the line later.
+    let message = problems(json!({"lnes": [{"id": "a", "text": "x"}], "music": true}));
+    assert!(message.contains("unknown key \"lnes\" (did you mean \"lines\"?)"), "{message}");
+    let message = problems(json!({"lnes": [{"id": "a", "text": "x"}]}));
+    assert!(!message.contains("nothing to build"), "the typo is the problem: {message}");
+    let message = problems(json!({"lines": [{"id": "a", "txt": "x"}]}));
+    assert!(message.contains("lines[0]: unknown key \"txt\" (did you mean \"text\"?)"), "{message}");
+    let message = problems(json!({
+        "lines": [{"id": "a", "text": "x", "sfx": [{"name": "pop", "vol": 1}]}],
+        "music": {"promt": "calm", "extra": 1},
+    }));
+    for part in [
+        "lines[0].sfx[0]: unknown key \"vol\" (did you mean \"volume\"?)",
+        "music: unknown key \"promt\" (did you mean \"prompt\"?)",
+        "music: unknown key \"extra\" (the keys here are prompt, query",
+    ] {
+        assert!(message.contains(part), "missing {part:?} in:\n{message}");
+    }
+}
+
+#[test]
+fn a_line_may_carry_recorded_narration() {
+    let r = MediaRequest::from_value(&json!({"lines": [{"id": "a", "text": "Hi.", "audio": " take1.wav "}]})).unwrap();
+    assert_eq!(r.lines[0].audio.as_deref(), Some(std::path::Path::new("take1.wav")));
+    assert!(problems(json!({"lines": [{"id": "a", "audio": 3}]})).contains("lines[0].audio: must be a string"));
 }
