@@ -2,6 +2,9 @@
 
 pub mod audio;
 pub mod auth;
+#[cfg(feature = "bench")]
+#[doc(hidden)]
+pub mod bench;
 pub mod chains;
 pub mod cli;
 pub mod clock;

@@ -1,16 +1,17 @@
-//! A scripted HTTP server on 127.0.0.1 for the provider clients' tests: it answers each request
+//! A scripted HTTP server on 127.0.0.1 for the crate's tests: it answers each request
 //! with the next scripted reply (or can stall, truncate, or hang up) and records what it was sent.
 //! [`TestServer::routed`] answers from a function of the request instead, for concurrent callers
 //! whose requests arrive in no fixed order; the server also counts the most requests it was
-//! answering at once.
+//! answering at once. [`TestServer::https`] serves the same over TLS with a certificate a given
+//! authority signed (rcgen), for the TLS-trust tests.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 
 #[derive(Debug, Clone)]
 pub enum Scripted {
@@ -23,6 +24,10 @@ pub enum Scripted {
     /// Sends 200 headers declaring `body`, then the body one byte every `every` (a provider that
     /// answers at once and then trickles).
     Trickle { every: Duration, body: Vec<u8> },
+    /// Sends the head of `status` with `headers` declaring `declared` body bytes, then `body` as
+    /// is, then closes; or, with `hold`, keeps the connection open and sends nothing more (a server
+    /// that stalls mid-body).
+    Partial { status: u16, headers: Vec<(String, String)>, declared: usize, body: Vec<u8>, hold: bool },
     /// Closes without answering.
     Close,
 }
@@ -72,6 +77,7 @@ pub type Route = dyn Fn(&Recorded) -> (Duration, Scripted) + Send + Sync;
 
 pub struct TestServer {
     pub addr: SocketAddr,
+    scheme: &'static str,
     script: Arc<Mutex<VecDeque<Scripted>>>,
     requests: Arc<Mutex<Vec<Recorded>>>,
     in_flight: Arc<Mutex<(usize, usize)>>,
@@ -84,7 +90,7 @@ impl Drop for TestServer {
     }
 }
 
-async fn read_request(stream: &mut TcpStream) -> Option<Recorded> {
+async fn read_request(stream: &mut (impl AsyncRead + Unpin)) -> Option<Recorded> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let head_end = loop {
@@ -120,7 +126,7 @@ fn reason(status: u16) -> &'static str {
     reqwest::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Status")
 }
 
-async fn answer(mut stream: TcpStream, reply: Scripted, base: String) {
+async fn answer(mut stream: impl AsyncWrite + Unpin, reply: Scripted, base: String) {
     let write = |status: u16, headers: &[(String, String)], declared: usize| {
         let mut head =
             format!("HTTP/1.1 {status} {}\r\ncontent-length: {declared}\r\nconnection: close\r\n", reason(status));
@@ -154,56 +160,107 @@ async fn answer(mut stream: TcpStream, reply: Scripted, base: String) {
                 }
             }
         }
+        Scripted::Partial { status, headers, declared, body, hold } => {
+            let _ = stream.write_all(write(status, &headers, declared).as_bytes()).await;
+            let _ = stream.write_all(&body).await;
+            let _ = stream.flush().await;
+            if hold {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            }
+        }
         Scripted::Close => {}
     }
     let _ = stream.shutdown().await;
 }
 
+/// What every connection of one server shares.
+struct Conn {
+    script: Arc<Mutex<VecDeque<Scripted>>>,
+    requests: Arc<Mutex<Vec<Recorded>>>,
+    in_flight: Arc<Mutex<(usize, usize)>>,
+    base: String,
+    route: Option<Arc<Route>>,
+}
+
+impl Conn {
+    async fn handle(&self, mut stream: impl AsyncRead + AsyncWrite + Unpin) {
+        let Some(req) = read_request(&mut stream).await else { return };
+        let (delay, reply) = match &self.route {
+            Some(route) => route(&req),
+            None => (
+                Duration::ZERO,
+                self.script.lock().unwrap().pop_front().unwrap_or(Scripted::json(404, serde_json::json!({}))),
+            ),
+        };
+        self.requests.lock().unwrap().push(req);
+        {
+            let mut f = self.in_flight.lock().unwrap();
+            f.0 += 1;
+            f.1 = f.1.max(f.0);
+        }
+        tokio::time::sleep(delay).await;
+        // Out of flight before answering: a client cannot send its next request
+        // before it has this answer, so overlaps are counted exactly.
+        self.in_flight.lock().unwrap().0 -= 1;
+        answer(stream, reply, self.base.clone()).await;
+    }
+}
+
 impl TestServer {
     pub async fn start() -> TestServer {
-        Self::serve(None).await
+        Self::serve(None, None).await
     }
 
     /// A server that answers each request with `route(request)`.
     pub async fn routed(route: impl Fn(&Recorded) -> (Duration, Scripted) + Send + Sync + 'static) -> TestServer {
-        Self::serve(Some(Arc::new(route))).await
+        Self::serve(Some(Arc::new(route)), None).await
     }
 
-    async fn serve(route: Option<Arc<Route>>) -> TestServer {
+    /// A scripted server on `https://127.0.0.1` whose certificate `ca` signed. A client that does
+    /// not trust `ca` fails the handshake; nothing is recorded then and no reply is used.
+    pub async fn https(ca: &rcgen::CertifiedIssuer<'static, rcgen::KeyPair>) -> TestServer {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap().signed_by(&key, ca).unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![leaf.der().clone()], key)
+            .unwrap();
+        Self::serve(None, Some(tokio_rustls::TlsAcceptor::from(Arc::new(config)))).await
+    }
+
+    async fn serve(route: Option<Arc<Route>>, tls: Option<tokio_rustls::TlsAcceptor>) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
         let addr = listener.local_addr().unwrap();
         let script: Arc<Mutex<VecDeque<Scripted>>> = Arc::default();
         let requests: Arc<Mutex<Vec<Recorded>>> = Arc::default();
         let in_flight: Arc<Mutex<(usize, usize)>> = Arc::default();
-        let (s, r, f) = (script.clone(), requests.clone(), in_flight.clone());
-        let base = format!("http://{addr}");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let conn = Arc::new(Conn {
+            script: script.clone(),
+            requests: requests.clone(),
+            in_flight: in_flight.clone(),
+            base: format!("{scheme}://{addr}"),
+            route,
+        });
         let task = tokio::spawn(async move {
-            while let Ok((mut stream, _)) = listener.accept().await {
-                let (s, r, f, base, route) = (s.clone(), r.clone(), f.clone(), base.clone(), route.clone());
+            while let Ok((stream, _)) = listener.accept().await {
+                let (conn, tls) = (conn.clone(), tls.clone());
                 tokio::spawn(async move {
-                    let Some(req) = read_request(&mut stream).await else { return };
-                    let (delay, reply) = match &route {
-                        Some(route) => route(&req),
-                        None => (
-                            Duration::ZERO,
-                            s.lock().unwrap().pop_front().unwrap_or(Scripted::json(404, serde_json::json!({}))),
-                        ),
-                    };
-                    r.lock().unwrap().push(req);
-                    {
-                        let mut f = f.lock().unwrap();
-                        f.0 += 1;
-                        f.1 = f.1.max(f.0);
+                    match tls {
+                        Some(tls) => {
+                            if let Ok(stream) = tls.accept(stream).await {
+                                conn.handle(stream).await;
+                            }
+                        }
+                        None => conn.handle(stream).await,
                     }
-                    tokio::time::sleep(delay).await;
-                    // Out of flight before answering: a client cannot send its next request
-                    // before it has this answer, so overlaps are counted exactly.
-                    f.lock().unwrap().0 -= 1;
-                    answer(stream, reply, base).await;
                 });
             }
         });
-        TestServer { addr, script, requests, in_flight, task }
+        TestServer { addr, scheme, script, requests, in_flight, task }
     }
 
     /// The most requests the server was holding at the same time.
@@ -217,7 +274,7 @@ impl TestServer {
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     pub fn push(&self, reply: Scripted) {

@@ -10,8 +10,6 @@
 //! - [`engine`]: the generation loop with the decoder's key/value cache, and EnCodec decoding.
 //! - [`service`]: the installed model, shared per process, and the seed length for a request.
 
-#[cfg(test)]
-mod bench;
 pub mod config;
 pub mod delay;
 pub mod engine;
