@@ -14,6 +14,8 @@ pub mod environment;
 pub mod fsio;
 pub mod http;
 pub mod media;
+// Not in benchmark builds: benches/ are executables, and the N-API symbols exist only inside Node.
+#[cfg(not(feature = "bench"))]
 mod napi;
 pub mod output;
 pub mod providers;
