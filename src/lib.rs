@@ -2,6 +2,9 @@
 
 pub mod audio;
 pub mod auth;
+#[cfg(feature = "bench")]
+#[doc(hidden)]
+pub mod bench;
 pub mod chains;
 pub mod cli;
 pub mod clock;
@@ -12,6 +15,8 @@ pub mod fsio;
 pub mod http;
 mod json_keys;
 pub mod media;
+// Not in benchmark builds: benches/ are executables, and the N-API symbols exist only inside Node.
+#[cfg(not(feature = "bench"))]
 mod napi;
 pub mod output;
 pub mod providers;

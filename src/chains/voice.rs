@@ -676,17 +676,16 @@ mod tests {
         assert!(server.requests().is_empty(), "local-only mode connected to {:?}", server.requests());
     }
 
-    /// The real local engine; runs only with `HYPERFRAMES_TEST_MODELS_DIR` pointing at a models dir.
+    /// The real local engine (the real-model tier, `crate::test_support::real_model`).
     #[test]
     fn kokoro_serves_when_nothing_hosted_is_configured() {
-        let Ok(dir) = std::env::var("HYPERFRAMES_TEST_MODELS_DIR") else { return };
+        let Some(dir) = crate::test_support::real_model("kokoro") else { return };
+        let Some(_) = crate::test_support::onnxruntime_lib() else { return };
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let _lock = crate::test_support::env_lock();
-        let _env = crate::test_support::EnvGuard::set(&[("HYPERFRAMES_MODELS_DIR", Some(dir.as_str()))]);
+        let _env = crate::test_support::EnvGuard::set(&[("HYPERFRAMES_MODELS_DIR", dir.parent().unwrap().to_str())]);
         let facts = Facts::gather(true);
-        if !facts.kokoro_installed || !facts.onnx_runtime {
-            return;
-        }
+        assert!(facts.kokoro_installed && facts.onnx_runtime, "{facts:?}");
         let mut req = VoiceRequest::new("Hello there.");
         req.routing.local_only = true;
         let r = rt.block_on(voice_with(&req, &facts, &Providers::default())).unwrap();

@@ -185,7 +185,7 @@ mod tests {
             ..Default::default()
         };
         if crate::engines::runtime::locate().is_err() {
-            eprintln!("skipping: no ONNX Runtime on this machine");
+            crate::test_support::skip::<()>("no ONNX Runtime on this machine");
             return;
         }
         assert_eq!(crate::cli::run(argv("5"), ctx()), 0);

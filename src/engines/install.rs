@@ -1113,10 +1113,10 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, Mutex};
     use std::time::SystemTime;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpListener;
 
-    // ---- a small HTTP/1.1 file server on 127.0.0.1 --------------------------------
+    use crate::test_support::http::{Recorded, Scripted, TestServer};
+
+    // ---- files served by the crate's test server ----------------------------------------
 
     #[derive(Default)]
     struct Served {
@@ -1143,26 +1143,21 @@ mod tests {
         range: Option<String>,
     }
 
+    type Files = Arc<Mutex<HashMap<String, Arc<Served>>>>;
+
+    /// A file server with byte ranges, on [`TestServer`].
     struct Server {
+        http: TestServer,
         base: String,
-        files: Arc<Mutex<HashMap<String, Arc<Served>>>>,
-        requests: Arc<Mutex<Vec<Request>>>,
+        files: Files,
     }
 
     impl Server {
         async fn start() -> Server {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let base = format!("http://{}", listener.local_addr().unwrap());
-            let files: Arc<Mutex<HashMap<String, Arc<Served>>>> = Arc::default();
-            let requests: Arc<Mutex<Vec<Request>>> = Arc::default();
-            let (f, r) = (files.clone(), requests.clone());
-            tokio::spawn(async move {
-                loop {
-                    let Ok((conn, _)) = listener.accept().await else { return };
-                    tokio::spawn(serve(conn, f.clone(), r.clone()));
-                }
-            });
-            Server { base, files, requests }
+            let files = Files::default();
+            let f = files.clone();
+            let http = TestServer::routed(move |req| (Duration::ZERO, reply(&f, req))).await;
+            Server { base: http.url(), http, files }
         }
 
         fn put(&self, path: &str, served: Served) {
@@ -1175,40 +1170,21 @@ mod tests {
 
         fn requests_for(&self, path: &str) -> Vec<Request> {
             let want = format!("/{path}");
-            self.requests.lock().unwrap().iter().filter(|r| r.path.ends_with(&want)).cloned().collect()
+            self.http
+                .requests()
+                .iter()
+                .filter(|r| r.target.ends_with(&want))
+                .map(|r| Request { path: r.target.clone(), range: r.header("range").map(str::to_string) })
+                .collect()
         }
     }
 
-    async fn serve(
-        mut conn: tokio::net::TcpStream,
-        files: Arc<Mutex<HashMap<String, Arc<Served>>>>,
-        requests: Arc<Mutex<Vec<Request>>>,
-    ) {
-        let mut head = Vec::new();
-        let mut buf = [0u8; 1024];
-        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-            match conn.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => head.extend_from_slice(&buf[..n]),
-            }
-        }
-        let head = String::from_utf8_lossy(&head).into_owned();
-        let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
-        let range = head.lines().find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.trim().eq_ignore_ascii_case("range").then(|| v.trim().to_string())
-        });
-        requests.lock().unwrap().push(Request { path: path.clone(), range: range.clone() });
-        let served = files.lock().unwrap().get(&path).cloned();
-        let Some(served) = served else {
-            let _ = conn.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
-            return;
-        };
+    fn reply(files: &Files, req: &Recorded) -> Scripted {
+        let served = files.lock().unwrap().get(&req.target).cloned();
+        let Some(served) = served else { return Scripted::bytes(404, "text/plain", Vec::new()) };
         if let Some(status) = served.fail_once {
             if !served.failed.swap(true, Ordering::SeqCst) {
-                let msg = format!("HTTP/1.1 {status} Oops\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-                let _ = conn.write_all(msg.as_bytes()).await;
-                return;
+                return Scripted::bytes(status, "text/plain", Vec::new());
             }
         }
         let mut body = served.body.clone();
@@ -1217,46 +1193,32 @@ mod tests {
             body[mid] ^= 0xff;
         }
         let len = body.len();
-        let start = range
-            .as_deref()
+        let start = req
+            .header("range")
             .filter(|_| !served.ignore_range)
             .and_then(|r| r.strip_prefix("bytes="))
             .and_then(|r| r.strip_suffix('-'))
             .and_then(|n| n.parse::<usize>().ok());
-        let (head, body) = match start {
-            Some(s) if s >= len => {
-                let h = format!(
-                    "HTTP/1.1 416 Range Not Satisfiable\r\ncontent-range: bytes */{len}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-                );
-                (h, &body[..0])
+        let (status, headers, body) = match start {
+            Some(s) if s >= len => (416, vec![("content-range".into(), format!("bytes */{len}"))], Vec::new()),
+            Some(s) => {
+                (206, vec![("content-range".into(), format!("bytes {s}-{}/{len}", len - 1))], body[s..].to_vec())
             }
-            Some(s) => (
-                format!(
-                    "HTTP/1.1 206 Partial Content\r\ncontent-range: bytes {s}-{}/{len}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                    len - 1,
-                    len - s
-                ),
-                &body[s..],
-            ),
-            None => (format!("HTTP/1.1 200 OK\r\ncontent-length: {len}\r\nconnection: close\r\n\r\n"), &body[..]),
+            None => (200, Vec::new(), body),
         };
+        let declared = body.len();
         let mut cut = served.drop_after_always;
         if let Some(n) = served.drop_after_once {
             if !served.dropped.swap(true, Ordering::SeqCst) {
                 cut = Some(n);
             }
         }
-        let _ = conn.write_all(head.as_bytes()).await;
-        if let Some(n) = served.stall_after {
-            let _ = conn.write_all(&body[..n.min(body.len())]).await;
-            let _ = conn.flush().await;
-            tokio::time::sleep(Duration::from_secs(3600)).await;
-            return;
-        }
-        let body = &body[..cut.map_or(body.len(), |n| n.min(body.len()))];
-        let _ = conn.write_all(body).await;
-        let _ = conn.flush().await;
-        let _ = conn.shutdown().await;
+        let (sent, hold) = match served.stall_after {
+            Some(n) => (n, true),
+            None => (cut.unwrap_or(declared), false),
+        };
+        let body = body[..sent.min(declared)].to_vec();
+        Scripted::Partial { status, headers, declared, body, hold }
     }
 
     // ---- fake catalog ----------------------------------------------------------------
@@ -1383,9 +1345,9 @@ mod tests {
         assert_eq!(ev.last().unwrap(), &Progress::Skipped { file: "t/extra.npz", reason: SkipReason::NotAtSource });
 
         // Again: nothing is fetched.
-        let before = server.requests.lock().unwrap().len();
+        let before = server.http.requests().len();
         let report = run(model, tmp.path(), Source::Official, &events).await.unwrap();
-        assert_eq!(server.requests.lock().unwrap().len(), before + 1, "only the optional file is asked for again");
+        assert_eq!(server.http.requests().len(), before + 1, "only the optional file is asked for again");
         assert_eq!(report.files[0].outcome, Outcome::Skipped { reason: SkipReason::AlreadyInstalled });
         assert_eq!(report.files[1].outcome, Outcome::Skipped { reason: SkipReason::AlreadyInstalled });
         let ev = events.take();
@@ -1587,7 +1549,7 @@ mod tests {
         let from = Source::From("/x".into());
         assert_eq!(from.clone().with_mirror(Some("https://m/")), from);
 
-        let _lock = crate::engines::env_lock();
+        let _lock = crate::test_support::env_lock();
         let _env = crate::test_support::EnvGuard::set(&[(ENV_MIRROR, Some("http://127.0.0.1:1/m"))]);
         assert_eq!(Source::Official.resolved(), Source::Mirror("http://127.0.0.1:1/m".into()));
         let _env = crate::test_support::EnvGuard::set(&[(ENV_MIRROR, Some(""))]);
@@ -1800,15 +1762,11 @@ mod tests {
         assert_eq!(partial_path(Path::new("/m/k/a.onnx")), PathBuf::from("/m/k/a.onnx.partial"));
     }
 
-    /// Installs the real Kokoro files prepared by `scripts/fetch-registry-models.sh`:
-    /// `HYPERFRAMES_TEST_KOKORO_DIR=<printed dir> cargo test -- --ignored real_kokoro_from_registry_folder`.
+    /// Installs the real Kokoro files (the registry's, as `scripts/fetch-registry-models.sh` puts
+    /// them in the real-model tier's models dir) from their folder.
     #[tokio::test]
-    #[ignore = "needs the real Kokoro files: set HYPERFRAMES_TEST_KOKORO_DIR"]
     async fn real_kokoro_from_registry_folder() {
-        let Some(src) = std::env::var_os("HYPERFRAMES_TEST_KOKORO_DIR").map(PathBuf::from) else {
-            eprintln!("skipping: HYPERFRAMES_TEST_KOKORO_DIR is not set");
-            return;
-        };
+        let Some(src) = crate::test_support::real_model("kokoro") else { return };
         let model = catalog::find("kokoro").unwrap();
         let tmp = tempfile::tempdir().unwrap();
         let t0 = std::time::Instant::now();
@@ -1893,14 +1851,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_server_that_never_answers_is_given_up() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let holder = tokio::spawn(async move {
-            let mut held = Vec::new();
-            while let Ok((conn, _)) = listener.accept().await {
-                held.push(conn);
-            }
-        });
+        // Reads the request and then says nothing for an hour.
+        let server = TestServer::routed(|_| (Duration::from_secs(3600), Scripted::Close)).await;
+        let addr = server.addr;
         let body = content(1000, 3);
         let model =
             spec("t-silent", vec![file("t/q.bin", Some(format!("http://u:pw-hidden@{addr}/t/q.bin")), &body, false)]);
@@ -1910,7 +1863,7 @@ mod tests {
             .run(model, tmp.path(), &Source::Official, &|p| events.0.lock().unwrap().push(p))
             .await
             .unwrap_err();
-        holder.abort();
+        assert_eq!(server.requests().len(), 1);
         assert_eq!(err.code, "DOWNLOAD_STALLED");
         assert!(err.message.contains(&format!("no answer from {addr}")), "{}", err.message);
         assert!(!format!("{err:?}").contains("pw-hidden"));

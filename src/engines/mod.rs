@@ -11,12 +11,10 @@ pub mod models_dir;
 pub mod musicgen;
 pub mod onnx_edit;
 pub mod runtime;
-#[cfg(test)]
+#[cfg(any(test, feature = "bench"))]
+#[cfg_attr(not(test), allow(dead_code))]
 pub mod testing;
 pub mod whisper;
-
-#[cfg(test)]
-pub(crate) use crate::test_support::env_lock;
 
 pub const OFFLINE_ENV: &str = "HYPERFRAMES_OFFLINE";
 

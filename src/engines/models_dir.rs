@@ -25,32 +25,20 @@ pub fn models_dir() -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engines::env_lock;
-
-    struct Restore(Option<std::ffi::OsString>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            match self.0.take() {
-                Some(v) => std::env::set_var(ENV_MODELS_DIR, v),
-                None => std::env::remove_var(ENV_MODELS_DIR),
-            }
-        }
-    }
+    use crate::test_support::{env_lock, EnvGuard};
 
     #[test]
     fn env_override_wins_when_non_empty() {
         let _lock = env_lock();
-        let _restore = Restore(std::env::var_os(ENV_MODELS_DIR));
-
-        std::env::set_var(ENV_MODELS_DIR, "/tmp/hf-models-test");
+        let _env = EnvGuard::set(&[(ENV_MODELS_DIR, Some("/tmp/hf-models-test"))]);
         assert_eq!(models_dir(), PathBuf::from("/tmp/hf-models-test"));
 
-        std::env::set_var(ENV_MODELS_DIR, "");
+        let _env = EnvGuard::set(&[(ENV_MODELS_DIR, Some(""))]);
         let default = models_dir();
         assert!(default.ends_with("hyperframes/models"), "{default:?}");
         assert_ne!(default, PathBuf::from(""));
 
-        std::env::remove_var(ENV_MODELS_DIR);
+        let _env = EnvGuard::set(&[(ENV_MODELS_DIR, None)]);
         assert_eq!(models_dir(), default);
     }
 }

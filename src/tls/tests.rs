@@ -1,6 +1,7 @@
 use std::collections::HashMap;
 
 use super::*;
+use crate::test_support::http::{Scripted, TestServer};
 
 fn ca(name: &str) -> rcgen::Certificate {
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -200,40 +201,6 @@ fn the_shared_config_offers_h2_and_http1() {
     assert_eq!(config.alpn_protocols, vec![b"h2".to_vec(), b"http/1.1".to_vec()]);
 }
 
-/// A one-connection HTTPS server on 127.0.0.1 whose certificate `ca` signed; answers `200 ok`.
-fn serve_once(ca: &rcgen::CertifiedIssuer<'static, rcgen::KeyPair>) -> (String, std::thread::JoinHandle<()>) {
-    use std::io::{Read, Write};
-    let key = rcgen::KeyPair::generate().unwrap();
-    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
-    let leaf = params.signed_by(&key, ca).unwrap();
-    let key_der = rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap();
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![leaf.der().clone()], key_der)
-        .unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("https://127.0.0.1:{}/", listener.local_addr().unwrap().port());
-    let handle = std::thread::spawn(move || {
-        let (tcp, _) = listener.accept().unwrap();
-        let conn = rustls::ServerConnection::new(Arc::new(config)).unwrap();
-        let mut tls = rustls::StreamOwned::new(conn, tcp);
-        let mut buf = [0u8; 4096];
-        let mut seen = Vec::new();
-        while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
-            match tls.read(&mut buf) {
-                Ok(0) | Err(_) => return, // the client refused the certificate
-                Ok(n) => seen.extend_from_slice(&buf[..n]),
-            }
-        }
-        let _ = tls.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
-        tls.conn.send_close_notify();
-        let _ = tls.flush();
-    });
-    (url, handle)
-}
-
 fn test_ca() -> rcgen::CertifiedIssuer<'static, rcgen::KeyPair> {
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     params.distinguished_name.push(rcgen::DnType::CommonName, "Inspecting proxy CA");
@@ -253,19 +220,19 @@ async fn an_https_server_signed_by_a_given_ca_is_reached_and_otherwise_the_error
     let pem = dir.path().join("proxy-ca.pem");
     std::fs::write(&pem, ca.pem()).unwrap();
 
-    let (url, server) = serve_once(&ca);
-    let e = get(load_with(&[]).store, &url).await.unwrap_err();
-    server.join().unwrap();
+    let server = TestServer::https(&ca).await;
+    let e = get(load_with(&[]).store, &server.url()).await.unwrap_err();
+    assert!(server.requests().is_empty(), "the handshake failed before any request");
     let text = crate::http::describe(&e);
     assert!(text.starts_with("the server's TLS certificate is not trusted (it is signed by an authority"), "{text}");
     assert!(text.contains("SSL_CERT_FILE or NODE_EXTRA_CA_CERTS"), "{text}");
 
     for var in [SSL_CERT_FILE, NODE_EXTRA_CA_CERTS] {
-        let (url, server) = serve_once(&ca);
-        let body = get(load_with(&[(var, &pem)]).store, &url).await.unwrap();
-        server.join().unwrap();
+        server.push(Scripted::bytes(200, "text/plain", b"ok".to_vec()));
+        let body = get(load_with(&[(var, &pem)]).store, &server.url()).await.unwrap();
         assert_eq!(body, "ok", "{var}");
     }
+    assert_eq!(server.requests().len(), 2);
 }
 
 #[test]

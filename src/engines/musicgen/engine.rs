@@ -78,7 +78,7 @@ impl MusicGen {
     pub fn open(dir: &Path) -> EngineResult<Self> {
         for name in [model::TOKENIZER, model::CONFIG, model::TEXT_ENCODER, model::DECODER, model::ENCODEC] {
             if !dir.join(name).is_file() {
-                return Err(super::service::missing_file(dir, name));
+                return Err(model::missing_file(dir, name));
             }
         }
         let config_path = dir.join(model::CONFIG);
@@ -274,5 +274,4 @@ impl MusicGen {
 }
 
 #[cfg(test)]
-#[path = "engine_tests.rs"]
 mod tests;

@@ -5,12 +5,11 @@
 //! - [`config`]: the values of `config.json` the engine needs.
 //! - [`delay`]: the codebook delay pattern, built and undone in Rust.
 //! - [`sampling`]: classifier-free guidance and seeded top-k sampling.
-//! - [`model`]: the three sessions, checked against the export's tensors.
+//! - [`model`]: the three sessions, checked against the export's tensors, and the errors that
+//!   name a missing or mismatched model.
 //! - [`engine`]: the generation loop with the decoder's key/value cache, and EnCodec decoding.
 //! - [`service`]: the installed model, shared per process, and the seed length for a request.
 
-#[cfg(test)]
-mod bench;
 pub mod config;
 pub mod delay;
 pub mod engine;

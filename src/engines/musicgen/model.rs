@@ -8,6 +8,7 @@ use ort::session::Session;
 use ort::value::{TensorElementType, ValueType};
 
 use super::config::MusicgenConfig;
+use crate::engines::catalog;
 use crate::engines::error::{EngineError, EngineResult};
 use crate::engines::runtime;
 
@@ -16,6 +17,27 @@ pub const DECODER: &str = "decoder_model_merged_quantized.onnx";
 pub const ENCODEC: &str = "encodec_decode.onnx";
 pub const TOKENIZER: &str = "tokenizer.json";
 pub const CONFIG: &str = "config.json";
+
+/// The catalog name of the model.
+pub const MODEL: &str = "musicgen-small";
+/// Said wherever the user is told to install it.
+pub const LICENSE_NOTE: &str = "the MusicGen weights are CC-BY-NC-4.0, for non-commercial use only";
+
+fn install_hint() -> String {
+    format!("Run `{}` ({LICENSE_NOTE}).", catalog::install_command(MODEL))
+}
+
+/// `MODEL_MISSING` for the models root `root`.
+pub fn missing(root: &Path) -> EngineError {
+    EngineError::new("MODEL_MISSING", format!("The MusicGen model is not installed in {}.", root.display()))
+        .with_hint(install_hint())
+}
+
+/// `MODEL_MISSING` for one file of a model folder.
+pub(crate) fn missing_file(dir: &Path, name: &str) -> EngineError {
+    EngineError::new("MODEL_MISSING", format!("The MusicGen model in {} has no {name}.", dir.display()))
+        .with_hint(install_hint())
+}
 
 /// A model file whose tensors are not what the engine expects.
 pub fn bad_model(file: &Path, detail: impl std::fmt::Display) -> EngineError {

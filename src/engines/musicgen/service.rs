@@ -9,37 +9,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::engine::{GenerateOptions, Generated, MusicGen};
+pub use super::model::{missing, LICENSE_NOTE, MODEL};
 use crate::engines::catalog::{self, ModelSpec};
-use crate::engines::error::{EngineError, EngineResult};
+use crate::engines::error::EngineResult;
 use crate::engines::loaded::PerPath;
 use crate::engines::models_dir;
 
-/// The catalog name of the model.
-pub const MODEL: &str = "musicgen-small";
-/// Said wherever the user is told to install it.
-pub const LICENSE_NOTE: &str = "the MusicGen weights are CC-BY-NC-4.0, for non-commercial use only";
 /// The longest seed generated (as the JS engine does: MusicGen was trained on 30 s clips, and every
 /// second costs 50 decoder steps on a doubled batch); longer requests loop it with a crossfade.
 pub const SEED_SECONDS: f64 = 28.0;
 
 pub fn spec() -> Option<&'static ModelSpec> {
     catalog::find(MODEL)
-}
-
-fn install_hint() -> String {
-    format!("Run `{}` ({LICENSE_NOTE}).", catalog::install_command(MODEL))
-}
-
-/// `MODEL_MISSING` for the models root `root`.
-pub fn missing(root: &Path) -> EngineError {
-    EngineError::new("MODEL_MISSING", format!("The MusicGen model is not installed in {}.", root.display()))
-        .with_hint(install_hint())
-}
-
-/// `MODEL_MISSING` for one file of a model folder.
-pub(crate) fn missing_file(dir: &Path, name: &str) -> EngineError {
-    EngineError::new("MODEL_MISSING", format!("The MusicGen model in {} has no {name}.", dir.display()))
-        .with_hint(install_hint())
 }
 
 /// The installed model's folder, or `MODEL_MISSING`.

@@ -177,13 +177,10 @@ fn installed_files_find_the_model_and_the_packs_present() {
 }
 
 /// The real-model tier: `HYPERFRAMES_TEST_MODELS_DIR` holds the real int8 model and voices (see
-/// scripts/test.sh). Without it these tests say so and pass without checking anything.
+/// scripts/test.sh). Without it these tests print `SKIPPED:` (see `crate::test_support::real_model`).
 fn real_engine() -> Option<Kokoro> {
-    let Ok(dir) = std::env::var("HYPERFRAMES_TEST_MODELS_DIR") else {
-        eprintln!("skipping: set HYPERFRAMES_TEST_MODELS_DIR (scripts/test.sh does)");
-        return None;
-    };
-    let (model, packs) = installed_files(Path::new(&dir), catalog::find("kokoro").unwrap());
+    let dir = crate::test_support::real_model("kokoro")?;
+    let (model, packs) = installed_files(dir.parent().unwrap(), catalog::find("kokoro").unwrap());
     Some(Kokoro::open(&model, &packs).expect("the real Kokoro model opens"))
 }
 

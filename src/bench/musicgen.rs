@@ -1,4 +1,4 @@
-//! `bench/musicgen.sh`: steps per second of the generation loop on the tiny test-built model, ours
+//! `cargo bench --features bench --bench musicgen` (or `bench/musicgen.sh`): steps per second of the generation loop on the tiny test-built model, ours
 //! against the same loop in Python (onnxruntime + numpy, `bench/musicgen_peer.py`) on the same
 //! files, in the same run. Prints figures and ratios; asserts no time. It does assert that both
 //! sides' greedy codes are identical, so the two loops are known to do the same work.
@@ -6,7 +6,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use super::engine::{GenerateOptions, MusicGen};
+use super::TempDir;
+use crate::engines::musicgen::{GenerateOptions, MusicGen};
 use crate::engines::runtime;
 use crate::engines::testing::musicgen_graphs::{write_model_dir, TINY};
 
@@ -18,9 +19,7 @@ fn python() -> Option<PathBuf> {
     if let Ok(p) = std::env::var("HYPERFRAMES_BENCH_PYTHON") {
         return Some(PathBuf::from(p));
     }
-    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache/bench-venv/bin/python");
-    let main = PathBuf::from("/work/main/.cache/bench-venv/bin/python");
-    [here, main].into_iter().find(|p| p.is_file())
+    Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache/bench-venv/bin/python")).filter(|p| p.is_file())
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -28,13 +27,12 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-#[test]
-#[ignore = "benchmark; run by bench/musicgen.sh in release"]
-fn musicgen_bench_steps_per_second() {
+/// Prints the figures; panics when the two loops' greedy codes differ.
+pub fn run() {
     let seconds: f64 = env_or("HYPERFRAMES_BENCH_SECONDS", 10.0);
     let runs: usize = env_or("HYPERFRAMES_BENCH_RUNS", 3).max(1);
     let prompt = "calm piano lofi beats";
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = TempDir::new("musicgen");
     let dir = tmp.path().join("musicgen-small");
     write_model_dir(&dir, TINY);
     let engine = MusicGen::open(&dir).expect("the tiny model loads");
