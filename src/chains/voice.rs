@@ -9,8 +9,9 @@ use crate::engines::kokoro::g2p::Lang;
 use crate::engines::kokoro::lexicon::Lexicon;
 use crate::engines::kokoro::markup::{self, Part, Script};
 use crate::engines::kokoro::{service, voices};
-use crate::providers::heygen::{Speech, SpeechRequest};
+use crate::providers::heygen::SpeechRequest;
 use crate::providers::plan::{plan_for, Capability, Facts};
+use crate::providers::speech::Speech;
 
 #[derive(Debug, Clone)]
 pub struct VoiceRequest {

@@ -13,8 +13,10 @@ use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
 use super::error::{ProviderError, ProviderErrorCode, ProviderResult};
-use super::heygen::{audio_mime, f32_decimal, is_english, language_key, mp3_duration, split_text, Speech, SpeechPart};
 use super::http::{self as provider_http, Policy};
+use super::speech::{
+    audio_duration, audio_mime, f32_decimal, is_english, language_key, split_text, Speech, SpeechPart,
+};
 use crate::audio::captions::Word;
 use crate::auth::scrub;
 use crate::clock::{Sleeper, TokioSleeper};
@@ -392,13 +394,13 @@ fn parse_speech_part(reply: &Value, text: &str) -> ProviderResult<SpeechPart> {
         .find(|v| !v.is_null())
         .ok_or_else(|| bad_response("speech", "the response has no alignment"))?;
     let words = words_from_alignment(alignment)?;
-    let duration = mp3_duration(&audio).or_else(|| {
+    let mime = audio_mime(&audio, Some("audio/mpeg"), "");
+    let duration = audio_duration(&audio, &mime).or_else(|| {
         alignment
             .get("character_end_times_seconds")
             .and_then(Value::as_array)
             .and_then(|a| a.iter().filter_map(Value::as_f64).reduce(f64::max))
     });
-    let mime = audio_mime(&audio, Some("audio/mpeg"), "");
     Ok(SpeechPart { audio, mime, text: text.to_string(), words, duration, offset: 0.0 })
 }
 

@@ -9,6 +9,7 @@ pub mod http;
 pub mod lyria;
 pub mod openrouter;
 pub mod plan;
+pub mod speech;
 #[cfg(test)]
 pub mod test_server;
 pub mod vision;
