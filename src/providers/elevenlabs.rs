@@ -17,11 +17,13 @@ use super::http::{self as provider_http, Policy};
 use super::speech::{
     audio_duration, audio_mime, f32_decimal, is_english, language_key, split_text, Speech, SpeechPart,
 };
+use super::Provider;
 use crate::audio::captions::Word;
 use crate::auth::scrub;
 use crate::clock::{Sleeper, TokioSleeper};
+use crate::environment::non_blank;
 
-pub const PROVIDER: &str = "elevenlabs";
+pub const PROVIDER: Provider = Provider::Elevenlabs;
 pub const DEFAULT_BASE_URL: &str = "https://api.elevenlabs.io";
 /// Rachel.
 pub const DEFAULT_VOICE: &str = "21m00Tcm4TlvDq8ikWAM";
@@ -73,10 +75,6 @@ impl std::fmt::Debug for ElevenLabs {
             .field("model_id", &self.model_id)
             .finish()
     }
-}
-
-fn env_value(name: &str) -> Option<String> {
-    std::env::var(name).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
 }
 
 fn bad_request(message: impl Into<String>) -> ProviderError {
@@ -232,11 +230,16 @@ impl ElevenLabs {
 
     /// `ELEVENLABS_API_KEY` (non-empty), `ELEVENLABS_API_URL` and `ELEVENLABS_MODEL`.
     pub fn from_env() -> Option<Self> {
-        // Read as the plan reads it: a key with control characters is unusable for both.
-        let key = crate::environment::api_key_env(super::plan::ELEVENLABS_KEYS).key()?.to_string();
-        let base = env_value("ELEVENLABS_API_URL").unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
+        Self::from_snapshot(&crate::environment::Snapshot::variables())
+    }
+
+    /// As [`Self::from_env`], from `env`; the key is read as the plan reads it
+    /// ([`crate::environment::Snapshot::api_key`]), so a key one calls unusable is so for both.
+    pub fn from_snapshot(env: &crate::environment::Snapshot) -> Option<Self> {
+        let key = env.api_key(super::plan::ELEVENLABS_KEYS).key()?.to_string();
+        let base = non_blank(env.get("ELEVENLABS_API_URL")).unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
         let mut client = Self::new(key, &base);
-        if let Some(model) = env_value("ELEVENLABS_MODEL") {
+        if let Some(model) = non_blank(env.get("ELEVENLABS_MODEL")) {
             client.model_id = model;
         }
         Some(client)

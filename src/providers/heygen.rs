@@ -25,6 +25,7 @@ use super::http::{self as provider_http, Policy};
 use super::speech::{
     audio_duration, audio_mime, f32_decimal, is_english, language_matches, split_text, Speech, SpeechPart,
 };
+use super::Provider;
 use crate::audio::captions::Word;
 use crate::auth::client::HeygenClient;
 use crate::auth::error::{AuthErrorCode, LOGIN_AGAIN_HINT};
@@ -32,7 +33,7 @@ use crate::auth::resolve::{Credential, Kind};
 use crate::auth::scrub;
 use crate::clock::{Sleeper, TokioSleeper};
 
-pub const PROVIDER: &str = "heygen";
+pub const PROVIDER: Provider = Provider::Heygen;
 /// Marcia, the English default.
 pub const DEFAULT_ENGLISH_VOICE: &str = "05f19352e8f74b0392a8f411eba40de1";
 /// Characters one speech request may carry.

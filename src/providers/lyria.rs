@@ -28,9 +28,11 @@ use serde_json::{json, Value};
 use super::error::{ProviderError, ProviderErrorCode, ProviderResult};
 use super::gemini::{self, answer_text, decode_base64, first_candidate, generate_url, inline_data, post_generate};
 use super::http::Policy;
+use super::Provider;
 use crate::clock::{Sleeper, TokioSleeper};
+use crate::environment::non_blank;
 
-pub const PROVIDER: &str = "lyria";
+pub const PROVIDER: Provider = Provider::Lyria;
 pub const DEFAULT_MODEL: &str = "lyria-3-clip-preview";
 pub const MODEL_ENV: &str = "HYPERFRAMES_LYRIA_MODEL";
 /// What `lyria-3-clip-preview` always returns.
@@ -121,13 +123,18 @@ impl Lyria {
     /// From `GEMINI_API_KEY` / `GOOGLE_API_KEY`, `GEMINI_API_URL` and `HYPERFRAMES_LYRIA_MODEL`.
     /// `None` without a key.
     pub fn from_env() -> Option<Self> {
-        Self::from_lookup(&|name| std::env::var(name).ok())
+        Self::from_snapshot(&crate::environment::Snapshot::variables())
+    }
+
+    /// As [`Self::from_env`], from `env` (the snapshot the plan was made from).
+    pub fn from_snapshot(env: &crate::environment::Snapshot) -> Option<Self> {
+        Self::from_lookup(&|name| env.get(name))
     }
 
     pub(crate) fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Option<Self> {
         let key = gemini::api_key_from(get)?;
         let client = Self::new(key, gemini::base_url_from(get), Self::default_policy(), Arc::new(TokioSleeper));
-        Some(match gemini::non_blank(get(MODEL_ENV)) {
+        Some(match non_blank(get(MODEL_ENV)) {
             Some(model) => client.with_model(model),
             None => client,
         })

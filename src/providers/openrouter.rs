@@ -21,12 +21,13 @@ use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use serde_json::{json, Value};
 
 use super::error::{ProviderError, ProviderErrorCode, ProviderResult};
-use super::gemini::non_blank;
 use super::http::{body_excerpt, send, Policy};
 use super::vision::{self, DescribeFuture, Describer, ImageInput};
+use super::Provider;
 use crate::clock::{Sleeper, TokioSleeper};
+use crate::environment::non_blank;
 
-pub const PROVIDER: &str = "openrouter";
+pub const PROVIDER: Provider = Provider::Openrouter;
 pub const DEFAULT_BASE_URL: &str = "https://openrouter.ai/api";
 pub const DEFAULT_MODEL: &str = "google/gemini-3.1-flash-lite";
 pub const MODEL_ENV: &str = "HYPERFRAMES_OPENROUTER_MODEL";
@@ -92,7 +93,12 @@ impl OpenRouter {
     /// From `OPENROUTER_API_KEY`, `OPENROUTER_API_URL`, `HYPERFRAMES_OPENROUTER_MODEL`, with
     /// `HYPERFRAMES_VISION_TIMEOUT_MS` as the per-attempt limit. `None` without a key.
     pub fn from_env() -> Option<Self> {
-        Self::from_lookup(&|name| std::env::var(name).ok())
+        Self::from_snapshot(&crate::environment::Snapshot::variables())
+    }
+
+    /// As [`Self::from_env`], from `env` (the snapshot the plan was made from).
+    pub fn from_snapshot(env: &crate::environment::Snapshot) -> Option<Self> {
+        Self::from_lookup(&|name| env.get(name))
     }
 
     pub(crate) fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Option<Self> {
@@ -262,7 +268,7 @@ fn with_hint(mut e: ProviderError) -> ProviderError {
 }
 
 impl Describer for OpenRouter {
-    fn provider(&self) -> &'static str {
+    fn provider(&self) -> Provider {
         PROVIDER
     }
 

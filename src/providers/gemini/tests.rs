@@ -1,3 +1,4 @@
+use crate::providers::Provider;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -166,11 +167,15 @@ async fn a_dropped_connection_is_retried() {
 #[test]
 fn urls_refuse_odd_model_names() {
     assert_eq!(
-        generate_url("gemini", "https://g.example/", "models/gemini-x").unwrap(),
+        generate_url(Provider::Gemini, "https://g.example/", "models/gemini-x").unwrap(),
         "https://g.example/v1beta/models/gemini-x:generateContent"
     );
     for bad in ["", "a/b", "x?key=1", "a b", "models/"] {
-        assert_eq!(generate_url("gemini", "https://g", bad).unwrap_err().code, ProviderErrorCode::BadRequest, "{bad}");
+        assert_eq!(
+            generate_url(Provider::Gemini, "https://g", bad).unwrap_err().code,
+            ProviderErrorCode::BadRequest,
+            "{bad}"
+        );
     }
 }
 
