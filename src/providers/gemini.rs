@@ -34,6 +34,7 @@ use base64::Engine;
 use reqwest::header::{HeaderValue, CONTENT_TYPE};
 use serde_json::{json, Value};
 
+use super::client::ClientBase;
 use super::error::{ProviderError, ProviderErrorCode, ProviderResult};
 use super::http::{body_excerpt, send, Policy};
 use super::vision::{self, DescribeFuture, Describer, ImageInput};
@@ -213,22 +214,13 @@ pub(crate) fn is_blocking_finish(reason: &str) -> bool {
 /// Image descriptions through `generateContent` with the image inline.
 #[derive(Clone)]
 pub struct Gemini {
-    key: String,
-    base_url: String,
+    base: ClientBase,
     model: String,
-    policy: Policy,
-    sleeper: Arc<dyn Sleeper>,
-    http: reqwest::Client,
 }
 
 impl std::fmt::Debug for Gemini {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Gemini")
-            .field("key", &"<redacted>")
-            .field("base_url", &self.base_url)
-            .field("model", &self.model)
-            .field("policy", &self.policy)
-            .finish()
+        f.debug_struct("Gemini").field("base", &self.base).field("model", &self.model).finish()
     }
 }
 
@@ -236,10 +228,9 @@ impl Gemini {
     /// A client for `key` at `base_url` (no trailing `/v1beta`), with the default model. The key
     /// is registered with the scrubber.
     pub fn new(key: impl Into<String>, base_url: impl Into<String>, policy: Policy, sleeper: Arc<dyn Sleeper>) -> Self {
-        let key = key.into().trim().to_string();
-        crate::auth::scrub::register_secret(&key);
-        let http = crate::http::client(policy.timeout);
-        Self { key, base_url: base_url.into(), model: DEFAULT_MODEL.to_string(), policy, sleeper, http }
+        let timeout = policy.timeout;
+        let base = ClientBase::new(PROVIDER, key, &base_url.into(), policy, timeout).with_sleeper(sleeper);
+        Self { base, model: DEFAULT_MODEL.to_string() }
     }
 
     pub fn with_model(mut self, model: impl Into<String>) -> Self {
@@ -274,13 +265,13 @@ impl Gemini {
     }
 
     pub fn base_url(&self) -> &str {
-        &self.base_url
+        self.base.base_url()
     }
 
     /// One sentence (or whatever `prompt` asks) about `img`, at most `max_tokens` long.
     pub async fn describe(&self, img: &ImageInput, prompt: &str, max_tokens: u32) -> ProviderResult<String> {
         let what = "image description";
-        let url = generate_url(PROVIDER, &self.base_url, &self.model)?;
+        let url = generate_url(PROVIDER, self.base.base_url(), &self.model)?;
         let body = json!({
             "contents": [{
                 "role": "user",
@@ -294,9 +285,18 @@ impl Gemini {
             }],
             "generationConfig": {"maxOutputTokens": max_tokens},
         });
-        let v =
-            post_generate(PROVIDER, what, &self.http, &url, &self.key, &body, &self.policy, &*self.sleeper, MODEL_ENV)
-                .await?;
+        let v = post_generate(
+            PROVIDER,
+            what,
+            &self.base.http,
+            &url,
+            self.base.key(),
+            &body,
+            &self.base.policy,
+            &*self.base.sleeper,
+            MODEL_ENV,
+        )
+        .await?;
         let (parts, finish) = first_candidate(PROVIDER, what, &v)?;
         let text = answer_text(&parts).trim().to_string();
         if text.is_empty() {

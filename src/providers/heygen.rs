@@ -20,18 +20,19 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 
+use super::client::ClientBase;
 use super::error::{ProviderError, ProviderErrorCode, ProviderResult};
-use super::http::{self as provider_http, Policy};
+use super::http::Policy;
 use super::speech::{
     audio_duration, audio_mime, f32_decimal, is_english, language_matches, split_text, Speech, SpeechPart,
 };
 use super::Provider;
 use crate::audio::captions::Word;
-use crate::auth::client::HeygenClient;
+use crate::auth::client::{Attempt, HeygenClient};
 use crate::auth::error::{AuthErrorCode, LOGIN_AGAIN_HINT};
-use crate::auth::resolve::{Credential, Kind};
+use crate::auth::resolve::Credential;
 use crate::auth::scrub;
-use crate::clock::{Sleeper, TokioSleeper};
+use crate::clock::Sleeper;
 
 pub const PROVIDER: Provider = Provider::Heygen;
 /// Marcia, the English default.
@@ -251,13 +252,11 @@ fn parse_sounds(body: &Value) -> ProviderResult<Vec<Sound>> {
 /// only when a credential resolved.
 pub struct HeygenMedia {
     client: HeygenClient,
-    http: reqwest::Client,
+    /// No key: the credential lives in [`HeygenClient`].
+    base: ClientBase,
     /// For presigned links: no auth, and redirects followed (a CDN may bounce the first hop).
     download_http: reqwest::Client,
-    base_url: String,
-    policy: Policy,
     download_policy: Policy,
-    sleeper: Arc<dyn Sleeper>,
 }
 
 impl HeygenMedia {
@@ -268,19 +267,16 @@ impl HeygenMedia {
 
     pub fn with_client(client: HeygenClient) -> Self {
         Self {
-            base_url: client.base_url().to_string(),
+            base: ClientBase::new(PROVIDER, "", client.base_url(), Policy::default(), CLIENT_TIMEOUT),
             client,
-            http: crate::http::client(CLIENT_TIMEOUT),
             download_http: download_client(),
-            policy: Policy::default(),
             download_policy: Policy { timeout: DOWNLOAD_TIMEOUT, body_limit: DOWNLOAD_BODY_LIMIT, ..Policy::default() },
-            sleeper: Arc::new(TokioSleeper),
         }
     }
 
     /// Overrides the API base URL (tests, proxies). Trailing slashes are dropped.
     pub fn with_base_url(mut self, url: &str) -> Self {
-        self.base_url = url.trim().trim_end_matches('/').to_string();
+        self.base.set_base_url(url);
         self
     }
 
@@ -288,44 +284,25 @@ impl HeygenMedia {
     /// [`DOWNLOAD_BODY_LIMIT`].
     pub fn with_policy(mut self, policy: Policy) -> Self {
         self.download_policy = Policy { body_limit: policy.body_limit.max(DOWNLOAD_BODY_LIMIT), ..policy.clone() };
-        self.policy = policy;
+        self.base.policy = policy;
         self
     }
 
     pub fn with_sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
-        self.sleeper = sleeper;
+        self.base.sleeper = sleeper;
         self
     }
 
     pub fn base_url(&self) -> &str {
-        &self.base_url
+        self.base.base_url()
     }
 
     pub fn client(&self) -> &HeygenClient {
         &self.client
     }
 
-    /// Refreshes the OAuth token unless another request already did since `used` was read.
-    async fn refresh(&self, used: &Credential) -> ProviderResult<()> {
-        if self.client.credential().await.secret != used.secret {
-            return Ok(());
-        }
-        self.client.refresh_now().await.map_err(|e| {
-            let code = if e.code == AuthErrorCode::Network {
-                ProviderErrorCode::Network
-            } else {
-                ProviderErrorCode::Unauthorized
-            };
-            ProviderError::new(
-                PROVIDER,
-                code,
-                format!("{PROVIDER}: the sign-in has expired and could not be refreshed: {}", scrub::scrub(&e.message)),
-            )
-            .with_hint(LOGIN_AGAIN_HINT)
-        })
-    }
-
-    /// One API call with auth headers, the shared retry policy, and one refresh-and-replay on 401.
+    /// One API call with auth headers and the shared retry policy, through the auth client's
+    /// refresh-and-replay path ([`HeygenClient::with_refresh`]).
     async fn call(
         &self,
         method: Method,
@@ -334,35 +311,26 @@ impl HeygenMedia {
         body: Option<&Value>,
         what: &str,
     ) -> ProviderResult<Value> {
-        let url = format!("{}{}", self.base_url, path);
-        let refreshable = |c: &Credential| c.kind == Kind::OAuth && c.refresh_token.is_some();
-        let mut cred = self.client.credential().await;
-        let mut refreshed = false;
-        if cred.expired && refreshable(&cred) {
-            refreshed = true;
-            self.refresh(&cred).await?;
-            cred = self.client.credential().await;
-        }
-        loop {
-            let build = || {
-                let req = self.client.authorize(self.http.request(method.clone(), &url), &cred).query(query);
-                match body {
-                    Some(b) => req.json(b),
-                    None => req,
+        let url = self.base.url(path);
+        let attempt = |cred: Credential| {
+            let (method, url) = (method.clone(), url.clone());
+            async move {
+                let build = || {
+                    let req = self.client.authorize(self.base.http.request(method.clone(), &url), &cred).query(query);
+                    match body {
+                        Some(b) => req.json(b),
+                        None => req,
+                    }
+                };
+                tracing::debug!(%method, path, kind = cred.kind.as_str(), "HeyGen media request");
+                match self.base.send(what, &build, None).await {
+                    Ok(reply) => Attempt::Done(reply.json(PROVIDER, what)),
+                    Err(e) if e.status == Some(401) => Attempt::Unauthorized(explain(e)),
+                    Err(e) => Attempt::Done(Err(explain(e))),
                 }
-            };
-            tracing::debug!(%method, path, kind = cred.kind.as_str(), "HeyGen media request");
-            match provider_http::send(PROVIDER, what, &build, &self.policy, self.sleeper.as_ref()).await {
-                Ok(reply) => return reply.json(PROVIDER, what),
-                Err(e) if e.status == Some(401) && !refreshed && refreshable(&cred) => {
-                    tracing::debug!("HeyGen answered 401; refreshing the OAuth token once");
-                    refreshed = true;
-                    self.refresh(&cred).await?;
-                    cred = self.client.credential().await;
-                }
-                Err(e) => return Err(explain(e)),
             }
-        }
+        };
+        self.client.with_refresh(true, attempt, |e, _| refresh_failed(e)).await
     }
 
     /// The public Starfish voices, optionally only those in `language` (a tag or a name).
@@ -508,16 +476,14 @@ impl HeygenMedia {
             .filter(|u| matches!(u.scheme(), "http" | "https"))
             .ok_or_else(|| bad_response(what, "the audio link is not an http(s) URL"))?;
         let build = || self.download_http.get(parsed.clone());
-        let reply = provider_http::send(PROVIDER, what, &build, &self.download_policy, self.sleeper.as_ref())
-            .await
-            .map_err(|mut e| {
-                // A refused presigned link is not the user's credential: it expired or is wrong.
-                if matches!(e.status, Some(401 | 403)) {
-                    e.code = ProviderErrorCode::BadResponse;
-                    e.message.push_str(" (the presigned link was refused; it may have expired)");
-                }
-                e
-            })?;
+        let reply = self.base.send(what, &build, Some(&self.download_policy)).await.map_err(|mut e| {
+            // A refused presigned link is not the user's credential: it expired or is wrong.
+            if matches!(e.status, Some(401 | 403)) {
+                e.code = ProviderErrorCode::BadResponse;
+                e.message.push_str(" (the presigned link was refused; it may have expired)");
+            }
+            e
+        })?;
         if reply.body.is_empty() {
             return Err(bad_response(what, "the audio is empty").with_status(reply.status));
         }
@@ -534,6 +500,18 @@ fn download_client() -> reqwest::Client {
         .timeout(CLIENT_TIMEOUT)
         .build()
         .expect("a TLS backend is compiled in")
+}
+
+/// A refresh that failed: the sign-in has expired (or the network is down).
+fn refresh_failed(e: crate::auth::error::AuthError) -> ProviderError {
+    let code =
+        if e.code == AuthErrorCode::Network { ProviderErrorCode::Network } else { ProviderErrorCode::Unauthorized };
+    ProviderError::new(
+        PROVIDER,
+        code,
+        format!("{PROVIDER}: the sign-in has expired and could not be refreshed: {}", scrub::scrub(&e.message)),
+    )
+    .with_hint(LOGIN_AGAIN_HINT)
 }
 
 /// Adds what the user can do to an API error.
@@ -555,7 +533,7 @@ fn explain(e: ProviderError) -> ProviderError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::resolve::Source;
+    use crate::auth::resolve::{Kind, Source};
     use crate::providers::test_server::{Recorded, RecordingSleeper, Scripted, TestServer};
     use crate::test_support::{env_lock, EnvGuard};
 

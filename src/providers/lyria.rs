@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
+use super::client::ClientBase;
 use super::error::{ProviderError, ProviderErrorCode, ProviderResult};
 use super::gemini::{self, answer_text, decode_base64, first_candidate, generate_url, inline_data, post_generate};
 use super::http::Policy;
@@ -78,23 +79,17 @@ pub fn prompt_text(prompt: &str, negative_prompt: Option<&str>, seconds_hint: f6
 
 #[derive(Clone)]
 pub struct Lyria {
-    key: String,
-    base_url: String,
+    base: ClientBase,
     model: String,
     vocals: bool,
-    policy: Policy,
-    sleeper: Arc<dyn Sleeper>,
-    http: reqwest::Client,
 }
 
 impl std::fmt::Debug for Lyria {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Lyria")
-            .field("key", &"<redacted>")
-            .field("base_url", &self.base_url)
+            .field("base", &self.base)
             .field("model", &self.model)
             .field("vocals", &self.vocals)
-            .field("policy", &self.policy)
             .finish()
     }
 }
@@ -103,10 +98,9 @@ impl Lyria {
     /// A client for `key` at `base_url` (no trailing `/v1beta`), default model, instrumental. The
     /// key is registered with the scrubber.
     pub fn new(key: impl Into<String>, base_url: impl Into<String>, policy: Policy, sleeper: Arc<dyn Sleeper>) -> Self {
-        let key = key.into().trim().to_string();
-        crate::auth::scrub::register_secret(&key);
-        let http = crate::http::client(policy.timeout);
-        Self { key, base_url: base_url.into(), model: DEFAULT_MODEL.to_string(), vocals: false, policy, sleeper, http }
+        let timeout = policy.timeout;
+        let base = ClientBase::new(PROVIDER, key, &base_url.into(), policy, timeout).with_sleeper(sleeper);
+        Self { base, model: DEFAULT_MODEL.to_string(), vocals: false }
     }
 
     pub fn with_model(mut self, model: impl Into<String>) -> Self {
@@ -170,7 +164,7 @@ impl Lyria {
                 "lyria: the music prompt is empty",
             ));
         }
-        let url = generate_url(PROVIDER, &self.base_url, &self.model)?;
+        let url = generate_url(PROVIDER, self.base.base_url(), &self.model)?;
         let body = json!({
             "contents": [{
                 "role": "user",
@@ -178,9 +172,18 @@ impl Lyria {
             }],
             "generationConfig": {"responseModalities": ["AUDIO", "TEXT"]},
         });
-        let v =
-            post_generate(PROVIDER, what, &self.http, &url, &self.key, &body, &self.policy, &*self.sleeper, MODEL_ENV)
-                .await?;
+        let v = post_generate(
+            PROVIDER,
+            what,
+            &self.base.http,
+            &url,
+            self.base.key(),
+            &body,
+            &self.base.policy,
+            &*self.base.sleeper,
+            MODEL_ENV,
+        )
+        .await?;
         clip_from_response(&v)
     }
 }

@@ -213,14 +213,14 @@ fn from_lookup_prefers_gemini_key_and_reads_model_url_and_timeout() {
         _ => None,
     };
     let c = Gemini::from_lookup(&env).unwrap();
-    assert_eq!(c.key, "gemini-env-key-aaaa1111");
+    assert_eq!(c.base.key(), "gemini-env-key-aaaa1111");
     assert_eq!(c.base_url(), "http://127.0.0.1:9");
     assert_eq!(c.model(), "gemini-2.5-flash");
-    assert_eq!(c.policy.timeout, Duration::from_millis(1500));
+    assert_eq!(c.base.policy.timeout, Duration::from_millis(1500));
 
     let google = |n: &str| (n == "GOOGLE_API_KEY").then(|| "gemini-env-key-bbbb2222".to_string());
     let c = Gemini::from_lookup(&google).unwrap();
-    assert_eq!(c.key, "gemini-env-key-bbbb2222");
+    assert_eq!(c.base.key(), "gemini-env-key-bbbb2222");
     assert_eq!((c.base_url(), c.model()), (DEFAULT_BASE_URL, DEFAULT_MODEL));
-    assert_eq!(c.policy.timeout, Duration::from_secs(30));
+    assert_eq!(c.base.policy.timeout, Duration::from_secs(30));
 }
