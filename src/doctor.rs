@@ -230,7 +230,9 @@ fn plan_checks() -> Vec<Check> {
         .into_iter()
         .map(|p| {
             let name = format!("Uses: {}", p.capability.as_str());
-            let label = |id| p.candidates.iter().find(|c| c.provider == id).map(|c| c.label).unwrap_or(id);
+            let label = |id: crate::providers::Provider| {
+                p.candidates.iter().find(|c| c.provider == id).map(|c| c.label).unwrap_or(id.as_str())
+            };
             match p.chosen {
                 Some(id) => Check::pass(&name, label(id)).optional(),
                 None => {

@@ -1,4 +1,6 @@
-//! Facts about where the process runs: CI, remote shells, containers, agents, terminals.
+//! Facts about where the process runs: CI, remote shells, containers, agents, terminals; and the
+//! [`Snapshot`] of the variables and the HeyGen credential that `plan` and the hosted clients
+//! are both built from.
 
 use std::io::IsTerminal;
 
@@ -171,6 +173,74 @@ pub fn api_key(get: &dyn Fn(&str) -> Option<String>, names: &[&'static str]) -> 
 /// [`api_key`] over the process environment.
 pub fn api_key_env(names: &[&'static str]) -> ApiKeyVar {
     api_key(&|n| std::env::var(n).ok(), names)
+}
+
+/// `v` trimmed, or None when it is unset or blank.
+pub fn non_blank(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+/// Why the HeyGen credential cannot be used: the message, and what fixes it when known.
+pub type CredentialProblem = (String, Option<String>);
+
+/// The environment read once: its variables, and (for [`Snapshot::capture`]) the HeyGen
+/// credential they and the credentials store resolve to. The planner
+/// ([`crate::providers::plan::Facts::from_snapshot`]) and the hosted clients
+/// ([`crate::chains::Providers::from_snapshot`]) are built from the same snapshot, so `plan`
+/// cannot call a provider available that the chains then cannot build.
+#[derive(Clone)]
+pub struct Snapshot {
+    vars: std::collections::HashMap<String, String>,
+    /// The resolved HeyGen credential (None: not signed in), or why it is unusable.
+    pub heygen: Result<Option<crate::auth::resolve::Credential>, CredentialProblem>,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&String> = self.vars.keys().collect();
+        names.sort();
+        f.debug_struct("Snapshot")
+            .field("vars", &format!("{} variables (values redacted)", names.len()))
+            .field("heygen", &self.heygen.as_ref().map(|c| c.as_ref().map(|c| c.kind.as_str())))
+            .finish()
+    }
+}
+impl Snapshot {
+    /// The process environment now, with the HeyGen credential resolved from it and the
+    /// credentials store. Blocking when the credential lives in the OS keyring.
+    pub fn capture() -> Self {
+        let store = crate::auth::store::Store::from_env();
+        let heygen = crate::auth::resolve::try_resolve(&store, chrono::Utc::now())
+            .map_err(|e| (e.message.trim_end_matches('.').to_string(), e.hint.clone()));
+        Self { heygen, ..Self::variables() }
+    }
+
+    /// The process's variables only (no credential lookup, so never blocking): what a hosted
+    /// client's `from_env` reads.
+    pub fn variables() -> Self {
+        let vars = std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+        Self::from_vars(vars)
+    }
+
+    /// A snapshot of the given variables and no HeyGen credential (tests, embedding).
+    pub fn from_vars<K: Into<String>, V: Into<String>>(vars: impl IntoIterator<Item = (K, V)>) -> Self {
+        Self { vars: vars.into_iter().map(|(k, v)| (k.into(), v.into())).collect(), heygen: Ok(None) }
+    }
+
+    pub fn with_heygen(mut self, heygen: Result<Option<crate::auth::resolve::Credential>, CredentialProblem>) -> Self {
+        self.heygen = heygen;
+        self
+    }
+
+    /// A variable as `std::env::var` would give it.
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.vars.get(name).cloned()
+    }
+
+    /// [`api_key`] over this snapshot.
+    pub fn api_key(&self, names: &[&'static str]) -> ApiKeyVar {
+        api_key(&|n| self.get(n), names)
+    }
 }
 
 #[cfg(test)]

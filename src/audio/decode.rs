@@ -165,6 +165,24 @@ pub fn probe_duration(bytes: &[u8], hint: Option<&str>) -> EngineResult<f64> {
     Ok(frames as f64 / f64::from(sample_rate))
 }
 
+/// Whether `bytes` start an MPEG audio layer III stream (an ID3v2 tag in front is allowed), as
+/// symphonia's probe recognises it: only the container is read, nothing is decoded.
+pub fn is_mp3(bytes: &[u8]) -> bool {
+    use symphonia::core::codecs::audio::well_known::CODEC_ID_MP3;
+    if bytes.is_empty() {
+        return false;
+    }
+    let probe = || {
+        let mss = MediaSourceStream::new(Box::new(Cursor::new(bytes)), Default::default());
+        let format = symphonia::default::get_probe()
+            .probe(&Hint::new(), mss, FormatOptions::default(), MetadataOptions::default())
+            .ok()?;
+        let track = format.default_track(TrackType::Audio)?;
+        Some(track.codec_params.as_ref()?.audio()?.codec == CODEC_ID_MP3)
+    };
+    catch_unwind(AssertUnwindSafe(probe)).ok().flatten().unwrap_or(false)
+}
+
 fn looks_like_riff(bytes: &[u8]) -> bool {
     bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WAVE"
 }

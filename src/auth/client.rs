@@ -1,5 +1,6 @@
 //! The one HeyGen API client: auth headers for API keys and OAuth, the `{code, message, data}`
-//! envelope, error mapping with scrubbed bodies, and one refresh-and-retry on 401.
+//! envelope, error mapping with scrubbed bodies, and the one refresh-and-replay on 401
+//! ([`HeygenClient::with_refresh`]) that the HeyGen media client shares.
 
 use std::time::Duration;
 
@@ -16,6 +17,14 @@ use crate::http;
 
 pub const CLIENT_SOURCE: &str = "hyperframes";
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What one attempt of [`HeygenClient::with_refresh`] came to.
+pub enum Attempt<T, E> {
+    /// An answer (or a failure) that a refresh would not change.
+    Done(Result<T, E>),
+    /// HTTP 401: a refreshable credential is refreshed and the attempt replayed once.
+    Unauthorized(E),
+}
 
 pub struct HeygenClient {
     http: reqwest::Client,
@@ -106,55 +115,106 @@ impl HeygenClient {
         }
     }
 
+    /// The one refresh-and-replay path (this client's [`Self::send_json`] and the HeyGen media
+    /// client use it): runs `attempt` with the current credential; when it answers
+    /// [`Attempt::Unauthorized`] and the credential is a refreshable OAuth one, refreshes once
+    /// (unless another call already did since) and replays once. With `refresh_expired`, an
+    /// expired token is refreshed before the first attempt. A failed refresh goes through
+    /// `refresh_failed`, with the 401's error when there was one.
+    pub async fn with_refresh<T, E, F, Fut>(
+        &self,
+        refresh_expired: bool,
+        mut attempt: F,
+        refresh_failed: impl Fn(AuthError, Option<E>) -> E,
+    ) -> Result<T, E>
+    where
+        F: FnMut(Credential) -> Fut,
+        Fut: std::future::Future<Output = Attempt<T, E>>,
+    {
+        let refreshable = |c: &Credential| c.kind == Kind::OAuth && c.refresh_token.is_some();
+        let mut cred = self.credential().await;
+        let mut refreshed = false;
+        if refresh_expired && cred.expired && refreshable(&cred) {
+            refreshed = true;
+            self.refresh_unless_done(&cred).await.map_err(|e| refresh_failed(e, None))?;
+            cred = self.credential().await;
+        }
+        loop {
+            match attempt(cred.clone()).await {
+                Attempt::Done(result) => return result,
+                Attempt::Unauthorized(e) if !refreshed && refreshable(&cred) => {
+                    tracing::debug!("HeyGen answered 401; refreshing the OAuth token once");
+                    refreshed = true;
+                    self.refresh_unless_done(&cred).await.map_err(|r| refresh_failed(r, Some(e)))?;
+                    cred = self.credential().await;
+                }
+                Attempt::Unauthorized(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Refreshes the OAuth token unless another request already did since `used` was read.
+    async fn refresh_unless_done(&self, used: &Credential) -> AuthResult<()> {
+        if self.credential().await.secret != used.secret {
+            return Ok(());
+        }
+        self.refresh_now().await
+    }
+
     /// Sends a request and returns the JSON body (envelope included). On a 401 with an OAuth
     /// refresh token, refreshes once, persists the rotated tokens, and replays once.
     pub async fn send_json(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> AuthResult<Value> {
-        let mut retried = false;
-        loop {
-            let cred = self.cred.lock().await.clone();
-            let url = format!("{}{}", self.base_url, path);
+        let url = format!("{}{}", self.base_url, path);
+        let attempt = |cred: Credential| {
             let mut req = self.authorize(self.http.request(method.clone(), &url), &cred);
             if let Some(b) = body {
                 req = req.json(b);
             }
             tracing::debug!(%method, path, kind = cred.kind.as_str(), "HeyGen request");
-            let resp = req
-                .send()
-                .await
-                .map_err(|e| AuthError::network(format!("HeyGen API unreachable: {}", http::describe(&e))))?;
-            let status = resp.status();
-            let bytes = match http::read_body_capped(resp, http::DEFAULT_BODY_LIMIT).await {
-                Ok(bytes) => bytes,
-                // The status already answered: an error status is HeyGen's answer even when its
-                // body broke off (only a success needs the body).
-                Err(e) if !status.is_success() => format!("({e})").into_bytes(),
-                Err(e) => return Err(AuthError::network(format!("HeyGen API response: {e}"))),
-            };
-            if status.as_u16() == 401 {
-                if !retried && cred.kind == Kind::OAuth && cred.refresh_token.is_some() {
-                    retried = true;
-                    match self.refresh_now().await {
-                        Ok(()) => continue,
-                        Err(e) if e.code == AuthErrorCode::RefreshFailed => {
-                            tracing::debug!("refresh after 401 was refused");
-                        }
-                        Err(e) => return Err(e),
-                    }
+            async move {
+                match self.send_once(req, path).await {
+                    Err(e) if e.code == AuthErrorCode::Unauthenticated => Attempt::Unauthorized(e),
+                    other => Attempt::Done(other),
                 }
-                let reason = status.canonical_reason().unwrap_or("");
-                return Err(AuthError::unauthenticated(truncate_detail(401, reason, &bytes)));
             }
-            if !status.is_success() {
-                let reason = status.canonical_reason().unwrap_or("");
-                return Err(AuthError::api(format!(
-                    "HeyGen API error ({}): {}",
-                    status.as_u16(),
-                    truncate_detail(status.as_u16(), reason, &bytes)
-                )));
+        };
+        self.with_refresh(false, attempt, |refresh, unauthorized| match (refresh.code, unauthorized) {
+            // A refused refresh leaves the 401 as the answer.
+            (AuthErrorCode::RefreshFailed, Some(e)) => {
+                tracing::debug!("refresh after 401 was refused");
+                e
             }
-            return serde_json::from_slice(&bytes)
-                .map_err(|_| AuthError::api(format!("HeyGen API returned a non-JSON body for {path}")));
+            (_, _) => refresh,
+        })
+        .await
+    }
+
+    async fn send_once(&self, req: reqwest::RequestBuilder, path: &str) -> AuthResult<Value> {
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| AuthError::network(format!("HeyGen API unreachable: {}", http::describe(&e))))?;
+        let status = resp.status();
+        let bytes = match http::read_body_capped(resp, http::DEFAULT_BODY_LIMIT).await {
+            Ok(bytes) => bytes,
+            // The status already answered: an error status is HeyGen's answer even when its
+            // body broke off (only a success needs the body).
+            Err(e) if !status.is_success() => format!("({e})").into_bytes(),
+            Err(e) => return Err(AuthError::network(format!("HeyGen API response: {e}"))),
+        };
+        let reason = status.canonical_reason().unwrap_or("");
+        if status.as_u16() == 401 {
+            return Err(AuthError::unauthenticated(truncate_detail(401, reason, &bytes)));
         }
+        if !status.is_success() {
+            return Err(AuthError::api(format!(
+                "HeyGen API error ({}): {}",
+                status.as_u16(),
+                truncate_detail(status.as_u16(), reason, &bytes)
+            )));
+        }
+        serde_json::from_slice(&bytes)
+            .map_err(|_| AuthError::api(format!("HeyGen API returned a non-JSON body for {path}")))
     }
 
     pub async fn users_me(&self) -> AuthResult<UserInfo> {

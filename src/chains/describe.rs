@@ -7,8 +7,12 @@
 use std::path::PathBuf;
 
 use super::{ChainError, ChainResult, Routing};
+use crate::environment::Snapshot;
+use crate::providers::gemini::Gemini;
+use crate::providers::openrouter::OpenRouter;
 use crate::providers::plan::{pin, plan_for, Capability, Facts};
 use crate::providers::vision::{self, Describer, ImageInput};
+use crate::providers::Provider;
 
 #[derive(Debug, Clone, Default)]
 pub struct DescribeRequest {
@@ -22,7 +26,7 @@ pub struct ImageDescription {
     pub description: Option<String>,
     pub error: Option<ChainError>,
     /// The provider that described the image (or failed last); None when nothing was sent.
-    pub provider: Option<&'static str>,
+    pub provider: Option<Provider>,
     pub model: Option<String>,
     /// Earlier providers' failures for this image, before another one served.
     pub anomalies: Vec<String>,
@@ -34,7 +38,7 @@ pub struct DescribeResult {
     pub skipped: bool,
     pub reason: Option<String>,
     /// The first describer in the chain.
-    pub provider: Option<&'static str>,
+    pub provider: Option<Provider>,
     pub model: Option<String>,
     /// One per input image, in order (empty when skipped).
     pub images: Vec<ImageDescription>,
@@ -48,15 +52,29 @@ impl DescribeResult {
 
 pub async fn describe(req: &DescribeRequest) -> ChainResult<DescribeResult> {
     let local_only = req.routing.local_only;
-    let facts = crate::blocking(move || Facts::gather(local_only)).await;
+    let (env, facts) = crate::blocking(move || {
+        let env = Snapshot::capture();
+        let facts = Facts::from_snapshot(&env, local_only);
+        (env, facts)
+    })
+    .await;
     let pinned = req.routing.pinned().map(str::to_ascii_lowercase);
     let mut describers: Vec<Box<dyn Describer>> = Vec::new();
     if !facts.local_only {
-        describers = vision::describers_from(&|name| std::env::var(name).ok());
-        describers.retain(|d| pinned.as_deref().is_none_or(|p| d.provider() == p));
+        describers = self::describers(&env);
+        describers.retain(|d| pinned.as_deref().is_none_or(|p| d.provider().as_str() == p));
     }
     let describers: Vec<&dyn Describer> = describers.iter().map(AsRef::as_ref).collect();
     describe_with(req, &facts, &describers).await
+}
+
+/// The describers `env` configures, in chain order: OpenRouter when `OPENROUTER_API_KEY` is set,
+/// then Gemini with `GEMINI_API_KEY` / `GOOGLE_API_KEY`. Each request's transport limit is
+/// [`vision::request_timeout_from_env`]'s setting, read from `env`.
+pub(crate) fn describers(env: &Snapshot) -> Vec<Box<dyn Describer>> {
+    let openrouter = OpenRouter::from_snapshot(env).map(|c| Box::new(c) as Box<dyn Describer>);
+    let gemini = Gemini::from_snapshot(env).map(|c| Box::new(c) as Box<dyn Describer>);
+    openrouter.into_iter().chain(gemini).collect()
 }
 
 /// Reads one image for sending: an error for an unreadable, empty or unrecognised file.
@@ -132,7 +150,7 @@ pub async fn describe_with(
             match outcome {
                 Ok(text) => image.description = Some(text),
                 Err(e) if !last && e.falls_through() => {
-                    tracing::debug!(provider = describer.provider(), error = %e, "describing with the next provider");
+                    tracing::debug!(provider = describer.provider().as_str(), error = %e, "describing with the next provider");
                     image.anomalies.push(e.anomaly());
                     pending.push((slot, input));
                     continue;
@@ -159,8 +177,6 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::providers::gemini::Gemini;
-    use crate::providers::openrouter::OpenRouter;
     use crate::providers::test_server::{RecordingSleeper, Scripted, TestServer};
 
     #[test]
@@ -221,7 +237,7 @@ mod tests {
         };
         let r = describe_with(&req, &facts, &[&client]).await.unwrap();
         assert!(!r.skipped);
-        assert_eq!(r.provider, Some("openrouter"));
+        assert_eq!(r.provider, Some(Provider::Openrouter));
         assert_eq!(r.images[0].description.as_deref(), Some("A red square."));
         assert_eq!(r.images[1].error.as_ref().unwrap().code, "IO_ERROR");
         assert_eq!(r.images[2].error.as_ref().unwrap().code, "UNSUPPORTED_IMAGE");
@@ -260,10 +276,10 @@ mod tests {
         };
         let facts = Facts { openrouter_key: true, gemini_key: true, ..Facts::default() };
         let r = describe_with(&req, &facts, &[&openrouter, &gemini]).await.unwrap();
-        assert_eq!(r.provider, Some("openrouter"));
+        assert_eq!(r.provider, Some(Provider::Openrouter));
         let a = &r.images[0];
         assert_eq!(a.description.as_deref(), Some("A blue circle."));
-        assert_eq!((a.provider, a.error.as_ref()), (Some("gemini"), None));
+        assert_eq!((a.provider, a.error.as_ref()), (Some(Provider::Gemini), None));
         assert_eq!(a.anomalies.len(), 1);
         assert!(a.anomalies[0].starts_with("openrouter: HTTP 503"), "{:?}", a.anomalies);
         // An empty file is refused before anything is sent, and never retried.
@@ -287,8 +303,32 @@ mod tests {
         let r = describe_with(&req, &facts, &[&openrouter, &gemini]).await.unwrap();
         let a = &r.images[0];
         assert_eq!(a.error.as_ref().unwrap().code, "PROVIDER_PAYMENT_REQUIRED");
-        assert_eq!(a.provider, Some("openrouter"));
+        assert_eq!(a.provider, Some(Provider::Openrouter));
         assert!(a.anomalies.is_empty());
         assert!(gm.requests().is_empty());
+    }
+
+    #[test]
+    fn openrouter_wins_then_gemini_then_nothing() {
+        let both = Snapshot::from_vars([
+            ("OPENROUTER_API_KEY", "sk-or-v1-select-key-1111"),
+            ("GOOGLE_API_KEY", "select-google-key-2222"),
+        ]);
+        let ds = describers(&both);
+        let d = &ds[0];
+        assert_eq!(
+            (d.provider(), d.label(), d.model()),
+            (Provider::Openrouter, "OpenRouter", "google/gemini-3.1-flash-lite")
+        );
+        assert_eq!(
+            ds.iter().map(|d| d.provider()).collect::<Vec<_>>(),
+            ["openrouter", "gemini"],
+            "Gemini next in the chain"
+        );
+        let google = Snapshot::from_vars([("GOOGLE_API_KEY", "select-google-key-2222")]);
+        let ds = describers(&google);
+        let d = &ds[0];
+        assert_eq!((d.provider(), d.label(), d.model()), (Provider::Gemini, "Gemini", "gemini-3.1-flash-lite-preview"));
+        assert!(describers(&Snapshot::from_vars([("OPENROUTER_API_KEY", " ")])).is_empty());
     }
 }

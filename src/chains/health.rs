@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::ChainError;
 use crate::providers::plan::Capability;
+use crate::providers::Provider;
 
 /// Failures in a row that make a provider be skipped.
 pub const TRIP_AFTER: u32 = 2;
@@ -48,7 +49,7 @@ pub struct Skipped {
 
 #[derive(Debug, Default)]
 pub struct Health {
-    providers: Mutex<HashMap<(&'static str, Capability), State>>,
+    providers: Mutex<HashMap<(Provider, Capability), State>>,
 }
 
 /// Failures that say the provider is down or will refuse again, not that this request was odd.
@@ -72,7 +73,7 @@ impl Health {
     }
 
     /// `None`: try `provider`. `Some`: skip it (see [`Skipped`]).
-    pub fn skip(&self, provider: &'static str, capability: Capability, now: Instant) -> Option<Skipped> {
+    pub fn skip(&self, provider: Provider, capability: Capability, now: Instant) -> Option<Skipped> {
         let mut all = self.providers.lock().unwrap_or_else(|e| e.into_inner());
         let state = all.get_mut(&(provider, capability))?;
         match state.skip_until {
@@ -83,7 +84,7 @@ impl Health {
                     .with_hint(format!(
                         "It is tried again in a new run, or after {COOLDOWN_ENV} (default 10 minutes) in this process."
                     ))
-                    .at(provider, true);
+                    .at(provider.as_str(), true);
                 Some(Skipped {
                     note: first.then(|| format!("{provider}: skipped for the rest of this run after {why}")),
                     error,
@@ -101,13 +102,7 @@ impl Health {
     }
 
     /// Records how a call to `provider` went.
-    pub fn record<T>(
-        &self,
-        provider: &'static str,
-        capability: Capability,
-        outcome: &Result<T, ChainError>,
-        now: Instant,
-    ) {
+    pub fn record<T>(&self, provider: Provider, capability: Capability, outcome: &Result<T, ChainError>, now: Instant) {
         let mut all = self.providers.lock().unwrap_or_else(|e| e.into_inner());
         match outcome {
             Ok(_) => {
@@ -119,11 +114,15 @@ impl Health {
                 state.last_code = e.code;
                 state.last = e
                     .message
-                    .strip_prefix(provider)
+                    .strip_prefix(provider.as_str())
                     .map_or(e.message.as_str(), |r| r.trim_start_matches(": "))
                     .to_string();
                 if state.in_a_row >= TRIP_AFTER && state.skip_until.is_none() {
-                    tracing::debug!(provider, failures = state.in_a_row, "skipping this provider for a while");
+                    tracing::debug!(
+                        provider = provider.as_str(),
+                        failures = state.in_a_row,
+                        "skipping this provider for a while"
+                    );
                     state.skip_until = Some(now + cooldown());
                 }
             }
@@ -146,11 +145,11 @@ mod tests {
     fn two_failures_in_a_row_trip_a_provider_and_the_skip_is_announced_once() {
         let h = Health::default();
         let t = Instant::now();
-        assert_eq!(h.skip("heygen", V, t), None);
-        h.record("heygen", V, &down("PROVIDER_TIMEOUT"), t);
-        assert_eq!(h.skip("heygen", V, t), None, "one failure is not a pattern");
-        h.record("heygen", V, &down("PROVIDER_SERVER_ERROR"), t);
-        let skipped = h.skip("heygen", V, t).expect("skipped");
+        assert_eq!(h.skip(Provider::Heygen, V, t), None);
+        h.record(Provider::Heygen, V, &down("PROVIDER_TIMEOUT"), t);
+        assert_eq!(h.skip(Provider::Heygen, V, t), None, "one failure is not a pattern");
+        h.record(Provider::Heygen, V, &down("PROVIDER_SERVER_ERROR"), t);
+        let skipped = h.skip(Provider::Heygen, V, t).expect("skipped");
         let note = skipped.note.expect("announced");
         assert!(note.starts_with("heygen: skipped for the rest of this run after 2 failures in a row"), "{note}");
         assert!(note.contains("speech PROVIDER_SERVER_ERROR"), "{note}");
@@ -160,35 +159,38 @@ mod tests {
             "{}",
             skipped.error.message
         );
-        assert_eq!(h.skip("heygen", V, t).unwrap().note, None, "announced once");
-        assert_eq!(h.skip("elevenlabs", V, t), None, "others are not affected");
-        assert_eq!(h.skip("heygen", Capability::Music, t), None, "nor the same provider's other services");
+        assert_eq!(h.skip(Provider::Heygen, V, t).unwrap().note, None, "announced once");
+        assert_eq!(h.skip(Provider::Elevenlabs, V, t), None, "others are not affected");
+        assert_eq!(h.skip(Provider::Heygen, Capability::Music, t), None, "nor the same provider's other services");
     }
 
     #[test]
     fn a_success_or_a_request_problem_does_not_count() {
         let h = Health::default();
         let t = Instant::now();
-        h.record("heygen", V, &down("PROVIDER_TIMEOUT"), t);
-        h.record("heygen", V, &Ok::<(), ChainError>(()), t);
-        h.record("heygen", V, &down("PROVIDER_TIMEOUT"), t);
-        assert_eq!(h.skip("heygen", V, t), None, "the success reset the count");
-        h.record("heygen", V, &down("PROVIDER_BAD_REQUEST"), t);
-        h.record("heygen", V, &down("NO_MATCH"), t);
-        assert_eq!(h.skip("heygen", V, t), None);
+        h.record(Provider::Heygen, V, &down("PROVIDER_TIMEOUT"), t);
+        h.record(Provider::Heygen, V, &Ok::<(), ChainError>(()), t);
+        h.record(Provider::Heygen, V, &down("PROVIDER_TIMEOUT"), t);
+        assert_eq!(h.skip(Provider::Heygen, V, t), None, "the success reset the count");
+        h.record(Provider::Heygen, V, &down("PROVIDER_BAD_REQUEST"), t);
+        h.record(Provider::Heygen, V, &down("NO_MATCH"), t);
+        assert_eq!(h.skip(Provider::Heygen, V, t), None);
     }
 
     #[test]
     fn after_the_cooldown_one_more_try_decides() {
         let h = Health::default();
         let t = Instant::now();
-        h.record("heygen", V, &down("PROVIDER_TIMEOUT"), t);
-        h.record("heygen", V, &down("PROVIDER_TIMEOUT"), t);
-        assert!(h.skip("heygen", V, t).is_some());
+        h.record(Provider::Heygen, V, &down("PROVIDER_TIMEOUT"), t);
+        h.record(Provider::Heygen, V, &down("PROVIDER_TIMEOUT"), t);
+        assert!(h.skip(Provider::Heygen, V, t).is_some());
         let later = t + DEFAULT_COOLDOWN + Duration::from_secs(1);
-        assert_eq!(h.skip("heygen", V, later), None, "cooled down: tried again");
-        h.record("heygen", V, &down("PROVIDER_TIMEOUT"), later);
-        assert!(h.skip("heygen", V, later).unwrap().note.is_some(), "one more failure trips it again, announced again");
+        assert_eq!(h.skip(Provider::Heygen, V, later), None, "cooled down: tried again");
+        h.record(Provider::Heygen, V, &down("PROVIDER_TIMEOUT"), later);
+        assert!(
+            h.skip(Provider::Heygen, V, later).unwrap().note.is_some(),
+            "one more failure trips it again, announced again"
+        );
     }
 }
 
@@ -203,11 +205,11 @@ mod walk_tests {
         let providers = Providers { limits: Limits::new(1), ..Providers::default() };
         let calls = std::sync::Mutex::new(Vec::new());
         let call = || async {
-            walk(Capability::Voice, &["heygen", "elevenlabs"], &Routing::default(), &providers, |p| {
+            walk(Capability::Voice, &[Provider::Heygen, Provider::Elevenlabs], &Routing::default(), &providers, |p| {
                 calls.lock().unwrap().push(p);
                 async move {
                     tokio::task::yield_now().await;
-                    if p == "heygen" {
+                    if p == Provider::Heygen {
                         Err(ChainError::new("PROVIDER_TIMEOUT", "heygen: slow").at("heygen", true))
                     } else {
                         Ok(())
@@ -218,7 +220,7 @@ mod walk_tests {
             .map(|((), anomalies)| anomalies)
         };
         let results = futures_util::future::join_all((0..8).map(|_| call())).await;
-        assert_eq!(calls.lock().unwrap().iter().filter(|p| **p == "heygen").count(), 2);
+        assert_eq!(calls.lock().unwrap().iter().filter(|p| **p == Provider::Heygen).count(), 2);
         let notes: Vec<String> = results.into_iter().flat_map(Result::unwrap).collect();
         let skips = notes.iter().filter(|n| n.contains("skipped for the rest of this run")).count();
         assert_eq!((notes.len(), skips), (3, 1), "{notes:?}");

@@ -9,18 +9,21 @@ use std::collections::HashMap;
 
 use tokio::sync::{Semaphore, SemaphorePermit};
 
+use crate::providers::Provider;
+
 /// The hosted limit when neither the request nor `HYPERFRAMES_TTS_CONCURRENCY` says.
 pub const DEFAULT_HOSTED: usize = 4;
 pub const CONCURRENCY_ENV: &str = "HYPERFRAMES_TTS_CONCURRENCY";
 
-const HOSTED: &[&str] = &["heygen", "elevenlabs", "lyria", "openrouter", "gemini"];
-const LOCAL: [&str; 3] = ["kokoro", "musicgen", "bundled"];
+const HOSTED: &[Provider] =
+    &[Provider::Heygen, Provider::Elevenlabs, Provider::Lyria, Provider::Openrouter, Provider::Gemini];
+const LOCAL: [Provider; 3] = [Provider::Kokoro, Provider::Musicgen, Provider::Bundled];
 /// One turn per local engine, process-wide (same order as [`LOCAL`]).
 static LOCAL_TURNS: [Semaphore; LOCAL.len()] =
     [Semaphore::const_new(1), Semaphore::const_new(1), Semaphore::const_new(1)];
 
 /// Waits for `engine`'s turn in the process-wide queue; `None` when it is not a local engine.
-pub async fn local_turn(engine: &str) -> Option<SemaphorePermit<'static>> {
+pub async fn local_turn(engine: Provider) -> Option<SemaphorePermit<'static>> {
     let queue = &LOCAL_TURNS[LOCAL.iter().position(|p| *p == engine)?];
     // The semaphores are never closed, so acquiring cannot fail.
     queue.acquire().await.ok()
@@ -28,7 +31,7 @@ pub async fn local_turn(engine: &str) -> Option<SemaphorePermit<'static>> {
 
 #[derive(Debug, Default)]
 pub struct Limits {
-    hosted: HashMap<&'static str, Semaphore>,
+    hosted: HashMap<Provider, Semaphore>,
 }
 
 impl Limits {
@@ -39,12 +42,12 @@ impl Limits {
 
     /// Waits for a turn with `provider` (a local engine's process-wide turn, or this batch's
     /// hosted limit); `None` when it is not limited.
-    pub async fn permit(&self, provider: &str) -> Option<SemaphorePermit<'_>> {
+    pub async fn permit(&self, provider: Provider) -> Option<SemaphorePermit<'_>> {
         if let Some(turn) = local_turn(provider).await {
             return Some(turn);
         }
         // The semaphores are never closed, so acquiring cannot fail.
-        self.hosted.get(provider)?.acquire().await.ok()
+        self.hosted.get(&provider)?.acquire().await.ok()
     }
 }
 
@@ -63,12 +66,12 @@ mod tests {
 
     use super::*;
 
-    async fn peak_of(limits: &Limits, provider: &str, jobs: usize) -> usize {
+    async fn peak_of(limits: &Limits, provider: Provider, jobs: usize) -> usize {
         peak_across(&[limits], provider, jobs).await
     }
 
     /// The most jobs running at once when `jobs` jobs take turns from `limits` in rotation.
-    async fn peak_across(limits: &[&Limits], provider: &str, jobs: usize) -> usize {
+    async fn peak_across(limits: &[&Limits], provider: Provider, jobs: usize) -> usize {
         let (running, peak) = (&AtomicUsize::new(0), &AtomicUsize::new(0));
         let job = |i: usize| async move {
             let _permit = limits[i % limits.len()].permit(provider).await;
@@ -85,18 +88,21 @@ mod tests {
     #[tokio::test]
     async fn hosted_and_local_providers_have_their_own_bounds() {
         let limits = Limits::new(3);
-        assert_eq!(peak_of(&limits, "heygen", 10).await, 3);
-        assert_eq!(peak_of(&limits, "kokoro", 10).await, 1);
-        assert_eq!(peak_of(&limits, "someone-else", 10).await, 10, "unknown providers are not limited");
-        assert_eq!(peak_of(&Limits::default(), "heygen", 10).await, 10, "the default does not limit hosted calls");
-        assert_eq!(peak_of(&Limits::default(), "musicgen", 10).await, 1, "local engines always take turns");
+        assert_eq!(peak_of(&limits, Provider::Heygen, 10).await, 3);
+        assert_eq!(peak_of(&limits, Provider::Kokoro, 10).await, 1);
+        assert_eq!(
+            peak_of(&Limits::default(), Provider::Heygen, 10).await,
+            10,
+            "the default does not limit hosted calls"
+        );
+        assert_eq!(peak_of(&Limits::default(), Provider::Musicgen, 10).await, 1, "local engines always take turns");
     }
 
     #[tokio::test]
     async fn a_local_engine_takes_one_job_at_a_time_across_every_limits() {
-        assert_eq!(peak_across(&[&Limits::new(4), &Limits::default()], "bundled", 6).await, 1);
+        assert_eq!(peak_across(&[&Limits::new(4), &Limits::default()], Provider::Bundled, 6).await, 1);
         assert_eq!(
-            peak_across(&[&Limits::new(4), &Limits::new(4)], "heygen", 8).await,
+            peak_across(&[&Limits::new(4), &Limits::new(4)], Provider::Heygen, 8).await,
             8,
             "hosted limits are per batch"
         );

@@ -21,11 +21,13 @@ use std::path::Path;
 
 use crate::audio::decode::Decoded;
 use crate::engines::error::EngineError;
+use crate::environment::Snapshot;
 use crate::providers::elevenlabs::ElevenLabs;
 use crate::providers::error::{ProviderError, ProviderErrorCode};
 use crate::providers::heygen::HeygenMedia;
 use crate::providers::lyria::Lyria;
 use crate::providers::plan::{self, Facts, Plan};
+use crate::providers::Provider;
 
 /// A chain's failure: a stable `code`, what happened, what to do, and what was skipped before.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +107,7 @@ impl From<ProviderError> for ChainError {
             anomalies: Vec::new(),
             falls_through: false,
         }
-        .at(e.provider, falls)
+        .at(e.provider.as_str(), falls)
     }
 }
 
@@ -137,8 +139,9 @@ impl Routing {
     }
 }
 
-/// The hosted clients the environment configures. Build with [`Providers::from_env`]; tests build
-/// them pointed at a local server.
+/// The hosted clients the environment configures. Build with [`Providers::from_snapshot`] (from
+/// the snapshot the plan's facts came from, as [`gather`] does); tests build them pointed at a
+/// local server.
 #[derive(Default)]
 pub struct Providers {
     pub heygen: Option<HeygenMedia>,
@@ -151,40 +154,36 @@ pub struct Providers {
 }
 
 impl Providers {
-    /// The clients for what `facts` says is available (none at all in local-only mode). Blocking
-    /// when the HeyGen credential lives in the OS keyring.
-    pub fn from_env(facts: &Facts) -> Providers {
+    /// The clients `env` configures for what `facts` (made from the same `env`) says is available;
+    /// none at all in local-only mode.
+    pub fn from_snapshot(env: &Snapshot, facts: &Facts) -> Providers {
         if facts.local_only {
             return Providers::default();
         }
-        let heygen = facts
-            .heygen
-            .then(|| {
-                let store = crate::auth::store::Store::from_env();
-                crate::auth::resolve::try_resolve(&store, chrono::Utc::now()).ok().flatten().map(HeygenMedia::new)
-            })
-            .flatten();
+        let heygen = env.heygen.as_ref().ok().cloned().flatten().filter(|_| facts.heygen).map(HeygenMedia::new);
         Providers {
             heygen,
-            elevenlabs: facts.elevenlabs_key.then(ElevenLabs::from_env).flatten(),
-            lyria: facts.gemini_key.then(Lyria::from_env).flatten(),
+            elevenlabs: facts.elevenlabs_key.then(|| ElevenLabs::from_snapshot(env)).flatten(),
+            lyria: facts.gemini_key.then(|| Lyria::from_snapshot(env)).flatten(),
             limits: limits::Limits::default(),
             health: health::Health::shared(),
         }
     }
 }
 
-/// The facts and clients of this environment, gathered off the async runtime.
+/// The facts and clients of this environment, both from one [`Snapshot`], gathered off the async
+/// runtime.
 pub async fn gather(local_only: bool) -> (Facts, Providers) {
     crate::blocking(move || {
-        let facts = Facts::gather(local_only);
-        let providers = Providers::from_env(&facts);
+        let env = Snapshot::capture();
+        let facts = Facts::from_snapshot(&env, local_only);
+        let providers = Providers::from_snapshot(&env, &facts);
         (facts, providers)
     })
     .await
 }
 
-pub(crate) fn not_configured(provider: &'static str) -> ChainError {
+pub(crate) fn not_configured(provider: Provider) -> ChainError {
     ChainError::from(ProviderError::new(
         provider,
         ProviderErrorCode::NotConfigured,
@@ -194,11 +193,11 @@ pub(crate) fn not_configured(provider: &'static str) -> ChainError {
 
 /// The providers to try, in order: the pinned one alone, else every available candidate.
 /// `facts` are the ones the plan was made from (their `local_only` covers `HYPERFRAMES_OFFLINE`).
-pub(crate) fn order(plan: &Plan, routing: &Routing, facts: &Facts) -> ChainResult<Vec<&'static str>> {
+pub(crate) fn order(plan: &Plan, routing: &Routing, facts: &Facts) -> ChainResult<Vec<Provider>> {
     if let Some(p) = routing.pinned() {
         return plan::pin(plan, p).map(|p| vec![p]).map_err(|m| pin_error(plan, p, m, facts.local_only));
     }
-    let available: Vec<&'static str> = plan.candidates.iter().filter(|c| c.available).map(|c| c.provider).collect();
+    let available: Vec<Provider> = plan.candidates.iter().filter(|c| c.available).map(|c| c.provider).collect();
     if available.is_empty() {
         return Err(nothing_serves(plan));
     }
@@ -210,7 +209,10 @@ pub(crate) fn pin_error(plan: &Plan, provider: &str, message: String, local_only
     let hint = if local_only {
         Some("Drop --local-only (and unset HYPERFRAMES_OFFLINE) to use a hosted provider.".to_string())
     } else {
-        plan.candidates.iter().find(|c| c.provider.eq_ignore_ascii_case(provider)).and_then(|c| c.setup_hint.clone())
+        plan.candidates
+            .iter()
+            .find(|c| c.provider.as_str().eq_ignore_ascii_case(provider.trim()))
+            .and_then(|c| c.setup_hint.clone())
     };
     let e = ChainError::new("PROVIDER_UNAVAILABLE", message);
     e.with_hint(hint.unwrap_or_else(|| "Leave --provider unset to let the plan choose.".to_string()))
@@ -249,18 +251,19 @@ pub(crate) fn nothing_serves(plan: &Plan) -> ChainError {
 /// the turn comes, so calls queued behind the failures learn from them).
 pub(crate) async fn walk<T, F, Fut>(
     capability: plan::Capability,
-    order: &[&'static str],
+    order: &[Provider],
     routing: &Routing,
     providers: &Providers,
     mut attempt: F,
 ) -> ChainResult<(T, Vec<String>)>
 where
-    F: FnMut(&'static str) -> Fut,
+    F: FnMut(Provider) -> Fut,
     Fut: Future<Output = ChainResult<T>>,
 {
     let mut anomalies = Vec::new();
     for (i, provider) in order.iter().enumerate() {
         let last = i + 1 == order.len();
+        let provider = *provider;
         let turn = providers.limits.permit(provider).await;
         if let Some(skipped) = providers.health.skip(provider, capability, std::time::Instant::now()) {
             anomalies.extend(skipped.note);
@@ -283,7 +286,7 @@ where
                     e.anomalies = anomalies;
                     return Err(e);
                 }
-                tracing::debug!(provider, error = %e, "falling through to the next provider");
+                tracing::debug!(provider = provider.as_str(), error = %e, "falling through to the next provider");
                 anomalies.push(e.anomaly());
             }
         }
@@ -323,9 +326,56 @@ pub(crate) fn write_audio(
 }
 
 /// Decodes a provider's audio; undecodable audio is the provider's fault and falls through.
-pub(crate) fn decode(provider: &'static str, bytes: &[u8], mime: &str) -> ChainResult<Decoded> {
-    crate::audio::decode::decode_bytes(bytes, Some(mime)).map_err(|e| ChainError::engine(provider, e))
+pub(crate) fn decode(provider: Provider, bytes: &[u8], mime: &str) -> ChainResult<Decoded> {
+    crate::audio::decode::decode_bytes(bytes, Some(mime)).map_err(|e| ChainError::engine(provider.as_str(), e))
 }
 
 #[cfg(test)]
 pub(crate) mod testing;
+
+#[cfg(test)]
+mod snapshot_tests {
+    use super::*;
+    use crate::auth::resolve::{Credential, Source};
+
+    /// `plan` and the chains read one snapshot: a provider is available exactly when its client
+    /// is built, for blank, broken and usable keys alike.
+    #[test]
+    fn plan_and_clients_agree_for_one_snapshot() {
+        for value in ["   ", "bad\u{1}key_0123456789", " good_key_0123456789 ", ""] {
+            let vars: Vec<(&str, &str)> = if value.is_empty() {
+                Vec::new()
+            } else {
+                vec![("ELEVENLABS_API_KEY", value), ("GOOGLE_API_KEY", value), ("OPENROUTER_API_KEY", value)]
+            };
+            let env = Snapshot::from_vars(vars);
+            let facts = Facts::from_snapshot(&env, false);
+            let providers = Providers::from_snapshot(&env, &facts);
+            let usable = value.contains("good");
+            assert_eq!((facts.elevenlabs_key, providers.elevenlabs.is_some()), (usable, usable), "{value:?}");
+            assert_eq!((facts.gemini_key, providers.lyria.is_some()), (usable, usable), "{value:?}");
+            assert_eq!(facts.openrouter_key, usable, "{value:?}");
+            assert_eq!(describe::describers(&env).len(), if usable { 2 } else { 0 }, "{value:?}");
+            let music = plan::plan_for(plan::Capability::Music, &facts);
+            let lyria = music.candidates.iter().find(|c| c.provider == Provider::Lyria).unwrap();
+            assert_eq!(lyria.available, providers.lyria.is_some(), "{value:?}");
+            if value.contains('\u{1}') {
+                assert!(lyria.reason.as_deref().unwrap().contains("GOOGLE_API_KEY is set but contains control"));
+            }
+        }
+
+        // The HeyGen credential resolved once: a client exactly when the plan counts it.
+        let signed_in = Snapshot::from_vars([("X", "y")])
+            .with_heygen(Ok(Some(Credential::api_key(Source::Env, "hg_snapshot_key_0001"))));
+        let facts = Facts::from_snapshot(&signed_in, false);
+        assert!(facts.heygen && Providers::from_snapshot(&signed_in, &facts).heygen.is_some());
+        let broken = Snapshot::from_vars([("X", "y")])
+            .with_heygen(Err(("HEYGEN_API_KEY is not a usable key".into(), Some("fix it".into()))));
+        let facts = Facts::from_snapshot(&broken, false);
+        assert!(!facts.heygen && Providers::from_snapshot(&broken, &facts).heygen.is_none());
+        assert_eq!(facts.key_problems[&Provider::Heygen].0, "HEYGEN_API_KEY is not a usable key");
+        // Local-only: no client at all, whatever the snapshot holds.
+        let facts = Facts::from_snapshot(&signed_in, true);
+        assert!(Providers::from_snapshot(&signed_in, &facts).heygen.is_none());
+    }
+}

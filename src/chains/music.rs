@@ -13,6 +13,7 @@ use crate::audio::resample::{fit_duration, peak_normalize};
 use crate::engines::musicgen::{sampling, service as musicgen};
 use crate::providers::heygen::SoundKind;
 use crate::providers::plan::{plan_for, Capability, Facts};
+use crate::providers::Provider;
 
 pub const DEFAULT_SECONDS: f64 = 30.0;
 pub const CROSSFADE_SECONDS: f64 = 0.3;
@@ -47,7 +48,7 @@ pub struct Generation {
 pub struct MusicResult {
     pub path: PathBuf,
     /// `heygen`, `lyria` or `musicgen`.
-    pub provider: &'static str,
+    pub provider: Provider,
     /// The library track's name, when the library served.
     pub title: Option<String>,
     /// Seconds (the requested length).
@@ -110,7 +111,7 @@ pub async fn music_with_generation(
 }
 
 struct Served {
-    provider: &'static str,
+    provider: Provider,
     title: Option<String>,
     rate: u32,
     channels: u16,
@@ -118,29 +119,29 @@ struct Served {
 }
 
 async fn attempt(
-    provider: &'static str,
+    provider: Provider,
     prompt: &str,
     req: &MusicRequest,
     providers: &Providers,
     generation: &Generation,
 ) -> ChainResult<Served> {
     let (decoded, title) = match provider {
-        "heygen" => {
+        Provider::Heygen => {
             let client = providers.heygen.as_ref().ok_or_else(|| super::not_configured(provider))?;
             let hits = client.search_sounds(SoundKind::Music, prompt, 5, None).await?;
             let Some(hit) = hits.into_iter().next() else {
-                return Err(ChainError::no_match(provider, format!("heygen: no music matches \"{prompt}\"")));
+                return Err(ChainError::no_match(provider.as_str(), format!("heygen: no music matches \"{prompt}\"")));
             };
             let (bytes, mime) = client.download(&hit.audio_url).await?;
             let name = if hit.name.trim().is_empty() { hit.id } else { hit.name };
             (decode(provider, &bytes, &mime)?, Some(name))
         }
-        "lyria" => {
+        Provider::Lyria => {
             let client = providers.lyria.as_ref().ok_or_else(|| super::not_configured(provider))?;
             let clip = client.generate(prompt, None, req.seconds).await?;
             (decode(provider, &clip.audio, &clip.mime)?, None)
         }
-        "musicgen" => return generate(prompt, req, generation).await,
+        Provider::Musicgen => return generate(prompt, req, generation).await,
         other => return Err(super::not_configured(other)),
     };
     let (rate, channels) = (decoded.sample_rate, decoded.channels.max(1));
@@ -151,13 +152,13 @@ async fn attempt(
         write_audio(&path, &samples, rate, channels)
     })
     .await
-    .map_err(|e| ChainError::engine(provider, e))?;
+    .map_err(|e| ChainError::engine(provider.as_str(), e))?;
     Ok(Served { provider, title, rate, channels, seed: None })
 }
 
 /// The local engine: one seed (the request's length, at most 28 s), fitted to the request.
 async fn generate(prompt: &str, req: &MusicRequest, generation: &Generation) -> ChainResult<Served> {
-    let provider = "musicgen";
+    let provider = Provider::Musicgen;
     let seed = generation.seed.unwrap_or_else(sampling::random_seed);
     let (prompt, seconds, path) = (prompt.to_string(), req.seconds, req.output.clone());
     let progress = generation.progress.clone();
@@ -174,7 +175,7 @@ async fn generate(prompt: &str, req: &MusicRequest, generation: &Generation) -> 
         Ok(rate)
     })
     .await
-    .map_err(|e| ChainError::engine(provider, e))?;
+    .map_err(|e| ChainError::engine(provider.as_str(), e))?;
     Ok(Served { provider, title: None, rate, channels: 1, seed: Some(seed) })
 }
 
@@ -227,7 +228,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let providers = Providers { heygen: Some(testing::heygen(&hg)), ..Providers::default() };
         let r = music_with(&req(dir.path(), 5.0), &all_keys(), &providers).await.unwrap();
-        assert_eq!((r.provider, r.title.as_deref(), r.channels, r.sample_rate), ("heygen", Some("Calm"), 2, 22_050));
+        assert_eq!(
+            (r.provider, r.title.as_deref(), r.channels, r.sample_rate),
+            (Provider::Heygen, Some("Calm"), 2, 22_050)
+        );
         let (samples, rate, ch) = crate::audio::wav::read_wav(&r.path).unwrap();
         assert_eq!((rate, ch), (22_050, 2));
         assert_eq!(samples.len(), 5 * 22_050 * 2, "exactly the requested length");
@@ -298,7 +302,7 @@ mod tests {
         let generation =
             Generation { seed: Some(3), progress: Some(Arc::new(move |i, n| seen.lock().unwrap().push((i, n)))) };
         let r = rt.block_on(music_with_generation(&req(dir.path(), 5.0), &facts, &providers, &generation)).unwrap();
-        assert_eq!((r.provider, r.sample_rate, r.channels, r.seed), ("musicgen", 32_000, 1, Some(3)));
+        assert_eq!((r.provider, r.sample_rate, r.channels, r.seed), (Provider::Musicgen, 32_000, 1, Some(3)));
         assert!(r.anomalies[0].starts_with("heygen: HTTP 402"), "{:?}", r.anomalies);
         // A 5 s request generates a 5 s seed: ceil(5 × 50) + 3 decoder steps.
         let steps = steps.lock().unwrap().clone();
@@ -340,7 +344,7 @@ mod tests {
         let generation = Generation { seed: Some(11), progress: None };
         match rt.block_on(music_generating(&request, &generation)) {
             Ok(r) => {
-                assert_eq!((r.provider, r.seed), ("musicgen", Some(11)));
+                assert_eq!((r.provider, r.seed), (Provider::Musicgen, Some(11)));
                 let (samples, rate, _) = crate::audio::wav::read_wav(&r.path).unwrap();
                 assert_eq!((rate, samples.len()), (32_000, 64_000));
             }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use super::{decode, order, walk, write_audio, ChainError, ChainResult, Providers, Routing};
 use crate::providers::heygen::SoundKind;
 use crate::providers::plan::{plan_for, Capability, Facts};
+use crate::providers::Provider;
 use crate::sfx::library;
 
 /// HeyGen sound-effect hits typically score 0.5–0.67, under the server's 0.7 default.
@@ -22,7 +23,7 @@ pub struct SfxRequest {
 pub struct SfxResult {
     pub path: PathBuf,
     /// `heygen` or `bundled`.
-    pub provider: &'static str,
+    pub provider: Provider,
     /// The effect's name in its library.
     pub name: String,
     /// Seconds.
@@ -33,7 +34,7 @@ pub struct SfxResult {
 /// One library entry, for listings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SfxListing {
-    pub provider: &'static str,
+    pub provider: Provider,
     pub name: String,
     pub description: String,
     pub duration: Option<f64>,
@@ -59,17 +60,17 @@ pub async fn sfx_with(req: &SfxRequest, facts: &Facts, providers: &Providers) ->
 }
 
 async fn attempt(
-    provider: &'static str,
+    provider: Provider,
     query: &str,
     output: &Path,
     providers: &Providers,
-) -> ChainResult<(&'static str, String, f64)> {
+) -> ChainResult<(Provider, String, f64)> {
     match provider {
-        "heygen" => {
+        Provider::Heygen => {
             let client = providers.heygen.as_ref().ok_or_else(|| super::not_configured(provider))?;
             let hits = client.search_sounds(SoundKind::SoundEffects, query, 3, Some(HEYGEN_MIN_SCORE)).await?;
             let Some(hit) = hits.into_iter().next() else {
-                return Err(ChainError::no_match(provider, format!("heygen: no match for \"{query}\"")));
+                return Err(ChainError::no_match(provider.as_str(), format!("heygen: no match for \"{query}\"")));
             };
             let (bytes, mime) = client.download(&hit.audio_url).await?;
             let d = decode(provider, &bytes, &mime)?;
@@ -77,11 +78,11 @@ async fn attempt(
             let path = output.to_path_buf();
             crate::blocking(move || write_audio(&path, &d.samples, d.sample_rate, d.channels))
                 .await
-                .map_err(|e| ChainError::engine(provider, e))?;
+                .map_err(|e| ChainError::engine(provider.as_str(), e))?;
             let name = if hit.name.trim().is_empty() { hit.id } else { hit.name };
             Ok((provider, name, duration))
         }
-        "bundled" => {
+        Provider::Bundled => {
             let Some(entry) = library::best(query) else {
                 let names: Vec<&str> = library::manifest().iter().take(8).map(|e| e.name).collect();
                 return Err(ChainError::new("SFX_NOT_FOUND", format!("No bundled sound effect matches \"{query}\"."))
@@ -90,7 +91,7 @@ async fn attempt(
             let path = output.to_path_buf();
             let duration = crate::blocking(move || library::render_wav(entry.name, &path))
                 .await
-                .map_err(|e| ChainError::engine(provider, e))?;
+                .map_err(|e| ChainError::engine(provider.as_str(), e))?;
             Ok((provider, entry.name.to_string(), duration))
         }
         other => Err(super::not_configured(other)),
@@ -100,7 +101,7 @@ async fn attempt(
 /// The bundled effects matching `query` (all of them without one), best first.
 pub fn list_bundled(query: Option<&str>) -> Vec<SfxListing> {
     let row = |e: &library::SfxEntry, score: Option<f64>| SfxListing {
-        provider: "bundled",
+        provider: Provider::Bundled,
         name: e.name.to_string(),
         description: e.description.to_string(),
         duration: Some(e.duration),
@@ -114,12 +115,12 @@ pub fn list_bundled(query: Option<&str>) -> Vec<SfxListing> {
 
 /// HeyGen's sound-effect hits for `query` (up to 10), when HeyGen serves.
 pub async fn list_heygen(query: &str, providers: &Providers) -> ChainResult<Vec<SfxListing>> {
-    let client = providers.heygen.as_ref().ok_or_else(|| super::not_configured("heygen"))?;
+    let client = providers.heygen.as_ref().ok_or_else(|| super::not_configured(Provider::Heygen))?;
     let hits = client.search_sounds(SoundKind::SoundEffects, query, 10, Some(HEYGEN_MIN_SCORE)).await?;
     Ok(hits
         .into_iter()
         .map(|s| SfxListing {
-            provider: "heygen",
+            provider: Provider::Heygen,
             name: s.name,
             description: s.description,
             duration: s.duration,
@@ -151,7 +152,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let providers = Providers { heygen: Some(testing::heygen(&hg)), ..Providers::default() };
         let r = sfx_with(&req(dir.path(), "whoosh"), &all_keys(), &providers).await.unwrap();
-        assert_eq!((r.provider, r.name.as_str()), ("heygen", "Big Whoosh"));
+        assert_eq!((r.provider, r.name.as_str()), (Provider::Heygen, "Big Whoosh"));
         assert!((r.duration - 0.5).abs() < 0.01);
         let (samples, rate, ch) = crate::audio::wav::read_wav(&r.path).unwrap();
         assert_eq!((rate, ch), (44_100, 1));
@@ -223,7 +224,7 @@ mod tests {
         let mut r = req(dir.path(), "pop");
         r.routing.local_only = true;
         let out = rt.block_on(sfx(&r)).unwrap();
-        assert_eq!((out.provider, out.name.as_str()), ("bundled", "pop"));
+        assert_eq!((out.provider, out.name.as_str()), (Provider::Bundled, "pop"));
         assert!(server.requests().is_empty());
     }
 

@@ -9,8 +9,10 @@ use crate::engines::kokoro::g2p::Lang;
 use crate::engines::kokoro::lexicon::Lexicon;
 use crate::engines::kokoro::markup::{self, Part, Script};
 use crate::engines::kokoro::{service, voices};
-use crate::providers::heygen::{Speech, SpeechRequest};
+use crate::providers::heygen::SpeechRequest;
 use crate::providers::plan::{plan_for, Capability, Facts};
+use crate::providers::speech::Speech;
+use crate::providers::Provider;
 
 #[derive(Debug, Clone)]
 pub struct VoiceRequest {
@@ -131,7 +133,7 @@ pub async fn voice_with(req: &VoiceRequest, facts: &Facts, providers: &Providers
 }
 
 async fn attempt(
-    provider: &'static str,
+    provider: Provider,
     req: &VoiceRequest,
     script: &Script,
     providers: &Providers,
@@ -144,7 +146,7 @@ async fn attempt(
     }
     let say = |text: String| async move {
         match provider {
-            "heygen" => {
+            Provider::Heygen => {
                 let client = providers.heygen.as_ref().ok_or_else(|| super::not_configured(provider))?;
                 let request = SpeechRequest {
                     text,
@@ -154,7 +156,7 @@ async fn attempt(
                 };
                 join_speech(provider, client.speech(request).await?)
             }
-            "elevenlabs" => {
+            Provider::Elevenlabs => {
                 let client = providers.elevenlabs.as_ref().ok_or_else(|| super::not_configured(provider))?;
                 let speed = (req.speed != 1.0).then_some(req.speed);
                 let mut r = join_speech(provider, client.speech(&text, voice, None, speed, lang).await?)?;
@@ -168,13 +170,13 @@ async fn attempt(
         return say(req.text.clone()).await;
     }
     let mut pieces = Vec::new();
-    for seg in hosted_segments(script, max_break_tag(provider)) {
+    for seg in hosted_segments(script, max_break_tag(provider.as_str())) {
         pieces.push(match seg {
             Segment::Say(text) => Piece::Voiced(say(text).await?),
             Segment::Silence(d) => Piece::Silence(d),
         });
     }
-    let mut r = join_pieces(provider, pieces)?;
+    let mut r = join_pieces(provider.as_str(), pieces)?;
     if script.parts.iter().any(|p| matches!(p, Part::Speech(s) if !s.pronunciations.is_empty())) {
         r.anomalies.push(format!(
             "{provider}: pronunciations are not sent (it takes no Kokoro phonemes); the written words were spoken"
@@ -305,7 +307,7 @@ fn join_pieces(provider: &'static str, pieces: Vec<Piece>) -> ChainResult<VoiceR
 
 /// Decodes every part, joins them (resampled to the first part's rate only if they differ), and
 /// lays the words out on the decoded timeline.
-fn join_speech(provider: &'static str, speech: Speech) -> ChainResult<VoiceResult> {
+fn join_speech(provider: Provider, speech: Speech) -> ChainResult<VoiceResult> {
     let mut rate = 0u32;
     let mut chunks: Vec<Vec<f32>> = Vec::with_capacity(speech.parts.len());
     let mut words = Vec::new();
@@ -330,12 +332,19 @@ fn join_speech(provider: &'static str, speech: Speech) -> ChainResult<VoiceResul
     }
     if rate == 0 || offset == 0 {
         return Err(ChainError::engine(
-            provider,
+            provider.as_str(),
             crate::engines::error::EngineError::new("BAD_AUDIO", format!("{provider} returned no audio")),
         ));
     }
     let samples = wav::join_chunks(&chunks, wav::samples_for_ms(rate, 2.5));
-    Ok(VoiceResult { samples, sample_rate: rate, words, provider, voice: speech.voice_id, anomalies: Vec::new() })
+    Ok(VoiceResult {
+        samples,
+        sample_rate: rate,
+        words,
+        provider: provider.as_str(),
+        voice: speech.voice_id,
+        anomalies: Vec::new(),
+    })
 }
 
 fn kokoro_lang(lang: &str) -> ChainResult<Lang> {

@@ -44,7 +44,8 @@ async fn list(args: &SfxArgs, out: &Output) -> i32 {
     if let Some(q) = query {
         let (facts, providers) = crate::chains::gather(args.routing.local_only).await;
         let wants_heygen = args.routing.provider.as_deref().is_none_or(|p| p.eq_ignore_ascii_case("heygen"));
-        if wants_heygen && plan_for(Capability::SoundEffects, &facts).chosen == Some("heygen") {
+        if wants_heygen && plan_for(Capability::SoundEffects, &facts).chosen == Some(crate::providers::Provider::Heygen)
+        {
             match sfx::list_heygen(q, &providers).await {
                 Ok(r) => rows.extend(r),
                 Err(e) => anomalies.push(e.anomaly()),

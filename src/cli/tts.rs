@@ -249,7 +249,10 @@ pub(super) async fn run(mut args: TtsArgs, stderr_tty: bool, out: &Output) -> i3
         TtsProvider::Auto if args.local_only => {}
         TtsProvider::Auto => {
             let (facts, providers) = crate::chains::gather(false).await;
-            if matches!(plan_for(Capability::Voice, &facts).chosen, Some("heygen" | "elevenlabs")) {
+            if matches!(
+                plan_for(Capability::Voice, &facts).chosen,
+                Some(crate::providers::Provider::Heygen | crate::providers::Provider::Elevenlabs)
+            ) {
                 return run_chain(args, &facts, &providers, out).await;
             }
         }

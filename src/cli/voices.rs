@@ -72,14 +72,17 @@ pub(super) async fn run(args: VoicesArgs, out: &Output) -> i32 {
         let plan = plan_for(Capability::Voice, &facts);
         let provider = match wanted {
             Some(p) => pin(&plan, p).map_err(|m| crate::chains::pin_error(&plan, p, m, facts.local_only))?,
-            None => plan.chosen.unwrap_or("kokoro"),
+            None => plan.chosen.unwrap_or(crate::providers::Provider::Kokoro),
         };
         match provider {
-            "heygen" => {
-                let c = providers.heygen.as_ref().ok_or_else(|| crate::chains::not_configured("heygen"))?;
+            crate::providers::Provider::Heygen => {
+                let c = providers
+                    .heygen
+                    .as_ref()
+                    .ok_or_else(|| crate::chains::not_configured(crate::providers::Provider::Heygen))?;
                 let list = c.list_voices(lang).await?;
                 Ok((
-                    provider,
+                    provider.as_str(),
                     list.into_iter()
                         .map(|v| Row {
                             id: v.voice_id,
@@ -91,11 +94,14 @@ pub(super) async fn run(args: VoicesArgs, out: &Output) -> i32 {
                         .collect(),
                 ))
             }
-            "elevenlabs" => {
-                let c = providers.elevenlabs.as_ref().ok_or_else(|| crate::chains::not_configured("elevenlabs"))?;
+            crate::providers::Provider::Elevenlabs => {
+                let c = providers
+                    .elevenlabs
+                    .as_ref()
+                    .ok_or_else(|| crate::chains::not_configured(crate::providers::Provider::Elevenlabs))?;
                 let list = c.list_voices().await?;
                 Ok((
-                    provider,
+                    provider.as_str(),
                     list.iter()
                         .map(|v| Row {
                             id: v.voice_id.clone(),

@@ -392,7 +392,7 @@ async fn effect(
     };
     let r = chains::sfx::sfx_with(&req, facts, providers).await?;
     let anomalies = r.anomalies.iter().map(|a| format!("sound effect \"{name}\": {a}")).collect();
-    Ok((r.provider, r.name, r.duration, relative(SFX_DIR, &file), anomalies))
+    Ok((r.provider.as_str(), r.name, r.duration, relative(SFX_DIR, &file), anomalies))
 }
 
 async fn music_bed(
@@ -432,7 +432,7 @@ async fn score(
         spec.volume.unwrap_or(if voiced_seconds > 0.0 { MUSIC_VOLUME_UNDER_VOICE } else { MUSIC_VOLUME_ALONE });
     let entry = MusicEntry {
         path: MUSIC_FILE.to_string(),
-        provider: r.provider,
+        provider: r.provider.as_str(),
         prompt: spec.prompt.clone(),
         title: r.title,
         duration_s: round_ms(r.duration),

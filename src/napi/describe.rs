@@ -60,7 +60,7 @@ pub async fn describe(images: Arg<Vec<String>>, options: Arg<Option<DescribeOpti
     Ok(DescribeResult {
         skipped: r.skipped,
         reason: r.reason,
-        provider: r.provider.map(String::from),
+        provider: r.provider.map(|p| p.to_string()),
         model: r.model,
         images: r
             .images
@@ -71,7 +71,7 @@ pub async fn describe(images: Arg<Vec<String>>, options: Arg<Option<DescribeOpti
                 code: i.error.as_ref().map(|e| e.code.to_string()),
                 hint: i.error.as_ref().and_then(|e| e.hint.clone()),
                 error: i.error.map(|e| crate::auth::scrub::scrub(&e.message)),
-                provider: i.provider.map(String::from),
+                provider: i.provider.map(|p| p.to_string()),
                 model: i.model,
                 anomalies: i.anomalies.iter().map(|a| crate::auth::scrub::scrub(a)).collect(),
             })

@@ -156,7 +156,8 @@ async fn hosted_route(o: &TtsOptions) -> Option<(crate::providers::plan::Facts, 
         None => {
             let (facts, providers) = crate::chains::gather(false).await;
             let chosen = crate::providers::plan::plan_for(crate::providers::plan::Capability::Voice, &facts).chosen;
-            matches!(chosen, Some("heygen" | "elevenlabs")).then_some((facts, providers))
+            matches!(chosen, Some(crate::providers::Provider::Heygen | crate::providers::Provider::Elevenlabs))
+                .then_some((facts, providers))
         }
     }
 }
@@ -244,7 +245,7 @@ async fn tts_kokoro(text: String, options: TtsOptions) -> Result<TtsResult> {
     let p = prepare(text, Some(options)).map_err(engine_error)?;
     service::ensure_installed(p.spec, p.download, &|_| {}).await.map_err(engine_error)?;
     // Concurrent calls take turns: each synthesis at once holds its own working memory.
-    let _turn = local_turn("kokoro").await;
+    let _turn = local_turn(crate::providers::Provider::Kokoro).await;
     let out = crate::blocking(move || -> EngineResult<_> {
         let engine = service::open(p.spec)?;
         let s = engine.synthesize(&p.text, &p.opts, &mut |_| Ok(()))?;
@@ -337,13 +338,13 @@ pub fn tts_stream_start(text: Arg<String>, options: Arg<Option<TtsOptions>>) -> 
             rt.block_on(service::ensure_installed(p.spec, p.download, &|_| {}))?;
             // Synthesis takes turns with other calls, chunk by chunk: the turn is given up while a
             // chunk waits for the reader, so a stream nobody reads holds up no one.
-            let mut turn = rt.block_on(local_turn("kokoro"));
+            let mut turn = rt.block_on(local_turn(crate::providers::Provider::Kokoro));
             let engine = service::open(p.spec)?;
             let mut send = |c: &ChunkAudio| -> EngineResult<()> {
                 let msg = Ok((c.index as u32, c.count as u32, SAMPLE_RATE, c.samples.clone(), js_words(&c.words)));
                 drop(turn.take());
                 tx.blocking_send(msg).map_err(|_| EngineError::new("CANCELLED", "the stream was cancelled"))?;
-                turn = rt.block_on(local_turn("kokoro"));
+                turn = rt.block_on(local_turn(crate::providers::Provider::Kokoro));
                 Ok(())
             };
             engine.synthesize_streaming(&p.text, &p.opts, &mut send).map(|_| ())

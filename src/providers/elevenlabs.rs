@@ -12,14 +12,18 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
+use super::client::ClientBase;
 use super::error::{ProviderError, ProviderErrorCode, ProviderResult};
-use super::heygen::{audio_mime, f32_decimal, is_english, language_key, mp3_duration, split_text, Speech, SpeechPart};
-use super::http::{self as provider_http, Policy};
+use super::http::Policy;
+use super::speech::{
+    audio_duration, audio_mime, f32_decimal, is_english, language_key, split_text, Speech, SpeechPart,
+};
+use super::Provider;
 use crate::audio::captions::Word;
-use crate::auth::scrub;
-use crate::clock::{Sleeper, TokioSleeper};
+use crate::clock::Sleeper;
+use crate::environment::non_blank;
 
-pub const PROVIDER: &str = "elevenlabs";
+pub const PROVIDER: Provider = Provider::Elevenlabs;
 pub const DEFAULT_BASE_URL: &str = "https://api.elevenlabs.io";
 /// Rachel.
 pub const DEFAULT_VOICE: &str = "21m00Tcm4TlvDq8ikWAM";
@@ -54,27 +58,15 @@ impl ElevenVoice {
 }
 
 pub struct ElevenLabs {
-    key: String,
-    base_url: String,
+    base: ClientBase,
     model_id: String,
-    http: reqwest::Client,
-    policy: Policy,
     speech_policy: Policy,
-    sleeper: Arc<dyn Sleeper>,
 }
 
 impl std::fmt::Debug for ElevenLabs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ElevenLabs")
-            .field("key", &"<redacted>")
-            .field("base_url", &self.base_url)
-            .field("model_id", &self.model_id)
-            .finish()
+        f.debug_struct("ElevenLabs").field("base", &self.base).field("model_id", &self.model_id).finish()
     }
-}
-
-fn env_value(name: &str) -> Option<String> {
-    std::env::var(name).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
 }
 
 fn bad_request(message: impl Into<String>) -> ProviderError {
@@ -215,26 +207,25 @@ impl ElevenLabs {
     /// A client for `key` at `base_url` (trailing slashes dropped). The key is registered with
     /// the scrubber so it never appears in output.
     pub fn new(key: impl Into<String>, base_url: &str) -> Self {
-        let key = key.into().trim().to_string();
-        scrub::register_secret(&key);
         Self {
-            key,
-            base_url: base_url.trim().trim_end_matches('/').to_string(),
+            base: ClientBase::new(PROVIDER, key, base_url, Policy::default(), CLIENT_TIMEOUT),
             model_id: DEFAULT_MODEL.to_string(),
-            http: crate::http::client(CLIENT_TIMEOUT),
-            policy: Policy::default(),
             speech_policy: Policy { timeout: SPEECH_TIMEOUT, body_limit: SPEECH_BODY_LIMIT, ..Policy::default() },
-            sleeper: Arc::new(TokioSleeper),
         }
     }
 
     /// `ELEVENLABS_API_KEY` (non-empty), `ELEVENLABS_API_URL` and `ELEVENLABS_MODEL`.
     pub fn from_env() -> Option<Self> {
-        // Read as the plan reads it: a key with control characters is unusable for both.
-        let key = crate::environment::api_key_env(super::plan::ELEVENLABS_KEYS).key()?.to_string();
-        let base = env_value("ELEVENLABS_API_URL").unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
+        Self::from_snapshot(&crate::environment::Snapshot::variables())
+    }
+
+    /// As [`Self::from_env`], from `env`; the key is read as the plan reads it
+    /// ([`crate::environment::Snapshot::api_key`]), so a key one calls unusable is so for both.
+    pub fn from_snapshot(env: &crate::environment::Snapshot) -> Option<Self> {
+        let key = env.api_key(super::plan::ELEVENLABS_KEYS).key()?.to_string();
+        let base = non_blank(env.get("ELEVENLABS_API_URL")).unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
         let mut client = Self::new(key, &base);
-        if let Some(model) = env_value("ELEVENLABS_MODEL") {
+        if let Some(model) = non_blank(env.get("ELEVENLABS_MODEL")) {
             client.model_id = model;
         }
         Some(client)
@@ -248,17 +239,17 @@ impl ElevenLabs {
     /// Sets the policy of every call; speech keeps a body limit of at least [`SPEECH_BODY_LIMIT`].
     pub fn with_policy(mut self, policy: Policy) -> Self {
         self.speech_policy = Policy { body_limit: policy.body_limit.max(SPEECH_BODY_LIMIT), ..policy.clone() };
-        self.policy = policy;
+        self.base.policy = policy;
         self
     }
 
     pub fn with_sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
-        self.sleeper = sleeper;
+        self.base.sleeper = sleeper;
         self
     }
 
     pub fn base_url(&self) -> &str {
-        &self.base_url
+        self.base.base_url()
     }
 
     pub fn model_id(&self) -> &str {
@@ -271,7 +262,7 @@ impl ElevenLabs {
         policy: &Policy,
         what: &str,
     ) -> ProviderResult<Value> {
-        let reply = provider_http::send(PROVIDER, what, build, policy, self.sleeper.as_ref()).await.map_err(explain)?;
+        let reply = self.base.send(what, build, Some(policy)).await.map_err(explain)?;
         reply.json(PROVIDER, what)
     }
 
@@ -306,7 +297,7 @@ impl ElevenLabs {
             .filter(|l| !l.is_empty() && takes_language_code(model_id))
             .map(language_key)
             .filter(|l| !l.is_empty() && !is_english(l));
-        let url = format!("{}/v1/text-to-speech/{voice_id}/with-timestamps", self.base_url);
+        let url = format!("{}/v1/text-to-speech/{voice_id}/with-timestamps", self.base.base_url());
 
         let chunks = split_text(text, MAX_TEXT_CHARS);
         let mut parts = Vec::with_capacity(chunks.len());
@@ -325,10 +316,11 @@ impl ElevenLabs {
                 body["next_text"] = json!(head_chars(next, CONTEXT_CHARS));
             }
             let build = || {
-                self.http
+                self.base
+                    .http
                     .post(&url)
                     .query(&[("output_format", OUTPUT_FORMAT)])
-                    .header("xi-api-key", &self.key)
+                    .header("xi-api-key", self.base.key())
                     .header("accept", "application/json")
                     .json(&body)
             };
@@ -340,9 +332,10 @@ impl ElevenLabs {
 
     /// `GET /v1/voices`.
     pub async fn list_voices(&self) -> ProviderResult<Vec<ElevenVoice>> {
-        let url = format!("{}/v1/voices", self.base_url);
-        let build = || self.http.get(&url).header("xi-api-key", &self.key).header("accept", "application/json");
-        let body = self.call(&build, &self.policy, "voice list").await?;
+        let url = format!("{}/v1/voices", self.base.base_url());
+        let build =
+            || self.base.http.get(&url).header("xi-api-key", self.base.key()).header("accept", "application/json");
+        let body = self.call(&build, &self.base.policy, "voice list").await?;
         let list = body
             .get("voices")
             .and_then(Value::as_array)
@@ -392,13 +385,13 @@ fn parse_speech_part(reply: &Value, text: &str) -> ProviderResult<SpeechPart> {
         .find(|v| !v.is_null())
         .ok_or_else(|| bad_response("speech", "the response has no alignment"))?;
     let words = words_from_alignment(alignment)?;
-    let duration = mp3_duration(&audio).or_else(|| {
+    let mime = audio_mime(&audio, Some("audio/mpeg"), "");
+    let duration = audio_duration(&audio, &mime).or_else(|| {
         alignment
             .get("character_end_times_seconds")
             .and_then(Value::as_array)
             .and_then(|a| a.iter().filter_map(Value::as_f64).reduce(f64::max))
     });
-    let mime = audio_mime(&audio, Some("audio/mpeg"), "");
     Ok(SpeechPart { audio, mime, text: text.to_string(), words, duration, offset: 0.0 })
 }
 
@@ -663,7 +656,7 @@ mod tests {
         let _env2 = EnvGuard::set(&[("ELEVENLABS_API_KEY", Some("el_env_key_123456"))]);
         let el = ElevenLabs::from_env().unwrap();
         assert_eq!((el.base_url(), el.model_id()), (DEFAULT_BASE_URL, DEFAULT_MODEL));
-        assert_eq!(scrub::scrub("x el_env_key_123456 y"), "x <redacted> y");
+        assert_eq!(crate::auth::scrub::scrub("x el_env_key_123456 y"), "x <redacted> y");
         let _env3 = EnvGuard::set(&[
             ("ELEVENLABS_API_URL", Some("http://127.0.0.1:9/el/")),
             ("ELEVENLABS_MODEL", Some("eleven_turbo_v2_5")),

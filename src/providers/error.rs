@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use super::Provider;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProviderErrorCode {
     /// No key or credential for this provider.
@@ -47,8 +49,7 @@ impl ProviderErrorCode {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderError {
-    /// `heygen`, `elevenlabs`, `lyria`, `openrouter`, `gemini`.
-    pub provider: &'static str,
+    pub provider: Provider,
     pub code: ProviderErrorCode,
     pub status: Option<u16>,
     /// Already scrubbed.
@@ -57,7 +58,7 @@ pub struct ProviderError {
 }
 
 impl ProviderError {
-    pub fn new(provider: &'static str, code: ProviderErrorCode, message: impl Into<String>) -> Self {
+    pub fn new(provider: Provider, code: ProviderErrorCode, message: impl Into<String>) -> Self {
         Self { provider, code, status: None, message: message.into(), hint: None }
     }
 
@@ -82,7 +83,7 @@ impl ProviderError {
     pub fn anomaly(&self) -> String {
         match self.status {
             Some(s) => format!("{}: HTTP {s} — {}", self.provider, self.message),
-            None if self.message.strip_prefix(self.provider).is_some_and(|rest| rest.starts_with(':')) => {
+            None if self.message.strip_prefix(self.provider.as_str()).is_some_and(|rest| rest.starts_with(':')) => {
                 self.message.clone()
             }
             None => format!("{}: {}", self.provider, self.message),
@@ -106,15 +107,23 @@ mod tests {
 
     #[test]
     fn anomalies_name_the_provider_once() {
-        let e = ProviderError::new("heygen", ProviderErrorCode::BadRequest, "heygen: speed must be between 0.5 and 2");
+        let e = ProviderError::new(
+            Provider::Heygen,
+            ProviderErrorCode::BadRequest,
+            "heygen: speed must be between 0.5 and 2",
+        );
         assert_eq!(e.anomaly(), "heygen: speed must be between 0.5 and 2");
-        let e = ProviderError::new("heygen", ProviderErrorCode::Network, "connection refused");
+        let e = ProviderError::new(Provider::Heygen, ProviderErrorCode::Network, "connection refused");
         assert_eq!(e.anomaly(), "heygen: connection refused");
         // "heygenx…" is not the provider's prefix.
-        let e = ProviderError::new("heygen", ProviderErrorCode::Network, "heygenx: odd");
+        let e = ProviderError::new(Provider::Heygen, ProviderErrorCode::Network, "heygenx: odd");
         assert_eq!(e.anomaly(), "heygen: heygenx: odd");
-        let e = ProviderError::new("heygen", ProviderErrorCode::PaymentRequired, "heygen speech failed with HTTP 402")
-            .with_status(402);
+        let e = ProviderError::new(
+            Provider::Heygen,
+            ProviderErrorCode::PaymentRequired,
+            "heygen speech failed with HTTP 402",
+        )
+        .with_status(402);
         assert_eq!(e.anomaly(), "heygen: HTTP 402 — heygen speech failed with HTTP 402");
     }
 }

@@ -34,12 +34,15 @@ use base64::Engine;
 use reqwest::header::{HeaderValue, CONTENT_TYPE};
 use serde_json::{json, Value};
 
+use super::client::ClientBase;
 use super::error::{ProviderError, ProviderErrorCode, ProviderResult};
 use super::http::{body_excerpt, send, Policy};
 use super::vision::{self, DescribeFuture, Describer, ImageInput};
+use super::Provider;
 use crate::clock::{Sleeper, TokioSleeper};
+use crate::environment::non_blank;
 
-pub const PROVIDER: &str = "gemini";
+pub const PROVIDER: Provider = Provider::Gemini;
 pub const DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com";
 pub const DEFAULT_MODEL: &str = "gemini-3.1-flash-lite-preview";
 pub const MODEL_ENV: &str = "HYPERFRAMES_GEMINI_MODEL";
@@ -54,13 +57,9 @@ pub(crate) fn base_url_from(get: &dyn Fn(&str) -> Option<String>) -> String {
     non_blank(get("GEMINI_API_URL")).unwrap_or_else(|| DEFAULT_BASE_URL.to_string())
 }
 
-pub(crate) fn non_blank(v: Option<String>) -> Option<String> {
-    v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
-}
-
 /// `{base}/v1beta/models/{model}:generateContent`. A leading `models/` on the model is accepted;
 /// anything but letters, digits, `.`, `-` and `_` is refused rather than spliced into the path.
-pub(crate) fn generate_url(provider: &'static str, base: &str, model: &str) -> ProviderResult<String> {
+pub(crate) fn generate_url(provider: Provider, base: &str, model: &str) -> ProviderResult<String> {
     let model = model.trim();
     let model = model.strip_prefix("models/").unwrap_or(model);
     if model.is_empty() || !model.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')) {
@@ -74,7 +73,7 @@ pub(crate) fn generate_url(provider: &'static str, base: &str, model: &str) -> P
 }
 
 /// The key as a header value, marked sensitive so it never shows in debug output.
-pub(crate) fn key_header(provider: &'static str, key: &str) -> ProviderResult<HeaderValue> {
+pub(crate) fn key_header(provider: Provider, key: &str) -> ProviderResult<HeaderValue> {
     let mut value = HeaderValue::from_str(key).map_err(|_| {
         ProviderError::new(
             provider,
@@ -90,7 +89,7 @@ pub(crate) fn key_header(provider: &'static str, key: &str) -> ProviderResult<He
 /// mapped (`model_env` names the variable that picks the model, for hints).
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn post_generate(
-    provider: &'static str,
+    provider: Provider,
     what: &str,
     http: &reqwest::Client,
     url: &str,
@@ -160,7 +159,7 @@ pub(crate) fn answer_text(parts: &[Value]) -> String {
 /// The first candidate's parts and finish reason. A blocked prompt or a candidate stopped by the
 /// content filters is our input's fault: `BadRequest` with the reason. No candidate at all, or a
 /// candidate without content that was not blocked, is `BadResponse`.
-pub(crate) fn first_candidate(provider: &'static str, what: &str, v: &Value) -> ProviderResult<(Vec<Value>, String)> {
+pub(crate) fn first_candidate(provider: Provider, what: &str, v: &Value) -> ProviderResult<(Vec<Value>, String)> {
     let block = v.pointer("/promptFeedback/blockReason").or_else(|| v.pointer("/prompt_feedback/block_reason"));
     if let Some(reason) = block.and_then(Value::as_str) {
         let detail = v
@@ -215,22 +214,13 @@ pub(crate) fn is_blocking_finish(reason: &str) -> bool {
 /// Image descriptions through `generateContent` with the image inline.
 #[derive(Clone)]
 pub struct Gemini {
-    key: String,
-    base_url: String,
+    base: ClientBase,
     model: String,
-    policy: Policy,
-    sleeper: Arc<dyn Sleeper>,
-    http: reqwest::Client,
 }
 
 impl std::fmt::Debug for Gemini {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Gemini")
-            .field("key", &"<redacted>")
-            .field("base_url", &self.base_url)
-            .field("model", &self.model)
-            .field("policy", &self.policy)
-            .finish()
+        f.debug_struct("Gemini").field("base", &self.base).field("model", &self.model).finish()
     }
 }
 
@@ -238,10 +228,9 @@ impl Gemini {
     /// A client for `key` at `base_url` (no trailing `/v1beta`), with the default model. The key
     /// is registered with the scrubber.
     pub fn new(key: impl Into<String>, base_url: impl Into<String>, policy: Policy, sleeper: Arc<dyn Sleeper>) -> Self {
-        let key = key.into().trim().to_string();
-        crate::auth::scrub::register_secret(&key);
-        let http = crate::http::client(policy.timeout);
-        Self { key, base_url: base_url.into(), model: DEFAULT_MODEL.to_string(), policy, sleeper, http }
+        let timeout = policy.timeout;
+        let base = ClientBase::new(PROVIDER, key, &base_url.into(), policy, timeout).with_sleeper(sleeper);
+        Self { base, model: DEFAULT_MODEL.to_string() }
     }
 
     pub fn with_model(mut self, model: impl Into<String>) -> Self {
@@ -252,7 +241,12 @@ impl Gemini {
     /// From `GEMINI_API_KEY` / `GOOGLE_API_KEY`, `GEMINI_API_URL`, `HYPERFRAMES_GEMINI_MODEL`, with
     /// `HYPERFRAMES_VISION_TIMEOUT_MS` as the per-attempt limit. `None` without a key.
     pub fn from_env() -> Option<Self> {
-        Self::from_lookup(&|name| std::env::var(name).ok())
+        Self::from_snapshot(&crate::environment::Snapshot::variables())
+    }
+
+    /// As [`Self::from_env`], from `env` (the snapshot the plan was made from).
+    pub fn from_snapshot(env: &crate::environment::Snapshot) -> Option<Self> {
+        Self::from_lookup(&|name| env.get(name))
     }
 
     pub(crate) fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Option<Self> {
@@ -271,13 +265,13 @@ impl Gemini {
     }
 
     pub fn base_url(&self) -> &str {
-        &self.base_url
+        self.base.base_url()
     }
 
     /// One sentence (or whatever `prompt` asks) about `img`, at most `max_tokens` long.
     pub async fn describe(&self, img: &ImageInput, prompt: &str, max_tokens: u32) -> ProviderResult<String> {
         let what = "image description";
-        let url = generate_url(PROVIDER, &self.base_url, &self.model)?;
+        let url = generate_url(PROVIDER, self.base.base_url(), &self.model)?;
         let body = json!({
             "contents": [{
                 "role": "user",
@@ -291,9 +285,18 @@ impl Gemini {
             }],
             "generationConfig": {"maxOutputTokens": max_tokens},
         });
-        let v =
-            post_generate(PROVIDER, what, &self.http, &url, &self.key, &body, &self.policy, &*self.sleeper, MODEL_ENV)
-                .await?;
+        let v = post_generate(
+            PROVIDER,
+            what,
+            &self.base.http,
+            &url,
+            self.base.key(),
+            &body,
+            &self.base.policy,
+            &*self.base.sleeper,
+            MODEL_ENV,
+        )
+        .await?;
         let (parts, finish) = first_candidate(PROVIDER, what, &v)?;
         let text = answer_text(&parts).trim().to_string();
         if text.is_empty() {
@@ -312,7 +315,7 @@ impl Gemini {
 }
 
 impl Describer for Gemini {
-    fn provider(&self) -> &'static str {
+    fn provider(&self) -> Provider {
         PROVIDER
     }
 

@@ -11,7 +11,8 @@
 //! [`Speech`] holding one [`SpeechPart`] per chunk, in order. The caller decodes and joins the
 //! parts' audio; [`Speech::words`] are already on the joined timeline.
 //!
-//! The speech types, the splitter and the MP3 duration reader also serve the ElevenLabs client.
+//! The speech types, the splitter and the audio helpers are [`super::speech`]'s, shared with
+//! ElevenLabs.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,16 +20,21 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 
+use super::client::ClientBase;
 use super::error::{ProviderError, ProviderErrorCode, ProviderResult};
-use super::http::{self as provider_http, Policy};
+use super::http::Policy;
+use super::speech::{
+    audio_duration, audio_mime, f32_decimal, is_english, language_matches, split_text, Speech, SpeechPart,
+};
+use super::Provider;
 use crate::audio::captions::Word;
-use crate::auth::client::HeygenClient;
+use crate::auth::client::{Attempt, HeygenClient};
 use crate::auth::error::{AuthErrorCode, LOGIN_AGAIN_HINT};
-use crate::auth::resolve::{Credential, Kind};
+use crate::auth::resolve::Credential;
 use crate::auth::scrub;
-use crate::clock::{Sleeper, TokioSleeper};
+use crate::clock::Sleeper;
 
-pub const PROVIDER: &str = "heygen";
+pub const PROVIDER: Provider = Provider::Heygen;
 /// Marcia, the English default.
 pub const DEFAULT_ENGLISH_VOICE: &str = "05f19352e8f74b0392a8f411eba40de1";
 /// Characters one speech request may carry.
@@ -46,294 +52,6 @@ pub const DOWNLOAD_BODY_LIMIT: usize = 256 * 1024 * 1024;
 pub const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(300);
 /// The reqwest client's own ceiling; the per-attempt budget comes from the [`Policy`].
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(600);
-
-// ---------------------------------------------------------------------------------------------
-// Shared speech types (HeyGen and ElevenLabs)
-// ---------------------------------------------------------------------------------------------
-
-/// The audio of one request (one chunk of the text).
-#[derive(Debug, Clone, PartialEq)]
-pub struct SpeechPart {
-    pub audio: Vec<u8>,
-    /// Sniffed from the bytes (e.g. `audio/mpeg`), else the server's content type.
-    pub mime: String,
-    /// The text this part speaks.
-    pub text: String,
-    /// Word times relative to the start of this part's audio.
-    pub words: Vec<Word>,
-    /// Seconds: the server's figure, else measured from the MP3 frames; None when neither is known.
-    pub duration: Option<f64>,
-    /// Where this part starts on the joined timeline (the running sum of the earlier parts'
-    /// durations; a part without a duration counts up to its last word's end).
-    pub offset: f64,
-}
-
-/// Synthesised speech: one part per request, in order (one part unless the text was split).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Speech {
-    pub parts: Vec<SpeechPart>,
-    /// Every part's words on the joined timeline (`part.offset + t`), ids `w0…`.
-    pub words: Vec<Word>,
-    /// The sum of the parts' durations, when every one is known.
-    pub duration: Option<f64>,
-    pub voice_id: String,
-}
-
-/// An `f32` as the decimal it was written as (`0.9`, not `0.8999999761581421`), for JSON bodies.
-pub fn f32_decimal(x: f32) -> f64 {
-    x.to_string().parse().unwrap_or(f64::from(x))
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
-}
-
-impl Speech {
-    /// Lays the parts end to end and builds the joined word list.
-    pub fn from_parts(mut parts: Vec<SpeechPart>, voice_id: String) -> Speech {
-        let mut offset = 0.0;
-        let mut all_known = true;
-        let mut words = Vec::new();
-        for part in &mut parts {
-            part.offset = round3(offset);
-            for w in &part.words {
-                words.push(Word {
-                    id: format!("w{}", words.len()),
-                    text: w.text.clone(),
-                    start: round3(offset + w.start),
-                    end: round3(offset + w.end),
-                });
-            }
-            offset += match part.duration {
-                Some(d) => d,
-                None => {
-                    all_known = false;
-                    part.words.last().map_or(0.0, |w| w.end)
-                }
-            };
-        }
-        Speech { duration: all_known.then_some(round3(offset)), parts, words, voice_id }
-    }
-
-    /// The audio when the text fit in one request.
-    pub fn single(&self) -> Option<&SpeechPart> {
-        match self.parts.as_slice() {
-            [one] => Some(one),
-            _ => None,
-        }
-    }
-}
-
-fn is_sentence_end(c: char) -> bool {
-    matches!(c, '.' | '!' | '?' | '…' | ';')
-}
-
-fn is_wide_sentence_end(c: char) -> bool {
-    matches!(c, '。' | '！' | '？' | '；')
-}
-
-fn is_closer(c: char) -> bool {
-    matches!(c, '"' | '\'' | '”' | '’' | ')' | ']' | '}' | '»' | '」' | '』')
-}
-
-/// The byte index just past the best place to cut within `window`: the last sentence end (or
-/// line break), else the last whitespace, else the whole window.
-fn cut_point(window: &str) -> usize {
-    let chars: Vec<(usize, char)> = window.char_indices().collect();
-    let (mut sentence, mut space) = (None, None);
-    for (i, &(at, c)) in chars.iter().enumerate() {
-        let after = at + c.len_utf8();
-        if c == '\n' {
-            sentence = Some(after);
-        } else if c.is_whitespace() {
-            space = Some(after);
-            let before = chars[..i].iter().rev().map(|&(_, c)| c).find(|&c| !is_closer(c));
-            if before.is_some_and(is_sentence_end) {
-                sentence = Some(after);
-            }
-        } else if is_wide_sentence_end(c) {
-            let closers = chars[i + 1..].iter().take_while(|&&(_, c)| is_closer(c)).count();
-            // A cut must not land inside the window's final run (the next char is unknown).
-            if i + 1 + closers < chars.len() {
-                let (at2, c2) = chars[i + closers];
-                sentence = Some(at2 + c2.len_utf8());
-            }
-        }
-    }
-    sentence.or(space).filter(|&p| p > 0).unwrap_or(window.len())
-}
-
-/// Splits text into chunks of at most `max_chars` characters, preferring sentence boundaries,
-/// then whitespace, then a hard cut. Chunks are trimmed; none is empty.
-pub fn split_text(text: &str, max_chars: usize) -> Vec<String> {
-    let max_chars = max_chars.max(1);
-    let mut out = Vec::new();
-    let mut rest = text.trim();
-    while !rest.is_empty() {
-        let Some((limit, _)) = rest.char_indices().nth(max_chars) else {
-            out.push(rest.to_string());
-            break;
-        };
-        // The char after the window shows whether the window's last char ends a sentence.
-        let next_len = rest[limit..].chars().next().map_or(0, char::len_utf8);
-        let cut = cut_point(&rest[..limit + next_len]).min(limit);
-        let chunk = rest[..cut].trim();
-        if !chunk.is_empty() {
-            out.push(chunk.to_string());
-        }
-        rest = rest[cut..].trim_start();
-    }
-    out
-}
-
-/// The duration of an MPEG audio layer III stream, counted frame by frame (an ID3v2 tag and a
-/// Xing/Info header frame are skipped). None when the bytes are not MP3.
-pub fn mp3_duration(bytes: &[u8]) -> Option<f64> {
-    const BITRATES_V1: [u32; 15] = [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320];
-    const BITRATES_V2: [u32; 15] = [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160];
-    let mut pos = 0usize;
-    if bytes.len() >= 10 && &bytes[..3] == b"ID3" {
-        let size = bytes[6..10].iter().fold(0usize, |acc, &b| (acc << 7) | (b & 0x7f) as usize);
-        pos = 10 + size + if bytes[5] & 0x10 != 0 { 10 } else { 0 };
-    }
-    // Frame header: (length, samples, sample rate), or None.
-    let header = |at: usize| -> Option<(usize, u32, u32)> {
-        let h = bytes.get(at..at + 4)?;
-        if h[0] != 0xff || h[1] & 0xe0 != 0xe0 {
-            return None;
-        }
-        let version = (h[1] >> 3) & 0x03; // 0 = 2.5, 2 = 2, 3 = 1
-        let layer = (h[1] >> 1) & 0x03; // 1 = layer III
-        if version == 1 || layer != 1 {
-            return None;
-        }
-        let bitrate_index = (h[2] >> 4) as usize;
-        let rate_index = ((h[2] >> 2) & 0x03) as usize;
-        if bitrate_index == 0 || bitrate_index == 15 || rate_index == 3 {
-            return None;
-        }
-        let padding = ((h[2] >> 1) & 0x01) as usize;
-        let (kbps, rate, samples) = match version {
-            3 => (BITRATES_V1[bitrate_index], [44_100, 48_000, 32_000][rate_index], 1152u32),
-            2 => (BITRATES_V2[bitrate_index], [22_050, 24_000, 16_000][rate_index], 576),
-            _ => (BITRATES_V2[bitrate_index], [11_025, 12_000, 8_000][rate_index], 576),
-        };
-        let len = (samples as usize / 8) * kbps as usize * 1000 / rate as usize + padding;
-        Some((len, samples, rate))
-    };
-    // Find the first frame (tolerating a little junk before it).
-    let scan_end = bytes.len().min(pos.saturating_add(64 * 1024));
-    while pos < scan_end && header(pos).is_none() {
-        pos += 1;
-    }
-    let (mut frames, mut seconds) = (0usize, 0.0f64);
-    while let Some((len, samples, rate)) = header(pos) {
-        if len < 4 {
-            break;
-        }
-        let frame = &bytes[pos..(pos + len).min(bytes.len())];
-        let is_info = frames == 0 && frame.windows(4).take(64).any(|w| w == b"Xing" || w == b"Info");
-        if !is_info {
-            seconds += samples as f64 / rate as f64;
-        }
-        frames += 1;
-        pos += len;
-    }
-    (frames > 0 && seconds > 0.0).then_some(seconds)
-}
-
-/// The media type of downloaded audio: sniffed from the bytes, else a server's `audio/*` type,
-/// else the URL's extension.
-pub fn audio_mime(bytes: &[u8], content_type: Option<&str>, url: &str) -> String {
-    let sniffed = if bytes.starts_with(b"ID3") || mp3_duration(bytes).is_some() {
-        Some("audio/mpeg")
-    } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WAVE" {
-        Some("audio/wav")
-    } else if bytes.starts_with(b"OggS") {
-        Some("audio/ogg")
-    } else if bytes.starts_with(b"fLaC") {
-        Some("audio/flac")
-    } else if bytes.len() >= 8 && &bytes[4..8] == b"ftyp" {
-        Some("audio/mp4")
-    } else {
-        None
-    };
-    if let Some(m) = sniffed {
-        return m.to_string();
-    }
-    if let Some(ct) = content_type.map(|c| c.split(';').next().unwrap_or("").trim().to_ascii_lowercase()) {
-        if ct.starts_with("audio/") {
-            return ct;
-        }
-    }
-    let path = url.split(['?', '#']).next().unwrap_or("").to_ascii_lowercase();
-    let by_ext = [(".mp3", "audio/mpeg"), (".wav", "audio/wav"), (".ogg", "audio/ogg"), (".m4a", "audio/mp4")];
-    by_ext.iter().find(|(ext, _)| path.ends_with(ext)).map_or("application/octet-stream", |(_, m)| m).to_string()
-}
-
-// ---------------------------------------------------------------------------------------------
-// Languages
-// ---------------------------------------------------------------------------------------------
-
-const LANGUAGE_NAMES: &[(&str, &[&str])] = &[
-    ("en", &["english"]),
-    ("es", &["spanish", "español", "espanol", "castilian"]),
-    ("fr", &["french", "français", "francais"]),
-    ("de", &["german", "deutsch"]),
-    ("it", &["italian", "italiano"]),
-    ("pt", &["portuguese", "português", "portugues"]),
-    ("nl", &["dutch", "flemish"]),
-    ("pl", &["polish"]),
-    ("ru", &["russian"]),
-    ("uk", &["ukrainian"]),
-    ("ja", &["japanese"]),
-    ("zh", &["chinese", "mandarin", "cantonese", "cmn", "yue"]),
-    ("ko", &["korean"]),
-    ("hi", &["hindi"]),
-    ("ar", &["arabic"]),
-    ("tr", &["turkish"]),
-    ("sv", &["swedish"]),
-    ("da", &["danish"]),
-    ("no", &["norwegian", "nb", "nn", "bokmål"]),
-    ("fi", &["finnish"]),
-    ("el", &["greek"]),
-    ("cs", &["czech"]),
-    ("ro", &["romanian"]),
-    ("hu", &["hungarian"]),
-    ("id", &["indonesian"]),
-    ("ms", &["malay"]),
-    ("th", &["thai"]),
-    ("vi", &["vietnamese"]),
-    ("he", &["hebrew", "iw"]),
-    ("fil", &["filipino", "tagalog", "tl"]),
-    ("bg", &["bulgarian"]),
-    ("hr", &["croatian"]),
-    ("sk", &["slovak"]),
-    ("ta", &["tamil"]),
-    ("bn", &["bengali", "bangla"]),
-];
-
-/// A comparable key for a language tag or name: `en-US`, `English (US)` and `english` → `en`.
-pub fn language_key(lang: &str) -> String {
-    let lower = lang.trim().to_lowercase();
-    let head = lower.split('(').next().unwrap_or("").trim();
-    let first = head.split(['-', '_', ' ']).next().unwrap_or("").trim();
-    for (code, names) in LANGUAGE_NAMES {
-        if first == *code || names.contains(&first) || names.contains(&head) {
-            return code.to_string();
-        }
-    }
-    first.to_string()
-}
-
-pub fn is_english(lang: &str) -> bool {
-    language_key(lang) == "en"
-}
-
-fn language_matches(voice_language: &str, wanted: &str) -> bool {
-    let (a, b) = (language_key(voice_language), language_key(wanted));
-    !a.is_empty() && a == b
-}
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -534,13 +252,11 @@ fn parse_sounds(body: &Value) -> ProviderResult<Vec<Sound>> {
 /// only when a credential resolved.
 pub struct HeygenMedia {
     client: HeygenClient,
-    http: reqwest::Client,
+    /// No key: the credential lives in [`HeygenClient`].
+    base: ClientBase,
     /// For presigned links: no auth, and redirects followed (a CDN may bounce the first hop).
     download_http: reqwest::Client,
-    base_url: String,
-    policy: Policy,
     download_policy: Policy,
-    sleeper: Arc<dyn Sleeper>,
 }
 
 impl HeygenMedia {
@@ -551,19 +267,16 @@ impl HeygenMedia {
 
     pub fn with_client(client: HeygenClient) -> Self {
         Self {
-            base_url: client.base_url().to_string(),
+            base: ClientBase::new(PROVIDER, "", client.base_url(), Policy::default(), CLIENT_TIMEOUT),
             client,
-            http: crate::http::client(CLIENT_TIMEOUT),
             download_http: download_client(),
-            policy: Policy::default(),
             download_policy: Policy { timeout: DOWNLOAD_TIMEOUT, body_limit: DOWNLOAD_BODY_LIMIT, ..Policy::default() },
-            sleeper: Arc::new(TokioSleeper),
         }
     }
 
     /// Overrides the API base URL (tests, proxies). Trailing slashes are dropped.
     pub fn with_base_url(mut self, url: &str) -> Self {
-        self.base_url = url.trim().trim_end_matches('/').to_string();
+        self.base.set_base_url(url);
         self
     }
 
@@ -571,44 +284,25 @@ impl HeygenMedia {
     /// [`DOWNLOAD_BODY_LIMIT`].
     pub fn with_policy(mut self, policy: Policy) -> Self {
         self.download_policy = Policy { body_limit: policy.body_limit.max(DOWNLOAD_BODY_LIMIT), ..policy.clone() };
-        self.policy = policy;
+        self.base.policy = policy;
         self
     }
 
     pub fn with_sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
-        self.sleeper = sleeper;
+        self.base.sleeper = sleeper;
         self
     }
 
     pub fn base_url(&self) -> &str {
-        &self.base_url
+        self.base.base_url()
     }
 
     pub fn client(&self) -> &HeygenClient {
         &self.client
     }
 
-    /// Refreshes the OAuth token unless another request already did since `used` was read.
-    async fn refresh(&self, used: &Credential) -> ProviderResult<()> {
-        if self.client.credential().await.secret != used.secret {
-            return Ok(());
-        }
-        self.client.refresh_now().await.map_err(|e| {
-            let code = if e.code == AuthErrorCode::Network {
-                ProviderErrorCode::Network
-            } else {
-                ProviderErrorCode::Unauthorized
-            };
-            ProviderError::new(
-                PROVIDER,
-                code,
-                format!("{PROVIDER}: the sign-in has expired and could not be refreshed: {}", scrub::scrub(&e.message)),
-            )
-            .with_hint(LOGIN_AGAIN_HINT)
-        })
-    }
-
-    /// One API call with auth headers, the shared retry policy, and one refresh-and-replay on 401.
+    /// One API call with auth headers and the shared retry policy, through the auth client's
+    /// refresh-and-replay path ([`HeygenClient::with_refresh`]).
     async fn call(
         &self,
         method: Method,
@@ -617,35 +311,26 @@ impl HeygenMedia {
         body: Option<&Value>,
         what: &str,
     ) -> ProviderResult<Value> {
-        let url = format!("{}{}", self.base_url, path);
-        let refreshable = |c: &Credential| c.kind == Kind::OAuth && c.refresh_token.is_some();
-        let mut cred = self.client.credential().await;
-        let mut refreshed = false;
-        if cred.expired && refreshable(&cred) {
-            refreshed = true;
-            self.refresh(&cred).await?;
-            cred = self.client.credential().await;
-        }
-        loop {
-            let build = || {
-                let req = self.client.authorize(self.http.request(method.clone(), &url), &cred).query(query);
-                match body {
-                    Some(b) => req.json(b),
-                    None => req,
+        let url = self.base.url(path);
+        let attempt = |cred: Credential| {
+            let (method, url) = (method.clone(), url.clone());
+            async move {
+                let build = || {
+                    let req = self.client.authorize(self.base.http.request(method.clone(), &url), &cred).query(query);
+                    match body {
+                        Some(b) => req.json(b),
+                        None => req,
+                    }
+                };
+                tracing::debug!(%method, path, kind = cred.kind.as_str(), "HeyGen media request");
+                match self.base.send(what, &build, None).await {
+                    Ok(reply) => Attempt::Done(reply.json(PROVIDER, what)),
+                    Err(e) if e.status == Some(401) => Attempt::Unauthorized(explain(e)),
+                    Err(e) => Attempt::Done(Err(explain(e))),
                 }
-            };
-            tracing::debug!(%method, path, kind = cred.kind.as_str(), "HeyGen media request");
-            match provider_http::send(PROVIDER, what, &build, &self.policy, self.sleeper.as_ref()).await {
-                Ok(reply) => return reply.json(PROVIDER, what),
-                Err(e) if e.status == Some(401) && !refreshed && refreshable(&cred) => {
-                    tracing::debug!("HeyGen answered 401; refreshing the OAuth token once");
-                    refreshed = true;
-                    self.refresh(&cred).await?;
-                    cred = self.client.credential().await;
-                }
-                Err(e) => return Err(explain(e)),
             }
-        }
+        };
+        self.client.with_refresh(true, attempt, |e, _| refresh_failed(e)).await
     }
 
     /// The public Starfish voices, optionally only those in `language` (a tag or a name).
@@ -734,7 +419,7 @@ impl HeygenMedia {
             let words = parse_words(data.get("word_timestamps"));
             let server_duration = number_field(data, "duration").filter(|d| *d > 0.0);
             let (audio, mime) = self.fetch(&audio_url, "speech audio download").await?;
-            let duration = server_duration.or_else(|| mp3_duration(&audio));
+            let duration = server_duration.or_else(|| audio_duration(&audio, &mime));
             parts.push(SpeechPart { audio, mime, text: chunk, words, duration, offset: 0.0 });
         }
         Ok(Speech::from_parts(parts, voice_id))
@@ -791,16 +476,14 @@ impl HeygenMedia {
             .filter(|u| matches!(u.scheme(), "http" | "https"))
             .ok_or_else(|| bad_response(what, "the audio link is not an http(s) URL"))?;
         let build = || self.download_http.get(parsed.clone());
-        let reply = provider_http::send(PROVIDER, what, &build, &self.download_policy, self.sleeper.as_ref())
-            .await
-            .map_err(|mut e| {
-                // A refused presigned link is not the user's credential: it expired or is wrong.
-                if matches!(e.status, Some(401 | 403)) {
-                    e.code = ProviderErrorCode::BadResponse;
-                    e.message.push_str(" (the presigned link was refused; it may have expired)");
-                }
-                e
-            })?;
+        let reply = self.base.send(what, &build, Some(&self.download_policy)).await.map_err(|mut e| {
+            // A refused presigned link is not the user's credential: it expired or is wrong.
+            if matches!(e.status, Some(401 | 403)) {
+                e.code = ProviderErrorCode::BadResponse;
+                e.message.push_str(" (the presigned link was refused; it may have expired)");
+            }
+            e
+        })?;
         if reply.body.is_empty() {
             return Err(bad_response(what, "the audio is empty").with_status(reply.status));
         }
@@ -817,6 +500,18 @@ fn download_client() -> reqwest::Client {
         .timeout(CLIENT_TIMEOUT)
         .build()
         .expect("a TLS backend is compiled in")
+}
+
+/// A refresh that failed: the sign-in has expired (or the network is down).
+fn refresh_failed(e: crate::auth::error::AuthError) -> ProviderError {
+    let code =
+        if e.code == AuthErrorCode::Network { ProviderErrorCode::Network } else { ProviderErrorCode::Unauthorized };
+    ProviderError::new(
+        PROVIDER,
+        code,
+        format!("{PROVIDER}: the sign-in has expired and could not be refreshed: {}", scrub::scrub(&e.message)),
+    )
+    .with_hint(LOGIN_AGAIN_HINT)
 }
 
 /// Adds what the user can do to an API error.
@@ -838,7 +533,7 @@ fn explain(e: ProviderError) -> ProviderError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::resolve::Source;
+    use crate::auth::resolve::{Kind, Source};
     use crate::providers::test_server::{Recorded, RecordingSleeper, Scripted, TestServer};
     use crate::test_support::{env_lock, EnvGuard};
 
@@ -1208,39 +903,6 @@ mod tests {
         assert!(speech.single().is_none());
     }
 
-    #[test]
-    fn splitting_prefers_sentences_then_spaces_then_a_hard_cut() {
-        assert_eq!(split_text("  short  ", 100), ["short"]);
-        assert_eq!(split_text("One two. Three four five six.", 20), ["One two.", "Three four five six."]);
-        assert_eq!(split_text("He said \"stop.\" Then left.", 18), ["He said \"stop.\"", "Then left."]);
-        assert_eq!(split_text("alpha beta gamma delta", 12), ["alpha beta", "gamma delta"]);
-        assert_eq!(split_text("First line\nsecond line here", 20), ["First line", "second line here"]);
-        // No space at all: a hard cut on a char boundary.
-        let long = "é".repeat(25);
-        let parts = split_text(&long, 10);
-        assert_eq!(parts.iter().map(|p| p.chars().count()).collect::<Vec<_>>(), [10, 10, 5]);
-        // CJK sentence ends need no space.
-        assert_eq!(split_text("你好世界。今天很好。", 6), ["你好世界。", "今天很好。"]);
-        // The limit is inclusive.
-        assert_eq!(split_text(&"a".repeat(MAX_TEXT_CHARS), MAX_TEXT_CHARS).len(), 1);
-        assert_eq!(split_text(&"a".repeat(MAX_TEXT_CHARS + 1), MAX_TEXT_CHARS).len(), 2);
-        // A boundary right at the window's edge is used.
-        assert_eq!(split_text("Abc def. Ghi", 8), ["Abc def.", "Ghi"]);
-    }
-
-    #[test]
-    fn mp3_frames_are_counted() {
-        let d = mp3_duration(&mp3(10)).unwrap();
-        assert!((d - 10.0 * 1152.0 / 44100.0).abs() < 1e-9);
-        let mut tagged = b"ID3\x04\x00\x00\x00\x00\x00\x05hello".to_vec();
-        tagged.extend(mp3(2));
-        assert!((mp3_duration(&tagged).unwrap() - 2.0 * 1152.0 / 44100.0).abs() < 1e-9);
-        assert_eq!(mp3_duration(b"RIFF\0\0\0\0WAVEfmt "), None);
-        assert_eq!(audio_mime(b"RIFF\0\0\0\0WAVEfmt ", None, "x"), "audio/wav");
-        assert_eq!(audio_mime(b"????", Some("audio/ogg; codecs=opus"), "x"), "audio/ogg");
-        assert_eq!(audio_mime(b"????", Some("binary/octet-stream"), "/a/b.mp3"), "audio/mpeg");
-    }
-
     #[tokio::test]
     async fn payment_required_keeps_the_server_code() {
         let server = TestServer::start().await;
@@ -1385,15 +1047,5 @@ mod tests {
             no_auth_headers(&r);
         }
         assert_eq!(media.download("file:///etc/passwd").await.unwrap_err().code, ProviderErrorCode::BadResponse);
-    }
-
-    #[test]
-    fn language_keys() {
-        for (a, b) in
-            [("en-US", "en"), ("English (UK)", "en"), ("es_MX", "es"), ("Chinese (Mandarin)", "zh"), ("cmn", "zh")]
-        {
-            assert_eq!(language_key(a), b, "{a}");
-        }
-        assert!(is_english("EN") && !is_english("fr"));
     }
 }

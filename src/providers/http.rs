@@ -18,6 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 use reqwest::header::HeaderMap;
 
 use super::error::{ProviderError, ProviderErrorCode, ProviderResult};
+use super::Provider;
 use crate::auth::scrub;
 use crate::clock::Sleeper;
 use crate::http::{self, BodyError};
@@ -88,7 +89,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    pub fn json(&self, provider: &'static str, what: &str) -> ProviderResult<serde_json::Value> {
+    pub fn json(&self, provider: Provider, what: &str) -> ProviderResult<serde_json::Value> {
         serde_json::from_slice(&self.body).map_err(|_| {
             ProviderError::new(
                 provider,
@@ -110,7 +111,7 @@ pub fn body_excerpt(body: &[u8]) -> String {
     }
 }
 
-fn status_error(provider: &'static str, what: &str, status: u16, body: &[u8]) -> ProviderError {
+fn status_error(provider: Provider, what: &str, status: u16, body: &[u8]) -> ProviderError {
     use ProviderErrorCode::*;
     let code = match status {
         401 | 403 => Unauthorized,
@@ -134,7 +135,7 @@ enum Attempt {
 }
 
 async fn attempt(
-    provider: &'static str,
+    provider: Provider,
     what: &str,
     request: reqwest::RequestBuilder,
     policy: &Policy,
@@ -185,18 +186,6 @@ async fn attempt(
     }
 }
 
-/// A provider's name as people write it, for progress lines.
-pub fn display_name(provider: &str) -> &str {
-    match provider {
-        "heygen" => "HeyGen",
-        "elevenlabs" => "ElevenLabs",
-        "lyria" => "Lyria",
-        "openrouter" => "OpenRouter",
-        "gemini" => "Gemini",
-        other => other,
-    }
-}
-
 type WaitReporter = dyn Fn(&str) + Send + Sync;
 
 static WAIT_REPORTER: std::sync::RwLock<Option<std::sync::Arc<WaitReporter>>> = std::sync::RwLock::new(None);
@@ -228,7 +217,7 @@ fn seconds(d: Duration) -> String {
 /// (counted from `started`) until it completes.
 async fn with_wait_notices<T>(
     fut: impl std::future::Future<Output = T>,
-    provider: &str,
+    provider: Provider,
     started: Instant,
     period: Duration,
 ) -> T {
@@ -239,20 +228,14 @@ async fn with_wait_notices<T>(
         tokio::select! {
             out = &mut fut => return out,
             () = tick => {
-                report_wait(&format!("waiting for {}… {}", display_name(provider), seconds(started.elapsed())));
+                report_wait(&format!("waiting for {}… {}", provider.display_name(), seconds(started.elapsed())));
                 next += period;
             }
         }
     }
 }
 
-fn budget_spent(
-    provider: &'static str,
-    what: &str,
-    budget: Duration,
-    attempts: u32,
-    last: ProviderError,
-) -> ProviderError {
+fn budget_spent(provider: Provider, what: &str, budget: Duration, attempts: u32, last: ProviderError) -> ProviderError {
     let secs = budget.as_secs_f64();
     let tries = if attempts == 1 { "1 attempt".to_string() } else { format!("{attempts} attempts") };
     let mut e = ProviderError::new(
@@ -270,7 +253,7 @@ fn budget_spent(
 /// Sends the request `build` makes (once per attempt) under `policy`, within its budget (see the
 /// module docs).
 pub async fn send(
-    provider: &'static str,
+    provider: Provider,
     what: &str,
     build: &(dyn Fn() -> reqwest::RequestBuilder + Sync),
     policy: &Policy,
@@ -296,7 +279,7 @@ pub async fn send(
             Attempt::Fail(e) => return Err(e),
             Attempt::Retry(e, wait) => (e, wait),
         };
-        tracing::debug!(provider, what, attempt = n, error = %e.message, "attempt failed");
+        tracing::debug!(provider = provider.as_str(), what, attempt = n, error = %e.message, "attempt failed");
         let left = policy.budget.saturating_sub(spent);
         let ran_out = e.code == ProviderErrorCode::Timeout && limit < policy.timeout;
         if ran_out || left.is_zero() {
@@ -316,7 +299,7 @@ pub async fn send(
                 );
                 return Err(e.with_hint(format!(
                     "{} is rate-limiting; try again later, or raise {BUDGET_ENV} to wait for it.",
-                    display_name(provider)
+                    provider.display_name()
                 )));
             }
             Some(asked) => asked,

@@ -25,12 +25,15 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
+use super::client::ClientBase;
 use super::error::{ProviderError, ProviderErrorCode, ProviderResult};
 use super::gemini::{self, answer_text, decode_base64, first_candidate, generate_url, inline_data, post_generate};
 use super::http::Policy;
+use super::Provider;
 use crate::clock::{Sleeper, TokioSleeper};
+use crate::environment::non_blank;
 
-pub const PROVIDER: &str = "lyria";
+pub const PROVIDER: Provider = Provider::Lyria;
 pub const DEFAULT_MODEL: &str = "lyria-3-clip-preview";
 pub const MODEL_ENV: &str = "HYPERFRAMES_LYRIA_MODEL";
 /// What `lyria-3-clip-preview` always returns.
@@ -76,23 +79,17 @@ pub fn prompt_text(prompt: &str, negative_prompt: Option<&str>, seconds_hint: f6
 
 #[derive(Clone)]
 pub struct Lyria {
-    key: String,
-    base_url: String,
+    base: ClientBase,
     model: String,
     vocals: bool,
-    policy: Policy,
-    sleeper: Arc<dyn Sleeper>,
-    http: reqwest::Client,
 }
 
 impl std::fmt::Debug for Lyria {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Lyria")
-            .field("key", &"<redacted>")
-            .field("base_url", &self.base_url)
+            .field("base", &self.base)
             .field("model", &self.model)
             .field("vocals", &self.vocals)
-            .field("policy", &self.policy)
             .finish()
     }
 }
@@ -101,10 +98,9 @@ impl Lyria {
     /// A client for `key` at `base_url` (no trailing `/v1beta`), default model, instrumental. The
     /// key is registered with the scrubber.
     pub fn new(key: impl Into<String>, base_url: impl Into<String>, policy: Policy, sleeper: Arc<dyn Sleeper>) -> Self {
-        let key = key.into().trim().to_string();
-        crate::auth::scrub::register_secret(&key);
-        let http = crate::http::client(policy.timeout);
-        Self { key, base_url: base_url.into(), model: DEFAULT_MODEL.to_string(), vocals: false, policy, sleeper, http }
+        let timeout = policy.timeout;
+        let base = ClientBase::new(PROVIDER, key, &base_url.into(), policy, timeout).with_sleeper(sleeper);
+        Self { base, model: DEFAULT_MODEL.to_string(), vocals: false }
     }
 
     pub fn with_model(mut self, model: impl Into<String>) -> Self {
@@ -121,13 +117,18 @@ impl Lyria {
     /// From `GEMINI_API_KEY` / `GOOGLE_API_KEY`, `GEMINI_API_URL` and `HYPERFRAMES_LYRIA_MODEL`.
     /// `None` without a key.
     pub fn from_env() -> Option<Self> {
-        Self::from_lookup(&|name| std::env::var(name).ok())
+        Self::from_snapshot(&crate::environment::Snapshot::variables())
+    }
+
+    /// As [`Self::from_env`], from `env` (the snapshot the plan was made from).
+    pub fn from_snapshot(env: &crate::environment::Snapshot) -> Option<Self> {
+        Self::from_lookup(&|name| env.get(name))
     }
 
     pub(crate) fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Option<Self> {
         let key = gemini::api_key_from(get)?;
         let client = Self::new(key, gemini::base_url_from(get), Self::default_policy(), Arc::new(TokioSleeper));
-        Some(match gemini::non_blank(get(MODEL_ENV)) {
+        Some(match non_blank(get(MODEL_ENV)) {
             Some(model) => client.with_model(model),
             None => client,
         })
@@ -163,7 +164,7 @@ impl Lyria {
                 "lyria: the music prompt is empty",
             ));
         }
-        let url = generate_url(PROVIDER, &self.base_url, &self.model)?;
+        let url = generate_url(PROVIDER, self.base.base_url(), &self.model)?;
         let body = json!({
             "contents": [{
                 "role": "user",
@@ -171,9 +172,18 @@ impl Lyria {
             }],
             "generationConfig": {"responseModalities": ["AUDIO", "TEXT"]},
         });
-        let v =
-            post_generate(PROVIDER, what, &self.http, &url, &self.key, &body, &self.policy, &*self.sleeper, MODEL_ENV)
-                .await?;
+        let v = post_generate(
+            PROVIDER,
+            what,
+            &self.base.http,
+            &url,
+            self.base.key(),
+            &body,
+            &self.base.policy,
+            &*self.base.sleeper,
+            MODEL_ENV,
+        )
+        .await?;
         clip_from_response(&v)
     }
 }

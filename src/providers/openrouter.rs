@@ -20,13 +20,15 @@ use base64::Engine;
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use serde_json::{json, Value};
 
+use super::client::ClientBase;
 use super::error::{ProviderError, ProviderErrorCode, ProviderResult};
-use super::gemini::non_blank;
 use super::http::{body_excerpt, send, Policy};
 use super::vision::{self, DescribeFuture, Describer, ImageInput};
+use super::Provider;
 use crate::clock::{Sleeper, TokioSleeper};
+use crate::environment::non_blank;
 
-pub const PROVIDER: &str = "openrouter";
+pub const PROVIDER: Provider = Provider::Openrouter;
 pub const DEFAULT_BASE_URL: &str = "https://openrouter.ai/api";
 pub const DEFAULT_MODEL: &str = "google/gemini-3.1-flash-lite";
 pub const MODEL_ENV: &str = "HYPERFRAMES_OPENROUTER_MODEL";
@@ -35,25 +37,19 @@ pub const DEFAULT_TITLE: &str = "HyperFrames";
 
 #[derive(Clone)]
 pub struct OpenRouter {
-    key: String,
-    base_url: String,
+    base: ClientBase,
     model: String,
     referer: Option<String>,
     title: Option<String>,
-    policy: Policy,
-    sleeper: Arc<dyn Sleeper>,
-    http: reqwest::Client,
 }
 
 impl std::fmt::Debug for OpenRouter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OpenRouter")
-            .field("key", &"<redacted>")
-            .field("base_url", &self.base_url)
+            .field("base", &self.base)
             .field("model", &self.model)
             .field("referer", &self.referer)
             .field("title", &self.title)
-            .field("policy", &self.policy)
             .finish()
     }
 }
@@ -62,19 +58,9 @@ impl OpenRouter {
     /// A client for `key` at `base_url` (up to `/api`, without `/v1`), default model, `X-Title`
     /// [`DEFAULT_TITLE`] and no referer. The key is registered with the scrubber.
     pub fn new(key: impl Into<String>, base_url: impl Into<String>, policy: Policy, sleeper: Arc<dyn Sleeper>) -> Self {
-        let key = key.into().trim().to_string();
-        crate::auth::scrub::register_secret(&key);
-        let http = crate::http::client(policy.timeout);
-        Self {
-            key,
-            base_url: base_url.into(),
-            model: DEFAULT_MODEL.to_string(),
-            referer: None,
-            title: Some(DEFAULT_TITLE.to_string()),
-            policy,
-            sleeper,
-            http,
-        }
+        let timeout = policy.timeout;
+        let base = ClientBase::new(PROVIDER, key, &base_url.into(), policy, timeout).with_sleeper(sleeper);
+        Self { base, model: DEFAULT_MODEL.to_string(), referer: None, title: Some(DEFAULT_TITLE.to_string()) }
     }
 
     pub fn with_model(mut self, model: impl Into<String>) -> Self {
@@ -92,7 +78,12 @@ impl OpenRouter {
     /// From `OPENROUTER_API_KEY`, `OPENROUTER_API_URL`, `HYPERFRAMES_OPENROUTER_MODEL`, with
     /// `HYPERFRAMES_VISION_TIMEOUT_MS` as the per-attempt limit. `None` without a key.
     pub fn from_env() -> Option<Self> {
-        Self::from_lookup(&|name| std::env::var(name).ok())
+        Self::from_snapshot(&crate::environment::Snapshot::variables())
+    }
+
+    /// As [`Self::from_env`], from `env` (the snapshot the plan was made from).
+    pub fn from_snapshot(env: &crate::environment::Snapshot) -> Option<Self> {
+        Self::from_lookup(&|name| env.get(name))
     }
 
     pub(crate) fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Option<Self> {
@@ -111,11 +102,11 @@ impl OpenRouter {
     }
 
     pub fn base_url(&self) -> &str {
-        &self.base_url
+        self.base.base_url()
     }
 
     fn bearer(&self) -> ProviderResult<HeaderValue> {
-        let mut value = HeaderValue::from_str(&format!("Bearer {}", self.key)).map_err(|_| {
+        let mut value = HeaderValue::from_str(&format!("Bearer {}", self.base.key())).map_err(|_| {
             ProviderError::new(
                 PROVIDER,
                 ProviderErrorCode::NotConfigured,
@@ -129,7 +120,7 @@ impl OpenRouter {
     /// One sentence (or whatever `prompt` asks) about `img`, at most `max_tokens` long.
     pub async fn describe(&self, img: &ImageInput, prompt: &str, max_tokens: u32) -> ProviderResult<String> {
         let what = "image description";
-        let url = format!("{}/v1/chat/completions", self.base_url.trim_end_matches('/'));
+        let url = format!("{}/v1/chat/completions", self.base.base_url().trim_end_matches('/'));
         let data_url =
             format!("data:{};base64,{}", img.mime, base64::engine::general_purpose::STANDARD.encode(&img.bytes));
         let body = json!({
@@ -147,6 +138,7 @@ impl OpenRouter {
         let auth = self.bearer()?;
         let build = || {
             let mut req = self
+                .base
                 .http
                 .post(&url)
                 .header(AUTHORIZATION, auth.clone())
@@ -160,7 +152,7 @@ impl OpenRouter {
             }
             req
         };
-        let reply = send(PROVIDER, what, &build, &self.policy, &*self.sleeper).await.map_err(with_hint)?;
+        let reply = send(PROVIDER, what, &build, &self.base.policy, &*self.base.sleeper).await.map_err(with_hint)?;
         let v = reply.json(PROVIDER, what)?;
         answer(&v, what)
     }
@@ -262,7 +254,7 @@ fn with_hint(mut e: ProviderError) -> ProviderError {
 }
 
 impl Describer for OpenRouter {
-    fn provider(&self) -> &'static str {
+    fn provider(&self) -> Provider {
         PROVIDER
     }
 

@@ -3,6 +3,8 @@
 
 use serde_json::{json, Value};
 
+use super::Provider;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Capability {
     Voice,
@@ -43,12 +45,12 @@ pub struct Facts {
     /// Hosted providers whose credential is present but unusable (a key with control characters,
     /// a broken credentials file): provider → (reason, what fixes it). Such a provider is
     /// unavailable with that reason instead of "no key".
-    pub key_problems: std::collections::BTreeMap<&'static str, (String, String)>,
+    pub key_problems: std::collections::BTreeMap<Provider, (String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
-    pub provider: &'static str,
+    pub provider: Provider,
     pub label: &'static str,
     pub local: bool,
     pub available: bool,
@@ -62,19 +64,12 @@ pub struct Candidate {
 pub struct Plan {
     pub capability: Capability,
     /// The first available candidate; None when nothing can serve (descriptions are then skipped).
-    pub chosen: Option<&'static str>,
+    pub chosen: Option<Provider>,
     pub candidates: Vec<Candidate>,
 }
 
-fn hosted(
-    provider: &'static str,
-    label: &'static str,
-    has_key: bool,
-    missing: &str,
-    hint: &str,
-    f: &Facts,
-) -> Candidate {
-    let problem = f.key_problems.get(provider).filter(|_| !has_key);
+fn hosted(provider: Provider, label: &'static str, has_key: bool, missing: &str, hint: &str, f: &Facts) -> Candidate {
+    let problem = f.key_problems.get(&provider).filter(|_| !has_key);
     let reason = if f.local_only {
         Some("local-only mode: no network".to_string())
     } else if let Some((why, _)) = problem {
@@ -95,7 +90,7 @@ const HEYGEN_MISSING: &str = "not signed in to HeyGen";
 const HEYGEN_HINT: &str = "npx hyperframes auth login";
 
 fn candidates(cap: Capability, f: &Facts) -> Vec<Candidate> {
-    let heygen = |label| hosted("heygen", label, f.heygen, HEYGEN_MISSING, HEYGEN_HINT, f);
+    let heygen = |label| hosted(Provider::Heygen, label, f.heygen, HEYGEN_MISSING, HEYGEN_HINT, f);
     let gemini = |provider, label| {
         hosted(provider, label, f.gemini_key, "no GEMINI_API_KEY or GOOGLE_API_KEY", "set GEMINI_API_KEY", f)
     };
@@ -111,7 +106,7 @@ fn candidates(cap: Capability, f: &Facts) -> Vec<Candidate> {
             vec![
                 heygen("HeyGen Starfish"),
                 hosted(
-                    "elevenlabs",
+                    Provider::Elevenlabs,
                     "ElevenLabs",
                     f.elevenlabs_key,
                     "no ELEVENLABS_API_KEY",
@@ -119,7 +114,7 @@ fn candidates(cap: Capability, f: &Facts) -> Vec<Candidate> {
                     f,
                 ),
                 Candidate {
-                    provider: "kokoro",
+                    provider: Provider::Kokoro,
                     label: "Kokoro",
                     local: true,
                     // The model installs itself on first use unless offline; only a missing runtime,
@@ -147,9 +142,9 @@ fn candidates(cap: Capability, f: &Facts) -> Vec<Candidate> {
             };
             vec![
                 heygen("HeyGen library"),
-                gemini("lyria", "Lyria (Gemini)"),
+                gemini(Provider::Lyria, "Lyria (Gemini)"),
                 Candidate {
-                    provider: "musicgen",
+                    provider: Provider::Musicgen,
                     label: "MusicGen",
                     local: true,
                     available: musicgen_reason.is_none(),
@@ -168,7 +163,7 @@ fn candidates(cap: Capability, f: &Facts) -> Vec<Candidate> {
         Capability::SoundEffects => vec![
             heygen("HeyGen library"),
             Candidate {
-                provider: "bundled",
+                provider: Provider::Bundled,
                 label: "Bundled library",
                 local: true,
                 available: true,
@@ -177,8 +172,15 @@ fn candidates(cap: Capability, f: &Facts) -> Vec<Candidate> {
             },
         ],
         Capability::Descriptions => vec![
-            hosted("openrouter", "OpenRouter", f.openrouter_key, "no OPENROUTER_API_KEY", "set OPENROUTER_API_KEY", f),
-            gemini("gemini", "Gemini"),
+            hosted(
+                Provider::Openrouter,
+                "OpenRouter",
+                f.openrouter_key,
+                "no OPENROUTER_API_KEY",
+                "set OPENROUTER_API_KEY",
+                f,
+            ),
+            gemini(Provider::Gemini, "Gemini"),
         ],
     }
 }
@@ -192,24 +194,29 @@ impl Facts {
     /// Reads the environment, the credential store and the models dir. Cheap: no network, and ONNX
     /// Runtime is only located, not loaded. Blocking when the credential lives in the OS keyring.
     pub fn gather(local_only: bool) -> Facts {
-        use crate::environment::api_key_env;
-        let store = crate::auth::store::Store::from_env();
+        Self::from_snapshot(&crate::environment::Snapshot::capture(), local_only)
+    }
+
+    /// The facts `env` gives (keys and the HeyGen credential), with the models dir and ONNX
+    /// Runtime looked up. The chains' clients are built from the same snapshot
+    /// ([`crate::chains::Providers::from_snapshot`]).
+    pub fn from_snapshot(env: &crate::environment::Snapshot, local_only: bool) -> Facts {
         let mut key_problems = std::collections::BTreeMap::new();
-        let heygen = match crate::auth::resolve::try_resolve(&store, chrono::Utc::now()) {
+        let heygen = match &env.heygen {
             Ok(found) => found.is_some(),
-            Err(e) => {
-                let fix = e.hint.clone().unwrap_or_else(|| HEYGEN_HINT.to_string());
-                key_problems.insert("heygen", (e.message.trim_end_matches('.').to_string(), fix));
+            Err((why, fix)) => {
+                let fix = fix.clone().unwrap_or_else(|| HEYGEN_HINT.to_string());
+                key_problems.insert(Provider::Heygen, (why.clone(), fix));
                 false
             }
         };
-        let elevenlabs = api_key_env(ELEVENLABS_KEYS);
-        let gemini = api_key_env(GEMINI_KEYS);
-        let openrouter = api_key_env(OPENROUTER_KEYS);
+        let elevenlabs = env.api_key(ELEVENLABS_KEYS);
+        let gemini = env.api_key(GEMINI_KEYS);
+        let openrouter = env.api_key(OPENROUTER_KEYS);
         for (providers, key) in [
-            (&["elevenlabs"][..], &elevenlabs),
-            (&["lyria", "gemini"][..], &gemini),
-            (&["openrouter"][..], &openrouter),
+            (&[Provider::Elevenlabs][..], &elevenlabs),
+            (&[Provider::Lyria, Provider::Gemini][..], &gemini),
+            (&[Provider::Openrouter][..], &openrouter),
         ] {
             if let (Some(why), Some(fix)) = (key.problem(), key.fix()) {
                 for p in providers {
@@ -217,6 +224,8 @@ impl Facts {
                 }
             }
         }
+        // As `crate::engines::offline` reads it, from the snapshot.
+        let offline = env.get(crate::engines::OFFLINE_ENV).is_some_and(|v| matches!(v.trim(), "1" | "true" | "yes"));
         Facts {
             heygen,
             elevenlabs_key: elevenlabs.key().is_some(),
@@ -226,7 +235,7 @@ impl Facts {
             kokoro_installed: crate::engines::catalog::engine_ready(crate::engines::catalog::VOICE),
             musicgen_installed: crate::engines::catalog::engine_ready(crate::engines::catalog::MUSIC),
             onnx_runtime: crate::engines::runtime::locate().is_ok(),
-            local_only: local_only || crate::engines::kokoro::service::offline(),
+            local_only: local_only || offline,
         }
     }
 }
@@ -242,8 +251,8 @@ pub fn plan_all(f: &Facts) -> Vec<Plan> {
 }
 
 /// Pins a provider: an error saying why it cannot serve, when it cannot.
-pub fn pin(plan: &Plan, provider: &str) -> Result<&'static str, String> {
-    match plan.candidates.iter().find(|c| c.provider.eq_ignore_ascii_case(provider)) {
+pub fn pin(plan: &Plan, provider: &str) -> Result<Provider, String> {
+    match plan.candidates.iter().find(|c| c.provider.as_str().eq_ignore_ascii_case(provider.trim())) {
         Some(c) if c.available => Ok(c.provider),
         Some(c) => Err(format!(
             "{} cannot serve {}: {}{}",
@@ -255,7 +264,7 @@ pub fn pin(plan: &Plan, provider: &str) -> Result<&'static str, String> {
         None => Err(format!(
             "'{provider}' does not provide {}; choose one of: {}",
             plan.capability.as_str(),
-            plan.candidates.iter().map(|c| c.provider).collect::<Vec<_>>().join(", ")
+            plan.candidates.iter().map(|c| c.provider.as_str()).collect::<Vec<_>>().join(", ")
         )),
     }
 }
@@ -280,7 +289,7 @@ mod tests {
     use super::*;
 
     fn chosen(cap: Capability, f: &Facts) -> Option<&'static str> {
-        plan_for(cap, f).chosen
+        plan_for(cap, f).chosen.map(Provider::as_str)
     }
 
     #[test]
@@ -419,7 +428,7 @@ mod tests {
     fn pinning_explains_refusals() {
         let f = Facts { onnx_runtime: true, ..Facts::default() };
         let voice = plan_for(Capability::Voice, &f);
-        assert_eq!(pin(&voice, "kokoro"), Ok("kokoro"));
+        assert_eq!(pin(&voice, "kokoro"), Ok(Provider::Kokoro));
         let e = pin(&voice, "heygen").unwrap_err();
         assert!(e.contains("not signed in") && e.contains("auth login"), "{e}");
         assert!(pin(&voice, "lyria").unwrap_err().contains("choose one of: heygen, elevenlabs, kokoro"));

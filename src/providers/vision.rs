@@ -2,8 +2,9 @@
 //! runner shared by the two vision clients ([`super::openrouter`] and [`super::gemini`]).
 //!
 //! Which client serves is decided by key presence, never reachability: `OPENROUTER_API_KEY` wins,
-//! then `GEMINI_API_KEY` / `GOOGLE_API_KEY` ([`describers_from`], in chain order); with neither,
-//! captures simply carry no descriptions.
+//! then `GEMINI_API_KEY` / `GOOGLE_API_KEY` (`chains::describe::describers`, in chain order); with
+//! neither, captures simply carry no descriptions. The clients import this module, never the
+//! other way round.
 //!
 //! The batch runner keeps at most `concurrency` requests in flight (instead of fixed batches of 20
 //! with a pause in between), gives each request its own time limit, and never lets one failure
@@ -139,20 +140,11 @@ pub type DescribeFuture<'a> = Pin<Box<dyn Future<Output = ProviderResult<String>
 /// A hosted model that can describe one image.
 pub trait Describer: Send + Sync {
     /// `openrouter` or `gemini`.
-    fn provider(&self) -> &'static str;
+    fn provider(&self) -> super::Provider;
     /// For messages: "OpenRouter", "Gemini".
     fn label(&self) -> &'static str;
     fn model(&self) -> &str;
     fn describe<'a>(&'a self, img: &'a ImageInput, prompt: &'a str, max_tokens: u32) -> DescribeFuture<'a>;
-}
-
-/// The describers `get` (an environment lookup) configures, in chain order: OpenRouter when
-/// `OPENROUTER_API_KEY` is set, then Gemini with `GEMINI_API_KEY` / `GOOGLE_API_KEY`. Each
-/// request's transport limit is [`request_timeout_from_env`].
-pub(crate) fn describers_from(get: &dyn Fn(&str) -> Option<String>) -> Vec<Box<dyn Describer>> {
-    let openrouter = super::openrouter::OpenRouter::from_lookup(get).map(|c| Box::new(c) as Box<dyn Describer>);
-    let gemini = super::gemini::Gemini::from_lookup(get).map(|c| Box::new(c) as Box<dyn Describer>);
-    openrouter.into_iter().chain(gemini).collect()
 }
 
 /// [`describe_all_with`] with [`IMAGE_PROMPT`].

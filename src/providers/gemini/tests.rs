@@ -1,3 +1,4 @@
+use crate::providers::Provider;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -166,11 +167,15 @@ async fn a_dropped_connection_is_retried() {
 #[test]
 fn urls_refuse_odd_model_names() {
     assert_eq!(
-        generate_url("gemini", "https://g.example/", "models/gemini-x").unwrap(),
+        generate_url(Provider::Gemini, "https://g.example/", "models/gemini-x").unwrap(),
         "https://g.example/v1beta/models/gemini-x:generateContent"
     );
     for bad in ["", "a/b", "x?key=1", "a b", "models/"] {
-        assert_eq!(generate_url("gemini", "https://g", bad).unwrap_err().code, ProviderErrorCode::BadRequest, "{bad}");
+        assert_eq!(
+            generate_url(Provider::Gemini, "https://g", bad).unwrap_err().code,
+            ProviderErrorCode::BadRequest,
+            "{bad}"
+        );
     }
 }
 
@@ -208,14 +213,14 @@ fn from_lookup_prefers_gemini_key_and_reads_model_url_and_timeout() {
         _ => None,
     };
     let c = Gemini::from_lookup(&env).unwrap();
-    assert_eq!(c.key, "gemini-env-key-aaaa1111");
+    assert_eq!(c.base.key(), "gemini-env-key-aaaa1111");
     assert_eq!(c.base_url(), "http://127.0.0.1:9");
     assert_eq!(c.model(), "gemini-2.5-flash");
-    assert_eq!(c.policy.timeout, Duration::from_millis(1500));
+    assert_eq!(c.base.policy.timeout, Duration::from_millis(1500));
 
     let google = |n: &str| (n == "GOOGLE_API_KEY").then(|| "gemini-env-key-bbbb2222".to_string());
     let c = Gemini::from_lookup(&google).unwrap();
-    assert_eq!(c.key, "gemini-env-key-bbbb2222");
+    assert_eq!(c.base.key(), "gemini-env-key-bbbb2222");
     assert_eq!((c.base_url(), c.model()), (DEFAULT_BASE_URL, DEFAULT_MODEL));
-    assert_eq!(c.policy.timeout, Duration::from_secs(30));
+    assert_eq!(c.base.policy.timeout, Duration::from_secs(30));
 }

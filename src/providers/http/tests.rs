@@ -1,5 +1,6 @@
 use super::*;
 use crate::providers::test_server::{RecordingSleeper, Scripted, TestServer};
+use crate::providers::Provider;
 use serde_json::json;
 
 fn client() -> reqwest::Client {
@@ -9,7 +10,7 @@ fn client() -> reqwest::Client {
 async fn get(server: &TestServer, policy: &Policy, sleeper: &RecordingSleeper) -> ProviderResult<Reply> {
     let c = client();
     let url = format!("{}/thing", server.url());
-    send("heygen", "test call", &|| c.get(&url), policy, sleeper).await
+    send(Provider::Heygen, "test call", &|| c.get(&url), policy, sleeper).await
 }
 
 fn fast() -> Policy {
@@ -24,7 +25,7 @@ async fn server_errors_are_retried_with_doubling_backoff() {
     server.push(Scripted::json(200, json!({"ok": true})));
     let sleeper = RecordingSleeper::default();
     let reply = get(&server, &fast(), &sleeper).await.unwrap();
-    assert_eq!(reply.json("heygen", "x").unwrap(), json!({"ok": true}));
+    assert_eq!(reply.json(Provider::Heygen, "x").unwrap(), json!({"ok": true}));
     assert_eq!(*sleeper.sleeps.lock().unwrap(), [Duration::from_millis(500), Duration::from_secs(1)]);
     assert_eq!(server.requests().len(), 3);
 }
@@ -127,7 +128,7 @@ async fn a_slow_call_prints_waiting_lines() {
     set_wait_reporter(Some(std::sync::Arc::new(move |l: &str| sink.lock().unwrap().push(l.to_string()))));
     let out = with_wait_notices(
         tokio::time::sleep(Duration::from_millis(400)),
-        "heygen",
+        Provider::Heygen,
         Instant::now(),
         Duration::from_millis(100),
     )

@@ -239,15 +239,15 @@ fn from_lookup_needs_a_key_and_reads_the_model_and_base_url() {
         _ => None,
     };
     let c = Lyria::from_lookup(&env).unwrap();
-    assert_eq!(c.key, "lyria-env-key-gemini-1234");
-    assert_eq!(c.base_url, "http://127.0.0.1:9/");
+    assert_eq!(c.base.key(), "lyria-env-key-gemini-1234");
+    assert_eq!(c.base.base_url(), "http://127.0.0.1:9", "trailing slashes dropped");
     assert_eq!(c.model(), "lyria-3-pro-preview");
-    assert_eq!(c.policy.attempts, 2);
+    assert_eq!(c.base.policy.attempts, 2);
 
     let google = |n: &str| (n == "GOOGLE_API_KEY").then(|| "lyria-env-key-google-1234".to_string());
     let c = Lyria::from_lookup(&google).unwrap();
-    assert_eq!(c.key, "lyria-env-key-google-1234");
-    assert_eq!(c.base_url, crate::providers::gemini::DEFAULT_BASE_URL);
+    assert_eq!(c.base.key(), "lyria-env-key-google-1234");
+    assert_eq!(c.base.base_url(), crate::providers::gemini::DEFAULT_BASE_URL);
     assert_eq!(c.model(), DEFAULT_MODEL);
     assert!(crate::auth::scrub::scrub("x lyria-env-key-google-1234 y").contains("<redacted>"));
 }

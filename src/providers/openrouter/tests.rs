@@ -218,10 +218,10 @@ fn from_lookup_reads_key_url_model_and_timeout() {
         _ => None,
     };
     let c = OpenRouter::from_lookup(&env).unwrap();
-    assert_eq!(c.key, "sk-or-v1-env-key-77aa");
+    assert_eq!(c.base.key(), "sk-or-v1-env-key-77aa");
     assert_eq!(c.base_url(), "http://127.0.0.1:9/api");
     assert_eq!(c.model(), "anthropic/claude-haiku");
-    assert_eq!(c.policy.timeout, Duration::from_secs(30));
+    assert_eq!(c.base.policy.timeout, Duration::from_secs(30));
     let c = OpenRouter::from_lookup(&|n| (n == "OPENROUTER_API_KEY").then(|| "sk-or-v1-env-key-88bb".into())).unwrap();
     assert_eq!((c.base_url(), c.model()), (DEFAULT_BASE_URL, DEFAULT_MODEL));
 }

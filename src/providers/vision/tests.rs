@@ -1,3 +1,4 @@
+use crate::providers::Provider;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -118,7 +119,10 @@ async fn oversized_images_are_skipped_without_a_request() {
     assert_eq!(server.requests().len(), 2, "the oversized image was never sent");
     assert_eq!(results[0].1.as_deref().unwrap(), "a picture of a.png");
     let e = results[1].1.as_ref().unwrap_err();
-    assert_eq!((results[1].0.as_str(), e.code, e.provider), ("huge.png", ProviderErrorCode::BadRequest, "gemini"));
+    assert_eq!(
+        (results[1].0.as_str(), e.code, e.provider),
+        ("huge.png", ProviderErrorCode::BadRequest, Provider::Gemini)
+    );
     assert!(e.message.contains("huge.png") && e.message.contains("4 MB"), "{}", e.message);
     assert_eq!(results[2].1.as_deref().unwrap(), "a picture of b.png");
 }
@@ -157,8 +161,8 @@ struct Fake {
 }
 
 impl Describer for Fake {
-    fn provider(&self) -> &'static str {
-        "openrouter"
+    fn provider(&self) -> Provider {
+        Provider::Openrouter
     }
     fn label(&self) -> &'static str {
         "OpenRouter"
@@ -174,7 +178,11 @@ impl Describer for Fake {
             tokio::time::sleep(Duration::from_millis(delay)).await;
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
             if img.name.starts_with("bad") {
-                Err(ProviderError::new("openrouter", ProviderErrorCode::ServerError, format!("{} failed", img.name)))
+                Err(ProviderError::new(
+                    Provider::Openrouter,
+                    ProviderErrorCode::ServerError,
+                    format!("{} failed", img.name),
+                ))
             } else {
                 Ok(format!("about {}", img.name))
             }
@@ -214,7 +222,7 @@ async fn openrouter_serves_batches_too_and_keys_stay_out_of_errors() {
     let c = OpenRouter::new(OPENROUTER_KEY, server.url(), policy, Arc::new(RecordingSleeper::default()));
     let results = describe_all(&c, vec![ordered("a.png", 0, 200)], 4, Duration::from_secs(5)).await;
     let e = results[0].1.as_ref().unwrap_err();
-    assert_eq!((e.provider, e.code), ("openrouter", ProviderErrorCode::Unauthorized));
+    assert_eq!((e.provider, e.code), (Provider::Openrouter, ProviderErrorCode::Unauthorized));
     for text in [e.message.clone(), e.anomaly(), format!("{e:?}"), format!("{c:?}")] {
         assert!(!text.contains(OPENROUTER_KEY), "{text}");
     }
@@ -256,26 +264,4 @@ fn the_request_timeout_setting() {
     assert_eq!(request_timeout_from(Some("0")), Duration::from_secs(30));
     assert_eq!(request_timeout_from(Some("-5")), Duration::from_secs(30));
     assert_eq!(request_timeout_from(Some("soon")), Duration::from_secs(30));
-}
-
-#[test]
-fn openrouter_wins_then_gemini_then_nothing() {
-    let both = |n: &str| match n {
-        "OPENROUTER_API_KEY" => Some("sk-or-v1-select-key-1111".to_string()),
-        "GOOGLE_API_KEY" => Some("select-google-key-2222".to_string()),
-        _ => None,
-    };
-    let ds = describers_from(&both);
-    let d = &ds[0];
-    assert_eq!((d.provider(), d.label(), d.model()), ("openrouter", "OpenRouter", "google/gemini-3.1-flash-lite"));
-    assert_eq!(
-        ds.iter().map(|d| d.provider()).collect::<Vec<_>>(),
-        ["openrouter", "gemini"],
-        "Gemini next in the chain"
-    );
-    let google = |n: &str| (n == "GOOGLE_API_KEY").then(|| "select-google-key-2222".to_string());
-    let ds = describers_from(&google);
-    let d = &ds[0];
-    assert_eq!((d.provider(), d.label(), d.model()), ("gemini", "Gemini", "gemini-3.1-flash-lite-preview"));
-    assert!(describers_from(&|_| None).is_empty());
 }
