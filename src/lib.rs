@@ -8,6 +8,7 @@ pub mod clock;
 pub mod doctor;
 pub mod engines;
 pub mod environment;
+pub mod error;
 pub mod fsio;
 pub mod http;
 pub mod media;
