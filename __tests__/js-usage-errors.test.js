@@ -104,7 +104,11 @@ describe('arguments of the wrong type', () => {
     assert.deepEqual(functions.filter((f) => !covered.has(f) && !NO_ARGUMENTS.includes(f)), []);
   });
 
-  test('runCli (the bin entry point, errors unwrapped) answers USAGE too', () => {
-    assert.throws(() => api.runCli('tts hello'), /^Error: USAGE: runCli\(\): `argv` must be an array of strings, not a string\./);
+  test('runCli (the bin entry point) answers USAGE too, as the same HyperframesError', () => {
+    assert.throws(() => api.runCli('tts hello'), {
+      name: 'HyperframesError',
+      code: 'USAGE',
+      message: /^runCli\(\): `argv` must be an array of strings, not a string\./,
+    });
   });
 });

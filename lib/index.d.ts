@@ -55,7 +55,7 @@ export type {
 } from '../index';
 import type { BuildMediaOptions, MediaProgress, TtsOptions, TtsStreamChunk } from '../index';
 
-/** Every rejected promise (and thrown error) of the API carries a stable `code` and, where there is one, a `hint`. */
+/** Every rejected promise (and thrown error) of the API: a stable `code`, where there is one a `hint`, and for the provider chains `anomalies`, all set by the addon itself. */
 export interface HyperframesError extends Error {
   name: 'HyperframesError';
   /** e.g. NOT_CONFIGURED, INVALID_STORE, UNAUTHENTICATED, MODEL_MISSING, UNKNOWN_VOICE, BAD_SPEED */

@@ -21,7 +21,7 @@ use crate::engines::error::{EngineError, EngineResult};
 /// The path that means standard output.
 pub const STDOUT: &str = "-";
 /// The code of the error for standard output closed by its reader (`… | head`). Front ends end
-/// quietly on it (see `cli::models::fail`).
+/// quietly on it (see `cli::fail`).
 pub const STDOUT_CLOSED: &str = "STDOUT_CLOSED";
 
 /// How many symbolic links are followed before giving up (the kernel's own limit is 40).

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod doctor;
 pub mod engines;
 pub mod environment;
+pub mod error;
 pub mod fsio;
 pub mod http;
 mod json_keys;

@@ -88,11 +88,6 @@ impl ChainError {
             _ => self.message.clone(),
         }
     }
-
-    /// The local engines' error type, for the CLI's and the JS API's printers.
-    pub fn to_engine_error(&self) -> EngineError {
-        EngineError { code: self.code, message: self.message.clone(), hint: self.hint.clone() }
-    }
 }
 
 impl From<ProviderError> for ChainError {

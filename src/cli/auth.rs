@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::{prompt, AuthCommand};
+use super::{fail, prompt, AuthCommand};
 use crate::auth::error::{AuthError, AuthErrorCode};
 use crate::auth::login::{self, LoginEvent, LoginOutcome};
 use crate::auth::resolve::Kind;
@@ -10,14 +10,6 @@ use crate::auth::status::{self, Status};
 use crate::auth::{browser, session};
 use crate::environment::{self, Tty};
 use crate::output::Output;
-
-fn fail(out: &Output, e: &AuthError) -> i32 {
-    out.err(&out.err_red(&e.message));
-    if let Some(h) = &e.hint {
-        out.err(&out.err_dim(h));
-    }
-    1
-}
 
 pub(super) async fn run(cmd: AuthCommand, tty: Tty, out: &Output) -> i32 {
     match cmd {
@@ -35,7 +27,7 @@ pub(super) async fn run(cmd: AuthCommand, tty: Tty, out: &Output) -> i32 {
                 }
                 0
             }
-            Err(e) => json_or_fail(json, &e, out),
+            Err(e) => fail(out, json, &e),
         },
         AuthCommand::Token { json } => match session::token().await {
             Ok(c) => {
@@ -47,17 +39,8 @@ pub(super) async fn run(cmd: AuthCommand, tty: Tty, out: &Output) -> i32 {
                 }
                 0
             }
-            Err(e) => json_or_fail(json, &e, out),
+            Err(e) => fail(out, json, &e),
         },
-    }
-}
-
-fn json_or_fail(json: bool, e: &AuthError, out: &Output) -> i32 {
-    if json {
-        out.json(&json!({"ok": false, "error": e.message, "code": e.code_str(), "hint": e.hint}));
-        1
-    } else {
-        fail(out, e)
     }
 }
 
@@ -105,7 +88,7 @@ fn print_login_outcome(out: &Output, o: &LoginOutcome, api_key: bool) {
 
 async fn login(api_key: Option<String>, device: bool, keyring: bool, tty: Tty, out: &Output) -> i32 {
     if device && api_key.is_some() {
-        return fail(out, &AuthError::usage("Choose either --device or --api-key, not both."));
+        return fail(out, false, &AuthError::usage("Choose either --device or --api-key, not both."));
     }
     if let Some(value) = api_key {
         let key = if !value.trim().is_empty() {
@@ -124,7 +107,7 @@ async fn login(api_key: Option<String>, device: bool, keyring: bool, tty: Tty, o
                 print_login_outcome(out, &o, true);
                 0
             }
-            Err(e) => fail(out, &e),
+            Err(e) => fail(out, false, &e),
         };
     }
     let on_event = |e: LoginEvent| print_login_event(out, e);
@@ -132,6 +115,7 @@ async fn login(api_key: Option<String>, device: bool, keyring: bool, tty: Tty, o
         if environment::is_ci() || !(tty.stdin && tty.stdout) {
             return fail(
                 out,
+                false,
                 &AuthError::usage("`--device` needs an interactive terminal (stdin and stdout) outside CI.").with_hint(
                     "In CI or scripts, set HEYGEN_API_KEY or pipe a key to `hyperframes auth login --api-key`.",
                 ),
@@ -142,6 +126,7 @@ async fn login(api_key: Option<String>, device: bool, keyring: bool, tty: Tty, o
         if let Some(reason) = environment::browser_blocker(tty.stdout) {
             return fail(
                 out,
+                false,
                 &AuthError::usage(format!("Browser sign-in is not available: {reason}."))
                     .with_hint("Run `hyperframes auth login --device`, or `hyperframes auth login --api-key`."),
             );
@@ -153,10 +138,10 @@ async fn login(api_key: Option<String>, device: bool, keyring: bool, tty: Tty, o
             print_login_outcome(out, &o, false);
             0
         }
-        Err(e) if e.code == AuthErrorCode::Usage || e.code == AuthErrorCode::DeviceAuthFailed => fail(out, &e),
+        Err(e) if e.code == AuthErrorCode::Usage || e.code == AuthErrorCode::DeviceAuthFailed => fail(out, false, &e),
         Err(mut e) => {
             e.message = format!("Sign-in failed: {}", e.message);
-            fail(out, &e)
+            fail(out, false, &e)
         }
     }
 }
@@ -199,7 +184,7 @@ async fn logout(keep_api_key: bool, yes: bool, tty: Tty, out: &Output) -> i32 {
             }
             0
         }
-        Err(e) => fail(out, &e),
+        Err(e) => fail(out, false, &e),
     }
 }
 
@@ -214,7 +199,7 @@ fn print_status(st: Status, json: bool, out: &Output) -> i32 {
     }
     match &st {
         Status::Broken(e) => {
-            fail(out, e);
+            fail(out, false, e);
         }
         Status::NotConfigured { interactive: false, .. } => {
             out.out("Not signed in to HeyGen (non-interactive).");

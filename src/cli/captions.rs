@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::json;
 
-use super::models::fail;
+use super::fail;
 use crate::audio::captions::{self, Format, Rules, Word};
 use crate::engines::error::EngineError;
 use crate::output::Output;

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::json;
 
-use super::routing::{chain_fail, print_anomalies, RoutingArgs};
+use super::fail;
+use super::routing::{print_anomalies, RoutingArgs};
 use crate::chains::describe::{self, DescribeRequest};
 use crate::output::Output;
 
@@ -25,7 +26,7 @@ pub(super) async fn run(args: DescribeArgs, out: &Output) -> i32 {
     let req = DescribeRequest { images: args.images.clone(), routing: args.routing.routing() };
     let r = match describe::describe(&req).await {
         Ok(r) => r,
-        Err(e) => return chain_fail(out, args.json, &e),
+        Err(e) => return fail(out, args.json, &e),
     };
     if r.skipped {
         let reason = r.reason.unwrap_or_default();

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
+use super::fail;
 use super::routing::{print_anomalies, RoutingArgs};
 use crate::media::{self, BuildOptions, Event, MediaError, MediaRequest};
 use crate::output::Output;
@@ -65,10 +66,6 @@ fn read_request(source: &str) -> Result<MediaRequest, MediaError> {
         })?
     };
     MediaRequest::parse(&text)
-}
-
-fn fail(out: &Output, json: bool, e: &MediaError) -> i32 {
-    super::models::fail(out, json, &e.to_engine_error())
 }
 
 fn progress(out: &Output, event: Event) {

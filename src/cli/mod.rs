@@ -200,3 +200,29 @@ pub fn run(argv: Vec<String>, ctx: CliContext) -> i32 {
         Command::Doctor { json, strict } => rt.block_on(doctor::run(json, strict, ctx.node_version, &out)),
     }
 }
+
+/// The exit code when stdout was closed by its reader (`… | head`): 141 is what a shell reports for
+/// a process ended by SIGPIPE, so pipelines under `set -o pipefail` see it, and nothing is printed
+/// (the reader is gone, and a message on stderr would only be noise), as other CLIs do.
+pub(crate) const CLOSED_PIPE_EXIT: i32 = 141;
+
+/// The one printer of a command's failure: with `--json` its JSON form on stdout
+/// (`{ok:false,error,code,hint}`, a chain's also `provider` and `anomalies`), else the skipped
+/// providers' failures, the message and the hint on stderr. Returns the exit code: 1, or
+/// [`CLOSED_PIPE_EXIT`].
+fn fail<E: Clone + Into<crate::error::Error>>(out: &Output, json: bool, e: &E) -> i32 {
+    let e: crate::error::Error = e.clone().into();
+    if e.code == crate::fsio::STDOUT_CLOSED {
+        return CLOSED_PIPE_EXIT;
+    }
+    if json {
+        out.json(&serde_json::to_value(&e).expect("errors always serialise"));
+    } else {
+        routing::print_anomalies(out, &e.anomalies);
+        out.err(&out.err_red(&e.message));
+        if let Some(h) = &e.hint {
+            out.err(&out.err_dim(h));
+        }
+    }
+    1
+}

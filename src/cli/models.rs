@@ -3,6 +3,7 @@
 use clap::Subcommand;
 use serde_json::json;
 
+use super::fail;
 use super::progress::{Printer, Style};
 use crate::engines::catalog::{self, FileState, ModelSpec};
 use crate::engines::error::EngineError;
@@ -46,27 +47,6 @@ fn find(name: &str) -> Result<&'static ModelSpec, EngineError> {
         EngineError::new("UNKNOWN_MODEL", format!("Unknown model '{name}'. Available: {}.", names.join(", ")))
             .with_hint("See `hyperframes models list`.")
     })
-}
-
-/// The exit code when stdout was closed by its reader (`… | head`): 141 is what a shell reports for
-/// a process ended by SIGPIPE, so pipelines under `set -o pipefail` see it, and nothing is printed
-/// (the reader is gone, and a message on stderr would only be noise), as other CLIs do.
-pub(super) const CLOSED_PIPE_EXIT: i32 = 141;
-
-/// Prints an error as `{ok:false,error,code,hint}` (JSON) or message and hint on stderr; 1.
-pub(super) fn fail(out: &Output, json: bool, e: &EngineError) -> i32 {
-    if e.code == crate::fsio::STDOUT_CLOSED {
-        return CLOSED_PIPE_EXIT;
-    }
-    if json {
-        out.json(&json!({"ok": false, "error": e.message, "code": e.code, "hint": e.hint}));
-    } else {
-        out.err(&out.err_red(&e.message));
-        if let Some(h) = &e.hint {
-            out.err(&out.err_dim(h));
-        }
-    }
-    1
 }
 
 pub(super) async fn run(cmd: ModelsCommand, stderr_tty: bool, out: &Output) -> i32 {

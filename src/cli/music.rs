@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use clap::Args;
 use serde_json::json;
 
-use super::routing::{chain_fail, print_anomalies, RoutingArgs};
+use super::fail;
+use super::routing::{print_anomalies, RoutingArgs};
 use crate::chains::music::{self, Generation, MusicRequest, DEFAULT_SECONDS};
 use crate::output::Output;
 
@@ -130,7 +131,7 @@ pub(super) async fn run(args: MusicArgs, out: &Output) -> i32 {
             }
             0
         }
-        Err(e) => chain_fail(out, args.json, &e),
+        Err(e) => fail(out, args.json, &e),
     }
 }
 

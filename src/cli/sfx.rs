@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::json;
 
-use super::routing::{chain_fail, print_anomalies, RoutingArgs};
+use super::fail;
+use super::routing::{print_anomalies, RoutingArgs};
 use crate::chains::sfx::{self, SfxListing, SfxRequest};
 use crate::chains::ChainError;
 use crate::output::Output;
@@ -78,7 +79,7 @@ pub(super) async fn run(args: SfxArgs, out: &Output) -> i32 {
     let Some(query) = args.query.clone().filter(|q| !q.trim().is_empty()) else {
         let e = ChainError::new("EMPTY_QUERY", "Say which sound effect you want.")
             .with_hint("hyperframes sfx whoosh -o whoosh.wav (or `hyperframes sfx --list`)");
-        return chain_fail(out, args.json, &e);
+        return fail(out, args.json, &e);
     };
     let output =
         args.output.clone().unwrap_or_else(|| PathBuf::from(format!("{}.wav", crate::sfx::library::slug(&query))));
@@ -104,6 +105,6 @@ pub(super) async fn run(args: SfxArgs, out: &Output) -> i32 {
             }
             0
         }
-        Err(e) => chain_fail(out, args.json, &e),
+        Err(e) => fail(out, args.json, &e),
     }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde_json::json;
 
-use super::models::fail;
+use super::fail;
 use crate::audio::captions::{self, Format};
 use crate::engines::error::EngineError;
 use crate::engines::whisper::{transcribe_file, TranscribeRequest, Transcript};

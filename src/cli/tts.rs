@@ -10,9 +10,9 @@ use std::sync::Arc;
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
-use super::models::fail;
+use super::fail;
 use super::progress::{Printer, Style};
-use super::routing::{chain_fail, print_anomalies};
+use super::routing::print_anomalies;
 use crate::audio::wav::{self, SampleFormat};
 use crate::chains::voice::{voice_with, VoiceRequest};
 use crate::chains::{Providers, Routing};
@@ -301,7 +301,7 @@ async fn run_chain(args: TtsArgs, facts: &Facts, providers: &Providers, out: &Ou
     };
     let r = match voice_with(&req, facts, providers).await {
         Ok(r) => r,
-        Err(e) => return chain_fail(out, args.json, &e),
+        Err(e) => return fail(out, args.json, &e),
     };
     let written = {
         let outputs = outputs.clone();

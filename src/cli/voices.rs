@@ -3,7 +3,7 @@
 use clap::Args;
 use serde_json::{json, Value};
 
-use super::routing::chain_fail;
+use super::fail;
 use crate::chains::{gather, ChainError};
 use crate::engines::kokoro::{service, voices};
 use crate::output::Output;
@@ -120,7 +120,7 @@ pub(super) async fn run(args: VoicesArgs, out: &Output) -> i32 {
     .await;
     let (provider, rows) = match rows {
         Ok(r) => r,
-        Err(e) => return chain_fail(out, args.json, &e),
+        Err(e) => return fail(out, args.json, &e),
     };
     if args.json {
         let list: Vec<Value> = rows

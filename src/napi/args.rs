@@ -4,6 +4,8 @@
 use napi::bindgen_prelude::*;
 use serde_json::Value;
 
+use crate::error::Error as HfError;
+
 /// A JS argument, converted as the call starts but judged by the function: a value of the wrong
 /// type becomes a `USAGE` error naming the function, the argument and the type it needs (napi's own
 /// conversion error names neither). Functions taking these declare their types with
@@ -44,7 +46,7 @@ impl<T> TypeName for Arg<T> {
 
 impl<T: Wanted> Arg<T> {
     /// The value of argument `name` of `function`, or a `USAGE` error saying what it must be.
-    pub(crate) fn get(self, function: &str, name: &str) -> Result<T> {
+    pub(crate) fn get(self, function: &str, name: &str) -> std::result::Result<T, HfError> {
         if !T::accepts(self.got) {
             return Err(usage(function, name, &T::want(), Some(self.got)));
         }
@@ -150,14 +152,16 @@ fn described(got: ValueType) -> &'static str {
     }
 }
 
-fn usage(function: &str, name: &str, want: &str, got: Option<ValueType>) -> Error {
+fn usage(function: &str, name: &str, want: &str, got: Option<ValueType>) -> HfError {
     let got = got.map(|g| format!(", not {}", described(g))).unwrap_or_default();
     usage_error(format!("{function}(): `{name}` must be {want}{got}."), function)
 }
 
-fn usage_error(message: String, function: &str) -> Error {
-    let hint = format!("See {function}() in hyperframes' type definitions (index.d.ts) for its arguments.");
-    Error::new(Status::InvalidArg, format!("USAGE: {message}\nHint: {hint}"))
+fn usage_error(message: String, function: &str) -> HfError {
+    HfError::usage(
+        message,
+        format!("See {function}() in hyperframes' type definitions (index.d.ts) for its arguments."),
+    )
 }
 
 fn camel_case(field: &str) -> String {

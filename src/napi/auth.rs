@@ -7,15 +7,15 @@ use napi_derive::napi;
 use serde_json::{json, Value};
 
 use super::args::{wanted, Arg};
-use super::errors::auth_error as js_error;
+use super::errors::{auth_error as js_error, promise};
 use crate::auth::{login, session, status};
 use crate::environment::Tty;
 
 /// The same report as `hyperframes auth status --json`.
-#[napi]
-pub async fn auth_status() -> Result<Value> {
+#[napi(ts_return_type = "Promise<any>")]
+pub fn auth_status(env: &Env) -> Result<PromiseRaw<'_, Value>> {
     crate::init_logging();
-    Ok(status::status(Tty::detect()).await.to_json())
+    promise(env, async move { Ok(status::status(Tty::detect()).await.to_json()) })
 }
 
 #[napi(object)]
@@ -34,12 +34,18 @@ fn login_json(o: login::LoginOutcome) -> Value {
 }
 
 /// Saves an API key after HeyGen accepts it; a rejected key is rolled back.
-#[napi(ts_args_type = "key: string, options?: LoginOptions | undefined | null")]
-pub async fn login_with_api_key(key: Arg<String>, options: Arg<Option<LoginOptions>>) -> Result<Value> {
+#[napi(ts_args_type = "key: string, options?: LoginOptions | undefined | null", ts_return_type = "Promise<any>")]
+pub fn login_with_api_key(
+    env: &Env,
+    key: Arg<String>,
+    options: Arg<Option<LoginOptions>>,
+) -> Result<PromiseRaw<'_, Value>> {
     crate::init_logging();
-    let (key, options) = (key.get("loginWithApiKey", "key")?, options.get("loginWithApiKey", "options")?);
-    let keyring = options.and_then(|o| o.keyring).unwrap_or(false);
-    login::login_with_api_key(key, keyring).await.map(login_json).map_err(js_error)
+    promise(env, async move {
+        let (key, options) = (key.get("loginWithApiKey", "key")?, options.get("loginWithApiKey", "options")?);
+        let keyring = options.and_then(|o| o.keyring).unwrap_or(false);
+        login::login_with_api_key(key, keyring).await.map(login_json).map_err(js_error)
+    })
 }
 
 #[napi(object)]
@@ -48,54 +54,62 @@ pub struct LogoutOptions {
 }
 
 /// Revokes OAuth tokens (best effort) and removes the stored credential.
-#[napi(ts_args_type = "options?: LogoutOptions | undefined | null")]
-pub async fn logout(options: Arg<Option<LogoutOptions>>) -> Result<Value> {
+#[napi(ts_args_type = "options?: LogoutOptions | undefined | null", ts_return_type = "Promise<any>")]
+pub fn logout(env: &Env, options: Arg<Option<LogoutOptions>>) -> Result<PromiseRaw<'_, Value>> {
     crate::init_logging();
-    let options = options.get("logout", "options")?;
-    let keep = options.and_then(|o| o.keep_api_key).unwrap_or(false);
-    let o = session::logout(keep).await.map_err(js_error)?;
-    Ok(json!({
-        "removed": o.removed,
-        "keptApiKey": o.kept_api_key,
-        "envStillSet": o.env_still_set,
-        "warnings": o.warnings,
-    }))
+    promise(env, async move {
+        let options = options.get("logout", "options")?;
+        let keep = options.and_then(|o| o.keep_api_key).unwrap_or(false);
+        let o = session::logout(keep).await.map_err(js_error)?;
+        Ok(json!({
+            "removed": o.removed,
+            "keptApiKey": o.kept_api_key,
+            "envStillSet": o.env_still_set,
+            "warnings": o.warnings,
+        }))
+    })
 }
 
 /// Refreshes the stored OAuth access token now.
-#[napi]
-pub async fn refresh_auth() -> Result<Value> {
+#[napi(ts_return_type = "Promise<any>")]
+pub fn refresh_auth(env: &Env) -> Result<PromiseRaw<'_, Value>> {
     crate::init_logging();
-    let o = session::refresh().await.map_err(js_error)?;
-    Ok(json!({"expiresAt": o.expires_at.as_ref().map(status::iso)}))
+    promise(env, async move {
+        let o = session::refresh().await.map_err(js_error)?;
+        Ok(json!({"expiresAt": o.expires_at.as_ref().map(status::iso)}))
+    })
 }
 
 /// Which credential resolves and where from — never the secret itself. `null` when signed out.
-#[napi]
-pub async fn resolve_credential() -> Result<Value> {
+#[napi(ts_return_type = "Promise<any>")]
+pub fn resolve_credential(env: &Env) -> Result<PromiseRaw<'_, Value>> {
     crate::init_logging();
-    let store = crate::auth::store::Store::from_env();
-    let cred = crate::blocking(move || crate::auth::resolve::try_resolve(&store, chrono::Utc::now()))
-        .await
-        .map_err(js_error)?;
-    Ok(match cred {
-        None => Value::Null,
-        Some(c) => json!({
-            "source": c.source.as_str(),
-            "type": c.kind.as_str(),
-            "expiresAt": c.expires_at.as_ref().map(status::iso),
-            "expired": c.expired,
-            "refreshable": c.refreshable,
-        }),
+    promise(env, async move {
+        let store = crate::auth::store::Store::from_env();
+        let cred = crate::blocking(move || crate::auth::resolve::try_resolve(&store, chrono::Utc::now()))
+            .await
+            .map_err(js_error)?;
+        Ok(match cred {
+            None => Value::Null,
+            Some(c) => json!({
+                "source": c.source.as_str(),
+                "type": c.kind.as_str(),
+                "expiresAt": c.expires_at.as_ref().map(status::iso),
+                "expired": c.expired,
+                "refreshable": c.refreshable,
+            }),
+        })
     })
 }
 
 /// The credential itself, for passing to other tools (like `hyperframes auth token`).
-#[napi]
-pub async fn auth_token() -> Result<Value> {
+#[napi(ts_return_type = "Promise<any>")]
+pub fn auth_token(env: &Env) -> Result<PromiseRaw<'_, Value>> {
     crate::init_logging();
-    let c = session::token().await.map_err(js_error)?;
-    Ok(json!({"token": c.secret, "type": c.kind.as_str(), "source": c.source.as_str()}))
+    promise(env, async move {
+        let c = session::token().await.map_err(js_error)?;
+        Ok(json!({"token": c.secret, "type": c.kind.as_str(), "source": c.source.as_str()}))
+    })
 }
 
 wanted!("an options object", ValueType::Object => LoginOptions, LogoutOptions);

@@ -67,20 +67,22 @@ pub(crate) fn caption_rules(o: &CaptionOptions) -> std::result::Result<(Format, 
     ts_args_type = "words: Array<CaptionWord>, options?: CaptionOptions | undefined | null",
     ts_return_type = "string | Array<{ text: string; startMs: number; endMs: number; timestampMs: number | null; confidence: number | null }>"
 )]
-pub fn captions(words: Arg<Vec<CaptionWord>>, options: Arg<Option<CaptionOptions>>) -> Result<Value> {
-    let (words, options) = (words.get("captions", "words")?, options.get("captions", "options")?);
-    let (format, rules) = caption_rules(&options.unwrap_or_default()).map_err(engine_error)?;
-    let mut checked = Vec::with_capacity(words.len());
-    for w in words {
-        if !(w.start.is_finite() && w.end.is_finite() && w.start >= 0.0 && w.start <= w.end) {
-            let e = EngineError::new("BAD_INPUT", format!("word '{}' has an invalid time range", w.text));
-            return Err(engine_error(e));
+pub fn captions(env: &Env, words: Arg<Vec<CaptionWord>>, options: Arg<Option<CaptionOptions>>) -> Result<Value> {
+    super::errors::throwing(env, || {
+        let (words, options) = (words.get("captions", "words")?, options.get("captions", "options")?);
+        let (format, rules) = caption_rules(&options.unwrap_or_default()).map_err(engine_error)?;
+        let mut checked = Vec::with_capacity(words.len());
+        for w in words {
+            if !(w.start.is_finite() && w.end.is_finite() && w.start >= 0.0 && w.start <= w.end) {
+                let e = EngineError::new("BAD_INPUT", format!("word '{}' has an invalid time range", w.text));
+                return Err(engine_error(e));
+            }
+            checked.push(Word { id: w.id.unwrap_or_default(), text: w.text, start: w.start, end: w.end });
         }
-        checked.push(Word { id: w.id.unwrap_or_default(), text: w.text, start: w.start, end: w.end });
-    }
-    let text = captions::build(&checked, format, &rules);
-    Ok(match format {
-        Format::Remotion => serde_json::from_str(&text).expect("the builder writes JSON"),
-        _ => Value::String(text),
+        let text = captions::build(&checked, format, &rules);
+        Ok(match format {
+            Format::Remotion => serde_json::from_str(&text).expect("the builder writes JSON"),
+            _ => Value::String(text),
+        })
     })
 }

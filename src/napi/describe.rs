@@ -49,33 +49,39 @@ pub struct DescribeResult {
 
 /// One-sentence descriptions of images; a failure affects only its own image.
 #[napi(ts_args_type = "images: Array<string>, options?: DescribeOptions | undefined | null")]
-pub async fn describe(images: Arg<Vec<String>>, options: Arg<Option<DescribeOptions>>) -> Result<DescribeResult> {
-    let images = images.get("describe", "images")?;
-    let o = options.get("describe", "options")?.unwrap_or_default();
-    let req = chains::describe::DescribeRequest {
-        images: images.into_iter().map(Into::into).collect(),
-        routing: routing(o.provider, o.local_only, o.no_fallback),
-    };
-    let r = chains::describe::describe(&req).await.map_err(chain_error)?;
-    Ok(DescribeResult {
-        skipped: r.skipped,
-        reason: r.reason,
-        provider: r.provider.map(|p| p.to_string()),
-        model: r.model,
-        images: r
-            .images
-            .into_iter()
-            .map(|i| ImageDescription {
-                path: i.path.to_string_lossy().into_owned(),
-                description: i.description,
-                code: i.error.as_ref().map(|e| e.code.to_string()),
-                hint: i.error.as_ref().and_then(|e| e.hint.clone()),
-                error: i.error.map(|e| crate::auth::scrub::scrub(&e.message)),
-                provider: i.provider.map(|p| p.to_string()),
-                model: i.model,
-                anomalies: i.anomalies.iter().map(|a| crate::auth::scrub::scrub(a)).collect(),
-            })
-            .collect(),
+pub fn describe(
+    env: &Env,
+    images: Arg<Vec<String>>,
+    options: Arg<Option<DescribeOptions>>,
+) -> Result<PromiseRaw<'_, DescribeResult>> {
+    super::errors::promise(env, async move {
+        let images = images.get("describe", "images")?;
+        let o = options.get("describe", "options")?.unwrap_or_default();
+        let req = chains::describe::DescribeRequest {
+            images: images.into_iter().map(Into::into).collect(),
+            routing: routing(o.provider, o.local_only, o.no_fallback),
+        };
+        let r = chains::describe::describe(&req).await.map_err(chain_error)?;
+        Ok(DescribeResult {
+            skipped: r.skipped,
+            reason: r.reason,
+            provider: r.provider.map(|p| p.to_string()),
+            model: r.model,
+            images: r
+                .images
+                .into_iter()
+                .map(|i| ImageDescription {
+                    path: i.path.to_string_lossy().into_owned(),
+                    description: i.description,
+                    code: i.error.as_ref().map(|e| e.code.to_string()),
+                    hint: i.error.as_ref().and_then(|e| e.hint.clone()),
+                    error: i.error.map(|e| crate::auth::scrub::scrub(&e.message)),
+                    provider: i.provider.map(|p| p.to_string()),
+                    model: i.model,
+                    anomalies: i.anomalies.iter().map(|a| crate::auth::scrub::scrub(a)).collect(),
+                })
+                .collect(),
+        })
     })
 }
 

@@ -168,29 +168,38 @@ pub fn build_media(
     options: Arg<BuildMediaOptions>,
     on_progress: Arg<Option<ProgressCallback>>,
 ) -> Result<PromiseRaw<'_, serde_json::Value>> {
-    let request = request.get("buildMedia", "request")?;
-    let options = options.get("buildMedia", "options")?;
-    let on_progress = on_progress.get("buildMedia", "options.onProgress")?;
+    let (request, options, on_progress) = super::errors::throwing(env, || {
+        Ok((
+            request.get("buildMedia", "request")?,
+            options.get("buildMedia", "options")?,
+            on_progress.get("buildMedia", "options.onProgress")?,
+        ))
+    })?;
     let progress = JsProgress { callback: on_progress, closing: super::Closing::of(env), calls: Default::default() };
-    env.spawn_future(async move {
-        let report = |e| progress.report(e);
-        let built = tokio::select! {
-            built = build_media_reporting(request, options, &report) => Some(built),
-            () = progress.thrown() => None,
-        };
-        if let Some(thrown) = progress.settle().await {
-            return Err(thrown);
-        }
-        built.expect("the build ran to its end when nothing was thrown")
-    })
+    // What `onProgress` threw rejects the promise as itself; the build's own failure as a
+    // HyperframesError.
+    env.spawn_future_with_callback(
+        async move {
+            let report = |e| progress.report(e);
+            let built = tokio::select! {
+                built = build_media_reporting(request, options, &report) => Some(built),
+                () = progress.thrown() => None,
+            };
+            if let Some(thrown) = progress.settle().await {
+                return Err(thrown);
+            }
+            Ok(built.expect("the build ran to its end when nothing was thrown"))
+        },
+        |env, built| built.map_err(|e| super::errors::to_js(env, &e)),
+    )
 }
 
 async fn build_media_reporting(
     request: serde_json::Value,
     options: BuildMediaOptions,
     report: crate::media::build::OnEvent<'_>,
-) -> Result<serde_json::Value> {
-    let media_error = |e: crate::media::MediaError| super::errors::engine_error(e.to_engine_error());
+) -> std::result::Result<serde_json::Value, crate::error::Error> {
+    let media_error = super::errors::engine_error;
     let request = match request {
         serde_json::Value::String(path) => {
             let text = crate::blocking(move || {

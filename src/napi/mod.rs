@@ -38,7 +38,7 @@ pub struct TtyInfo {
 /// Runs the `hyperframes` CLI in this process and returns its exit code.
 #[napi(catch_unwind, ts_args_type = "argv: Array<string>, tty?: TtyInfo | undefined | null")]
 pub fn run_cli(env: Env, argv: Arg<Vec<String>>, tty: Arg<Option<TtyInfo>>) -> Result<i32> {
-    let (argv, tty) = (argv.get("runCli", "argv")?, tty.get("runCli", "tty")?);
+    let (argv, tty) = errors::throwing(&env, || Ok((argv.get("runCli", "argv")?, tty.get("runCli", "tty")?)))?;
     let ctx = crate::cli::CliContext {
         tty: tty.map(|t| Tty { stdin: t.stdin, stdout: t.stdout, stderr: t.stderr }),
         node_version: node_version(&env),

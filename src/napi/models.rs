@@ -11,9 +11,8 @@ use super::errors::engine_error;
 use crate::engines::error::EngineError;
 use crate::engines::{catalog, install, models_dir};
 
-fn find_model(name: &str) -> Result<&'static catalog::ModelSpec> {
-    catalog::find(name)
-        .ok_or_else(|| engine_error(EngineError::new("UNKNOWN_MODEL", format!("Unknown model '{name}'."))))
+fn find_model(name: &str) -> std::result::Result<&'static catalog::ModelSpec, crate::error::Error> {
+    catalog::find(name).ok_or_else(|| EngineError::new("UNKNOWN_MODEL", format!("Unknown model '{name}'.")))
 }
 
 /// Every model and whether it is installed (same as `hyperframes models list --json`).
@@ -34,35 +33,45 @@ pub struct InstallOptions {
 
 /// Installs a model (verifying sha256; resumes partial downloads).
 #[napi(ts_args_type = "name: string, options?: InstallOptions | undefined | null", ts_return_type = "Promise<any>")]
-pub async fn models_install(name: Arg<String>, options: Arg<Option<InstallOptions>>) -> Result<Value> {
-    crate::init_logging();
-    let (name, options) = (name.get("modelsInstall", "name")?, options.get("modelsInstall", "options")?);
-    let spec = find_model(&name)?;
-    let source = match options.and_then(|o| o.from) {
-        None => install::Source::Official,
-        Some(f) if f.starts_with("http://") || f.starts_with("https://") => install::Source::FromUrl(f),
-        Some(f) => install::Source::From(f.into()),
-    };
-    let report = install::install(spec, &models_dir::models_dir(), &source, &|_| {}).await.map_err(engine_error)?;
-    Ok(serde_json::to_value(report).expect("reports serialise"))
+pub fn models_install(
+    env: &Env,
+    name: Arg<String>,
+    options: Arg<Option<InstallOptions>>,
+) -> Result<PromiseRaw<'_, Value>> {
+    super::errors::promise(env, async move {
+        crate::init_logging();
+        let (name, options) = (name.get("modelsInstall", "name")?, options.get("modelsInstall", "options")?);
+        let spec = find_model(&name)?;
+        let source = match options.and_then(|o| o.from) {
+            None => install::Source::Official,
+            Some(f) if f.starts_with("http://") || f.starts_with("https://") => install::Source::FromUrl(f),
+            Some(f) => install::Source::From(f.into()),
+        };
+        let report = install::install(spec, &models_dir::models_dir(), &source, &|_| {}).await.map_err(engine_error)?;
+        Ok(serde_json::to_value(report).expect("reports serialise"))
+    })
 }
 
 /// Removes a model's files; returns the removed paths.
 #[napi(ts_args_type = "name: string")]
-pub fn models_remove(name: Arg<String>) -> Result<Vec<String>> {
-    let name = name.get("modelsRemove", "name")?;
-    let spec = find_model(&name)?;
-    let removed = install::remove(spec, &models_dir::models_dir()).map_err(engine_error)?;
-    Ok(removed.iter().map(|p| p.display().to_string()).collect())
+pub fn models_remove(env: &Env, name: Arg<String>) -> Result<Vec<String>> {
+    super::errors::throwing(env, || {
+        let name = name.get("modelsRemove", "name")?;
+        let spec = find_model(&name)?;
+        let removed = install::remove(spec, &models_dir::models_dir()).map_err(engine_error)?;
+        Ok(removed.iter().map(|p| p.display().to_string()).collect())
+    })
 }
 
 /// Re-hashes a model's files against their published sha256 (one model of `models verify --json`).
 #[napi(ts_args_type = "name: string", ts_return_type = "Promise<any>")]
-pub async fn models_verify(name: Arg<String>) -> Result<Value> {
-    let name = name.get("modelsVerify", "name")?;
-    let spec = find_model(&name)?;
-    let st = crate::blocking(move || install::verify(spec, &models_dir::models_dir())).await;
-    Ok(catalog::status_json(spec, &st))
+pub fn models_verify(env: &Env, name: Arg<String>) -> Result<PromiseRaw<'_, Value>> {
+    super::errors::promise(env, async move {
+        let name = name.get("modelsVerify", "name")?;
+        let spec = find_model(&name)?;
+        let st = crate::blocking(move || install::verify(spec, &models_dir::models_dir())).await;
+        Ok(catalog::status_json(spec, &st))
+    })
 }
 
 wanted!("an options object", ValueType::Object => InstallOptions);

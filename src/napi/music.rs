@@ -42,35 +42,42 @@ pub struct MusicResult {
 
 /// Background music for `prompt` (a mood to search, or a prompt to generate), fitted to a length.
 #[napi(ts_args_type = "prompt: string, options?: MusicOptions | undefined | null")]
-pub async fn music(prompt: Arg<String>, options: Arg<Option<MusicOptions>>) -> Result<MusicResult> {
-    let prompt = prompt.get("music", "prompt")?;
-    let o = options.get("music", "options")?.unwrap_or_default();
-    let max = crate::engines::musicgen::sampling::MAX_SEED as f64;
-    let seed = match o.seed {
-        None => None,
-        Some(s) if s.fract() == 0.0 && (0.0..=max).contains(&s) => Some(s as u64),
-        Some(s) => {
-            let e = ChainError::new("BAD_SEED", format!("seed must be a whole number from 0 to 2^53 − 1 (got {s})."));
-            return Err(chain_error(e.with_hint("Pass the seed a previous result reported, or leave it out.")));
-        }
-    };
-    let req = chains::music::MusicRequest {
-        prompt,
-        seconds: o.seconds.unwrap_or(chains::music::DEFAULT_SECONDS),
-        output: o.output.unwrap_or_else(|| "bgm.wav".into()).into(),
-        routing: routing(o.provider, o.local_only, o.no_fallback),
-    };
-    let generation = chains::music::Generation { seed, progress: None };
-    let r = chains::music::music_generating(&req, &generation).await.map_err(chain_error)?;
-    Ok(MusicResult {
-        path: r.path.to_string_lossy().into_owned(),
-        provider: r.provider.to_string(),
-        title: r.title,
-        duration: r.duration,
-        sample_rate: r.sample_rate,
-        channels: u32::from(r.channels),
-        seed: r.seed.map(|s| s as f64),
-        anomalies: r.anomalies,
+pub fn music(
+    env: &Env,
+    prompt: Arg<String>,
+    options: Arg<Option<MusicOptions>>,
+) -> Result<PromiseRaw<'_, MusicResult>> {
+    super::errors::promise(env, async move {
+        let prompt = prompt.get("music", "prompt")?;
+        let o = options.get("music", "options")?.unwrap_or_default();
+        let max = crate::engines::musicgen::sampling::MAX_SEED as f64;
+        let seed = match o.seed {
+            None => None,
+            Some(s) if s.fract() == 0.0 && (0.0..=max).contains(&s) => Some(s as u64),
+            Some(s) => {
+                let e =
+                    ChainError::new("BAD_SEED", format!("seed must be a whole number from 0 to 2^53 − 1 (got {s})."));
+                return Err(chain_error(e.with_hint("Pass the seed a previous result reported, or leave it out.")));
+            }
+        };
+        let req = chains::music::MusicRequest {
+            prompt,
+            seconds: o.seconds.unwrap_or(chains::music::DEFAULT_SECONDS),
+            output: o.output.unwrap_or_else(|| "bgm.wav".into()).into(),
+            routing: routing(o.provider, o.local_only, o.no_fallback),
+        };
+        let generation = chains::music::Generation { seed, progress: None };
+        let r = chains::music::music_generating(&req, &generation).await.map_err(chain_error)?;
+        Ok(MusicResult {
+            path: r.path.to_string_lossy().into_owned(),
+            provider: r.provider.to_string(),
+            title: r.title,
+            duration: r.duration,
+            sample_rate: r.sample_rate,
+            channels: u32::from(r.channels),
+            seed: r.seed.map(|s| s as f64),
+            anomalies: r.anomalies,
+        })
     })
 }
 

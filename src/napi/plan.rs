@@ -16,13 +16,16 @@ pub struct PlanOptions {
 
 /// Which provider each capability will use and why the others are skipped (same as `hyperframes plan --json`).
 #[napi(ts_args_type = "options?: PlanOptions | undefined | null", ts_return_type = "Promise<any>")]
-pub async fn plan(options: Arg<Option<PlanOptions>>) -> Result<Value> {
-    let options = options.get("plan", "options")?;
-    let local_only = options.and_then(|o| o.local_only).unwrap_or(false);
-    let plans =
-        crate::blocking(move || crate::providers::plan::plan_all(&crate::providers::plan::Facts::gather(local_only)))
-            .await;
-    Ok(json!({"plans": plans.iter().map(|p| p.to_json()).collect::<Vec<_>>()}))
+pub fn plan(env: &Env, options: Arg<Option<PlanOptions>>) -> Result<PromiseRaw<'_, Value>> {
+    super::errors::promise(env, async move {
+        let options = options.get("plan", "options")?;
+        let local_only = options.and_then(|o| o.local_only).unwrap_or(false);
+        let plans = crate::blocking(move || {
+            crate::providers::plan::plan_all(&crate::providers::plan::Facts::gather(local_only))
+        })
+        .await;
+        Ok(json!({"plans": plans.iter().map(|p| p.to_json()).collect::<Vec<_>>()}))
+    })
 }
 
 wanted!("an options object", ValueType::Object => PlanOptions);

@@ -36,22 +36,24 @@ pub struct SfxResult {
 
 /// A sound effect for `query`: the HeyGen library when signed in, else the bundled library.
 #[napi(ts_args_type = "query: string, options?: SfxOptions | undefined | null")]
-pub async fn sfx(query: Arg<String>, options: Arg<Option<SfxOptions>>) -> Result<SfxResult> {
-    let query = query.get("sfx", "query")?;
-    let o = options.get("sfx", "options")?.unwrap_or_default();
-    let output = o.output.unwrap_or_else(|| format!("{}.wav", crate::sfx::library::slug(&query)));
-    let req = chains::sfx::SfxRequest {
-        query,
-        output: output.into(),
-        routing: routing(o.provider, o.local_only, o.no_fallback),
-    };
-    let r = chains::sfx::sfx(&req).await.map_err(chain_error)?;
-    Ok(SfxResult {
-        path: r.path.to_string_lossy().into_owned(),
-        provider: r.provider.to_string(),
-        name: r.name,
-        duration: crate::engines::kokoro::service::round_ms(r.duration),
-        anomalies: r.anomalies,
+pub fn sfx(env: &Env, query: Arg<String>, options: Arg<Option<SfxOptions>>) -> Result<PromiseRaw<'_, SfxResult>> {
+    super::errors::promise(env, async move {
+        let query = query.get("sfx", "query")?;
+        let o = options.get("sfx", "options")?.unwrap_or_default();
+        let output = o.output.unwrap_or_else(|| format!("{}.wav", crate::sfx::library::slug(&query)));
+        let req = chains::sfx::SfxRequest {
+            query,
+            output: output.into(),
+            routing: routing(o.provider, o.local_only, o.no_fallback),
+        };
+        let r = chains::sfx::sfx(&req).await.map_err(chain_error)?;
+        Ok(SfxResult {
+            path: r.path.to_string_lossy().into_owned(),
+            provider: r.provider.to_string(),
+            name: r.name,
+            duration: crate::engines::kokoro::service::round_ms(r.duration),
+            anomalies: r.anomalies,
+        })
     })
 }
 

@@ -110,28 +110,31 @@ impl From<Transcript> for TranscribeResult {
 /// Transcribes a recording (a path, or the file's bytes) with word times; with `options.script`,
 /// places the script's words in it instead.
 #[napi(ts_args_type = "audio: string | Buffer, options?: TranscribeOptions | undefined | null")]
-pub async fn transcribe(
+pub fn transcribe(
+    env: &Env,
     audio: Arg<Either<String, Buffer>>,
     options: Arg<Option<TranscribeOptions>>,
-) -> Result<TranscribeResult> {
-    let (audio, options) = (audio.get("transcribe", "audio")?, options.get("transcribe", "options")?);
-    crate::init_logging();
-    let o = options.unwrap_or_default();
-    let req = TranscribeRequest { model: o.model, language: o.lang, script: o.script };
-    enum Input {
-        Path(String),
-        Bytes(Vec<u8>, Option<String>),
-    }
-    let input = match audio {
-        Either::A(path) => Input::Path(path),
-        Either::B(buf) => Input::Bytes(buf.to_vec(), o.format),
-    };
-    let run = move || match input {
-        Input::Path(p) => whisper::transcribe_file(std::path::Path::new(&p), &req, &|_, _| {}),
-        Input::Bytes(b, hint) => whisper::transcribe_bytes(&b, hint.as_deref(), &req, &|_, _| {}),
-    };
-    let result = tokio::task::spawn_blocking(run)
-        .await
-        .map_err(|e| engine_error(EngineError::new("INTERNAL", format!("transcription stopped: {e}"))))?;
-    result.map(TranscribeResult::from).map_err(engine_error)
+) -> Result<PromiseRaw<'_, TranscribeResult>> {
+    super::errors::promise(env, async move {
+        let (audio, options) = (audio.get("transcribe", "audio")?, options.get("transcribe", "options")?);
+        crate::init_logging();
+        let o = options.unwrap_or_default();
+        let req = TranscribeRequest { model: o.model, language: o.lang, script: o.script };
+        enum Input {
+            Path(String),
+            Bytes(Vec<u8>, Option<String>),
+        }
+        let input = match audio {
+            Either::A(path) => Input::Path(path),
+            Either::B(buf) => Input::Bytes(buf.to_vec(), o.format),
+        };
+        let run = move || match input {
+            Input::Path(p) => whisper::transcribe_file(std::path::Path::new(&p), &req, &|_, _| {}),
+            Input::Bytes(b, hint) => whisper::transcribe_bytes(&b, hint.as_deref(), &req, &|_, _| {}),
+        };
+        let result = tokio::task::spawn_blocking(run)
+            .await
+            .map_err(|e| engine_error(EngineError::new("INTERNAL", format!("transcription stopped: {e}"))))?;
+        result.map(TranscribeResult::from).map_err(engine_error)
+    })
 }

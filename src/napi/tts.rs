@@ -134,14 +134,16 @@ fn prepare(text: String, o: Option<TtsOptions>) -> EngineResult<Prepared> {
 /// Speaks `text` with the first voice provider that can (see the module docs); word timings come
 /// from the provider or, with Kokoro, from the model itself.
 #[napi(ts_args_type = "text: string, options?: TtsOptions | undefined | null")]
-pub async fn tts(text: Arg<String>, options: Arg<Option<TtsOptions>>) -> Result<TtsResult> {
-    crate::init_logging();
-    let text = text.get("tts", "text")?;
-    let o = options.get("tts", "options")?.unwrap_or_default();
-    match hosted_route(&o).await {
-        Some((facts, providers)) => tts_chain(text, o, &facts, &providers).await,
-        None => tts_kokoro(text, o).await,
-    }
+pub fn tts(env: &Env, text: Arg<String>, options: Arg<Option<TtsOptions>>) -> Result<PromiseRaw<'_, TtsResult>> {
+    super::errors::promise(env, async move {
+        crate::init_logging();
+        let text = text.get("tts", "text")?;
+        let o = options.get("tts", "options")?.unwrap_or_default();
+        match hosted_route(&o).await {
+            Some((facts, providers)) => tts_chain(text, o, &facts, &providers).await,
+            None => tts_kokoro(text, o).await,
+        }
+    })
 }
 
 /// The environment's facts and clients when the voice chain should serve (a hosted provider is
@@ -168,7 +170,7 @@ async fn tts_chain(
     o: TtsOptions,
     facts: &crate::providers::plan::Facts,
     providers: &crate::chains::Providers,
-) -> Result<TtsResult> {
+) -> EngineResult<TtsResult> {
     let req = chain_request(text, &o).map_err(engine_error)?;
     let format = sample_format(o.format.as_deref()).map_err(engine_error)?;
     let outputs = service::Outputs {
@@ -241,7 +243,7 @@ fn sample_format(format: Option<&str>) -> EngineResult<SampleFormat> {
 }
 
 /// The local Kokoro engine speaks.
-async fn tts_kokoro(text: String, options: TtsOptions) -> Result<TtsResult> {
+async fn tts_kokoro(text: String, options: TtsOptions) -> EngineResult<TtsResult> {
     let p = prepare(text, Some(options)).map_err(engine_error)?;
     service::ensure_installed(p.spec, p.download, &|_| {}).await.map_err(engine_error)?;
     // Concurrent calls take turns: each synthesis at once holds its own working memory.
@@ -293,16 +295,19 @@ pub struct TtsStream {
 #[napi]
 impl TtsStream {
     /// The next chunk, or null when the synthesis is complete.
-    #[napi]
-    pub async fn next(&self) -> Result<Option<TtsStreamChunk>> {
-        let msg = self.rx.lock().await.recv().await;
-        match msg {
-            None => Ok(None),
-            Some(Err(e)) => Err(engine_error(e)),
-            Some(Ok((index, count, sample_rate, samples, words))) => {
-                Ok(Some(TtsStreamChunk { index, count, sample_rate, samples: Float32Array::new(samples), words }))
+    #[napi(ts_return_type = "Promise<TtsStreamChunk | null>")]
+    pub fn next<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Option<TtsStreamChunk>>> {
+        let rx = self.rx.clone();
+        super::errors::promise(env, async move {
+            let msg = rx.lock().await.recv().await;
+            match msg {
+                None => Ok(None),
+                Some(Err(e)) => Err(engine_error(e)),
+                Some(Ok((index, count, sample_rate, samples, words))) => {
+                    Ok(Some(TtsStreamChunk { index, count, sample_rate, samples: Float32Array::new(samples), words }))
+                }
             }
-        }
+        })
     }
 
     /// Stops the synthesis after the chunk in progress.
@@ -315,47 +320,51 @@ impl TtsStream {
 /// Starts a synthesis whose chunks arrive as they are made (the first long before the last). A
 /// hosted provider's audio arrives whole, as one chunk at its own rate.
 #[napi(ts_args_type = "text: string, options?: TtsOptions | undefined | null")]
-pub fn tts_stream_start(text: Arg<String>, options: Arg<Option<TtsOptions>>) -> Result<TtsStream> {
-    crate::init_logging();
-    let text = text.get("ttsStream", "text")?;
-    let o = options.get("ttsStream", "options")?.unwrap_or_default();
-    let hosted = chain_request(text.clone(), &o).map_err(engine_error)?;
-    let p = prepare(text, Some(o.clone())).map_err(engine_error)?;
-    let (tx, rx) = tokio::sync::mpsc::channel::<ChunkMsg>(2);
-    std::thread::spawn(move || {
-        let run = || -> EngineResult<()> {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| EngineError::new("IO_ERROR", format!("cannot start a runtime: {e}")))?;
-            if let Some((facts, providers)) = rt.block_on(hosted_route(&o)) {
-                let r = rt
-                    .block_on(crate::chains::voice::voice_with(&hosted, &facts, &providers))
-                    .map_err(|e| e.to_engine_error())?;
-                let msg = Ok((0, 1, r.sample_rate, r.samples, chain_words(&r.words)));
-                return tx.blocking_send(msg).map_err(|_| EngineError::new("CANCELLED", "the stream was cancelled"));
-            }
-            rt.block_on(service::ensure_installed(p.spec, p.download, &|_| {}))?;
-            // Synthesis takes turns with other calls, chunk by chunk: the turn is given up while a
-            // chunk waits for the reader, so a stream nobody reads holds up no one.
-            let mut turn = rt.block_on(local_turn(crate::providers::Provider::Kokoro));
-            let engine = service::open(p.spec)?;
-            let mut send = |c: &ChunkAudio| -> EngineResult<()> {
-                let msg = Ok((c.index as u32, c.count as u32, SAMPLE_RATE, c.samples.clone(), js_words(&c.words)));
-                drop(turn.take());
-                tx.blocking_send(msg).map_err(|_| EngineError::new("CANCELLED", "the stream was cancelled"))?;
-                turn = rt.block_on(local_turn(crate::providers::Provider::Kokoro));
-                Ok(())
+pub fn tts_stream_start(env: &Env, text: Arg<String>, options: Arg<Option<TtsOptions>>) -> Result<TtsStream> {
+    super::errors::throwing(env, || {
+        crate::init_logging();
+        let text = text.get("ttsStream", "text")?;
+        let o = options.get("ttsStream", "options")?.unwrap_or_default();
+        let hosted = chain_request(text.clone(), &o).map_err(engine_error)?;
+        let p = prepare(text, Some(o.clone())).map_err(engine_error)?;
+        let (tx, rx) = tokio::sync::mpsc::channel::<ChunkMsg>(2);
+        std::thread::spawn(move || {
+            let run = || -> EngineResult<()> {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| EngineError::new("IO_ERROR", format!("cannot start a runtime: {e}")))?;
+                if let Some((facts, providers)) = rt.block_on(hosted_route(&o)) {
+                    let r = rt
+                        .block_on(crate::chains::voice::voice_with(&hosted, &facts, &providers))
+                        .map_err(crate::error::Error::from)?;
+                    let msg = Ok((0, 1, r.sample_rate, r.samples, chain_words(&r.words)));
+                    return tx
+                        .blocking_send(msg)
+                        .map_err(|_| EngineError::new("CANCELLED", "the stream was cancelled"));
+                }
+                rt.block_on(service::ensure_installed(p.spec, p.download, &|_| {}))?;
+                // Synthesis takes turns with other calls, chunk by chunk: the turn is given up while a
+                // chunk waits for the reader, so a stream nobody reads holds up no one.
+                let mut turn = rt.block_on(local_turn(crate::providers::Provider::Kokoro));
+                let engine = service::open(p.spec)?;
+                let mut send = |c: &ChunkAudio| -> EngineResult<()> {
+                    let msg = Ok((c.index as u32, c.count as u32, SAMPLE_RATE, c.samples.clone(), js_words(&c.words)));
+                    drop(turn.take());
+                    tx.blocking_send(msg).map_err(|_| EngineError::new("CANCELLED", "the stream was cancelled"))?;
+                    turn = rt.block_on(local_turn(crate::providers::Provider::Kokoro));
+                    Ok(())
+                };
+                engine.synthesize_streaming(&p.text, &p.opts, &mut send).map(|_| ())
             };
-            engine.synthesize_streaming(&p.text, &p.opts, &mut send).map(|_| ())
-        };
-        if let Err(e) = run() {
-            if e.code != "CANCELLED" {
-                let _ = tx.blocking_send(Err(e));
+            if let Err(e) = run() {
+                if e.code != "CANCELLED" {
+                    let _ = tx.blocking_send(Err(e));
+                }
             }
-        }
-    });
-    Ok(TtsStream { rx: Arc::new(tokio::sync::Mutex::new(rx)) })
+        });
+        Ok(TtsStream { rx: Arc::new(tokio::sync::Mutex::new(rx)) })
+    })
 }
 
 wanted!("an options object", ValueType::Object => TtsOptions);
