@@ -4,7 +4,6 @@
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use serde_json::{json, Value};
 
 use super::args::{wanted, Arg};
 
@@ -15,14 +14,14 @@ pub struct PlanOptions {
 }
 
 /// Which provider each capability will use and why the others are skipped (same as `hyperframes plan --json`).
-#[napi(ts_args_type = "options?: PlanOptions | undefined | null", ts_return_type = "Promise<any>")]
-pub async fn plan(options: Arg<Option<PlanOptions>>) -> Result<Value> {
+#[napi(ts_args_type = "options?: PlanOptions | undefined | null")]
+pub async fn plan(options: Arg<Option<PlanOptions>>) -> Result<crate::providers::plan::PlanReport> {
     let options = options.get("plan", "options")?;
     let local_only = options.and_then(|o| o.local_only).unwrap_or(false);
     let plans =
         crate::blocking(move || crate::providers::plan::plan_all(&crate::providers::plan::Facts::gather(local_only)))
             .await;
-    Ok(json!({"plans": plans.iter().map(|p| p.to_json()).collect::<Vec<_>>()}))
+    Ok(crate::providers::plan::PlanReport::new(&plans))
 }
 
 wanted!("an options object", ValueType::Object => PlanOptions);
