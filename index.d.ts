@@ -18,10 +18,18 @@ export declare class TtsStream {
 }
 
 /** The same report as `hyperframes auth status --json`. */
-export declare function authStatus(): Promise<any>
+export declare function authStatus(): Promise<SignedInStatus | SignedOutStatus | BrokenStatus>
 
 /** The credential itself, for passing to other tools (like `hyperframes auth token`). */
-export declare function authToken(): Promise<any>
+export declare function authToken(): Promise<TokenResult>
+
+/** The credentials file or an environment key is unusable. */
+export interface BrokenStatus {
+  configured: false
+  error: string
+  code: string
+  hint: string | null
+}
 
 /**
  * A video script's whole audio: see `buildMedia` in `lib/index.d.ts` for the request and result.
@@ -46,6 +54,24 @@ export interface BuildMediaOptions {
   allowDownload?: boolean
   /** Voice every line again, even those unchanged since the last build into `out`. */
   fresh?: boolean
+}
+
+export interface CandidateReport {
+  provider: string
+  label: string
+  local: boolean
+  available: boolean
+  /** Why it cannot serve, when it cannot. */
+  reason?: string
+  /** What would make it available. */
+  setupHint?: string
+}
+
+export interface CapabilityPlan {
+  capability: 'voice' | 'music' | 'sfx' | 'descriptions'
+  /** The provider that will serve; null when nothing can (descriptions are then skipped). */
+  chosen: string | null
+  candidates: Array<CandidateReport>
 }
 
 export interface CaptionOptions {
@@ -74,6 +100,15 @@ export interface CaptionWord {
   end: number
 }
 
+/** `resolveCredential()`: which credential resolves, never the secret. */
+export interface CredentialInfo {
+  source: 'env' | 'env_alias' | 'file_json' | 'file_legacy' | 'keyring'
+  type: 'api_key' | 'oauth'
+  expiresAt: string | null
+  expired: boolean
+  refreshable: boolean
+}
+
 /** One-sentence descriptions of images; a failure affects only its own image. */
 export declare function describe(images: Array<string>, options?: DescribeOptions | undefined | null): Promise<DescribeResult>
 
@@ -86,10 +121,13 @@ export interface DescribeOptions {
   noFallback?: boolean
 }
 
+/** `describe()` and `describe --json`. */
 export interface DescribeResult {
   /** True when no vision provider is configured (or local-only): nothing was described. */
   skipped: boolean
+  /** Why it was skipped. */
   reason?: string
+  /** The first describer in the chain. */
   provider?: string
   model?: string
   /** One per image, in order (empty when skipped). */
@@ -97,7 +135,37 @@ export interface DescribeResult {
 }
 
 /** The same report as `hyperframes doctor --json`. */
-export declare function doctor(): Promise<any>
+export declare function doctor(): Promise<DoctorReport>
+
+export interface DoctorCheck {
+  name: string
+  ok: boolean
+  /** A failed required check makes `ok` false (and `--strict` exit 1). */
+  required: boolean
+  detail: string
+  /** What to do, when the check failed. */
+  hint?: string
+}
+
+export interface DoctorMeta {
+  /** This package's version. */
+  version: string
+}
+
+/**
+ * `doctor --json` and `doctor()`: the HyperFrames JS CLI's shape (its `_meta` kept), plus
+ * `required` on each check.
+ */
+export interface DoctorReport {
+  /** Every required check passed. */
+  ok: boolean
+  /** `process.platform`'s name. */
+  platform: string
+  /** `process.arch`'s name. */
+  arch: string
+  checks: Array<DoctorCheck>
+  _meta: DoctorMeta
+}
 
 export interface ImageDescription {
   path: string
@@ -106,16 +174,39 @@ export interface ImageDescription {
   error?: string
   code?: string
   hint?: string
-  /** The provider that described it (or failed last); null when nothing was sent. */
+  /** The provider that described it (or failed last); absent when nothing was sent. */
   provider?: string
   model?: string
   /** Earlier providers' failures for this image, before another one served. */
   anomalies: Array<string>
 }
 
+/** What `models install` did with one file. */
+export interface InstalledFile {
+  path: string
+  outcome: 'downloaded' | 'copied' | 'skipped'
+  bytes?: number
+  sha256?: string
+  /** Downloaded: bytes a partial download already had. */
+  resumedFrom?: number
+  /** Copied: the file it was copied from. */
+  from?: string
+  /** Skipped: why. */
+  reason?: 'already_installed' | 'not_at_source'
+}
+
 export interface InstallOptions {
   /** A local file or folder, or a URL, instead of the official source. */
   from?: string
+}
+
+/** `modelsInstall()` and `models install --json`. */
+export interface InstallResult {
+  model: string
+  /** The models folder. */
+  dir: string
+  /** One entry per catalog file, in catalog order. */
+  files: Array<InstalledFile>
 }
 
 /** All 54 Kokoro voices, marking the installed ones. */
@@ -126,14 +217,36 @@ export interface LoginOptions {
   keyring?: boolean
 }
 
+/** `loginWithApiKey()`. */
+export interface LoginResult {
+  /** The account's e-mail or name, when HeyGen said. */
+  identity: string | null
+  /** Set when the identity check after sign-in failed for a transient reason. */
+  identityError: string | null
+  /** The secret is kept in the OS keyring. */
+  inKeyring: boolean
+  warnings: Array<string>
+}
+
 /** Saves an API key after HeyGen accepts it; a rejected key is rolled back. */
-export declare function loginWithApiKey(key: string, options?: LoginOptions | undefined | null): Promise<any>
+export declare function loginWithApiKey(key: string, options?: LoginOptions | undefined | null): Promise<LoginResult>
 
 /** Revokes OAuth tokens (best effort) and removes the stored credential. */
-export declare function logout(options?: LogoutOptions | undefined | null): Promise<any>
+export declare function logout(options?: LogoutOptions | undefined | null): Promise<LogoutResult>
 
 export interface LogoutOptions {
   keepApiKey?: boolean
+}
+
+/** `logout()`. */
+export interface LogoutResult {
+  /** The credentials file that was removed (null when there was none, or it was kept). */
+  removed: string | null
+  /** `keepApiKey`: whether a stored API key was there to keep. */
+  keptApiKey: boolean
+  /** Environment variables that still provide a key (never touched). */
+  envStillSet: Array<string>
+  warnings: Array<string>
 }
 
 /** One step of a build, for `onProgress`: `kind` is `started`, `line`, `effect` or `music`. */
@@ -154,17 +267,43 @@ export interface MediaProgress {
   music?: boolean
 }
 
+/** One file of a model, by its path relative to the models folder. */
+export interface ModelFileState {
+  path: string
+  state: 'missing' | 'present' | 'verified' | 'corrupt'
+}
+
+/** `modelsList()` and `models list --json`. */
+export interface ModelList {
+  /** The models folder. */
+  dir: string
+  models: Array<ModelReport>
+}
+
+/** A model's status as `models list --json`, `models verify --json` and the JS API show it. */
+export interface ModelReport {
+  name: string
+  capability: 'voice' | 'captions' | 'music'
+  label: string
+  license: string
+  /** Every required file is present (and, when checked, intact). */
+  installed: boolean
+  files: Array<ModelFileState>
+  /** Copies derived from the files (after a full verify): `models verify` only. */
+  derived?: Array<ModelFileState>
+}
+
 /** Installs a model (verifying sha256; resumes partial downloads). */
-export declare function modelsInstall(name: string, options?: InstallOptions | undefined | null): Promise<any>
+export declare function modelsInstall(name: string, options?: InstallOptions | undefined | null): Promise<InstallResult>
 
 /** Every model and whether it is installed (same as `hyperframes models list --json`). */
-export declare function modelsList(): any
+export declare function modelsList(): ModelList
 
 /** Removes a model's files; returns the removed paths. */
 export declare function modelsRemove(name: string): Array<string>
 
 /** Re-hashes a model's files against their published sha256 (one model of `models verify --json`). */
-export declare function modelsVerify(name: string): Promise<any>
+export declare function modelsVerify(name: string): Promise<ModelReport>
 
 /** Background music for `prompt` (a mood to search, or a prompt to generate), fitted to a length. */
 export declare function music(prompt: string, options?: MusicOptions | undefined | null): Promise<MusicResult>
@@ -182,33 +321,61 @@ export interface MusicOptions {
   seed?: number
 }
 
+/** `music()` and `music --json`. */
 export interface MusicResult {
   path: string
   /** `heygen`, `lyria` or `musicgen`. */
   provider: string
   /** The library track's name, when the library served. */
-  title?: string
+  title: string | null
+  /** Seconds. */
   duration: number
   sampleRate: number
   channels: number
   /** The sampling seed, when MusicGen served (pass it back to get the same music). */
-  seed?: number
+  seed: number | null
   anomalies: Array<string>
 }
 
+export interface OfflineEngineReport {
+  capability: 'voice' | 'music'
+  label: string
+  ready: boolean
+  setupHint?: string
+}
+
+export interface PersistedUser {
+  email: string | null
+  first_name: string | null
+  last_name: string | null
+  username: string | null
+  display_name: string | null
+}
+
 /** Which provider each capability will use and why the others are skipped (same as `hyperframes plan --json`). */
-export declare function plan(options?: PlanOptions | undefined | null): Promise<any>
+export declare function plan(options?: PlanOptions | undefined | null): Promise<PlanReport>
 
 export interface PlanOptions {
   /** Plan as if offline: hosted providers are never used. */
   localOnly?: boolean
 }
 
+/** `plan --json` and `plan()`: one entry per capability, in chain order. */
+export interface PlanReport {
+  plans: Array<CapabilityPlan>
+}
+
 /** Refreshes the stored OAuth access token now. */
-export declare function refreshAuth(): Promise<any>
+export declare function refreshAuth(): Promise<RefreshResult>
+
+/** `refreshAuth()` and `auth refresh --json`. */
+export interface RefreshResult {
+  /** ISO-8601 (milliseconds, UTC); null when the server gave no lifetime. */
+  expiresAt: string | null
+}
 
 /** Which credential resolves and where from — never the secret itself. `null` when signed out. */
-export declare function resolveCredential(): Promise<any>
+export declare function resolveCredential(): Promise<CredentialInfo | null>
 
 /** Runs the `hyperframes` CLI in this process and returns its exit code. */
 export declare function runCli(argv: Array<string>, tty?: TtyInfo | undefined | null): number
@@ -227,14 +394,50 @@ export interface SfxOptions {
   noFallback?: boolean
 }
 
+/** `sfx()` and `sfx --json`. */
 export interface SfxResult {
   path: string
   /** `heygen` or `bundled`. */
   provider: string
+  /** The effect's name in its library. */
   name: string
   /** Seconds. */
   duration: number
   anomalies: Array<string>
+}
+
+/** A credential resolves; `api_error` says whether HeyGen accepted it. */
+export interface SignedInStatus {
+  configured: true
+  source: 'env' | 'env_alias' | 'file_json' | 'file_legacy' | 'keyring'
+  type: 'api_key' | 'oauth'
+  /** HeyGen's `/v3/users/me` answer (null when the check failed). */
+  user: Record<string, unknown> | null
+  /** The stored user block; always null for environment keys (their account may differ). */
+  persisted_user: PersistedUser | null
+  api_error: string | null
+  /** OAuth only. */
+  expires_at?: string | null
+  /** OAuth only. */
+  refreshable?: boolean
+  /** OAuth only. */
+  scope?: string | null
+}
+
+/** No credential: what to do, and the local engines that will serve meanwhile. */
+export interface SignedOutStatus {
+  configured: false
+  interactive: boolean
+  recommended_action: string
+  fallback: 'local'
+  offline_engines: Array<OfflineEngineReport>
+}
+
+/** `authToken()` and `auth token --json`: the one result that carries a secret. */
+export interface TokenResult {
+  token: string
+  type: 'api_key' | 'oauth'
+  source: 'env' | 'env_alias' | 'file_json' | 'file_legacy' | 'keyring'
 }
 
 /**
@@ -264,6 +467,7 @@ export interface TranscribeOptions {
   format?: string
 }
 
+/** `transcribe()` and `transcribe --json` (which adds `wordsPath` and `captionsPath`). */
 export interface TranscribeResult {
   text: string
   language: string

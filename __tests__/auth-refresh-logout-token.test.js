@@ -54,7 +54,7 @@ describe('auth refresh', () => {
     assert.equal(r.code, 0, r.output);
     const j = parseJson(r.stdout);
     assert.equal(j.ok, true);
-    assert.ok(new Date(j.expires_at).getTime() > Date.now());
+    assert.ok(new Date(j.expiresAt).getTime() > Date.now());
     const file = ctx.home.read();
     assert.equal(file.oauth.access_token, ctx.server.issued[0].access_token);
     assert.equal(file.oauth.refresh_token, RT);
@@ -312,12 +312,12 @@ describe('auth token', () => {
     assert.equal(r.stdout, 'hg_ENVKEY_0123456789\n');
   });
 
-  test('--json: {token, type, source}', async () => {
+  test('--json: {ok, token, type, source}', async () => {
     const at = 'at_SECRETACCESS_tok_0123456789';
     ctx.home.write({ oauth: { access_token: at, expires_at: isoIn(3600) } });
     const r = await ctx.run(['auth', 'token', '--json']);
     assert.equal(r.code, 0, r.output);
-    assert.deepEqual(parseJson(r.stdout), { token: at, type: 'oauth', source: 'file_json' });
+    assert.deepEqual(parseJson(r.stdout), { ok: true, token: at, type: 'oauth', source: 'file_json' });
   });
 
   test('an expired, refreshable token is refreshed first and the new one printed', async () => {

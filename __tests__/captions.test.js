@@ -46,7 +46,7 @@ describe('Remotion', () => {
   test('--to remotion gives Caption[] that @remotion/captions pages into our words, in order', async () => {
     const r = await run(['captions', 'words.json', '--to', 'remotion', '-o', 'captions.json', '--json']);
     assert.equal(r.code, 0, r.output);
-    assert.equal(parseJson(r.stdout).words, words().length);
+    assert.equal(parseJson(r.stdout).wordCount, words().length);
     const captions = JSON.parse(fs.readFileSync(file('captions.json'), 'utf8'));
     const ws = words();
     assert.equal(captions.length, ws.length);

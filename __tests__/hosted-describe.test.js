@@ -33,11 +33,17 @@ async function run(args, { keys = { heygen: false, openrouter: true, gemini: tru
   return r;
 }
 
-function rows(r, code = 0) {
+// `describe --json` is `describe()`'s result with `ok`: one object, skipped or not.
+function result(r, code = 0) {
   assert.equal(r.code, code, `exit code\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
   const j = parseJson(r.stdout);
-  assert.ok(Array.isArray(j), r.stdout);
+  assert.equal(j.ok, code === 0, r.stdout);
+  assert.ok(Array.isArray(j.images), r.stdout);
   return j;
+}
+
+function rows(r, code = 0) {
+  return result(r, code).images;
 }
 
 describe('describe: OpenRouter', () => {
@@ -152,8 +158,8 @@ describe('describe: OpenRouter failures fall through to Gemini', () => {
 
 describe('describe: skipped, and per-image input errors', () => {
   test('no key: skipped clearly, exit 0, nothing contacted', async () => {
-    const j = rows(await run(['describe', 'red.png', '--json'], { keys: { heygen: false } }));
-    assert.deepEqual(j, [{ path: 'red.png', skipped: true, reason: 'no vision provider is configured (set OPENROUTER_API_KEY or GEMINI_API_KEY)' }]);
+    const j = result(await run(['describe', 'red.png', '--json'], { keys: { heygen: false } }));
+    assert.deepEqual(j, { ok: true, skipped: true, reason: 'no vision provider is configured (set OPENROUTER_API_KEY or GEMINI_API_KEY)', images: [] });
     const human = await run(['describe', 'red.png'], { keys: { heygen: false } });
     assert.equal(human.code, 0);
     assert.match(human.stderr, /Descriptions skipped: no vision provider is configured/);
@@ -161,10 +167,10 @@ describe('describe: skipped, and per-image input errors', () => {
   });
 
   test('--local-only / HYPERFRAMES_OFFLINE=1 with keys: skipped, zero connections', async () => {
-    const a = rows(await run(['describe', 'red.png', '--local-only', '--json']));
-    assert.match(a[0].reason, /local-only/);
-    const b = rows(await run(['describe', 'red.png', '--json'], { env: { HYPERFRAMES_OFFLINE: '1' } }));
-    assert.equal(b[0].skipped, true);
+    const a = result(await run(['describe', 'red.png', '--local-only', '--json']));
+    assert.match(a.reason, /local-only/);
+    const b = result(await run(['describe', 'red.png', '--json'], { env: { HYPERFRAMES_OFFLINE: '1' } }));
+    assert.equal(b.skipped, true);
     assert.equal(media.connections(), 0);
   });
 

@@ -278,19 +278,24 @@ describe('sfx', () => {
   });
 
   test('sfx --list: all 19 bundled effects; with a query, HeyGen hits first', async () => {
-    const all = JSON.parse((await run(['sfx', '--list', '--json'], { keys: { heygen: false } })).stdout);
+    const all = JSON.parse((await run(['sfx', '--list', '--json'], { keys: { heygen: false } })).stdout).effects;
     assert.equal(all.length, 19);
     assert.ok(all.every((r) => r.provider === 'bundled'));
-    const hits = JSON.parse((await run(['sfx', 'whoosh', '--list', '--json'])).stdout);
+    const listed = JSON.parse((await run(['sfx', 'whoosh', '--list', '--json'])).stdout);
+    assert.equal(listed.ok, true);
+    assert.deepEqual(listed.anomalies, []);
+    const hits = listed.effects;
     assert.equal(hits[0].provider, 'heygen');
     assert.equal(hits[0].name, 'Big Whoosh');
     assert.ok(hits.some((r) => r.provider === 'bundled' && r.name === 'whoosh'));
     assert.equal(media.heygen.hits(SOUNDS)[0].query.limit, '10');
 
-    // HeyGen failing: the JSON stays the bundled listing, and stderr says what was left out.
+    // HeyGen failing: the bundled listing, and the anomalies (JSON and stderr) say what was left out.
     media.heygen.queue(SOUNDS, { status: 503, json: {} }, { status: 503, json: {} }, { status: 503, json: {} });
     const degraded = await run(['sfx', 'whoosh', '--list', '--json']);
-    assert.ok(JSON.parse(degraded.stdout).every((r) => r.provider === 'bundled'));
+    const left = JSON.parse(degraded.stdout);
+    assert.ok(left.effects.length > 0 && left.effects.every((r) => r.provider === 'bundled'));
+    assert.match(left.anomalies.join('\n'), /heygen: HTTP 503/);
     assert.match(degraded.stderr, /! heygen: HTTP 503/);
   });
 

@@ -26,24 +26,45 @@ export {
   TtsStream,
 } from '../index';
 export type {
+  BrokenStatus,
   BuildMediaOptions,
+  CandidateReport,
+  CapabilityPlan,
   CaptionOptions,
   CaptionWord,
+  CredentialInfo,
   DescribeOptions,
   DescribeResult,
+  DoctorCheck,
+  DoctorMeta,
+  DoctorReport,
   ImageDescription,
+  InstalledFile,
   InstallOptions,
+  InstallResult,
   LoginOptions,
+  LoginResult,
   LogoutOptions,
+  LogoutResult,
   MediaProgress,
+  ModelFileState,
+  ModelList,
+  ModelReport,
   MusicOptions,
   MusicResult,
+  OfflineEngineReport,
+  PersistedUser,
   PlanOptions,
+  PlanReport,
+  RefreshResult,
   SfxOptions,
   SfxResult,
+  SignedInStatus,
+  SignedOutStatus,
+  TokenResult,
+  TranscribedWord,
   TranscribeOptions,
   TranscribeResult,
-  TranscribedWord,
   TranscriptSegment,
   TtsOptions,
   TtsResult,
@@ -53,7 +74,10 @@ export type {
   VoiceRow,
   Word,
 } from '../index';
-import type { BuildMediaOptions, MediaProgress, TtsOptions, TtsStreamChunk } from '../index';
+import type { BrokenStatus, BuildMediaOptions, MediaProgress, SignedInStatus, SignedOutStatus, TtsOptions, TtsStreamChunk } from '../index';
+
+/** What `authStatus()` and `hyperframes auth status --json` give: signed in, signed out, or a broken credential (`configured` tells them apart). */
+export type AuthStatus = SignedInStatus | SignedOutStatus | BrokenStatus;
 
 /** Every rejected promise (and thrown error) of the API: a stable `code`, where there is one a `hint`, and for the provider chains `anomalies`, all set by the addon itself. */
 export interface HyperframesError extends Error {

@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use chrono::Utc;
-use serde_json::{json, Value};
+use napi_derive::napi;
+use serde::Serialize;
 
 use crate::auth::paths;
 use crate::auth::resolve;
@@ -46,26 +47,63 @@ impl Report {
         self.checks.iter().all(|c| c.ok || !c.required)
     }
 
-    pub fn to_json(&self) -> Value {
-        let checks: Vec<Value> = self
-            .checks
-            .iter()
-            .map(|c| {
-                let mut v = json!({"name": c.name, "ok": c.ok, "required": c.required, "detail": redact(&c.detail)});
-                if let Some(h) = &c.hint {
-                    v["hint"] = json!(redact(h));
-                }
-                v
-            })
-            .collect();
-        json!({
-            "ok": self.ok(),
-            "platform": platform(),
-            "arch": arch(),
-            "checks": checks,
-            "_meta": {"version": crate::VERSION},
-        })
+    /// What `doctor --json` prints and `doctor()` returns, home folder shown as `$HOME`.
+    pub fn report(&self) -> DoctorReport {
+        DoctorReport {
+            ok: self.ok(),
+            platform: platform().to_string(),
+            arch: arch().to_string(),
+            checks: self
+                .checks
+                .iter()
+                .map(|c| DoctorCheck {
+                    name: c.name.clone(),
+                    ok: c.ok,
+                    required: c.required,
+                    detail: redact(&c.detail),
+                    hint: c.hint.as_deref().map(redact),
+                })
+                .collect(),
+            meta: DoctorMeta { version: crate::VERSION.to_string() },
+        }
     }
+}
+
+/// `doctor --json` and `doctor()`: the HyperFrames JS CLI's shape (its `_meta` kept), plus
+/// `required` on each check.
+#[napi(object, object_from_js = false)]
+#[derive(Debug, Clone, Serialize)]
+pub struct DoctorReport {
+    /// Every required check passed.
+    pub ok: bool,
+    /// `process.platform`'s name.
+    pub platform: String,
+    /// `process.arch`'s name.
+    pub arch: String,
+    pub checks: Vec<DoctorCheck>,
+    #[napi(js_name = "_meta")]
+    #[serde(rename = "_meta")]
+    pub meta: DoctorMeta,
+}
+
+#[napi(object, object_from_js = false)]
+#[derive(Debug, Clone, Serialize)]
+pub struct DoctorCheck {
+    pub name: String,
+    pub ok: bool,
+    /// A failed required check makes `ok` false (and `--strict` exit 1).
+    pub required: bool,
+    pub detail: String,
+    /// What to do, when the check failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+#[napi(object, object_from_js = false)]
+#[derive(Debug, Clone, Serialize)]
+pub struct DoctorMeta {
+    /// This package's version.
+    pub version: String,
 }
 
 fn redact(s: &str) -> String {
@@ -293,4 +331,23 @@ pub fn run(node_version: Option<&str>) -> Report {
         None => Check::pass("Disk", "unable to check"),
     });
     Report { checks }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_json_keeps_the_js_clis_keys_and_omits_absent_hints() {
+        let report =
+            Report { checks: vec![Check::pass("Version", "v"), Check::fail("Disk", "full", "free some").optional()] };
+        let v = serde_json::to_value(report.report()).unwrap();
+        let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["_meta", "arch", "checks", "ok", "platform"]);
+        assert_eq!(v["ok"], true, "an optional check does not fail the report");
+        assert!(v["checks"][0].get("hint").is_none());
+        assert_eq!(v["checks"][1]["hint"], "free some");
+        assert_eq!(v["_meta"]["version"], crate::VERSION);
+    }
 }

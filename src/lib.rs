@@ -21,6 +21,7 @@ pub mod media;
 mod napi;
 pub mod output;
 pub mod providers;
+pub mod report;
 pub mod sfx;
 pub mod tls;
 

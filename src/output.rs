@@ -46,8 +46,14 @@ impl Output {
         let _ = o.flush();
     }
 
-    pub fn json(&self, value: &serde_json::Value) {
-        self.out(&serde_json::to_string_pretty(value).expect("JSON values always serialise"));
+    pub fn json<T: serde::Serialize + ?Sized>(&self, value: &T) {
+        self.out(&serde_json::to_string_pretty(value).expect("reports always serialise"));
+    }
+
+    /// A command's `--json` on success: `{"ok": true, …}` followed by the result's own fields, the
+    /// same struct the JS API returns (see [`crate::report`]).
+    pub fn success<T: serde::Serialize>(&self, result: &T) {
+        self.json(&crate::report::Success::new(result));
     }
 
     fn paint(on: bool, code: &str, text: &str) -> String {

@@ -62,9 +62,9 @@ describe('models with the real Kokoro files', () => {
     assert.equal(first.code, 0, first.output);
     const report = parseJson(first.stdout);
     assert.equal(report.ok, true);
-    assert.equal(report.report.model, 'kokoro');
-    assert.equal(report.report.dir, dir);
-    const byPath = Object.fromEntries(report.report.files.map((f) => [f.path, f]));
+    assert.equal(report.model, 'kokoro');
+    assert.equal(report.dir, dir);
+    const byPath = Object.fromEntries(report.files.map((f) => [f.path, f]));
     assert.equal(byPath[MODEL_FILE].outcome, 'copied');
     assert.equal(byPath[MODEL_FILE].sha256, '6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb');
     assert.equal(byPath[VOICES_JA].outcome, 'copied');
@@ -82,7 +82,7 @@ describe('models with the real Kokoro files', () => {
 
     const again = await run(['models', 'install', 'kokoro', '--from', path.join(REAL, 'kokoro'), '--json']);
     assert.equal(again.code, 0, again.output);
-    const againFiles = Object.fromEntries(parseJson(again.stdout).report.files.map((f) => [f.path, f]));
+    const againFiles = Object.fromEntries(parseJson(again.stdout).files.map((f) => [f.path, f]));
     assert.equal(againFiles[MODEL_FILE].outcome, 'skipped');
     assert.equal(againFiles[MODEL_FILE].reason, 'already_installed');
 

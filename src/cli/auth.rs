@@ -1,6 +1,5 @@
 //! Printing for `hyperframes auth …`.
 
-use serde_json::json;
 
 use super::{fail, prompt, AuthCommand};
 use crate::auth::error::{AuthError, AuthErrorCode};
@@ -10,6 +9,7 @@ use crate::auth::status::{self, Status};
 use crate::auth::{browser, session};
 use crate::environment::{self, Tty};
 use crate::output::Output;
+use crate::report::{RefreshResult, TokenResult};
 
 pub(super) async fn run(cmd: AuthCommand, tty: Tty, out: &Output) -> i32 {
     match cmd {
@@ -18,11 +18,11 @@ pub(super) async fn run(cmd: AuthCommand, tty: Tty, out: &Output) -> i32 {
         AuthCommand::Logout { keep_api_key, yes } => logout(keep_api_key, yes, tty, out).await,
         AuthCommand::Refresh { json } => match session::refresh().await {
             Ok(r) => {
-                let expires = r.expires_at.as_ref().map(status::iso);
+                let r = RefreshResult::from(r);
                 if json {
-                    out.json(&json!({"ok": true, "expires_at": expires}));
+                    out.success(&r);
                 } else {
-                    let until = expires.map(|e| format!(" (expires {e})")).unwrap_or_default();
+                    let until = r.expires_at.map(|e| format!(" (expires {e})")).unwrap_or_default();
                     out.out(&format!("{} Refreshed OAuth access token{until}.", out.green("✓")));
                 }
                 0
@@ -32,8 +32,9 @@ pub(super) async fn run(cmd: AuthCommand, tty: Tty, out: &Output) -> i32 {
         AuthCommand::Token { json } => match session::token().await {
             Ok(c) => {
                 if json {
-                    let v = json!({"token": c.secret, "type": c.kind.as_str(), "source": c.source.as_str()});
-                    out.out_secret(&serde_json::to_string_pretty(&v).expect("JSON values always serialise"));
+                    let token = TokenResult::from(c);
+                    let report = crate::report::Success::new(&token);
+                    out.out_secret(&serde_json::to_string_pretty(&report).expect("reports always serialise"));
                 } else {
                     out.out_secret(&c.secret);
                 }
@@ -192,8 +193,11 @@ fn print_status(st: Status, json: bool, out: &Output) -> i32 {
     let code = if st.ok() { 0 } else { 1 };
     if json {
         match &st {
-            Status::NotConfigured { .. } => out.out(&st.to_json().to_string()),
-            _ => out.json(&st.to_json()),
+            // Compact when signed out, as the HyperFrames JS CLI prints it.
+            Status::NotConfigured { .. } => {
+                out.out(&serde_json::to_string(&st.report()).expect("reports always serialise"))
+            }
+            _ => out.json(&st.report()),
         }
         return code;
     }

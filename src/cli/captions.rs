@@ -3,12 +3,21 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use serde_json::json;
 
 use super::fail;
 use crate::audio::captions::{self, Format, Rules, Word};
 use crate::engines::error::EngineError;
 use crate::output::Output;
+
+/// `captions -o FILE --json`. (`words` is the timed words everywhere else, so the count is
+/// `wordCount`.)
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Written {
+    output_path: String,
+    cues: usize,
+    word_count: usize,
+}
 
 /// Caption layout flags, shared by the commands that write captions.
 #[derive(Args, Debug, Clone)]
@@ -138,7 +147,8 @@ pub(super) fn run(args: CaptionsArgs, out: &Output) -> i32 {
                 return fail(out, args.json, &e);
             }
             if args.json {
-                out.json(&json!({"ok": true, "outputPath": path, "cues": cues, "words": words.len()}));
+                let output_path = path.display().to_string();
+                out.success(&Written { output_path, cues, word_count: words.len() });
             } else {
                 out.out(&format!("{} {} ({} cues)", out.green("✓"), path.display(), cues));
             }

@@ -6,7 +6,7 @@ use crate::output::Output;
 pub(super) async fn run(json: bool, strict: bool, node_version: Option<String>, out: &Output) -> i32 {
     let report = crate::blocking(move || crate::doctor::run(node_version.as_deref())).await;
     if json {
-        out.json(&report.to_json());
+        out.json(&report.report());
     } else {
         out.out(&out.bold("hyperframes doctor"));
         out.out("");

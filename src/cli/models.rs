@@ -1,15 +1,29 @@
 //! `hyperframes models list|install|remove|verify`.
 
 use clap::Subcommand;
-use serde_json::json;
 
 use super::fail;
 use super::progress::{Printer, Style};
-use crate::engines::catalog::{self, FileState, ModelSpec};
+use crate::engines::catalog::{self, FileState, ModelReport, ModelSpec};
 use crate::engines::error::EngineError;
 use crate::engines::install::{self, Source};
 use crate::engines::models_dir;
 use crate::output::Output;
+use crate::report::{InstallResult, ModelList};
+
+/// `models remove --json` (the JS `modelsRemove()` returns the list itself).
+#[derive(serde::Serialize)]
+struct Removed {
+    removed: Vec<String>,
+}
+
+/// `models verify --json`: `ok` is false when any model fails (the JS `modelsVerify(name)` returns
+/// one model's report).
+#[derive(serde::Serialize)]
+struct Verification {
+    ok: bool,
+    models: Vec<ModelReport>,
+}
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum ModelsCommand {
@@ -61,10 +75,10 @@ pub(super) async fn run(cmd: ModelsCommand, stderr_tty: bool, out: &Output) -> i
             })
             .await;
             if json {
-                out.json(&json!({
-                    "dir": dir,
-                    "models": rows.iter().map(|(m, s)| catalog::status_json(m, s)).collect::<Vec<_>>(),
-                }));
+                out.json(&ModelList {
+                    dir: dir.display().to_string(),
+                    models: rows.iter().map(|(m, s)| ModelReport::new(m, s)).collect(),
+                });
             } else {
                 out.out(&format!("Models in {}", crate::auth::paths::display(&dir)));
                 for (m, s) in &rows {
@@ -102,7 +116,7 @@ pub(super) async fn run(cmd: ModelsCommand, stderr_tty: bool, out: &Output) -> i
             match install::install(spec, &dir, &source, &|p| printer.event(p)).await {
                 Ok(report) => {
                     if json {
-                        out.json(&json!({"ok": true, "report": report}));
+                        out.success(&InstallResult::from(report));
                     } else {
                         out.out(&format!(
                             "{} {} installed in {}",
@@ -124,7 +138,8 @@ pub(super) async fn run(cmd: ModelsCommand, stderr_tty: bool, out: &Output) -> i
             match install::remove(spec, &dir) {
                 Ok(removed) => {
                     if json {
-                        out.json(&json!({"ok": true, "removed": removed}));
+                        let removed = removed.iter().map(|p| p.display().to_string()).collect();
+                        out.success(&Removed { removed });
                     } else {
                         out.out(&format!("{} Removed {} ({} files).", out.green("✓"), spec.label, removed.len()));
                     }
@@ -150,10 +165,10 @@ pub(super) async fn run(cmd: ModelsCommand, stderr_tty: bool, out: &Output) -> i
                 !s.installed || s.files.iter().any(|(_, f)| corrupt(f)) || s.derived.iter().any(|(_, f)| corrupt(f))
             });
             if json {
-                out.json(&json!({
-                    "ok": !bad,
-                    "models": results.iter().map(|(m, s)| catalog::status_json(m, s)).collect::<Vec<_>>(),
-                }));
+                out.json(&Verification {
+                    ok: !bad,
+                    models: results.iter().map(|(m, s)| ModelReport::new(m, s)).collect(),
+                });
             } else if results.is_empty() {
                 out.out("No models installed.");
             } else {

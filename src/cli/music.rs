@@ -112,11 +112,7 @@ pub(super) async fn run(args: MusicArgs, out: &Output) -> i32 {
     match music::music_generating(&req, &generation).await {
         Ok(r) => {
             if args.json {
-                out.json(&json!({
-                    "ok": true, "path": r.path, "provider": r.provider, "title": r.title,
-                    "duration": r.duration, "sampleRate": r.sample_rate, "channels": r.channels,
-                    "seed": r.seed, "anomalies": r.anomalies,
-                }));
+                out.success(&crate::report::MusicResult::from(r));
             } else {
                 print_anomalies(out, &r.anomalies);
                 let title = r.title.as_ref().map(|t| format!(": {t}")).unwrap_or_default();

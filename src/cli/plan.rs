@@ -1,14 +1,12 @@
 //! `hyperframes plan`: which provider each capability will use, and why the others are skipped.
 
-use serde_json::json;
-
 use crate::output::Output;
-use crate::providers::plan::{plan_all, Facts};
+use crate::providers::plan::{plan_all, Facts, PlanReport};
 
 pub(super) async fn run(json: bool, local_only: bool, out: &Output) -> i32 {
     let plans = crate::blocking(move || plan_all(&Facts::gather(local_only))).await;
     if json {
-        out.json(&json!({"plans": plans.iter().map(|p| p.to_json()).collect::<Vec<_>>()}));
+        out.json(&PlanReport::new(&plans));
         return 0;
     }
     for p in &plans {

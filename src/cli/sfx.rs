@@ -3,14 +3,14 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use serde_json::json;
 
 use super::fail;
 use super::routing::{print_anomalies, RoutingArgs};
-use crate::chains::sfx::{self, SfxListing, SfxRequest};
+use crate::chains::sfx::{self, SfxRequest};
 use crate::chains::ChainError;
 use crate::output::Output;
 use crate::providers::plan::{plan_for, Capability};
+use crate::report::{SfxList, SfxListed, SfxResult};
 
 #[derive(Args, Debug)]
 pub(crate) struct SfxArgs {
@@ -26,16 +26,6 @@ pub(crate) struct SfxArgs {
     routing: RoutingArgs,
     #[arg(long)]
     json: bool,
-}
-
-fn listing_json(rows: &[SfxListing]) -> serde_json::Value {
-    json!(rows
-        .iter()
-        .map(|r| json!({
-            "provider": r.provider, "name": r.name, "description": r.description,
-            "duration": r.duration, "score": r.score,
-        }))
-        .collect::<Vec<_>>())
 }
 
 async fn list(args: &SfxArgs, out: &Output) -> i32 {
@@ -56,10 +46,10 @@ async fn list(args: &SfxArgs, out: &Output) -> i32 {
     if args.routing.provider.as_deref().is_none_or(|p| p.eq_ignore_ascii_case("bundled")) {
         rows.extend(sfx::list_bundled(query));
     }
-    // The listing's JSON stays an array; a library that could not be searched is said on stderr.
+    // A library that could not be searched is said on stderr, and in the JSON's `anomalies`.
     print_anomalies(out, &anomalies);
     if args.json {
-        out.json(&listing_json(&rows));
+        out.success(&SfxList { effects: rows.iter().map(SfxListed::from).collect(), anomalies });
         return 0;
     }
     if rows.is_empty() {
@@ -88,10 +78,7 @@ pub(super) async fn run(args: SfxArgs, out: &Output) -> i32 {
     match sfx::sfx(&req).await {
         Ok(r) => {
             if args.json {
-                out.json(&json!({
-                    "ok": true, "path": r.path, "provider": r.provider, "name": r.name,
-                    "duration": crate::engines::kokoro::service::round_ms(r.duration), "anomalies": r.anomalies,
-                }));
+                out.success(&SfxResult::from(r));
             } else {
                 print_anomalies(out, &r.anomalies);
                 out.out(&format!(

@@ -4,13 +4,23 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use serde_json::json;
 
 use super::fail;
 use crate::audio::captions::{self, Format};
 use crate::engines::error::EngineError;
 use crate::engines::whisper::{transcribe_file, TranscribeRequest, Transcript};
 use crate::output::Output;
+use crate::report::TranscribeResult;
+
+/// `transcribe --json`: `transcribe()`'s result and the files written (null when not asked for).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Transcribed {
+    #[serde(flatten)]
+    result: TranscribeResult,
+    words_path: Option<String>,
+    captions_path: Option<String>,
+}
 
 #[derive(Args, Debug)]
 pub(crate) struct TranscribeArgs {
@@ -115,13 +125,11 @@ pub(super) fn run(args: TranscribeArgs, stderr_tty: bool, out: &Output) -> i32 {
         }
     }
     if args.json {
-        let mut value = serde_json::to_value(&t).expect("a transcript serialises");
-        if let Some(o) = value.as_object_mut() {
-            o.insert("ok".into(), json!(true));
-            o.insert("wordsPath".into(), json!(args.words));
-            o.insert("captionsPath".into(), json!(args.captions));
-        }
-        out.json(&value);
+        out.success(&Transcribed {
+            result: TranscribeResult::from(t),
+            words_path: args.words.as_ref().map(|p| p.display().to_string()),
+            captions_path: args.captions.as_ref().map(|p| p.display().to_string()),
+        });
         return 0;
     }
     out.out(&t.text);

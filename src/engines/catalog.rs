@@ -502,25 +502,53 @@ pub fn status_with(model: &ModelSpec, check: impl Fn(&ModelFile) -> io::Result<F
 }
 
 /// A model's status as `models list --json`, `models verify --json` and the JS API show it.
-pub fn status_json(spec: &ModelSpec, st: &ModelStatus) -> serde_json::Value {
-    let word = |s: &FileState| match s {
-        FileState::Missing => "missing",
-        FileState::Present { .. } => "present",
-        FileState::Verified => "verified",
-        FileState::Corrupt { .. } => "corrupt",
-    };
-    let mut json = serde_json::json!({
-        "name": spec.name,
-        "capability": spec.capability,
-        "label": spec.label,
-        "license": spec.license,
-        "installed": st.installed,
-        "files": st.files.iter().map(|(p, s)| serde_json::json!({"path": p, "state": word(s)})).collect::<Vec<_>>(),
-    });
-    if !st.derived.is_empty() {
-        json["derived"] = st.derived.iter().map(|(p, s)| serde_json::json!({"path": p, "state": word(s)})).collect();
+#[napi_derive::napi(object, object_from_js = false)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelReport {
+    pub name: String,
+    #[napi(ts_type = "'voice' | 'captions' | 'music'")]
+    pub capability: String,
+    pub label: String,
+    pub license: String,
+    /// Every required file is present (and, when checked, intact).
+    pub installed: bool,
+    pub files: Vec<ModelFileState>,
+    /// Copies derived from the files (after a full verify): `models verify` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub derived: Option<Vec<ModelFileState>>,
+}
+
+/// One file of a model, by its path relative to the models folder.
+#[napi_derive::napi(object, object_from_js = false)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelFileState {
+    pub path: String,
+    #[napi(ts_type = "'missing' | 'present' | 'verified' | 'corrupt'")]
+    pub state: String,
+}
+
+impl ModelReport {
+    pub fn new(spec: &ModelSpec, st: &ModelStatus) -> Self {
+        let row = |path: &str, s: &FileState| ModelFileState {
+            path: path.to_string(),
+            state: match s {
+                FileState::Missing => "missing",
+                FileState::Present { .. } => "present",
+                FileState::Verified => "verified",
+                FileState::Corrupt { .. } => "corrupt",
+            }
+            .to_string(),
+        };
+        ModelReport {
+            name: spec.name.to_string(),
+            capability: spec.capability.to_string(),
+            label: spec.label.to_string(),
+            license: spec.license.to_string(),
+            installed: st.installed,
+            files: st.files.iter().map(|(p, s)| row(p, s)).collect(),
+            derived: (!st.derived.is_empty()).then(|| st.derived.iter().map(|(p, s)| row(p, s)).collect()),
+        }
     }
-    json
 }
 
 /// Whether any of a model's own required files is on disk (even a broken one): what `models verify`

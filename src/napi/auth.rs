@@ -4,18 +4,19 @@
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use serde_json::{json, Value};
 
 use super::args::{wanted, Arg};
 use super::errors::{auth_error as js_error, promise};
-use crate::auth::{login, session, status};
+use crate::auth::status::{self, BrokenStatus, SignedInStatus, SignedOutStatus};
+use crate::auth::{login, session};
 use crate::environment::Tty;
+use crate::report::{CredentialInfo, LoginResult, LogoutResult, RefreshResult, TokenResult};
 
 /// The same report as `hyperframes auth status --json`.
-#[napi(ts_return_type = "Promise<any>")]
-pub fn auth_status(env: &Env) -> Result<PromiseRaw<'_, Value>> {
+#[napi]
+pub fn auth_status(env: &Env) -> Result<PromiseRaw<'_, Either3<SignedInStatus, SignedOutStatus, BrokenStatus>>> {
     crate::init_logging();
-    promise(env, async move { Ok(status::status(Tty::detect()).await.to_json()) })
+    promise(env, async move { Ok(status::status(Tty::detect()).await.report().into_either()) })
 }
 
 #[napi(object)]
@@ -24,27 +25,18 @@ pub struct LoginOptions {
     pub keyring: Option<bool>,
 }
 
-fn login_json(o: login::LoginOutcome) -> Value {
-    json!({
-        "identity": o.identity,
-        "identityError": o.identity_error,
-        "inKeyring": o.in_keyring,
-        "warnings": o.warnings,
-    })
-}
-
 /// Saves an API key after HeyGen accepts it; a rejected key is rolled back.
-#[napi(ts_args_type = "key: string, options?: LoginOptions | undefined | null", ts_return_type = "Promise<any>")]
+#[napi(ts_args_type = "key: string, options?: LoginOptions | undefined | null")]
 pub fn login_with_api_key(
     env: &Env,
     key: Arg<String>,
     options: Arg<Option<LoginOptions>>,
-) -> Result<PromiseRaw<'_, Value>> {
+) -> Result<PromiseRaw<'_, LoginResult>> {
     crate::init_logging();
     promise(env, async move {
         let (key, options) = (key.get("loginWithApiKey", "key")?, options.get("loginWithApiKey", "options")?);
         let keyring = options.and_then(|o| o.keyring).unwrap_or(false);
-        login::login_with_api_key(key, keyring).await.map(login_json).map_err(js_error)
+        login::login_with_api_key(key, keyring).await.map(LoginResult::from).map_err(js_error)
     })
 }
 
@@ -54,62 +46,41 @@ pub struct LogoutOptions {
 }
 
 /// Revokes OAuth tokens (best effort) and removes the stored credential.
-#[napi(ts_args_type = "options?: LogoutOptions | undefined | null", ts_return_type = "Promise<any>")]
-pub fn logout(env: &Env, options: Arg<Option<LogoutOptions>>) -> Result<PromiseRaw<'_, Value>> {
+#[napi(ts_args_type = "options?: LogoutOptions | undefined | null")]
+pub fn logout(env: &Env, options: Arg<Option<LogoutOptions>>) -> Result<PromiseRaw<'_, LogoutResult>> {
     crate::init_logging();
     promise(env, async move {
         let options = options.get("logout", "options")?;
         let keep = options.and_then(|o| o.keep_api_key).unwrap_or(false);
-        let o = session::logout(keep).await.map_err(js_error)?;
-        Ok(json!({
-            "removed": o.removed,
-            "keptApiKey": o.kept_api_key,
-            "envStillSet": o.env_still_set,
-            "warnings": o.warnings,
-        }))
+        session::logout(keep).await.map(LogoutResult::from).map_err(js_error)
     })
 }
 
 /// Refreshes the stored OAuth access token now.
-#[napi(ts_return_type = "Promise<any>")]
-pub fn refresh_auth(env: &Env) -> Result<PromiseRaw<'_, Value>> {
+#[napi]
+pub fn refresh_auth(env: &Env) -> Result<PromiseRaw<'_, RefreshResult>> {
     crate::init_logging();
-    promise(env, async move {
-        let o = session::refresh().await.map_err(js_error)?;
-        Ok(json!({"expiresAt": o.expires_at.as_ref().map(status::iso)}))
-    })
+    promise(env, async move { session::refresh().await.map(RefreshResult::from).map_err(js_error) })
 }
 
 /// Which credential resolves and where from — never the secret itself. `null` when signed out.
-#[napi(ts_return_type = "Promise<any>")]
-pub fn resolve_credential(env: &Env) -> Result<PromiseRaw<'_, Value>> {
+#[napi]
+pub fn resolve_credential(env: &Env) -> Result<PromiseRaw<'_, Option<CredentialInfo>>> {
     crate::init_logging();
     promise(env, async move {
         let store = crate::auth::store::Store::from_env();
         let cred = crate::blocking(move || crate::auth::resolve::try_resolve(&store, chrono::Utc::now()))
             .await
             .map_err(js_error)?;
-        Ok(match cred {
-            None => Value::Null,
-            Some(c) => json!({
-                "source": c.source.as_str(),
-                "type": c.kind.as_str(),
-                "expiresAt": c.expires_at.as_ref().map(status::iso),
-                "expired": c.expired,
-                "refreshable": c.refreshable,
-            }),
-        })
+        Ok(cred.as_ref().map(CredentialInfo::from))
     })
 }
 
 /// The credential itself, for passing to other tools (like `hyperframes auth token`).
-#[napi(ts_return_type = "Promise<any>")]
-pub fn auth_token(env: &Env) -> Result<PromiseRaw<'_, Value>> {
+#[napi]
+pub fn auth_token(env: &Env) -> Result<PromiseRaw<'_, TokenResult>> {
     crate::init_logging();
-    promise(env, async move {
-        let c = session::token().await.map_err(js_error)?;
-        Ok(json!({"token": c.secret, "type": c.kind.as_str(), "source": c.source.as_str()}))
-    })
+    promise(env, async move { session::token().await.map(TokenResult::from).map_err(js_error) })
 }
 
 wanted!("an options object", ValueType::Object => LoginOptions, LogoutOptions);

@@ -9,6 +9,7 @@ use super::args::{wanted, Arg};
 use super::errors::chain_error;
 use super::routing;
 use crate::chains;
+use crate::report::DescribeResult;
 
 #[napi(object)]
 #[derive(Default)]
@@ -19,32 +20,6 @@ pub struct DescribeOptions {
     pub local_only: Option<bool>,
     /// Keep an image's first provider failure instead of asking the next provider.
     pub no_fallback: Option<bool>,
-}
-
-#[napi(object)]
-pub struct ImageDescription {
-    pub path: String,
-    pub description: Option<String>,
-    /// Set when this image failed; the others are unaffected.
-    pub error: Option<String>,
-    pub code: Option<String>,
-    pub hint: Option<String>,
-    /// The provider that described it (or failed last); null when nothing was sent.
-    pub provider: Option<String>,
-    pub model: Option<String>,
-    /// Earlier providers' failures for this image, before another one served.
-    pub anomalies: Vec<String>,
-}
-
-#[napi(object)]
-pub struct DescribeResult {
-    /// True when no vision provider is configured (or local-only): nothing was described.
-    pub skipped: bool,
-    pub reason: Option<String>,
-    pub provider: Option<String>,
-    pub model: Option<String>,
-    /// One per image, in order (empty when skipped).
-    pub images: Vec<ImageDescription>,
 }
 
 /// One-sentence descriptions of images; a failure affects only its own image.
@@ -61,27 +36,7 @@ pub fn describe(
             images: images.into_iter().map(Into::into).collect(),
             routing: routing(o.provider, o.local_only, o.no_fallback),
         };
-        let r = chains::describe::describe(&req).await.map_err(chain_error)?;
-        Ok(DescribeResult {
-            skipped: r.skipped,
-            reason: r.reason,
-            provider: r.provider.map(|p| p.to_string()),
-            model: r.model,
-            images: r
-                .images
-                .into_iter()
-                .map(|i| ImageDescription {
-                    path: i.path.to_string_lossy().into_owned(),
-                    description: i.description,
-                    code: i.error.as_ref().map(|e| e.code.to_string()),
-                    hint: i.error.as_ref().and_then(|e| e.hint.clone()),
-                    error: i.error.map(|e| crate::auth::scrub::scrub(&e.message)),
-                    provider: i.provider.map(|p| p.to_string()),
-                    model: i.model,
-                    anomalies: i.anomalies.iter().map(|a| crate::auth::scrub::scrub(a)).collect(),
-                })
-                .collect(),
-        })
+        chains::describe::describe(&req).await.map(DescribeResult::from).map_err(chain_error)
     })
 }
 

@@ -4,12 +4,13 @@
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use serde_json::Value;
+
+use crate::doctor::DoctorReport;
 
 /// The same report as `hyperframes doctor --json`.
-#[napi(ts_return_type = "Promise<any>")]
-pub fn doctor(env: &Env) -> Result<PromiseRaw<'_, Value>> {
+#[napi(ts_return_type = "Promise<DoctorReport>")]
+pub fn doctor(env: &Env) -> Result<PromiseRaw<'_, DoctorReport>> {
     crate::init_logging();
     let version = super::node_version(env);
-    env.spawn_future(async move { Ok(crate::blocking(move || crate::doctor::run(version.as_deref())).await.to_json()) })
+    env.spawn_future(async move { Ok(crate::blocking(move || crate::doctor::run(version.as_deref())).await.report()) })
 }

@@ -4,25 +4,25 @@
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use serde_json::{json, Value};
 
 use super::args::{wanted, Arg};
 use super::errors::engine_error;
 use crate::engines::error::EngineError;
 use crate::engines::{catalog, install, models_dir};
+use crate::report::{InstallResult, ModelList};
 
 fn find_model(name: &str) -> std::result::Result<&'static catalog::ModelSpec, crate::error::Error> {
     catalog::find(name).ok_or_else(|| EngineError::new("UNKNOWN_MODEL", format!("Unknown model '{name}'.")))
 }
 
 /// Every model and whether it is installed (same as `hyperframes models list --json`).
-#[napi(ts_return_type = "any")]
-pub fn models_list() -> Value {
+#[napi]
+pub fn models_list() -> ModelList {
     let dir = models_dir::models_dir();
-    json!({
-        "dir": dir,
-        "models": catalog::all().iter().map(|m| catalog::status_json(m, &catalog::status(&dir, m, false))).collect::<Vec<_>>(),
-    })
+    ModelList {
+        dir: dir.display().to_string(),
+        models: catalog::all().iter().map(|m| catalog::ModelReport::new(m, &catalog::status(&dir, m, false))).collect(),
+    }
 }
 
 #[napi(object)]
@@ -32,12 +32,12 @@ pub struct InstallOptions {
 }
 
 /// Installs a model (verifying sha256; resumes partial downloads).
-#[napi(ts_args_type = "name: string, options?: InstallOptions | undefined | null", ts_return_type = "Promise<any>")]
+#[napi(ts_args_type = "name: string, options?: InstallOptions | undefined | null")]
 pub fn models_install(
     env: &Env,
     name: Arg<String>,
     options: Arg<Option<InstallOptions>>,
-) -> Result<PromiseRaw<'_, Value>> {
+) -> Result<PromiseRaw<'_, InstallResult>> {
     super::errors::promise(env, async move {
         crate::init_logging();
         let (name, options) = (name.get("modelsInstall", "name")?, options.get("modelsInstall", "options")?);
@@ -48,7 +48,7 @@ pub fn models_install(
             Some(f) => install::Source::From(f.into()),
         };
         let report = install::install(spec, &models_dir::models_dir(), &source, &|_| {}).await.map_err(engine_error)?;
-        Ok(serde_json::to_value(report).expect("reports serialise"))
+        Ok(InstallResult::from(report))
     })
 }
 
@@ -64,13 +64,13 @@ pub fn models_remove(env: &Env, name: Arg<String>) -> Result<Vec<String>> {
 }
 
 /// Re-hashes a model's files against their published sha256 (one model of `models verify --json`).
-#[napi(ts_args_type = "name: string", ts_return_type = "Promise<any>")]
-pub fn models_verify(env: &Env, name: Arg<String>) -> Result<PromiseRaw<'_, Value>> {
+#[napi(ts_args_type = "name: string")]
+pub fn models_verify(env: &Env, name: Arg<String>) -> Result<PromiseRaw<'_, catalog::ModelReport>> {
     super::errors::promise(env, async move {
         let name = name.get("modelsVerify", "name")?;
         let spec = find_model(&name)?;
         let st = crate::blocking(move || install::verify(spec, &models_dir::models_dir())).await;
-        Ok(catalog::status_json(spec, &st))
+        Ok(catalog::ModelReport::new(spec, &st))
     })
 }
 

@@ -9,6 +9,7 @@ use super::args::{wanted, Arg};
 use super::errors::chain_error;
 use super::routing;
 use crate::chains::{self, ChainError};
+use crate::report::MusicResult;
 
 #[napi(object)]
 #[derive(Default)]
@@ -23,21 +24,6 @@ pub struct MusicOptions {
     pub no_fallback: Option<bool>,
     /// Sampling seed for the local MusicGen engine (a whole number up to 2^53 − 1; random when unset).
     pub seed: Option<f64>,
-}
-
-#[napi(object)]
-pub struct MusicResult {
-    pub path: String,
-    /// `heygen`, `lyria` or `musicgen`.
-    pub provider: String,
-    /// The library track's name, when the library served.
-    pub title: Option<String>,
-    pub duration: f64,
-    pub sample_rate: u32,
-    pub channels: u32,
-    /// The sampling seed, when MusicGen served (pass it back to get the same music).
-    pub seed: Option<f64>,
-    pub anomalies: Vec<String>,
 }
 
 /// Background music for `prompt` (a mood to search, or a prompt to generate), fitted to a length.
@@ -67,17 +53,7 @@ pub fn music(
             routing: routing(o.provider, o.local_only, o.no_fallback),
         };
         let generation = chains::music::Generation { seed, progress: None };
-        let r = chains::music::music_generating(&req, &generation).await.map_err(chain_error)?;
-        Ok(MusicResult {
-            path: r.path.to_string_lossy().into_owned(),
-            provider: r.provider.to_string(),
-            title: r.title,
-            duration: r.duration,
-            sample_rate: r.sample_rate,
-            channels: u32::from(r.channels),
-            seed: r.seed.map(|s| s as f64),
-            anomalies: r.anomalies,
-        })
+        chains::music::music_generating(&req, &generation).await.map(MusicResult::from).map_err(chain_error)
     })
 }
 

@@ -4,7 +4,6 @@
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use serde_json::{json, Value};
 
 use super::args::{wanted, Arg};
 
@@ -15,8 +14,11 @@ pub struct PlanOptions {
 }
 
 /// Which provider each capability will use and why the others are skipped (same as `hyperframes plan --json`).
-#[napi(ts_args_type = "options?: PlanOptions | undefined | null", ts_return_type = "Promise<any>")]
-pub fn plan(env: &Env, options: Arg<Option<PlanOptions>>) -> Result<PromiseRaw<'_, Value>> {
+#[napi(ts_args_type = "options?: PlanOptions | undefined | null")]
+pub fn plan(
+    env: &Env,
+    options: Arg<Option<PlanOptions>>,
+) -> Result<PromiseRaw<'_, crate::providers::plan::PlanReport>> {
     super::errors::promise(env, async move {
         let options = options.get("plan", "options")?;
         let local_only = options.and_then(|o| o.local_only).unwrap_or(false);
@@ -24,7 +26,7 @@ pub fn plan(env: &Env, options: Arg<Option<PlanOptions>>) -> Result<PromiseRaw<'
             crate::providers::plan::plan_all(&crate::providers::plan::Facts::gather(local_only))
         })
         .await;
-        Ok(json!({"plans": plans.iter().map(|p| p.to_json()).collect::<Vec<_>>()}))
+        Ok(crate::providers::plan::PlanReport::new(&plans))
     })
 }
 

@@ -9,6 +9,7 @@ use super::args::{wanted, Arg};
 use super::errors::chain_error;
 use super::routing;
 use crate::chains;
+use crate::report::SfxResult;
 
 #[napi(object)]
 #[derive(Default)]
@@ -23,17 +24,6 @@ pub struct SfxOptions {
     pub no_fallback: Option<bool>,
 }
 
-#[napi(object)]
-pub struct SfxResult {
-    pub path: String,
-    /// `heygen` or `bundled`.
-    pub provider: String,
-    pub name: String,
-    /// Seconds.
-    pub duration: f64,
-    pub anomalies: Vec<String>,
-}
-
 /// A sound effect for `query`: the HeyGen library when signed in, else the bundled library.
 #[napi(ts_args_type = "query: string, options?: SfxOptions | undefined | null")]
 pub fn sfx(env: &Env, query: Arg<String>, options: Arg<Option<SfxOptions>>) -> Result<PromiseRaw<'_, SfxResult>> {
@@ -46,14 +36,7 @@ pub fn sfx(env: &Env, query: Arg<String>, options: Arg<Option<SfxOptions>>) -> R
             output: output.into(),
             routing: routing(o.provider, o.local_only, o.no_fallback),
         };
-        let r = chains::sfx::sfx(&req).await.map_err(chain_error)?;
-        Ok(SfxResult {
-            path: r.path.to_string_lossy().into_owned(),
-            provider: r.provider.to_string(),
-            name: r.name,
-            duration: crate::engines::kokoro::service::round_ms(r.duration),
-            anomalies: r.anomalies,
-        })
+        chains::sfx::sfx(&req).await.map(SfxResult::from).map_err(chain_error)
     })
 }
 

@@ -9,7 +9,8 @@ use napi_derive::napi;
 use super::args::{wanted, Arg};
 use super::errors::engine_error;
 use crate::engines::error::EngineError;
-use crate::engines::whisper::{self, TranscribeRequest, Transcript};
+use crate::engines::whisper::{self, TranscribeRequest};
+use crate::report::TranscribeResult;
 
 wanted!("an options object", ValueType::Object => TranscribeOptions);
 
@@ -34,77 +35,6 @@ pub struct TranscribeOptions {
     pub lang: Option<String>,
     /// For a Buffer: its format when the bytes alone do not tell (`wav`, `mp3`, `flac`, `ogg`).
     pub format: Option<String>,
-}
-
-#[napi(object)]
-pub struct TranscribedWord {
-    pub id: String,
-    pub text: String,
-    /// Seconds.
-    pub start: f64,
-    pub end: f64,
-    /// Mean probability of the word's tokens, 0–1.
-    pub confidence: f64,
-}
-
-#[napi(object)]
-pub struct TranscriptSegment {
-    pub id: u32,
-    pub start: f64,
-    pub end: f64,
-    pub text: String,
-}
-
-#[napi(object)]
-pub struct UnalignedWord {
-    /// Position of the word in the script (0-based).
-    pub index: u32,
-    pub text: String,
-    pub reason: String,
-}
-
-#[napi(object)]
-pub struct TranscribeResult {
-    pub text: String,
-    pub language: String,
-    pub model: String,
-    pub duration_seconds: f64,
-    pub words: Vec<TranscribedWord>,
-    pub segments: Vec<TranscriptSegment>,
-    /// Script words that could not be placed (empty without a script).
-    pub unaligned: Vec<UnalignedWord>,
-}
-
-impl From<Transcript> for TranscribeResult {
-    fn from(t: Transcript) -> Self {
-        TranscribeResult {
-            text: t.text,
-            language: t.language,
-            model: t.model,
-            duration_seconds: t.duration_seconds,
-            words: t
-                .words
-                .into_iter()
-                .map(|w| TranscribedWord {
-                    id: w.id,
-                    text: w.text,
-                    start: w.start,
-                    end: w.end,
-                    confidence: w.confidence,
-                })
-                .collect(),
-            segments: t
-                .segments
-                .into_iter()
-                .map(|s| TranscriptSegment { id: s.id as u32, start: s.start, end: s.end, text: s.text })
-                .collect(),
-            unaligned: t
-                .unaligned
-                .into_iter()
-                .map(|u| UnalignedWord { index: u.index as u32, text: u.text, reason: u.reason })
-                .collect(),
-        }
-    }
 }
 
 /// Transcribes a recording (a path, or the file's bytes) with word times; with `options.script`,

@@ -1,7 +1,7 @@
 //! Which provider serves each capability, and why the others were skipped. Pure: the facts come
 //! in (`Facts`), the decision comes out, so every key combination is testable.
 
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use super::Provider;
 
@@ -269,18 +269,64 @@ pub fn pin(plan: &Plan, provider: &str) -> Result<Provider, String> {
     }
 }
 
+/// `plan --json` and `plan()`: one entry per capability, in chain order.
+#[napi_derive::napi(object, object_from_js = false)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlanReport {
+    pub plans: Vec<CapabilityPlan>,
+}
+
+#[napi_derive::napi(object, object_from_js = false)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CapabilityPlan {
+    #[napi(ts_type = "'voice' | 'music' | 'sfx' | 'descriptions'")]
+    pub capability: String,
+    /// The provider that will serve; null when nothing can (descriptions are then skipped).
+    #[napi(ts_type = "string | null")]
+    pub chosen: crate::report::Nullable<String>,
+    pub candidates: Vec<CandidateReport>,
+}
+
+#[napi_derive::napi(object, object_from_js = false)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CandidateReport {
+    pub provider: String,
+    pub label: String,
+    pub local: bool,
+    pub available: bool,
+    /// Why it cannot serve, when it cannot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// What would make it available.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub setup_hint: Option<String>,
+}
+
+impl PlanReport {
+    pub fn new(plans: &[Plan]) -> Self {
+        PlanReport { plans: plans.iter().map(Plan::report).collect() }
+    }
+}
+
 impl Plan {
-    pub fn to_json(&self) -> Value {
-        json!({
-            "capability": self.capability.as_str(),
-            "chosen": self.chosen,
-            "candidates": self.candidates.iter().map(|c| {
-                let mut v = json!({"provider": c.provider, "label": c.label, "local": c.local, "available": c.available});
-                if let Some(r) = &c.reason { v["reason"] = json!(r); }
-                if let Some(h) = &c.setup_hint { v["setupHint"] = json!(h); }
-                v
-            }).collect::<Vec<_>>(),
-        })
+    pub fn report(&self) -> CapabilityPlan {
+        CapabilityPlan {
+            capability: self.capability.as_str().to_string(),
+            chosen: crate::report::Nullable(self.chosen.map(|p| p.to_string())),
+            candidates: self
+                .candidates
+                .iter()
+                .map(|c| CandidateReport {
+                    provider: c.provider.to_string(),
+                    label: c.label.to_string(),
+                    local: c.local,
+                    available: c.available,
+                    reason: c.reason.clone(),
+                    setup_hint: c.setup_hint.clone(),
+                })
+                .collect(),
+        }
     }
 }
 
@@ -436,7 +482,7 @@ mod tests {
 
     #[test]
     fn json_shape() {
-        let v = plan_for(Capability::Music, &Facts::default()).to_json();
+        let v = serde_json::to_value(plan_for(Capability::Music, &Facts::default()).report()).unwrap();
         assert_eq!(v["capability"], "music");
         assert!(v["chosen"].is_null());
         assert_eq!(v["candidates"][0]["setupHint"], "npx hyperframes auth login");
