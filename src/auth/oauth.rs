@@ -248,7 +248,7 @@ pub async fn revoke(http: &reqwest::Client, cfg: &OAuthConfig, token: &str, hint
 }
 
 /// Sends the device authorization request (RFC 8628 §3.1) and returns the raw reply for
-/// [`super::device`] to judge.
+/// the device flow to judge.
 pub async fn device_authorization(
     transport: &Transport<'_>,
     cfg: &OAuthConfig,
