@@ -244,28 +244,6 @@ fn require_client_id(cfg: &OAuthConfig) -> AuthResult<()> {
     Ok(())
 }
 
-/// Builds the authorize URL. Returns (full URL, URL without query).
-pub fn authorize_url(
-    cfg: &OAuthConfig,
-    redirect_uri: &str,
-    state: &str,
-    challenge: &str,
-) -> AuthResult<(String, String)> {
-    let mut url = url::Url::parse(&cfg.authorize_url)
-        .map_err(|e| AuthError::usage(format!("HYPERFRAMES_OAUTH_AUTHORIZE_URL is not a valid URL ({e})")))?;
-    url.query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", &cfg.client_id)
-        .append_pair("redirect_uri", redirect_uri)
-        .append_pair("scope", oauth::SCOPES)
-        .append_pair("state", state)
-        .append_pair("code_challenge", challenge)
-        .append_pair("code_challenge_method", pkce::METHOD);
-    let mut bare = url.clone();
-    bare.set_query(None);
-    Ok((url.to_string(), bare.to_string()))
-}
-
 /// Persists a fresh OAuth login (replacing the previous block, keeping api_key, user and unknown
 /// keys), then probes the identity with the new token.
 async fn finish_oauth_login(store: &Store, tokens: TokenSet, keyring: bool) -> AuthResult<LoginOutcome> {
@@ -314,7 +292,7 @@ pub async fn login_with_browser(
     let redirect_uri = listener.redirect_uri();
     let pkce = pkce::Pkce::generate();
     let state = pkce::random_state();
-    let (url, location) = authorize_url(&cfg, &redirect_uri, &state, &pkce.challenge)?;
+    let (url, location) = oauth::authorize_url(&cfg, &redirect_uri, &state, &pkce)?;
     on_event(LoginEvent::OpeningBrowser { location });
     if crate::environment::browser_blocker(true).is_some_and(|r| r.contains("disabled")) {
         on_event(LoginEvent::BrowserDisabled { url: url.clone() });

@@ -1,12 +1,30 @@
 //! OAuth client configuration, token responses, code exchange, refresh and revoke.
+//!
+//! The protocol is the `oauth2` crate's: it builds the authorize URL (with PKCE) and every
+//! request to the token, revocation and device authorization endpoints. Those requests go out
+//! through [`transport::Transport`] (our reqwest client, body caps, time budgets), and the reply
+//! is judged by this package's own rules below: they register every token with the scrubber,
+//! refuse header-unsafe values, accept `expires_in` as a digit string, and word errors without
+//! ever echoing a body that could hold a secret.
 
+pub mod transport;
+
+use std::borrow::Cow;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use oauth2::basic::{BasicClient, BasicRequestTokenError};
+use oauth2::{
+    AuthType, AuthUrl, AuthorizationCode, ClientId, CsrfToken, DeviceAuthorizationUrl, PkceCodeVerifier, RedirectUrl,
+    RefreshToken, RequestTokenError, Scope, TokenUrl,
+};
 use serde_json::Value;
 
-use super::error::{AuthError, AuthResult};
+use super::error::{AuthError, AuthErrorCode, AuthResult};
 use super::scrub;
+pub use super::store::is_header_safe;
+use super::store::OAuthBlock;
+use transport::{Bodies, Budget, Reply, Transport, TransportError};
 
 pub const DEFAULT_CLIENT_ID: &str = "q2A2QRSke2LrFTPJhoDbHtXh";
 pub const DEFAULT_AUTHORIZE_URL: &str = "https://app.heygen.com/oauth/authorize";
@@ -53,10 +71,6 @@ pub struct TokenSet {
     pub expires_at: Option<DateTime<Utc>>,
     pub scope: Option<String>,
     pub token_type: Option<String>,
-}
-
-pub fn is_header_safe(s: &str) -> bool {
-    !s.chars().any(|c| (c as u32) < 0x20 || c as u32 == 0x7f)
 }
 
 /// Validates a token endpoint body. Shape errors are `REFRESH_FAILED` and never echo the body.
@@ -109,29 +123,66 @@ pub fn token_endpoint_error(status: u16, body: &[u8], what: &str) -> AuthError {
 }
 
 pub const TOKEN_TIMEOUT: Duration = Duration::from_secs(30);
+pub const REVOKE_TIMEOUT: Duration = Duration::from_secs(5);
 
-async fn post_token_form(
-    http: &reqwest::Client,
+fn endpoint<T>(make: fn(String) -> Result<T, url::ParseError>, value: &str, var: &str) -> AuthResult<T> {
+    make(value.to_string()).map_err(|e| AuthError::usage(format!("{var} is not a valid URL ({e})")))
+}
+
+/// A public client (no secret): `client_id` travels in the request body.
+fn client(cfg: &OAuthConfig) -> BasicClient {
+    BasicClient::new(ClientId::new(cfg.client_id.clone())).set_auth_type(AuthType::RequestBody)
+}
+
+/// Builds the authorize URL (code flow, S256 PKCE). Returns (full URL, URL without query).
+pub fn authorize_url(
     cfg: &OAuthConfig,
-    form: &[(&str, &str)],
+    redirect_uri: &str,
+    state: &str,
+    pkce: &super::pkce::Pkce,
+) -> AuthResult<(String, String)> {
+    let auth = endpoint(AuthUrl::new, &cfg.authorize_url, "HYPERFRAMES_OAUTH_AUTHORIZE_URL")?;
+    let redirect = endpoint(RedirectUrl::new, redirect_uri, "the redirect URI")?;
+    let state = state.to_string();
+    let (url, _) = client(cfg)
+        .set_auth_uri(auth)
+        .set_redirect_uri(redirect)
+        .authorize_url(move || CsrfToken::new(state))
+        .add_scope(Scope::new(SCOPES.to_string()))
+        .set_pkce_challenge(pkce.challenge())
+        .url();
+    let mut bare = url.clone();
+    bare.set_query(None);
+    Ok((url.to_string(), bare.to_string()))
+}
+
+/// Judges a token endpoint exchange: a transport failure is `NETWORK_ERROR`; otherwise the reply
+/// decides, whatever oauth2 made of it (see the module doc).
+fn judge_tokens<T>(
+    result: Result<T, BasicRequestTokenError<TransportError>>,
+    reply: Option<Reply>,
     what: &str,
 ) -> AuthResult<TokenSet> {
-    let resp = http
-        .post(&cfg.token_url)
-        .header("accept", "application/json")
-        .form(form)
-        .timeout(TOKEN_TIMEOUT)
-        .send()
-        .await
-        .map_err(|e| AuthError::network(format!("OAuth token request failed: {}", crate::http::describe(&e))))?;
-    let status = resp.status().as_u16();
-    let body = crate::http::read_body_capped(resp, crate::http::DEFAULT_BODY_LIMIT)
-        .await
-        .map_err(|e| AuthError::network(format!("OAuth token response: {e}")))?;
-    if !(200..300).contains(&status) {
-        return Err(token_endpoint_error(status, &body, what));
+    match (result, reply) {
+        (Err(RequestTokenError::Request(TransportError::TooLarge(limit))), _) => {
+            Err(AuthError::network(format!("OAuth token response: response body exceeds {limit} bytes")))
+        }
+        (Err(RequestTokenError::Request(e @ TransportError::Body(_))), _) => {
+            Err(AuthError::network(format!("OAuth token response: response body could not be read: {e}")))
+        }
+        (Err(RequestTokenError::Request(e)), _) => Err(AuthError::network(format!("OAuth token request failed: {e}"))),
+        (_, Some(reply)) if !reply.status.is_success() => {
+            Err(token_endpoint_error(reply.status.as_u16(), &reply.body, what))
+        }
+        (_, Some(reply)) => parse_token_response(&reply.body, Utc::now()),
+        // oauth2 gave up before sending (it could not build the request).
+        (Err(e), None) => Err(AuthError::api(scrub::scrub(&format!("OAuth token request could not be built ({e})")))),
+        (Ok(_), None) => Err(AuthError::api("OAuth token request got no reply")),
     }
-    parse_token_response(&body, Utc::now())
+}
+
+fn token_transport(http: &reqwest::Client) -> Transport<'_> {
+    Transport::new(http, Budget::Request(TOKEN_TIMEOUT), crate::http::DEFAULT_BODY_LIMIT, Bodies::All)
 }
 
 /// Exchanges an authorization code (with its PKCE verifier) for tokens.
@@ -142,58 +193,87 @@ pub async fn exchange_code(
     redirect_uri: &str,
     verifier: &str,
 ) -> AuthResult<TokenSet> {
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code),
-        ("redirect_uri", redirect_uri),
-        ("client_id", cfg.client_id.as_str()),
-        ("code_verifier", verifier),
-    ];
-    post_token_form(http, cfg, &form, "authorization code").await.map_err(|mut e| {
-        if e.code == super::error::AuthErrorCode::RefreshFailed {
+    let token_url = endpoint(TokenUrl::new, &cfg.token_url, "HYPERFRAMES_OAUTH_TOKEN_URL")?;
+    let redirect = endpoint(RedirectUrl::new, redirect_uri, "the redirect URI")?;
+    let transport = token_transport(http);
+    let result = client(cfg)
+        .set_token_uri(token_url)
+        .exchange_code(AuthorizationCode::new(code.to_string()))
+        .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_string()))
+        .set_redirect_uri(Cow::Owned(redirect))
+        .request_async(&transport)
+        .await;
+    judge_tokens(result, transport.take_reply(), "authorization code").map_err(|mut e| {
+        if e.code == AuthErrorCode::RefreshFailed {
             e.message = format!("{}; please run `hyperframes auth login` again", e.message);
         }
         e
     })
 }
 
+/// Trades a refresh token for new tokens (the caller persists them; see [`apply_tokens`]).
 pub async fn refresh(http: &reqwest::Client, cfg: &OAuthConfig, refresh_token: &str) -> AuthResult<TokenSet> {
-    let form =
-        [("grant_type", "refresh_token"), ("refresh_token", refresh_token), ("client_id", cfg.client_id.as_str())];
-    post_token_form(http, cfg, &form, "refresh token").await
+    let token_url = endpoint(TokenUrl::new, &cfg.token_url, "HYPERFRAMES_OAUTH_TOKEN_URL")?;
+    let transport = token_transport(http);
+    let rt = RefreshToken::new(refresh_token.to_string());
+    let result = client(cfg).set_token_uri(token_url).exchange_refresh_token(&rt).request_async(&transport).await;
+    judge_tokens(result, transport.take_reply(), "refresh token")
 }
 
-pub const REVOKE_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// RFC 7009 revoke, best effort: never fails, returns a warning to show when it did not work.
+///
+/// Sent without oauth2: its revocation request refuses any URL that is not https (RFC 7009 §2),
+/// while this package accepts `HYPERFRAMES_OAUTH_REVOKE_URL` on http for a local identity
+/// provider, as it does for the other endpoints.
 pub async fn revoke(http: &reqwest::Client, cfg: &OAuthConfig, token: &str, hint: &str) -> Option<String> {
     if cfg.client_id.is_empty() || token.is_empty() {
         return None;
     }
     let form = [("token", token), ("client_id", cfg.client_id.as_str()), ("token_type_hint", hint)];
-    let sent = tokio::time::timeout(REVOKE_TIMEOUT, http.post(&cfg.revoke_url).form(&form).send()).await;
+    let transport = Transport::new(http, Budget::Whole(REVOKE_TIMEOUT), 0, Bodies::None);
+    let sent = match http.post(&cfg.revoke_url).form(&form).build() {
+        Ok(req) => transport.send(req).await,
+        Err(e) => Err(TransportError::Send(e)),
+    };
     match sent {
-        Ok(Ok(resp)) if resp.status().is_success() => None,
-        Ok(Ok(resp)) => {
-            Some(format!("token revoke returned HTTP {}; local credentials cleared anyway", resp.status().as_u16()))
+        Ok(reply) if reply.status.is_success() => None,
+        Ok(reply) => {
+            Some(format!("token revoke returned HTTP {}; local credentials cleared anyway", reply.status.as_u16()))
         }
-        Ok(Err(e)) => {
-            Some(format!("token revoke failed ({}); local credentials cleared anyway", crate::http::describe(&e)))
+        Err(TransportError::Timeout(_)) => {
+            Some("token revoke timed out after 5s; local credentials cleared anyway".into())
         }
-        Err(_) => Some("token revoke timed out after 5s; local credentials cleared anyway".into()),
+        Err(e) => Some(format!("token revoke failed ({e}); local credentials cleared anyway")),
+    }
+}
+
+/// Sends the device authorization request (RFC 8628 §3.1) and returns the raw reply for
+/// the device flow to judge.
+pub async fn device_authorization(
+    transport: &Transport<'_>,
+    cfg: &OAuthConfig,
+) -> AuthResult<Result<Reply, TransportError>> {
+    let url = endpoint(DeviceAuthorizationUrl::new, &cfg.device_url, "HYPERFRAMES_OAUTH_DEVICE_URL")?;
+    let result: Result<oauth2::StandardDeviceAuthorizationResponse, _> = client(cfg)
+        .set_device_authorization_url(url)
+        .exchange_device_code()
+        .add_scope(Scope::new(SCOPES.to_string()))
+        .request_async(transport)
+        .await;
+    match (result, transport.take_reply()) {
+        (Err(RequestTokenError::Request(e)), _) => Ok(Err(e)),
+        (_, Some(reply)) => Ok(Ok(reply)),
+        (Err(e), None) => Err(AuthError::device(scrub::scrub(&format!("the request could not be built ({e})")))),
+        (Ok(_), None) => Err(AuthError::device("the authorization server sent no reply")),
     }
 }
 
 /// Applies a token response to the stored OAuth block. A fresh login replaces the block (nothing
 /// inherited); a refresh merges, keeping the previous refresh token, scope, type and unknown keys.
-pub fn apply_tokens(
-    block: Option<&super::store::OAuthBlock>,
-    tokens: &TokenSet,
-    merge: bool,
-) -> super::store::OAuthBlock {
+pub fn apply_tokens(block: Option<&OAuthBlock>, tokens: &TokenSet, merge: bool) -> OAuthBlock {
     let expires_at = tokens.expires_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
     match (merge, block) {
-        (true, Some(prev)) => super::store::OAuthBlock {
+        (true, Some(prev)) => OAuthBlock {
             access_token: tokens.access_token.clone(),
             refresh_token: tokens.refresh_token.clone().or_else(|| prev.refresh_token.clone()),
             expires_at,
@@ -201,7 +281,7 @@ pub fn apply_tokens(
             token_type: tokens.token_type.clone().or_else(|| prev.token_type.clone()),
             extra: prev.extra.clone(),
         },
-        _ => super::store::OAuthBlock {
+        _ => OAuthBlock {
             access_token: tokens.access_token.clone(),
             refresh_token: tokens.refresh_token.clone(),
             expires_at,
@@ -213,77 +293,4 @@ pub fn apply_tokens(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2030-01-01T00:00:00Z").unwrap().with_timezone(&Utc)
-    }
-
-    #[test]
-    fn parses_full_response_with_string_expiry() {
-        let t = parse_token_response(
-            br#"{"access_token":"at_1234567","refresh_token":"rt_1234567","expires_in":"3600","scope":"openid","token_type":"Bearer","id_token":"x"}"#,
-            now(),
-        )
-        .unwrap();
-        assert_eq!(t.refresh_token.as_deref(), Some("rt_1234567"));
-        assert_eq!(t.expires_at.unwrap().to_rfc3339(), "2030-01-01T01:00:00+00:00");
-        assert_eq!(t.scope.as_deref(), Some("openid"));
-    }
-
-    #[test]
-    fn clamps_short_or_negative_expiry() {
-        let t = parse_token_response(br#"{"access_token":"at_1234567","expires_in":-5}"#, now()).unwrap();
-        assert_eq!((t.expires_at.unwrap() - now()).num_seconds(), MIN_EXPIRES_IN_SECS);
-    }
-
-    #[test]
-    fn rejects_bad_shapes_without_echoing_the_body() {
-        for body in [
-            &br#"{"token":"x"}"#[..],
-            br#"[1]"#,
-            br#"null"#,
-            br#"{"access_token":"at\r\nsecretvalue"}"#,
-            br#"{"access_token":"at_ok12345","refresh_token":"rt\nsecretvalue"}"#,
-            b"not json",
-        ] {
-            let err = parse_token_response(body, now()).unwrap_err();
-            assert_eq!(err.code, super::super::error::AuthErrorCode::RefreshFailed);
-            assert!(!err.message.contains("secretvalue"));
-        }
-    }
-
-    #[test]
-    fn error_status_mapping() {
-        assert_eq!(token_endpoint_error(400, b"{}", "x").code, super::super::error::AuthErrorCode::RefreshFailed);
-        assert_eq!(token_endpoint_error(401, b"", "x").code, super::super::error::AuthErrorCode::RefreshFailed);
-        assert_eq!(token_endpoint_error(503, b"", "x").code, super::super::error::AuthErrorCode::ApiError);
-    }
-
-    #[test]
-    fn refresh_merges_and_login_replaces() {
-        let prev = super::super::store::OAuthBlock {
-            access_token: "old".into(),
-            refresh_token: Some("rt_old".into()),
-            scope: Some("openid".into()),
-            extra: [("vendor".to_string(), serde_json::json!(1))].into_iter().collect(),
-            ..Default::default()
-        };
-        let tokens = TokenSet {
-            access_token: "new".into(),
-            refresh_token: None,
-            expires_at: Some(now()),
-            scope: None,
-            token_type: None,
-        };
-        let merged = apply_tokens(Some(&prev), &tokens, true);
-        assert_eq!(merged.refresh_token.as_deref(), Some("rt_old"));
-        assert_eq!(merged.scope.as_deref(), Some("openid"));
-        assert_eq!(merged.extra.len(), 1);
-        assert_eq!(merged.expires_at.as_deref(), Some("2030-01-01T00:00:00.000Z"));
-        let fresh = apply_tokens(Some(&prev), &tokens, false);
-        assert_eq!(fresh.refresh_token, None);
-        assert!(fresh.extra.is_empty());
-    }
-}
+mod tests;

@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::error::{AuthError, AuthResult};
-use super::oauth::is_header_safe;
 use super::{keyring, paths, scrub};
 
 /// Top-level key (unknown to the `heygen` CLI, which preserves it) marking that the secrets live in
@@ -116,6 +115,12 @@ pub struct Loaded {
 
 // ---------------------------------------------------------------------------------------------
 // Parsing
+
+/// Whether `s` can be sent as an HTTP header value (no control characters). Every stored secret
+/// must be: it ends up in an `Authorization` header.
+pub fn is_header_safe(s: &str) -> bool {
+    !s.chars().any(|c| (c as u32) < 0x20 || c as u32 == 0x7f)
+}
 
 fn string_field(v: Option<&Value>) -> Option<String> {
     match v {
