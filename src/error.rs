@@ -73,36 +73,6 @@ impl Serialize for Error {
     }
 }
 
-impl From<crate::auth::error::AuthError> for Error {
-    fn from(e: crate::auth::error::AuthError) -> Self {
-        Self { code: e.code_str(), message: e.message, hint: e.hint, anomalies: Vec::new(), chain: None }
-    }
-}
-
-impl From<crate::providers::error::ProviderError> for Error {
-    fn from(e: crate::providers::error::ProviderError) -> Self {
-        Self { code: e.code.as_str(), message: e.message, hint: e.hint, anomalies: Vec::new(), chain: None }
-    }
-}
-
-impl From<crate::chains::ChainError> for Error {
-    fn from(e: crate::chains::ChainError) -> Self {
-        Self {
-            code: e.code,
-            message: e.message,
-            hint: e.hint,
-            anomalies: e.anomalies,
-            chain: Some(Chain { provider: e.provider }),
-        }
-    }
-}
-
-impl From<crate::engines::runtime::RuntimeError> for Error {
-    fn from(e: crate::engines::runtime::RuntimeError) -> Self {
-        Self::new(e.code, e.message).with_hint(e.hint)
-    }
-}
-
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]

@@ -53,7 +53,7 @@ impl Output {
     /// A command's `--json` on success: `{"ok": true, …}` followed by the result's own fields, the
     /// same struct the JS API returns (see [`crate::report`]).
     pub fn success<T: serde::Serialize>(&self, result: &T) {
-        self.json(&crate::report::Success::new(result));
+        self.json(&crate::report::shape::Success::new(result));
     }
 
     fn paint(on: bool, code: &str, text: &str) -> String {

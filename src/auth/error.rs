@@ -113,3 +113,9 @@ impl fmt::Display for AuthError {
 impl std::error::Error for AuthError {}
 
 pub type AuthResult<T> = Result<T, AuthError>;
+
+impl From<AuthError> for crate::error::Error {
+    fn from(e: AuthError) -> Self {
+        Self { code: e.code_str(), message: e.message, hint: e.hint, anomalies: Vec::new(), chain: None }
+    }
+}

@@ -12,7 +12,7 @@ use super::resolve::{self, Credential, Kind};
 use super::store::Store;
 use crate::blocking;
 use crate::environment::{self, Tty};
-use crate::report::Nullable;
+use crate::report::shape::Nullable;
 
 pub const RECOMMENDED_ACTION: &str = "npx hyperframes auth login";
 

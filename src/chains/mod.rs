@@ -325,6 +325,18 @@ pub(crate) fn decode(provider: Provider, bytes: &[u8], mime: &str) -> ChainResul
     crate::audio::decode::decode_bytes(bytes, Some(mime)).map_err(|e| ChainError::engine(provider.as_str(), e))
 }
 
+impl From<ChainError> for crate::error::Error {
+    fn from(e: ChainError) -> Self {
+        Self {
+            code: e.code,
+            message: e.message,
+            hint: e.hint,
+            anomalies: e.anomalies,
+            chain: Some(crate::error::Chain { provider: e.provider }),
+        }
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod testing;
 

@@ -1,6 +1,5 @@
 //! Printing for `hyperframes auth …`.
 
-
 use super::{fail, prompt, AuthCommand};
 use crate::auth::error::{AuthError, AuthErrorCode};
 use crate::auth::login::{self, LoginEvent, LoginOutcome};

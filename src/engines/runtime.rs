@@ -754,5 +754,11 @@ fn parse_threads(value: Option<&str>) -> Option<usize> {
     value?.trim().parse::<usize>().ok().filter(|n| *n > 0)
 }
 
+impl From<RuntimeError> for crate::error::Error {
+    fn from(e: RuntimeError) -> Self {
+        Self::new(e.code, e.message).with_hint(e.hint)
+    }
+}
+
 #[cfg(test)]
 mod tests;

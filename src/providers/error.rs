@@ -101,6 +101,12 @@ impl std::error::Error for ProviderError {}
 
 pub type ProviderResult<T> = Result<T, ProviderError>;
 
+impl From<ProviderError> for crate::error::Error {
+    fn from(e: ProviderError) -> Self {
+        Self { code: e.code.as_str(), message: e.message, hint: e.hint, anomalies: Vec::new(), chain: None }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -283,7 +283,7 @@ pub struct CapabilityPlan {
     pub capability: String,
     /// The provider that will serve; null when nothing can (descriptions are then skipped).
     #[napi(ts_type = "string | null")]
-    pub chosen: crate::report::Nullable<String>,
+    pub chosen: crate::report::shape::Nullable<String>,
     pub candidates: Vec<CandidateReport>,
 }
 
@@ -313,7 +313,7 @@ impl Plan {
     pub fn report(&self) -> CapabilityPlan {
         CapabilityPlan {
             capability: self.capability.as_str().to_string(),
-            chosen: crate::report::Nullable(self.chosen.map(|p| p.to_string())),
+            chosen: crate::report::shape::Nullable(self.chosen.map(|p| p.to_string())),
             candidates: self
                 .candidates
                 .iter()
