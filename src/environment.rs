@@ -170,11 +170,6 @@ pub fn api_key(get: &dyn Fn(&str) -> Option<String>, names: &[&'static str]) -> 
     ApiKeyVar::Unset
 }
 
-/// [`api_key`] over the process environment.
-pub fn api_key_env(names: &[&'static str]) -> ApiKeyVar {
-    api_key(&|n| std::env::var(n).ok(), names)
-}
-
 /// `v` trimmed, or None when it is unset or blank.
 pub fn non_blank(v: Option<String>) -> Option<String> {
     v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())

@@ -30,8 +30,6 @@ use super::{pkce, scrub};
 
 /// The path the authorization server redirects to.
 pub const CALLBACK_PATH: &str = "/oauth/callback";
-/// How long the browser flow waits for the redirect by default.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 /// Largest accepted request head.
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 /// How long one connection may take to send its request head (or to accept the response).

@@ -60,11 +60,7 @@ pub struct MusicResult {
     pub anomalies: Vec<String>,
 }
 
-pub async fn music(req: &MusicRequest) -> ChainResult<MusicResult> {
-    music_generating(req, &Generation::default()).await
-}
-
-/// [`music`] with a seed and progress for the local engine.
+/// Music for `req`, with a seed and progress for the local engine.
 pub async fn music_generating(req: &MusicRequest, generation: &Generation) -> ChainResult<MusicResult> {
     let (facts, providers) = super::gather(req.routing.local_only).await;
     music_with_generation(req, &facts, &providers, generation).await
@@ -316,7 +312,7 @@ mod tests {
         // Exactly the engine's own 5 s seed for seed 3, fitted like any other track.
         let engine = musicgen::shared(&musicgen::installed_dir().unwrap()).unwrap();
         let seed_audio = engine
-            .generate("calm cinematic", &crate::engines::musicgen::GenerateOptions::new(5.0, 3), &|_, _| {})
+            .generate("calm cinematic", &crate::engines::musicgen::engine::GenerateOptions::new(5.0, 3), &|_, _| {})
             .unwrap();
         let expected = fit(&Decoded { samples: seed_audio.samples, sample_rate: 32_000, channels: 1 }, 5.0);
         let max_diff = samples.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);

@@ -198,14 +198,6 @@ impl std::fmt::Debug for LoadedRuntime {
 
 static EXTRA_START_DIR: Mutex<Option<PathBuf>> = Mutex::new(None);
 
-/// Adds a directory from which to also search `node_modules` (after the
-/// addon's own directory), e.g. the directory of the JS entry point when the
-/// `.node` file lives somewhere Node's resolution would not reach.
-/// Affects later [`locate`] calls and the first [`ensure_loaded`].
-pub fn set_extra_start_dir(dir: Option<PathBuf>) {
-    *EXTRA_START_DIR.lock().unwrap_or_else(PoisonError::into_inner) = dir;
-}
-
 /// Finds the ONNX Runtime library without opening it (cheap; used by
 /// `auth status`). See the module docs for the search order.
 pub fn locate() -> Result<RuntimeLocation, RuntimeError> {

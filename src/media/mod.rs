@@ -11,5 +11,4 @@ pub mod reuse;
 
 pub use build::{build, BuildOptions, Event};
 pub use error::MediaError;
-pub use manifest::Manifest;
 pub use request::MediaRequest;

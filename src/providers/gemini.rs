@@ -238,12 +238,6 @@ impl Gemini {
         self
     }
 
-    /// From `GEMINI_API_KEY` / `GOOGLE_API_KEY`, `GEMINI_API_URL`, `HYPERFRAMES_GEMINI_MODEL`, with
-    /// `HYPERFRAMES_VISION_TIMEOUT_MS` as the per-attempt limit. `None` without a key.
-    pub fn from_env() -> Option<Self> {
-        Self::from_snapshot(&crate::environment::Snapshot::variables())
-    }
-
     /// As [`Self::from_env`], from `env` (the snapshot the plan was made from).
     pub fn from_snapshot(env: &crate::environment::Snapshot) -> Option<Self> {
         Self::from_lookup(&|name| env.get(name))

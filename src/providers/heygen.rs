@@ -293,10 +293,6 @@ impl HeygenMedia {
         self
     }
 
-    pub fn base_url(&self) -> &str {
-        self.base.base_url()
-    }
-
     pub fn client(&self) -> &HeygenClient {
         &self.client
     }

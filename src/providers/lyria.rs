@@ -36,8 +36,6 @@ use crate::environment::non_blank;
 pub const PROVIDER: Provider = Provider::Lyria;
 pub const DEFAULT_MODEL: &str = "lyria-3-clip-preview";
 pub const MODEL_ENV: &str = "HYPERFRAMES_LYRIA_MODEL";
-/// What `lyria-3-clip-preview` always returns.
-pub const CLIP_SECONDS: f64 = 30.0;
 
 /// One generated piece of music, still encoded (MP3 from the clip model).
 #[derive(Clone, PartialEq, Eq)]
@@ -106,18 +104,6 @@ impl Lyria {
     pub fn with_model(mut self, model: impl Into<String>) -> Self {
         self.model = model.into();
         self
-    }
-
-    /// Let the model sing (off by default: the music sits under narration).
-    pub fn with_vocals(mut self, vocals: bool) -> Self {
-        self.vocals = vocals;
-        self
-    }
-
-    /// From `GEMINI_API_KEY` / `GOOGLE_API_KEY`, `GEMINI_API_URL` and `HYPERFRAMES_LYRIA_MODEL`.
-    /// `None` without a key.
-    pub fn from_env() -> Option<Self> {
-        Self::from_snapshot(&crate::environment::Snapshot::variables())
     }
 
     /// As [`Self::from_env`], from `env` (the snapshot the plan was made from).

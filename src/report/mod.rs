@@ -18,7 +18,7 @@
 use napi_derive::napi;
 use serde::Serialize;
 
-pub use shape::{Nullable, Success};
+pub use shape::Success;
 
 pub mod shape;
 

@@ -209,22 +209,9 @@ impl VoicePack {
         Ok(VoicePack { origin: PathBuf::from("<memory>"), archive: None, voices: map })
     }
 
-    /// Where the pack was opened from.
-    pub fn origin(&self) -> &Path {
-        &self.origin
-    }
-
     /// Installed voice names, sorted.
     pub fn names(&self) -> Vec<String> {
         self.voices.keys().cloned().collect()
-    }
-
-    pub fn len(&self) -> usize {
-        self.voices.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.voices.is_empty()
     }
 
     /// Whether `name` is installed (exact, or differing only in ASCII case).

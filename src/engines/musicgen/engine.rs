@@ -91,10 +91,6 @@ impl MusicGen {
         Ok(Self { config, tokenizer, text_encoder, decoder, encodec, dir: dir.to_path_buf() })
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// Code frames for `seconds` of audio: `ceil(seconds × frame rate)`.
     pub fn frames_for(&self, seconds: f64) -> usize {
         (seconds * self.config.frame_rate - 1e-9).ceil().max(1.0) as usize

@@ -17,5 +17,3 @@ pub mod model;
 pub mod sampling;
 pub mod service;
 pub mod tokenizer;
-
-pub use engine::{GenerateOptions, Generated, MusicGen};

@@ -1,7 +1,7 @@
 //! The three ONNX sessions of the export (text encoder, merged decoder, EnCodec decoder), checked
 //! against the tensor names, dtypes and ranks the engine feeds them.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 
 use ort::session::Session;
@@ -191,21 +191,5 @@ impl Encodec {
         }
         check(path, session.outputs(), "output", input("audio_values", Float32, 3))?;
         Ok(Self { session: Mutex::new(session) })
-    }
-}
-
-/// The files of an installed model folder.
-#[derive(Debug, Clone)]
-pub struct ModelFiles {
-    pub dir: PathBuf,
-}
-
-impl ModelFiles {
-    pub fn new(dir: &Path) -> Self {
-        Self { dir: dir.to_path_buf() }
-    }
-
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
     }
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::engine::{GenerateOptions, Generated, MusicGen};
-pub use super::model::{missing, LICENSE_NOTE, MODEL};
+pub use super::model::{missing, MODEL};
 use crate::engines::catalog::{self, ModelSpec};
 use crate::engines::error::EngineResult;
 use crate::engines::loaded::PerPath;
