@@ -487,8 +487,8 @@ export interface TranscriptSegment {
 }
 
 /**
- * Speaks `text` with the first voice provider that can (see the module docs); word timings come
- * from the provider or, with Kokoro, from the model itself.
+ * Speaks `text` through the voice chain (see the module docs); word timings come from the
+ * provider or, with Kokoro, from the model itself.
  */
 export declare function tts(text: string, options?: TtsOptions | undefined | null): Promise<TtsResult>
 
@@ -519,18 +519,26 @@ export interface TtsOptions {
   lexicon?: string
 }
 
+/** What `tts()` resolves to: the voice chain's report (the same fields as `tts --json`) and the WAV. */
 export interface TtsResult {
-  /** A complete WAV file (24 kHz mono). */
+  /** A complete WAV file, at `sampleRate` (24 kHz mono from Kokoro; a hosted provider's own rate). */
   audio: Buffer
   sampleRate: number
   durationSeconds: number
   words: Array<Word>
+  /** True when any word's timing was estimated rather than measured. */
+  wordsApproximate: boolean
   voice: string
-  lang: string
+  /** The language spoken: always for Kokoro, for a hosted provider when `lang` was given. */
+  lang?: string
+  /** How many chunks the audio was made in (a hosted provider's audio is one). */
   chunks: number
+  /** `heygen`, `elevenlabs` or `kokoro`. */
   provider: string
+  /** The local model that spoke (`kokoro`, `kokoro-fp32`); absent for a hosted provider. */
+  model?: string
   outputPath?: string
-  /** Set when the default voice was not installed and another one spoke. */
+  /** Set when the requested voice could not speak and another one did. */
   note?: string
   /** Providers skipped before the one that served, and why. */
   anomalies: Array<string>
@@ -546,8 +554,9 @@ export interface TtsStreamChunk {
 }
 
 /**
- * Starts a synthesis whose chunks arrive as they are made (the first long before the last). A
- * hosted provider's audio arrives whole, as one chunk at its own rate.
+ * Starts a synthesis through the voice chain whose chunks arrive as they are made (Kokoro's
+ * first long before its last); a hosted provider's audio arrives whole, as one chunk at its own
+ * rate.
  */
 export declare function ttsStreamStart(text: string, options?: TtsOptions | undefined | null): TtsStream
 
@@ -566,8 +575,9 @@ export interface UnalignedWord {
 
 export interface VoiceRow {
   id: string
-  label: string
+  name: string
   language: string
+  /** `female` or `male`. */
   gender: string
   installed: boolean
 }

@@ -111,7 +111,7 @@ describe('media build (CLI)', () => {
     const r = await build([writeRequest(SCRIPT), '--out', outDir(), '--no-music', '--local-only']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /Building 3 line\(s\), 2 sound effect\(s\)…/);
-    assert.match(r.stderr, /✗ voice intro +No provider can serve voice/);
+    assert.match(r.stderr, /✗ voice intro +kokoro: The Kokoro .*model is not installed/);
     assert.match(r.stderr, /✗ voice empty +No text to speak/);
     assert.match(r.stderr, /✓ sfx pop +bundled/);
     assert.match(r.stdout, /✗ 0 of 3 line\(s\) voiced .*3 sound effect cue\(s\) → .*audio_meta\.json/);
@@ -171,8 +171,8 @@ describe('media build (CLI)', () => {
     assert.equal(r.code, 1);
     const j = parseJson(r.stdout);
     assert.deepEqual(j.failed.map((f) => f.id), ['intro', 'empty', 'outro']);
-    assert.equal(j.failed[0].code, 'NO_PROVIDER', 'Kokoro is not installed and local-only never downloads');
-    assert.match(j.failed[0].error, /Kokoro: .*not installed/);
+    assert.equal(j.failed[0].code, 'MODEL_MISSING', 'Kokoro is not installed and local-only never downloads');
+    assert.match(j.failed[0].error, /Kokoro .*not installed/);
     assert.match(j.failed[0].hint, /models install kokoro/);
     assert.ok(j.sfx.length === 3 && j.sfx.every((s) => s.provider === 'bundled'));
     assert.equal(j.bgm, null);

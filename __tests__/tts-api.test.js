@@ -177,12 +177,12 @@ describe('ttsStream(): errors surface on the first iteration', () => {
 });
 
 describe('listVoices()', () => {
-  test('54 rows {id, label, language, gender, installed:false}, the same as `tts --list --json`', async () => {
+  test('54 rows {id, name, language, gender, installed:false}, the same as `tts --list --json`', async () => {
     const rows = api.listVoices();
     assert.ok(Array.isArray(rows));
     assert.equal(rows.length, 54);
     for (const v of rows) {
-      assert.deepEqual(Object.keys(v).sort(), ['gender', 'id', 'installed', 'label', 'language']);
+      assert.deepEqual(Object.keys(v).sort(), ['gender', 'id', 'installed', 'language', 'name']);
       assert.equal(v.installed, false);
       assert.ok(['female', 'male'].includes(v.gender));
     }
@@ -190,7 +190,7 @@ describe('listVoices()', () => {
     assert.ok(rows.some((v) => v.id === 'jm_kumo' && v.language === 'ja' && v.gender === 'male'));
     const cli = await runCli(['tts', '--list', '--json'], { home });
     assert.equal(cli.code, 0, cli.output);
-    assert.deepEqual(rows, JSON.parse(cli.stdout));
+    assert.deepEqual(rows, JSON.parse(cli.stdout).voices);
   });
 });
 

@@ -33,11 +33,15 @@ afterEach(() => {
 
 const run = (args, opts = {}) => runCli(args, { home, ...opts });
 
-/** A failed `--json` run: exit 1, stdout is exactly one `{ok:false, error, code, hint}` object. */
+/**
+ * A failed `--json` run: exit 1, stdout is exactly one `{ok:false, error, code, hint, provider,
+ * anomalies}` object (the same shape whether the failure was found before or after a provider was asked).
+ */
 function jsonFailure(r, code) {
   assert.equal(r.code, 1, `exit code\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
   const body = parseJson(r.stdout);
-  assert.deepEqual(Object.keys(body).sort(), ['code', 'error', 'hint', 'ok'], r.stdout);
+  assert.deepEqual(Object.keys(body).sort(), ['anomalies', 'code', 'error', 'hint', 'ok', 'provider'], r.stdout);
+  assert.ok(Array.isArray(body.anomalies), r.stdout);
   assert.equal(body.ok, false);
   assert.equal(body.code, code, r.stdout);
   assert.equal(typeof body.error, 'string');
@@ -414,26 +418,29 @@ describe('tts --list', () => {
     assert.ok(!fs.existsSync(home.modelsDir), 'listing creates nothing');
   });
 
-  test('--list --json: an array of {id, label, language, gender, installed}', async () => {
+  test('--list --json: {ok, provider: kokoro, voices: [{id, name, language, gender, installed}]}, as `voices --json`', async () => {
     const r = await run(['tts', '--list', '--json']);
     assert.equal(r.code, 0, r.output);
     assert.equal(r.stderr, '');
-    const rows = parseJson(r.stdout);
-    assert.ok(Array.isArray(rows));
+    const body = parseJson(r.stdout);
+    assert.deepEqual(Object.keys(body).sort(), ['ok', 'provider', 'voices']);
+    assert.equal(body.provider, 'kokoro');
+    const rows = body.voices;
     assert.equal(rows.length, 54);
     assert.equal(new Set(rows.map((v) => v.id)).size, 54, 'ids are unique');
     for (const v of rows) {
-      assert.deepEqual(Object.keys(v).sort(), ['gender', 'id', 'installed', 'label', 'language']);
+      assert.deepEqual(Object.keys(v).sort(), ['gender', 'id', 'installed', 'language', 'name']);
       assert.match(v.id, /^[abefhijpz][fm]_[a-z]+$/);
       assert.ok(LANGS.includes(v.language), v.language);
       assert.equal(v.language, PREFIX_LANG[v.id[0]], v.id);
       assert.equal(v.gender, v.id[1] === 'f' ? 'female' : 'male', v.id);
-      assert.equal(typeof v.label, 'string');
-      assert.ok(v.label.length > 0);
+      assert.equal(typeof v.name, 'string');
+      assert.ok(v.name.length > 0);
       assert.equal(v.installed, false);
     }
     const heart = rows.find((v) => v.id === 'af_heart');
-    assert.deepEqual(heart, { id: 'af_heart', label: 'Heart', language: 'en-us', gender: 'female', installed: false });
+    assert.deepEqual(heart, { id: 'af_heart', name: 'Heart', language: 'en-us', gender: 'female', installed: false });
+    assert.deepEqual(parseJson((await run(['voices', '--provider', 'kokoro', '--json'])).stdout), body);
     for (const id of ['jf_alpha', 'jm_kumo', 'zf_xiaobei', 'ff_siwis', 'bm_george', 'pm_santa', 'hf_alpha', 'im_nicola', 'em_alex']) {
       assert.ok(rows.some((v) => v.id === id), id);
     }

@@ -164,7 +164,7 @@ describe('tts with the real Kokoro model', () => {
     if (!REAL) return t.skip(SKIP_REAL);
     const r = await run(['tts', TEXT, ...VOICE, '-o', 'b.wav', '--captions', 'b.vtt']);
     assert.equal(r.code, 0, r.output);
-    assert.match(r.stdout, /✓ b\.wav \(\d+\.\d\ds, voice jm_kumo, \d+ words\)/);
+    assert.match(r.stdout, /✓ b\.wav \(\d+\.\d\ds, kokoro voice jm_kumo, \d+ words\)/);
     assert.match(r.stdout, /\+ b\.vtt/);
     assert.ok(fs.readFileSync(file('b.wav')).equals(ref.wavBytes), 'identical bytes');
     const vtt = fs.readFileSync(file('b.vtt'), 'utf8');
@@ -308,7 +308,7 @@ describe('tts with the real Kokoro model', () => {
     if (!REAL) return t.skip(SKIP_REAL);
     const r = await run(['tts', '--list', '--json']);
     assert.equal(r.code, 0, r.output);
-    const rows = parseJson(r.stdout);
+    const rows = parseJson(r.stdout).voices;
     assert.equal(rows.length, 54);
     assert.deepEqual(
       rows.filter((v) => v.installed).map((v) => v.id).sort(),

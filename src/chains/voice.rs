@@ -1,16 +1,29 @@
-//! The voice chain: HeyGen Starfish → ElevenLabs → local Kokoro.
+//! The voice chain: HeyGen Starfish → ElevenLabs → local Kokoro. The only way anything in this
+//! package speaks: `hyperframes tts`, the JS `tts()`/`ttsStream()` and `media build` all come
+//! here, so the route (auto, pinned, local-only, no-fallback) is chosen once, and the result has
+//! the same fields whichever provider served ([`VoiceResult`]). Audio can be taken chunk by chunk
+//! as it is made ([`Delivery::on_chunk`]): Kokoro's chunks as it synthesises them, a hosted
+//! provider's audio as one chunk at its own rate once it has arrived. The voice listing lives here
+//! too ([`list_voices`]).
+
+use std::sync::Arc;
+
+use serde::Serialize;
 
 use super::{decode, order, walk, ChainError, ChainResult, Providers, Routing};
 use crate::audio::captions::Word;
 use crate::audio::resample::resample;
 use crate::audio::wav;
-use crate::engines::kokoro::engine::{TtsOptions, SAMPLE_RATE as KOKORO_RATE};
+use crate::engines::error::{EngineError, EngineResult};
+use crate::engines::install::Progress;
+use crate::engines::kokoro::engine::{ChunkAudio, TtsOptions, SAMPLE_RATE as KOKORO_RATE};
 use crate::engines::kokoro::g2p::Lang;
 use crate::engines::kokoro::lexicon::Lexicon;
 use crate::engines::kokoro::markup::{self, Part, Script};
+use crate::engines::kokoro::timing::TimedWord;
 use crate::engines::kokoro::{service, voices};
 use crate::providers::heygen::SpeechRequest;
-use crate::providers::plan::{plan_for, Capability, Facts};
+use crate::providers::plan::{pin, plan_for, Capability, Facts, Plan};
 use crate::providers::speech::Speech;
 use crate::providers::Provider;
 
@@ -47,12 +60,56 @@ impl VoiceRequest {
     }
 }
 
+/// One piece of the audio as it is delivered (see [`Delivery::on_chunk`]).
+#[derive(Debug, Clone)]
+pub struct VoiceChunk {
+    pub index: usize,
+    pub count: usize,
+    pub sample_rate: u32,
+    /// Mono samples of this chunk only.
+    pub samples: Vec<f32>,
+    /// The words of this chunk, timed from the start of the whole audio.
+    pub words: Vec<TimedWord>,
+}
+
+/// Hands a chunk on; an error stops the synthesis (and is the chain's error, never a fall-through).
+pub type OnChunk = Arc<dyn Fn(&VoiceChunk) -> EngineResult<()> + Send + Sync>;
+/// Hears a model download's progress (Kokoro's first use).
+pub type OnProgress = Arc<dyn Fn(Progress) + Send + Sync>;
+
+/// How the audio is delivered besides the result.
+#[derive(Clone, Default)]
+pub struct Delivery {
+    /// Each chunk as soon as it is ready.
+    pub on_chunk: Option<OnChunk>,
+    pub on_progress: Option<OnProgress>,
+    /// The audio goes to `on_chunk` only and is never gathered, so memory stays flat however long
+    /// the text (the result's `samples` is then empty; `sample_count` still says how many).
+    pub stream_only: bool,
+    /// A process that speaks once: Kokoro's G2P is released before the model loads, so their
+    /// memory never adds up (it loads again, in about 0.4 s, when next needed).
+    pub speaks_once: bool,
+}
+
+/// What the chain made, with the same fields whoever served.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VoiceResult {
-    /// Mono samples at `sample_rate` (the provider's own rate).
+    /// Mono samples at `sample_rate` (the provider's own rate); empty when streamed only.
     pub samples: Vec<f32>,
+    /// How many samples were made (`samples.len()` when they were kept).
+    pub sample_count: usize,
     pub sample_rate: u32,
-    pub words: Vec<Word>,
+    /// Timed from the start of the audio; `approximate` when estimated rather than measured.
+    pub words: Vec<TimedWord>,
+    /// How many chunks of speech were made (Kokoro's; a hosted provider's audio is one). A pause
+    /// is delivered as a chunk of its own but is not counted.
+    pub chunks: usize,
+    /// The language spoken: Kokoro's always, a hosted provider's when the request named one.
+    pub lang: Option<String>,
+    /// Set when the requested voice could not speak and another one did.
+    pub note: Option<String>,
+    /// The local model that spoke (`kokoro`, `kokoro-fp32`); `None` for a hosted provider.
+    pub model: Option<&'static str>,
     pub provider: &'static str,
     pub voice: String,
     pub anomalies: Vec<String>,
@@ -60,7 +117,85 @@ pub struct VoiceResult {
 
 impl VoiceResult {
     pub fn duration_seconds(&self) -> f64 {
-        self.samples.len() as f64 / f64::from(self.sample_rate.max(1))
+        self.sample_count as f64 / f64::from(self.sample_rate.max(1))
+    }
+
+    /// Whether any word's timing was estimated rather than measured.
+    pub fn words_approximate(&self) -> bool {
+        self.words.iter().any(|w| w.approximate)
+    }
+
+    /// The words for captions and `--words` files.
+    pub fn caption_words(&self) -> Vec<Word> {
+        service::caption_words(&self.words)
+    }
+
+    /// Writes the audio (if kept), the words (with `approximate` where estimated) and the captions
+    /// that `outputs` asks for; nothing is left behind when one fails.
+    pub async fn written(self, outputs: service::Outputs) -> EngineResult<Self> {
+        crate::blocking(move || {
+            let words = service::words_json(&self.words);
+            service::write_audio_outputs(&self.samples, self.sample_rate, &self.caption_words(), &words, &outputs)?;
+            Ok(self)
+        })
+        .await
+    }
+
+    /// The result as `tts --json` and the JS `tts()` report it.
+    pub fn summary(&self) -> VoiceSummary {
+        VoiceSummary {
+            provider: self.provider,
+            model: self.model,
+            voice: self.voice.clone(),
+            lang: self.lang.clone(),
+            duration_seconds: service::round_ms(self.duration_seconds()),
+            sample_rate: self.sample_rate,
+            chunks: self.chunks as u32,
+            words_approximate: self.words_approximate(),
+            note: self.note.clone(),
+            words: self.words.iter().map(SummaryWord::from).collect(),
+            anomalies: self.anomalies.clone(),
+        }
+    }
+}
+
+/// The reported part of a [`VoiceResult`] (camelCase, as `tts --json` documents it).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VoiceSummary {
+    pub provider: &'static str,
+    pub model: Option<&'static str>,
+    pub voice: String,
+    pub lang: Option<String>,
+    pub duration_seconds: f64,
+    pub sample_rate: u32,
+    pub chunks: u32,
+    pub words_approximate: bool,
+    pub note: Option<String>,
+    pub words: Vec<SummaryWord>,
+    pub anomalies: Vec<String>,
+}
+
+/// A word as reported: seconds rounded to the millisecond, `approximate` only when it is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SummaryWord {
+    pub id: String,
+    pub text: String,
+    pub start: f64,
+    pub end: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approximate: Option<bool>,
+}
+
+impl From<&TimedWord> for SummaryWord {
+    fn from(w: &TimedWord) -> Self {
+        SummaryWord {
+            id: w.id.clone(),
+            text: w.text.clone(),
+            start: service::round_ms(w.start),
+            end: service::round_ms(w.end),
+            approximate: w.approximate.then_some(true),
+        }
     }
 }
 
@@ -87,7 +222,18 @@ pub async fn voice(req: &VoiceRequest) -> ChainResult<VoiceResult> {
     voice_with(req, &facts, &providers).await
 }
 
+/// [`voice_delivered`] with the whole audio in the result and no callbacks.
 pub async fn voice_with(req: &VoiceRequest, facts: &Facts, providers: &Providers) -> ChainResult<VoiceResult> {
+    voice_delivered(req, facts, providers, &Delivery::default()).await
+}
+
+/// Speaks `req.text` with the first provider that can, delivering the audio as `delivery` says.
+pub async fn voice_delivered(
+    req: &VoiceRequest,
+    facts: &Facts,
+    providers: &Providers,
+    delivery: &Delivery,
+) -> ChainResult<VoiceResult> {
     if req.text.trim().is_empty() {
         return Err(ChainError::new("EMPTY_TEXT", "No text to speak."));
     }
@@ -101,7 +247,7 @@ pub async fn voice_with(req: &VoiceRequest, facts: &Facts, providers: &Providers
         lex.apply(&mut script);
     }
     let plan = plan_for(Capability::Voice, facts);
-    let mut order = order(&plan, &req.routing, facts)?;
+    let (mut order, mut unavailable) = route(&plan, &req.routing, facts)?;
     // Providers skipped because the voice is another family's. Those ahead of it in the order are
     // worth a note (they would have served); those after it only matter if the voice's own fails.
     let (mut skipped_ahead, mut skipped_after) = (Vec::new(), Vec::new());
@@ -119,17 +265,76 @@ pub async fn voice_with(req: &VoiceRequest, facts: &Facts, providers: &Providers
             order.retain(|p| *p == family);
         }
     }
-    let walked = walk(Capability::Voice, &order, &req.routing, providers, |p| attempt(p, req, &script, providers));
+    let walked =
+        walk(Capability::Voice, &order, &req.routing, providers, |p| attempt(p, req, &script, providers, delivery));
     let (mut result, anomalies) = walked.await.map_err(|mut e| {
         skipped_ahead.append(&mut e.anomalies);
         skipped_ahead.append(&mut skipped_after);
-        e.anomalies = std::mem::take(&mut skipped_ahead);
+        unavailable.append(&mut skipped_ahead);
+        e.anomalies = unavailable;
         e
     })?;
     skipped_ahead.extend(anomalies);
     skipped_ahead.append(&mut result.anomalies);
     result.anomalies = skipped_ahead;
+    if result.provider != Provider::Kokoro.as_str() {
+        deliver_whole(&mut result, delivery).await?;
+    }
     Ok(result)
+}
+
+/// The providers to try, in order (see [`super::order`]), and why the others cannot serve. When
+/// none can (or Kokoro is pinned and cannot), Kokoro is tried anyway so the failure is the local
+/// engine's own, with its exact fix (`MODEL_MISSING` and the install command, `ORT_NOT_FOUND` and
+/// where the runtime was looked for); the hosted providers' reasons come with it as anomalies.
+fn route(plan: &Plan, routing: &Routing, facts: &Facts) -> ChainResult<(Vec<Provider>, Vec<String>)> {
+    let failed = match order(plan, routing, facts) {
+        Ok(order) => return Ok((order, Vec::new())),
+        Err(e) => e,
+    };
+    let kokoro_explains = routing.pinned().is_none_or(|p| p.eq_ignore_ascii_case("kokoro"))
+        && pin(plan, "kokoro").is_err()
+        && plan.candidates.iter().any(|c| c.provider == Provider::Kokoro);
+    if !kokoro_explains {
+        return Err(failed);
+    }
+    let reasons = plan
+        .candidates
+        .iter()
+        .filter(|c| !c.available && c.provider != Provider::Kokoro && routing.pinned().is_none())
+        .map(|c| format!("{}: {}", c.provider, c.reason.as_deref().unwrap_or("unavailable")))
+        .collect();
+    if !facts.onnx_runtime {
+        return match crate::engines::runtime::locate() {
+            Err(e) => {
+                let mut e = ChainError::engine("kokoro", e.into());
+                e.anomalies = reasons;
+                Err(e)
+            }
+            // Found after all (the facts are older than this call): the plan's answer stands.
+            Ok(_) => Err(failed),
+        };
+    }
+    Ok((vec![Provider::Kokoro], reasons))
+}
+
+/// A hosted provider's audio as one chunk, once it has all arrived.
+async fn deliver_whole(result: &mut VoiceResult, delivery: &Delivery) -> ChainResult<()> {
+    result.chunks = 1;
+    let Some(on_chunk) = delivery.on_chunk.clone() else { return Ok(()) };
+    let samples = if delivery.stream_only { std::mem::take(&mut result.samples) } else { result.samples.clone() };
+    let chunk =
+        VoiceChunk { index: 0, count: 1, sample_rate: result.sample_rate, samples, words: result.words.clone() };
+    // Off the async runtime: the callback may block (a pipe, a full channel).
+    crate::blocking(move || on_chunk(&chunk)).await.map_err(|e| delivery_error(result.provider, e))
+}
+
+/// A delivery failure (the reader went away, stdout closed) ends the call: no other provider
+/// could deliver better.
+fn delivery_error(provider: &'static str, e: EngineError) -> ChainError {
+    let mut c = ChainError::new(e.code, e.message).at(provider, false);
+    c.hint = e.hint;
+    c
 }
 
 async fn attempt(
@@ -137,13 +342,52 @@ async fn attempt(
     req: &VoiceRequest,
     script: &Script,
     providers: &Providers,
+    delivery: &Delivery,
 ) -> ChainResult<VoiceResult> {
     let lang = req.lang.as_deref().map(str::trim).filter(|l| !l.is_empty());
     let voice = req.voice.as_deref().map(str::trim).filter(|v| !v.is_empty());
     // The provider's turn (its concurrency slot) is held by `walk` for the whole attempt.
-    if provider == "kokoro" {
-        return kokoro(req, voice, lang).await;
+    if provider == Provider::Kokoro {
+        return kokoro(req, voice, lang, delivery).await;
     }
+    let hosted = hosted(provider, req, script, providers, voice, lang).await?;
+    Ok(VoiceResult {
+        sample_count: hosted.samples.len(),
+        samples: hosted.samples,
+        sample_rate: hosted.sample_rate,
+        words: hosted
+            .words
+            .into_iter()
+            .map(|w| TimedWord { id: w.id, text: w.text, start: w.start, end: w.end, approximate: false })
+            .collect(),
+        chunks: 1,
+        lang: lang.map(String::from),
+        note: None,
+        model: None,
+        provider: provider.as_str(),
+        voice: hosted.voice,
+        anomalies: hosted.anomalies,
+    })
+}
+
+/// A hosted provider's audio, joined from its parts, with the words its alignment gave.
+#[derive(Debug, Clone, PartialEq)]
+struct Hosted {
+    samples: Vec<f32>,
+    sample_rate: u32,
+    words: Vec<Word>,
+    voice: String,
+    anomalies: Vec<String>,
+}
+
+async fn hosted(
+    provider: Provider,
+    req: &VoiceRequest,
+    script: &Script,
+    providers: &Providers,
+    voice: Option<&str>,
+    lang: Option<&str>,
+) -> ChainResult<Hosted> {
     let say = |text: String| async move {
         match provider {
             Provider::Heygen => {
@@ -176,7 +420,7 @@ async fn attempt(
             Segment::Silence(d) => Piece::Silence(d),
         });
     }
-    let mut r = join_pieces(provider.as_str(), pieces)?;
+    let mut r = join_pieces(pieces)?;
     if script.parts.iter().any(|p| matches!(p, Part::Speech(s) if !s.pronunciations.is_empty())) {
         r.anomalies.push(format!(
             "{provider}: pronunciations are not sent (it takes no Kokoro phonemes); the written words were spoken"
@@ -261,26 +505,19 @@ fn drop_break_tags(words: &mut Vec<Word>) {
 }
 
 enum Piece {
-    Voiced(VoiceResult),
+    Voiced(Hosted),
     Silence(std::time::Duration),
 }
 
 /// Joins voiced parts and silences on one timeline at the first part's rate: each silence is
 /// exactly its length in samples, and the words after it move by exactly that much.
-fn join_pieces(provider: &'static str, pieces: Vec<Piece>) -> ChainResult<VoiceResult> {
+fn join_pieces(pieces: Vec<Piece>) -> ChainResult<Hosted> {
     let first = pieces.iter().find_map(|p| if let Piece::Voiced(r) = p { Some(r) } else { None });
     let Some(first) = first else {
         return Err(ChainError::new("EMPTY_TEXT", "No text to speak: the text has only pauses or punctuation."));
     };
     let (rate, voice) = (first.sample_rate, first.voice.clone());
-    let mut out = VoiceResult {
-        samples: Vec::new(),
-        sample_rate: rate,
-        words: Vec::new(),
-        provider,
-        voice,
-        anomalies: Vec::new(),
-    };
+    let mut out = Hosted { samples: Vec::new(), sample_rate: rate, words: Vec::new(), voice, anomalies: Vec::new() };
     for piece in pieces {
         match piece {
             Piece::Silence(d) => {
@@ -307,7 +544,7 @@ fn join_pieces(provider: &'static str, pieces: Vec<Piece>) -> ChainResult<VoiceR
 
 /// Decodes every part, joins them (resampled to the first part's rate only if they differ), and
 /// lays the words out on the decoded timeline.
-fn join_speech(provider: Provider, speech: Speech) -> ChainResult<VoiceResult> {
+fn join_speech(provider: Provider, speech: Speech) -> ChainResult<Hosted> {
     let mut rate = 0u32;
     let mut chunks: Vec<Vec<f32>> = Vec::with_capacity(speech.parts.len());
     let mut words = Vec::new();
@@ -337,14 +574,7 @@ fn join_speech(provider: Provider, speech: Speech) -> ChainResult<VoiceResult> {
         ));
     }
     let samples = wav::join_chunks(&chunks, wav::samples_for_ms(rate, 2.5));
-    Ok(VoiceResult {
-        samples,
-        sample_rate: rate,
-        words,
-        provider: provider.as_str(),
-        voice: speech.voice_id,
-        anomalies: Vec::new(),
-    })
+    Ok(Hosted { samples, sample_rate: rate, words, voice: speech.voice_id, anomalies: Vec::new() })
 }
 
 fn kokoro_lang(lang: &str) -> ChainResult<Lang> {
@@ -354,28 +584,155 @@ fn kokoro_lang(lang: &str) -> ChainResult<Lang> {
     }
 }
 
-async fn kokoro(req: &VoiceRequest, voice: Option<&str>, lang: Option<&str>) -> ChainResult<VoiceResult> {
+/// The local engine. Everything the request can get wrong (language, model name, voice blend) is
+/// refused before the model is installed or loaded.
+async fn kokoro(
+    req: &VoiceRequest,
+    voice: Option<&str>,
+    lang: Option<&str>,
+    delivery: &Delivery,
+) -> ChainResult<VoiceResult> {
     let provider = "kokoro";
+    let engine_error = move |e: EngineError| ChainError::engine(provider, e);
     let lang = lang.map(kokoro_lang).transpose()?;
-    let spec = service::model_spec(req.kokoro_model.as_deref()).map_err(|e| ChainError::engine(provider, e))?;
+    let spec = service::model_spec(req.kokoro_model.as_deref()).map_err(engine_error)?;
+    if let Some(v) = voice {
+        voices::parse_blend(v).map_err(engine_error)?;
+    }
     let allow = req.allow_download && !req.routing.local_only;
-    service::ensure_installed(spec, allow, &|_| {}).await.map_err(|e| ChainError::engine(provider, e))?;
+    let progress = delivery.on_progress.clone();
+    service::ensure_installed(spec, allow, &move |p| progress.as_ref().map_or((), |f| f(p)))
+        .await
+        .map_err(engine_error)?;
     let opts = TtsOptions { voice: voice.map(String::from), speed: req.speed, lang, lexicon: req.lexicon.clone() };
-    let text = req.text.clone();
+    let (text, delivery) = (req.text.clone(), delivery.clone());
     let s = crate::blocking(move || {
-        let engine = service::open(spec)?;
-        engine.synthesize(&text, &opts, &mut |_| Ok(()))
+        // Phonemize first, so bad text fails before the model loads (and, for a process that
+        // speaks once, the G2P's memory is let go before the model's is taken).
+        let prepared = crate::engines::kokoro::engine::prepare(&text, &opts).map_err(engine_error)?;
+        if delivery.speaks_once && prepared.is_phonemized() {
+            crate::engines::kokoro::g2p::release();
+        }
+        let engine = service::open(spec).map_err(engine_error)?;
+        let mut failed = None;
+        let mut on_chunk = |c: &ChunkAudio| {
+            let Some(f) = &delivery.on_chunk else { return Ok(()) };
+            let chunk = VoiceChunk {
+                index: c.index,
+                count: c.count,
+                sample_rate: KOKORO_RATE,
+                samples: c.samples.clone(),
+                words: c.words.clone(),
+            };
+            f(&chunk).inspect_err(|e| failed = Some(e.clone()))
+        };
+        let spoken = engine.speak(prepared, &opts, &mut on_chunk, !delivery.stream_only);
+        match (spoken, failed) {
+            (_, Some(e)) => Err(delivery_error(provider, e)),
+            (r, None) => r.map_err(engine_error),
+        }
     })
-    .await
-    .map_err(|e| ChainError::engine(provider, e))?;
+    .await?;
     Ok(VoiceResult {
-        words: service::caption_words(&s.words),
+        sample_count: s.sample_count,
         samples: s.samples,
         sample_rate: KOKORO_RATE,
+        words: s.words,
+        chunks: s.chunks,
+        lang: Some(s.lang.code().to_string()),
+        note: s.voice_note,
+        model: Some(spec.name),
         provider,
         voice: s.voice,
         anomalies: Vec::new(),
     })
+}
+
+/// One voice a provider offers. `installed` is said for the local voices only.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VoiceRow {
+    pub id: String,
+    pub name: String,
+    pub language: String,
+    pub gender: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub installed: Option<bool>,
+}
+
+/// The voices one provider offers: `voices --json`, `tts --list --json`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VoiceList {
+    pub provider: &'static str,
+    pub voices: Vec<VoiceRow>,
+}
+
+/// Whether a voice's `language` (a tag or a name) is the `wanted` one (`None`: every language).
+fn lang_matches(language: &str, wanted: Option<&str>) -> bool {
+    let Some(w) = wanted.map(str::trim).filter(|w| !w.is_empty()) else { return true };
+    let (l, w) = (language.to_ascii_lowercase(), w.to_ascii_lowercase());
+    l == w || l.starts_with(&format!("{w}-")) || w.starts_with(&format!("{l}-")) || l.contains(&w)
+}
+
+/// Kokoro's 54 voices (those speaking `lang`), marking the ones installed for the default model.
+pub fn kokoro_voices(lang: Option<&str>) -> Vec<VoiceRow> {
+    let installed: Vec<String> =
+        service::model_spec(None).and_then(service::open_voices).map(|v| v.names()).unwrap_or_default();
+    voices::catalog()
+        .iter()
+        .filter(|v| lang_matches(v.language, lang))
+        .map(|v| VoiceRow {
+            id: v.id.to_string(),
+            name: v.display_name.to_string(),
+            language: v.language.to_string(),
+            gender: Some(v.gender.to_string()),
+            installed: Some(installed.iter().any(|i| i.eq_ignore_ascii_case(v.id))),
+        })
+        .collect()
+}
+
+/// The voices of `provider` (`None` or `auto`: the provider the plan chooses for speech).
+pub async fn list_voices(provider: Option<&str>, lang: Option<&str>, local_only: bool) -> ChainResult<VoiceList> {
+    let wanted = provider.map(str::trim).filter(|p| !p.is_empty() && !p.eq_ignore_ascii_case("auto"));
+    if wanted.is_some_and(|p| p.eq_ignore_ascii_case("kokoro")) {
+        return Ok(VoiceList { provider: "kokoro", voices: kokoro_voices(lang) });
+    }
+    let (facts, providers) = super::gather(local_only).await;
+    let plan = plan_for(Capability::Voice, &facts);
+    let provider = match wanted {
+        Some(p) => pin(&plan, p).map_err(|m| super::pin_error(&plan, p, m, facts.local_only))?,
+        None => plan.chosen.unwrap_or(Provider::Kokoro),
+    };
+    let voices = match provider {
+        Provider::Heygen => {
+            let c = providers.heygen.as_ref().ok_or_else(|| super::not_configured(provider))?;
+            let list = c.list_voices(lang).await?;
+            list.into_iter()
+                .map(|v| VoiceRow {
+                    id: v.voice_id,
+                    name: v.name,
+                    language: v.language,
+                    gender: v.gender,
+                    installed: None,
+                })
+                .collect()
+        }
+        Provider::Elevenlabs => {
+            let c = providers.elevenlabs.as_ref().ok_or_else(|| super::not_configured(provider))?;
+            let list = c.list_voices().await?;
+            list.iter()
+                .map(|v| VoiceRow {
+                    id: v.voice_id.clone(),
+                    name: v.name.clone(),
+                    language: v.label("language").unwrap_or_default().to_string(),
+                    gender: v.label("gender").map(String::from),
+                    installed: None,
+                })
+                .filter(|r| lang.is_none() || lang_matches(&r.language, lang))
+                .collect()
+        }
+        _ => return Ok(VoiceList { provider: "kokoro", voices: kokoro_voices(lang) }),
+    };
+    Ok(VoiceList { provider: provider.as_str(), voices })
 }
 
 #[cfg(test)]
@@ -522,11 +879,25 @@ mod tests {
         assert!(e.message.contains("choose one of"), "{}", e.message);
     }
 
-    #[tokio::test]
-    async fn nothing_available_is_no_provider_with_hints() {
-        let e = voice_with(&VoiceRequest::new("hi"), &Facts::default(), &Providers::default()).await.unwrap_err();
-        assert_eq!(e.code, "NO_PROVIDER");
-        assert!(e.hint.as_deref().unwrap().contains("onnxruntime"), "{:?}", e.hint);
+    #[test]
+    fn nothing_available_without_a_runtime_is_the_runtimes_own_error() {
+        let e = {
+            let _lock = crate::test_support::env_lock();
+            let dir = tempfile::tempdir().unwrap();
+            let missing = dir.path().join("libonnxruntime.so");
+            let _env = crate::test_support::EnvGuard::set(&[("ORT_DYLIB_PATH", missing.to_str())]);
+            route(&plan_for(Capability::Voice, &Facts::default()), &Routing::default(), &Facts::default()).unwrap_err()
+        };
+        assert!(e.code.starts_with("ORT_"), "{e:?}");
+        assert_eq!(e.provider, Some("kokoro"));
+        assert!(e.message.contains("libonnxruntime.so"), "{}", e.message);
+        assert!(e.hint.is_some());
+        assert_eq!(
+            e.anomalies,
+            ["heygen: not signed in to HeyGen", "elevenlabs: no ELEVENLABS_API_KEY"],
+            "{:?}",
+            e.anomalies
+        );
     }
 
     #[tokio::test]
@@ -685,20 +1056,209 @@ mod tests {
         assert!(server.requests().is_empty(), "local-only mode connected to {:?}", server.requests());
     }
 
-    /// The real local engine (the real-model tier, `crate::test_support::real_model`).
+    /// The real local engine; runs only with `HYPERFRAMES_TEST_MODELS_DIR` pointing at a models dir.
     #[test]
     fn kokoro_serves_when_nothing_hosted_is_configured() {
-        let Some(dir) = crate::test_support::real_model("kokoro") else { return };
-        let Some(_) = crate::test_support::onnxruntime_lib() else { return };
+        let Ok(dir) = std::env::var("HYPERFRAMES_TEST_MODELS_DIR") else { return };
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let _lock = crate::test_support::env_lock();
-        let _env = crate::test_support::EnvGuard::set(&[("HYPERFRAMES_MODELS_DIR", dir.parent().unwrap().to_str())]);
+        let _env = crate::test_support::EnvGuard::set(&[("HYPERFRAMES_MODELS_DIR", Some(dir.as_str()))]);
         let facts = Facts::gather(true);
-        assert!(facts.kokoro_installed && facts.onnx_runtime, "{facts:?}");
+        if !facts.kokoro_installed || !facts.onnx_runtime {
+            return;
+        }
         let mut req = VoiceRequest::new("Hello there.");
         req.routing.local_only = true;
         let r = rt.block_on(voice_with(&req, &facts, &Providers::default())).unwrap();
         assert_eq!((r.provider, r.sample_rate), ("kokoro", KOKORO_RATE));
         assert!(r.words.len() >= 2);
+    }
+
+    /// The installed real models (`HYPERFRAMES_TEST_MODELS_DIR`), or `None` with a visible skip.
+    fn real_models(test: &str) -> Option<String> {
+        let dir = std::env::var("HYPERFRAMES_TEST_MODELS_DIR").ok().filter(|d| std::path::Path::new(d).is_dir());
+        if dir.is_none() {
+            eprintln!("SKIPPED {test}: set HYPERFRAMES_TEST_MODELS_DIR to a models dir with Kokoro installed");
+        }
+        dir
+    }
+
+    fn kokoro_facts(test: &str) -> Option<Facts> {
+        let facts = Facts::gather(true);
+        if !facts.kokoro_installed || !facts.onnx_runtime {
+            eprintln!("SKIPPED {test}: no Kokoro model or no ONNX Runtime in HYPERFRAMES_TEST_MODELS_DIR");
+            return None;
+        }
+        Some(facts)
+    }
+
+    /// Kokoro reached directly and by fall-through from a failed hosted provider reports the same
+    /// chunks, note, language, model and words; only the anomalies say how it got there.
+    #[test]
+    fn kokoro_direct_and_by_fall_through_report_the_same() {
+        let Some(dir) = real_models("kokoro_direct_and_by_fall_through_report_the_same") else { return };
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let hg = rt.block_on(TestServer::start());
+        hg.push(Scripted::json(402, json!({"error": {"code": "plan_upgrade_required"}})));
+        let hosted = Providers { heygen: Some(testing::heygen(&hg)), ..Providers::default() };
+        let _lock = crate::test_support::env_lock();
+        let _env = crate::test_support::EnvGuard::set(&[("HYPERFRAMES_MODELS_DIR", Some(dir.as_str()))]);
+        let Some(local) = kokoro_facts("kokoro_direct_and_by_fall_through_report_the_same") else { return };
+        let mut req = VoiceRequest::new("Hello there. <break time=\"200ms\"/> General Kenobi.");
+        req.allow_download = false;
+        req.routing.provider = Some("kokoro".into());
+        let direct = rt.block_on(voice_with(&req, &local, &Providers::default())).unwrap();
+        req.routing.provider = None;
+        let facts = Facts { heygen: true, elevenlabs_key: false, local_only: false, ..local };
+        let fell = rt.block_on(voice_with(&req, &facts, &hosted)).unwrap();
+        assert_eq!(hg.requests().len(), 1, "HeyGen was asked first");
+        assert_eq!(fell.provider, "kokoro");
+        assert!(fell.anomalies[0].starts_with("heygen: HTTP 402"), "{:?}", fell.anomalies);
+        assert!(direct.anomalies.is_empty(), "{:?}", direct.anomalies);
+        assert!(direct.chunks >= 2, "the pause is a chunk of its own: {}", direct.chunks);
+        let (d, f) = (direct.summary(), fell.summary());
+        assert_eq!((d.chunks, &d.note, &d.lang, d.model), (f.chunks, &f.note, &f.lang, f.model));
+        assert_eq!((d.lang.as_deref(), d.model), (Some("en-us"), Some("kokoro")));
+        assert_eq!(d.words, f.words);
+        assert_eq!(direct.samples, fell.samples);
+        assert_eq!(direct.sample_count, direct.samples.len());
+        assert_eq!(serde_json::to_value(&d).unwrap()["anomalies"], json!([]));
+    }
+
+    /// Streaming through the chain: Kokoro's chunks arrive in order as they are made and add up
+    /// to the result exactly; with `stream_only` nothing is gathered.
+    #[test]
+    fn kokoro_chunks_arrive_in_order_and_add_up() {
+        let Some(dir) = real_models("kokoro_chunks_arrive_in_order_and_add_up") else { return };
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let _lock = crate::test_support::env_lock();
+        let _env = crate::test_support::EnvGuard::set(&[("HYPERFRAMES_MODELS_DIR", Some(dir.as_str()))]);
+        let Some(facts) = kokoro_facts("kokoro_chunks_arrive_in_order_and_add_up") else { return };
+        let mut req = VoiceRequest::new("One sentence here. <break time=\"300ms\"/> And another one after it.");
+        req.routing.local_only = true;
+        let whole = rt.block_on(voice_with(&req, &facts, &Providers::default())).unwrap();
+        let got = Arc::new(std::sync::Mutex::new(Vec::<VoiceChunk>::new()));
+        let sink = got.clone();
+        let delivery = Delivery {
+            on_chunk: Some(Arc::new(move |c: &VoiceChunk| {
+                sink.lock().unwrap().push(c.clone());
+                Ok(())
+            })),
+            stream_only: true,
+            ..Delivery::default()
+        };
+        let streamed = rt.block_on(voice_delivered(&req, &facts, &Providers::default(), &delivery)).unwrap();
+        let chunks = got.lock().unwrap().clone();
+        assert!(streamed.samples.is_empty(), "stream_only gathers nothing");
+        assert_eq!(streamed.sample_count, whole.samples.len());
+        let spoken = chunks.iter().filter(|c| c.samples.iter().any(|v| *v != 0.0)).count();
+        assert_eq!((spoken, chunks.len()), (whole.chunks, whole.chunks + 1), "the pause is a chunk of its own");
+        assert!(chunks.iter().enumerate().all(|(i, c)| c.index == i && c.count == chunks.len()));
+        assert!(chunks.iter().all(|c| c.sample_rate == KOKORO_RATE));
+        assert_eq!(chunks.iter().flat_map(|c| c.samples.clone()).collect::<Vec<_>>(), whole.samples);
+        assert_eq!(chunks.iter().flat_map(|c| c.words.clone()).collect::<Vec<_>>(), whole.words);
+        assert_eq!(streamed.summary(), whole.summary());
+    }
+
+    /// A hosted provider's audio is delivered as one chunk, at its own rate, once it has arrived.
+    #[tokio::test]
+    async fn a_hosted_voice_arrives_as_one_chunk() {
+        let hg = TestServer::start().await;
+        speech_reply(&hg);
+        let providers = Providers { heygen: Some(testing::heygen(&hg)), ..Providers::default() };
+        let got = Arc::new(std::sync::Mutex::new(Vec::<VoiceChunk>::new()));
+        let sink = got.clone();
+        let delivery = Delivery {
+            on_chunk: Some(Arc::new(move |c: &VoiceChunk| {
+                sink.lock().unwrap().push(c.clone());
+                Ok(())
+            })),
+            ..Delivery::default()
+        };
+        let mut req = VoiceRequest::new("hello there");
+        req.lang = Some("en".into());
+        let r = voice_delivered(&req, &all_keys(), &providers, &delivery).await.unwrap();
+        let chunks = got.lock().unwrap().clone();
+        assert_eq!(chunks.len(), 1);
+        assert_eq!((chunks[0].index, chunks[0].count, chunks[0].sample_rate), (0, 1, r.sample_rate));
+        assert_eq!(chunks[0].samples, r.samples);
+        assert_eq!(chunks[0].words, r.words);
+        let s = r.summary();
+        assert_eq!((s.provider, s.chunks, s.model, s.lang.as_deref(), &s.note), ("heygen", 1, None, Some("en"), &None));
+        assert!(!s.words_approximate);
+        let v = serde_json::to_value(&s).unwrap();
+        let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "anomalies",
+                "chunks",
+                "durationSeconds",
+                "lang",
+                "model",
+                "note",
+                "provider",
+                "sampleRate",
+                "voice",
+                "words",
+                "wordsApproximate"
+            ]
+        );
+        assert_eq!(v["words"][0], json!({"id": "w0", "text": "hello", "start": 0.1, "end": 0.4}));
+
+        // The reader going away ends the call with its own error; no other provider is tried.
+        speech_reply(&hg);
+        let el = TestServer::start().await;
+        let providers = Providers { elevenlabs: Some(testing::elevenlabs(&el)), ..providers };
+        let closed = Delivery {
+            on_chunk: Some(Arc::new(|_: &VoiceChunk| {
+                Err(crate::engines::error::EngineError::new(crate::fsio::STDOUT_CLOSED, "the reader went away"))
+            })),
+            ..Delivery::default()
+        };
+        let e = voice_delivered(&req, &all_keys(), &providers, &closed).await.unwrap_err();
+        assert_eq!((e.code, e.provider), (crate::fsio::STDOUT_CLOSED, Some("heygen")));
+        assert!(el.requests().is_empty());
+    }
+
+    /// Offline with no model: rather than "no provider", Kokoro's own error with its install
+    /// command, and why each hosted provider could not serve.
+    #[test]
+    fn nothing_available_offline_is_kokoros_own_model_missing() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let _lock = crate::test_support::env_lock();
+        let empty = tempfile::tempdir().unwrap();
+        let _env = crate::test_support::EnvGuard::set(&[("HYPERFRAMES_MODELS_DIR", empty.path().to_str())]);
+        let facts = Facts { onnx_runtime: true, kokoro_installed: false, local_only: true, ..Facts::default() };
+        let mut req = VoiceRequest::new("hello");
+        req.routing.local_only = true;
+        for pinned in [None, Some("kokoro")] {
+            req.routing.provider = pinned.map(String::from);
+            let e = rt.block_on(voice_with(&req, &facts, &Providers::default())).unwrap_err();
+            assert_eq!((e.code, e.provider), ("MODEL_MISSING", Some("kokoro")), "{pinned:?}: {e:?}");
+            assert!(e.hint.as_deref().unwrap().contains("hyperframes models install kokoro"), "{:?}", e.hint);
+            assert_eq!(e.anomalies.len(), if pinned.is_none() { 2 } else { 0 }, "{:?}", e.anomalies);
+        }
+        // A pinned hosted provider that cannot serve is still that provider's answer.
+        req.routing.provider = Some("heygen".into());
+        let e = rt.block_on(voice_with(&req, &facts, &Providers::default())).unwrap_err();
+        assert_eq!(e.code, "PROVIDER_UNAVAILABLE");
+    }
+
+    #[test]
+    fn the_kokoro_listing_is_one_row_per_voice_with_its_name() {
+        let _lock = crate::test_support::env_lock();
+        let empty = tempfile::tempdir().unwrap();
+        let _env = crate::test_support::EnvGuard::set(&[("HYPERFRAMES_MODELS_DIR", empty.path().to_str())]);
+        let rows = kokoro_voices(None);
+        assert_eq!(rows.len(), 54);
+        let heart = serde_json::to_value(rows.iter().find(|r| r.id == "af_heart").unwrap()).unwrap();
+        assert_eq!(
+            heart,
+            json!({"id": "af_heart", "name": "Heart", "language": "en-us", "gender": "female", "installed": false})
+        );
+        let ja = kokoro_voices(Some("ja"));
+        assert!(!ja.is_empty() && ja.iter().all(|r| r.language == "ja"), "{ja:?}");
     }
 }

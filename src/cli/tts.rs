@@ -1,28 +1,25 @@
-//! `hyperframes tts`: speech with word timings and captions. `--provider auto` (the default) goes
-//! through the voice chain (HeyGen → ElevenLabs → Kokoro); when the plan picks the local Kokoro
-//! engine (or `--provider kokoro`), the local path below runs as it always has, streaming included.
-//! Hosted providers deliver their audio whole; with `--stream` it is written to stdout as the same
-//! 24 kHz PCM as soon as it has arrived.
+//! `hyperframes tts`: speech with word timings and captions, through the voice chain
+//! ([`crate::chains::voice`]: HeyGen → ElevenLabs → Kokoro, or the one `--provider` pins) like
+//! every other caller. With `--stream`, Kokoro's chunks go to stdout as 24 kHz PCM as they are
+//! made; a hosted provider's audio arrives whole and is written the same way once it has.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
-use serde_json::json;
+use serde::Serialize;
 
 use super::fail;
 use super::progress::{Printer, Style};
 use super::routing::print_anomalies;
 use crate::audio::wav::{self, SampleFormat};
-use crate::chains::voice::{voice_with, VoiceRequest};
-use crate::chains::{Providers, Routing};
+use crate::chains::voice::{voice_delivered, Delivery, VoiceChunk, VoiceRequest, VoiceSummary};
+use crate::chains::{ChainError, Routing};
 use crate::engines::error::{EngineError, EngineResult};
-use crate::engines::kokoro::engine::{ChunkAudio, TtsOptions, SAMPLE_RATE};
-use crate::engines::kokoro::g2p::Lang;
+use crate::engines::kokoro::engine::SAMPLE_RATE;
 use crate::engines::kokoro::lexicon::Lexicon;
-use crate::engines::kokoro::{markup, service, voices};
+use crate::engines::kokoro::service;
 use crate::output::Output;
-use crate::providers::plan::{plan_for, Capability, Facts};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub(crate) enum WavFormat {
@@ -112,31 +109,6 @@ pub(crate) struct TtsArgs {
     json: bool,
 }
 
-fn list_voices(json: bool, out: &Output) -> i32 {
-    let installed: Vec<String> =
-        service::model_spec(None).and_then(service::open_voices).map(|v| v.names()).unwrap_or_default();
-    let rows: Vec<_> =
-        voices::catalog().iter().map(|v| (v, installed.iter().any(|i| i.eq_ignore_ascii_case(v.id)))).collect();
-    if json {
-        out.json(&json!(rows
-            .iter()
-            .map(|(v, inst)| json!({
-                "id": v.id, "label": v.display_name, "language": v.language, "gender": v.gender, "installed": inst,
-            }))
-            .collect::<Vec<_>>()));
-        return 0;
-    }
-    out.out(&format!("{:<14} {:<12} {:<7} {:<7} installed", "ID", "Name", "Lang", "Gender"));
-    for (v, inst) in &rows {
-        let mark = if *inst { out.green("✓") } else { String::new() };
-        out.out(&format!("{:<14} {:<12} {:<7} {:<7} {mark}", v.id, v.display_name, v.language, v.gender));
-    }
-    if installed.is_empty() {
-        out.out(&out.dim("No voices installed: run `hyperframes models install kokoro`."));
-    }
-    0
-}
-
 fn read_text(args: &TtsArgs) -> EngineResult<String> {
     if let Some(p) = &args.text_file {
         return match std::fs::metadata(p) {
@@ -171,7 +143,8 @@ fn read_text(args: &TtsArgs) -> EngineResult<String> {
     }
 }
 
-/// A hosted result on stdout in the `--stream` format: 16-bit little-endian PCM, 24 kHz mono.
+/// Audio on stdout in the `--stream` format: 16-bit little-endian PCM, 24 kHz mono (a hosted
+/// provider's audio is resampled); a reader that went away is [`crate::fsio::STDOUT_CLOSED`].
 fn write_pcm(samples: &[f32], rate: u32) -> EngineResult<()> {
     let resampled;
     let samples = if rate == SAMPLE_RATE {
@@ -180,11 +153,6 @@ fn write_pcm(samples: &[f32], rate: u32) -> EngineResult<()> {
         resampled = crate::audio::resample::resample(samples, rate, SAMPLE_RATE);
         &resampled
     };
-    pcm_to_stdout(samples)
-}
-
-/// 16-bit little-endian PCM on stdout; a reader that went away is [`crate::fsio::STDOUT_CLOSED`].
-fn pcm_to_stdout(samples: &[f32]) -> EngineResult<()> {
     let bytes: Vec<u8> = samples.iter().flat_map(|s| wav::to_i16(*s).to_le_bytes()).collect();
     crate::fsio::write_bytes(std::path::Path::new(crate::fsio::STDOUT), &bytes)
 }
@@ -226,10 +194,32 @@ fn captions_path(args: &TtsArgs) -> EngineResult<Option<PathBuf>> {
     Ok(Some(args.output.with_extension(ext)))
 }
 
+/// Every failure of `tts` in the one shape the voice chain's have (`{ok, error, code, hint,
+/// provider, anomalies}`), whether it was found before or after a provider was asked.
+fn fail_before_chain(out: &Output, json: bool, e: EngineError) -> i32 {
+    let mut c = ChainError::new(e.code, e.message);
+    c.hint = e.hint;
+    fail(out, json, &c)
+}
+
+/// `tts --json`: the run's settings and files, then what the voice chain reports.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TtsReport<'a> {
+    ok: bool,
+    speed: f32,
+    lang_applied: bool,
+    output_path: Option<&'a Path>,
+    words_path: Option<&'a Path>,
+    captions_path: Option<&'a Path>,
+    #[serde(flatten)]
+    result: VoiceSummary,
+}
+
 pub(super) async fn run(mut args: TtsArgs, stderr_tty: bool, out: &Output) -> i32 {
     match captions_path(&args) {
         Ok(p) => args.captions = p,
-        Err(e) => return fail(out, args.json, &e),
+        Err(e) => return fail_before_chain(out, args.json, e),
     }
     // When stdout carries data (`--stream`, or `-` for the audio, words or captions), results go to stderr.
     let to_stdout = [Some(&args.output), args.words.as_ref(), args.captions.as_ref()]
@@ -237,31 +227,6 @@ pub(super) async fn run(mut args: TtsArgs, stderr_tty: bool, out: &Output) -> i3
         .flatten()
         .any(|p| crate::fsio::is_stdout(p));
     let out = &if args.stream || (to_stdout && !args.list) { out.results_on_stderr() } else { *out };
-    if args.list && matches!(args.provider, TtsProvider::Auto | TtsProvider::Kokoro) {
-        return list_voices(args.json, out);
-    }
-    match args.provider {
-        TtsProvider::Kokoro => {}
-        TtsProvider::Heygen | TtsProvider::Elevenlabs => {
-            let (facts, providers) = crate::chains::gather(args.local_only).await;
-            return run_chain(args, &facts, &providers, out).await;
-        }
-        TtsProvider::Auto if args.local_only => {}
-        TtsProvider::Auto => {
-            let (facts, providers) = crate::chains::gather(false).await;
-            if matches!(
-                plan_for(Capability::Voice, &facts).chosen,
-                Some(crate::providers::Provider::Heygen | crate::providers::Provider::Elevenlabs)
-            ) {
-                return run_chain(args, &facts, &providers, out).await;
-            }
-        }
-    }
-    run_kokoro(args, stderr_tty, out).await
-}
-
-/// A hosted provider (or the chain falling through to Kokoro) speaks; the outputs are the same.
-async fn run_chain(args: TtsArgs, facts: &Facts, providers: &Providers, out: &Output) -> i32 {
     if args.list {
         let sub = super::voices::VoicesArgs::for_provider(
             args.provider.name(),
@@ -274,16 +239,17 @@ async fn run_chain(args: TtsArgs, facts: &Facts, providers: &Providers, out: &Ou
     let prepared = (|| -> EngineResult<_> {
         let text = read_text(&args)?;
         if text.trim().is_empty() {
-            return Err(EngineError::new("EMPTY_TEXT", "No text provided."));
+            return Err(EngineError::new("EMPTY_TEXT", "No text provided.")
+                .with_hint("hyperframes tts \"Hello world\" -o hello.wav"));
         }
-        let outputs = outputs(&args)?;
         let speed = crate::engines::kokoro::engine::parse_speed(&args.speed)?;
+        let outputs = outputs(&args)?;
         let lexicon = Lexicon::resolve(args.lexicon.as_deref())?.map(Arc::new);
         Ok((text, speed, outputs, lexicon))
     })();
     let (text, speed, outputs, lexicon) = match prepared {
         Ok(p) => p,
-        Err(e) => return fail(out, args.json, &e),
+        Err(e) => return fail_before_chain(out, args.json, e),
     };
     let req = VoiceRequest {
         text,
@@ -299,98 +265,7 @@ async fn run_chain(args: TtsArgs, facts: &Facts, providers: &Providers, out: &Ou
         },
         lexicon,
     };
-    let r = match voice_with(&req, facts, providers).await {
-        Ok(r) => r,
-        Err(e) => return fail(out, args.json, &e),
-    };
-    let written = {
-        let outputs = outputs.clone();
-        let r = r.clone();
-        crate::blocking(move || {
-            let words = service::caption_words_json(&r.words);
-            service::write_audio_outputs(&r.samples, r.sample_rate, &r.words, &words, &outputs)
-        })
-        .await
-    };
-    if let Err(e) = written {
-        return fail(out, args.json, &e);
-    }
     let stream = args.stream;
-    if stream {
-        let (samples, rate) = (r.samples.clone(), r.sample_rate);
-        if let Err(e) = crate::blocking(move || write_pcm(&samples, rate)).await {
-            return fail(out, args.json, &e);
-        }
-    }
-    if args.json {
-        let report = json!({
-            "ok": true,
-            "provider": r.provider,
-            "model": (r.provider == "kokoro").then(|| args.model.clone().unwrap_or_else(|| service::DEFAULT_MODEL.to_string())),
-            "voice": r.voice,
-            "speed": speed,
-            "lang": args.lang,
-            "langApplied": true,
-            "durationSeconds": service::round_ms(r.duration_seconds()),
-            "sampleRate": if stream { SAMPLE_RATE } else { r.sample_rate },
-            "outputPath": (!stream).then(|| args.output.clone()),
-            "wordsPath": args.words,
-            "captionsPath": args.captions,
-            "chunks": null,
-            "wordsApproximate": false,
-            "note": null,
-            "words": service::caption_words_json(&r.words),
-            "anomalies": r.anomalies,
-        });
-        // With --stream, stdout carries only the PCM; the report goes to stderr.
-        if stream {
-            out.err(&serde_json::to_string_pretty(&report).expect("JSON values always serialise"));
-        } else {
-            out.json(&report);
-        }
-    } else if stream {
-        print_anomalies(out, &r.anomalies);
-    } else {
-        print_anomalies(out, &r.anomalies);
-        out.out(&format!(
-            "{} {} ({:.2}s, {} voice {}, {} words) ",
-            out.green("✓"),
-            args.output.display(),
-            r.duration_seconds(),
-            r.provider,
-            r.voice,
-            r.words.len(),
-        ));
-        for p in [&args.words, &args.captions].into_iter().flatten() {
-            out.out(&format!("  + {}", p.display()));
-        }
-    }
-    0
-}
-
-async fn run_kokoro(args: TtsArgs, stderr_tty: bool, out: &Output) -> i32 {
-    let prepared = (|| -> EngineResult<_> {
-        let text = read_text(&args)?;
-        if text.trim().is_empty() {
-            return Err(EngineError::new("EMPTY_TEXT", "No text provided.")
-                .with_hint("hyperframes tts \"Hello world\" -o hello.wav"));
-        }
-        let speed = crate::engines::kokoro::engine::parse_speed(&args.speed)?;
-        let lang = args.lang.as_deref().map(Lang::parse).transpose()?;
-        if let Some(v) = &args.voice {
-            voices::parse_blend(v)?;
-        }
-        let spec = service::model_spec(args.model.as_deref())?;
-        let outputs = outputs(&args)?;
-        // Bad markup or a bad lexicon fails here, before any download or model load.
-        markup::parse(&text)?;
-        let lexicon = Lexicon::resolve(args.lexicon.as_deref())?.map(Arc::new);
-        Ok((text, speed, lang, spec, outputs, lexicon))
-    })();
-    let (text, speed, lang, spec, outputs, lexicon) = match prepared {
-        Ok(p) => p,
-        Err(e) => return fail(out, args.json, &e),
-    };
     let printer = Printer::new(if args.json {
         Style::Json
     } else if stderr_tty {
@@ -398,24 +273,11 @@ async fn run_kokoro(args: TtsArgs, stderr_tty: bool, out: &Output) -> i32 {
     } else {
         Style::Lines
     });
-    // Local-only never touches the network: a missing model is an error, not a download.
-    let allow_download = !args.no_download && !args.local_only;
-    if let Err(e) = service::ensure_installed(spec, allow_download, &|p| printer.event(p)).await {
-        return fail(out, args.json, &e);
-    }
-    let opts = TtsOptions { voice: args.voice.clone(), speed, lang, lexicon };
-    let stream = args.stream;
     let show_progress = stderr_tty && !args.json && !stream;
-    let result = crate::blocking(move || {
-        // Phonemize first and let the G2P go before the model loads: their memory never adds up.
-        let prepared = crate::engines::kokoro::engine::prepare(&text, &opts)?;
-        if prepared.is_phonemized() {
-            crate::engines::kokoro::g2p::release();
-        }
-        let engine = service::open(spec)?;
-        let mut on_chunk = |c: &ChunkAudio| -> EngineResult<()> {
+    let delivery = Delivery {
+        on_chunk: Some(Arc::new(move |c: &VoiceChunk| {
             if stream {
-                pcm_to_stdout(&c.samples)?;
+                write_pcm(&c.samples, c.sample_rate)?;
             } else if show_progress && c.count > 1 {
                 eprint!("\r  synthesising chunk {}/{}", c.index + 1, c.count);
                 if c.index + 1 == c.count {
@@ -423,55 +285,53 @@ async fn run_kokoro(args: TtsArgs, stderr_tty: bool, out: &Output) -> i32 {
                 }
             }
             Ok(())
-        };
+        })),
+        on_progress: Some(Arc::new(move |p| printer.event(p))),
         // Streamed audio is never gathered, so memory stays flat however long the text.
-        let synthesis = engine.speak(prepared, &opts, &mut on_chunk, !stream)?;
-        service::write_outputs(&synthesis, &outputs)?;
-        Ok::<_, EngineError>(synthesis)
-    })
-    .await;
-    let s = match result {
-        Ok(s) => s,
+        stream_only: stream,
+        speaks_once: true,
+    };
+    let (facts, providers) = crate::chains::gather(args.local_only).await;
+    let r = match voice_delivered(&req, &facts, &providers, &delivery).await {
+        Ok(r) => r,
         Err(e) => return fail(out, args.json, &e),
     };
+    let r = match r.written(outputs).await {
+        Ok(r) => r,
+        Err(e) => return fail_before_chain(out, args.json, e),
+    };
     if args.json {
-        let report = json!({
-            "ok": true,
-            "provider": "kokoro",
-            "model": spec.name,
-            "voice": s.voice,
-            "speed": speed,
-            "lang": s.lang.code(),
-            "langApplied": true,
-            "durationSeconds": service::round_ms(s.duration_seconds()),
-            "sampleRate": SAMPLE_RATE,
-            "outputPath": (!stream).then(|| args.output.clone()),
-            "wordsPath": args.words,
-            "captionsPath": args.captions,
-            "chunks": s.chunks,
-            "wordsApproximate": s.approximate,
-            "note": s.voice_note,
-            "words": service::words_json(&s.words),
-        });
-        // With --stream, stdout carries only the PCM; the report goes to stderr.
-        let text = serde_json::to_string_pretty(&report).expect("JSON values always serialise");
+        let mut result = r.summary();
         if stream {
-            out.err(&text);
-        } else {
-            out.out(&text);
+            result.sample_rate = SAMPLE_RATE;
         }
-    } else if !stream {
-        if let Some(note) = &s.voice_note {
-            out.err(&out.err_dim(note));
-        }
+        let report = TtsReport {
+            ok: true,
+            speed,
+            lang_applied: true,
+            output_path: (!stream).then_some(args.output.as_path()),
+            words_path: args.words.as_deref(),
+            captions_path: args.captions.as_deref(),
+            result,
+        };
+        // With --stream, stdout carries only the PCM: `out` puts the report on stderr.
+        out.out(&serde_json::to_string_pretty(&report).expect("reports always serialise"));
+        return 0;
+    }
+    print_anomalies(out, &r.anomalies);
+    if let Some(note) = &r.note {
+        out.err(&out.err_dim(note));
+    }
+    if !stream {
         out.out(&format!(
-            "{} {} ({:.2}s, voice {}, {} words{}) ",
+            "{} {} ({:.2}s, {} voice {}, {} words{})",
             out.green("✓"),
             args.output.display(),
-            s.duration_seconds(),
-            s.voice,
-            s.words.len(),
-            if s.approximate { ", approximate timings" } else { "" }
+            r.duration_seconds(),
+            r.provider,
+            r.voice,
+            r.words.len(),
+            if r.words_approximate() { ", approximate timings" } else { "" },
         ));
         for p in [&args.words, &args.captions].into_iter().flatten() {
             out.out(&format!("  + {}", p.display()));

@@ -344,8 +344,9 @@ async fn speak(
         words: Some(opts.out.join(VOICE_DIR).join(&words_file)),
         captions: None,
     };
-    let words = service::caption_words_json(&r.words);
-    let (samples, rate, timed, json) = (r.samples.clone(), r.sample_rate, r.words.clone(), words.clone());
+    let timed = r.caption_words();
+    let words = service::caption_words_json(&timed);
+    let (samples, rate, json) = (r.samples.clone(), r.sample_rate, words.clone());
     crate::blocking(move || service::write_audio_outputs(&samples, rate, &timed, &json, &outputs)).await.map_err(
         |e| {
             let mut written = ChainError::new(e.code, e.message);

@@ -1,16 +1,18 @@
-//! `listVoices()`: the Kokoro voices, marking the installed ones.
+//! `listVoices()`: the Kokoro voices, marking the installed ones; the same rows as
+//! `hyperframes voices --provider kokoro --json` (from [`crate::chains::voice::kokoro_voices`]).
 
 #![cfg_attr(test, allow(dead_code))] // napi registers these only in the addon build
 
 use napi_derive::napi;
 
-use crate::engines::kokoro::{service, voices};
+use crate::chains::voice::kokoro_voices;
 
 #[napi(object)]
 pub struct VoiceRow {
     pub id: String,
-    pub label: String,
+    pub name: String,
     pub language: String,
+    /// `female` or `male`.
     pub gender: String,
     pub installed: bool,
 }
@@ -18,15 +20,14 @@ pub struct VoiceRow {
 /// All 54 Kokoro voices, marking the installed ones.
 #[napi]
 pub fn list_voices() -> Vec<VoiceRow> {
-    let installed = service::model_spec(None).and_then(service::open_voices).map(|v| v.names()).unwrap_or_default();
-    voices::catalog()
-        .iter()
+    kokoro_voices(None)
+        .into_iter()
         .map(|v| VoiceRow {
-            id: v.id.to_string(),
-            label: v.display_name.to_string(),
-            language: v.language.to_string(),
-            gender: v.gender.to_string(),
-            installed: installed.iter().any(|i| i.eq_ignore_ascii_case(v.id)),
+            id: v.id,
+            name: v.name,
+            language: v.language,
+            gender: v.gender.unwrap_or_default(),
+            installed: v.installed.unwrap_or(false),
         })
         .collect()
 }
