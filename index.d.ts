@@ -531,7 +531,7 @@ export interface TtsResult {
   voice: string
   /** The language spoken: always for Kokoro, for a hosted provider when `lang` was given. */
   lang?: string
-  /** How many chunks the audio was made in (a hosted provider's audio is one). */
+  /** How many chunks of speech were made (a hosted provider's audio is one; pauses not counted). */
   chunks: number
   /** `heygen`, `elevenlabs` or `kokoro`. */
   provider: string

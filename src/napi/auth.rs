@@ -64,7 +64,7 @@ pub fn refresh_auth(env: &Env) -> Result<PromiseRaw<'_, RefreshResult>> {
 }
 
 /// Which credential resolves and where from — never the secret itself. `null` when signed out.
-#[napi]
+#[napi(ts_return_type = "Promise<CredentialInfo | null>")]
 pub fn resolve_credential(env: &Env) -> Result<PromiseRaw<'_, Option<CredentialInfo>>> {
     crate::init_logging();
     promise(env, async move {
