@@ -102,6 +102,7 @@ impl Speech {
                     text: w.text.clone(),
                     start: round3(offset + w.start),
                     end: round3(offset + w.end),
+                    confidence: None,
                 });
             }
             offset += match part.duration {
@@ -479,7 +480,7 @@ fn parse_words(list: Option<&Value>) -> Vec<Word> {
         if !(start.is_finite() && end.is_finite() && 0.0 <= start && start <= end) {
             continue;
         }
-        words.push(Word { id: format!("w{}", words.len()), text: text.to_string(), start, end });
+        words.push(Word { id: format!("w{}", words.len()), text: text.to_string(), start, end, confidence: None });
     }
     words
 }
