@@ -72,6 +72,8 @@ export interface CaptionWord {
   /** Seconds. */
   start: number
   end: number
+  /** A recogniser's confidence, 0–1 (`transcribe()`'s words have one); Remotion's `confidence`. */
+  confidence?: number
 }
 
 /** One-sentence descriptions of images; a failure affects only its own image. */
