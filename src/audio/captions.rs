@@ -20,7 +20,9 @@ pub use layout::{cues_with, Rules};
 pub const MAX_CUE_CHARS: usize = 42;
 pub const MAX_GAP_SECONDS: f64 = 0.8;
 
-/// A timed word as every provider returns it: `{id, text, start, end}` in seconds.
+/// A timed word as every provider returns it: `{id, text, start, end}` in seconds, with the
+/// recogniser's `confidence` (0–1) when it was heard rather than known (Whisper); spoken text
+/// (TTS) has none.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Word {
     #[serde(default)]
@@ -28,6 +30,8 @@ pub struct Word {
     pub text: String,
     pub start: f64,
     pub end: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -153,7 +157,7 @@ mod tests {
     use super::*;
 
     fn w(text: &str, start: f64, end: f64) -> Word {
-        Word { id: String::new(), text: text.into(), start, end }
+        Word { id: String::new(), text: text.into(), start, end, confidence: None }
     }
 
     #[test]

@@ -562,6 +562,7 @@ fn join_speech(provider: Provider, speech: Speech) -> ChainResult<Hosted> {
                 text: w.text.clone(),
                 start: service::round_ms(start + w.start),
                 end: service::round_ms(start + w.end),
+                confidence: None,
             });
         }
         offset += mono.len();
@@ -980,10 +981,10 @@ mod tests {
         assert!(r.samples.len() >= (4.0 * f64::from(r.sample_rate)) as usize);
 
         let mut words = vec![
-            Word { id: String::new(), text: "One.".into(), start: 0.0, end: 0.3 },
-            Word { id: String::new(), text: "<break".into(), start: 0.3, end: 0.4 },
-            Word { id: String::new(), text: "time=\"0.5s\"/>".into(), start: 0.4, end: 0.5 },
-            Word { id: String::new(), text: "Two.".into(), start: 1.0, end: 1.3 },
+            Word { id: String::new(), text: "One.".into(), start: 0.0, end: 0.3, confidence: None },
+            Word { id: String::new(), text: "<break".into(), start: 0.3, end: 0.4, confidence: None },
+            Word { id: String::new(), text: "time=\"0.5s\"/>".into(), start: 0.4, end: 0.5, confidence: None },
+            Word { id: String::new(), text: "Two.".into(), start: 1.0, end: 1.3, confidence: None },
         ];
         drop_break_tags(&mut words);
         assert_eq!(

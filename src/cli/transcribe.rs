@@ -66,11 +66,7 @@ fn words_json(t: &Transcript) -> String {
 }
 
 fn captions_text(t: &Transcript, format: Format) -> String {
-    let words: Vec<captions::Word> = t
-        .words
-        .iter()
-        .map(|w| captions::Word { id: w.id.clone(), text: w.text.clone(), start: w.start, end: w.end })
-        .collect();
+    let words: Vec<captions::Word> = t.words.iter().map(captions::Word::from).collect();
     captions::build(&words, format, &captions::Rules::default())
 }
 

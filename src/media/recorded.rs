@@ -85,11 +85,7 @@ fn write_line(
     // Decoded again here, at the recording's own rate (the engine works on a 16 kHz copy).
     let decoded = decode::decode_bytes(&bytes, hint)?;
     let samples = resample::to_mono_resampled(&decoded, decoded.sample_rate);
-    let words: Vec<captions::Word> = transcript
-        .words
-        .iter()
-        .map(|w| captions::Word { id: w.id.clone(), text: w.text.clone(), start: w.start, end: w.end })
-        .collect();
+    let words: Vec<captions::Word> = transcript.words.iter().map(captions::Word::from).collect();
     let json = service::caption_words_json(&words);
     let outputs = service::Outputs {
         audio: Some(wav_path),

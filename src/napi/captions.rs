@@ -22,6 +22,8 @@ pub struct CaptionWord {
     /// Seconds.
     pub start: f64,
     pub end: f64,
+    /// A recogniser's confidence, 0–1 (`transcribe()`'s words have one); Remotion's `confidence`.
+    pub confidence: Option<f64>,
 }
 
 #[napi(object)]
@@ -77,7 +79,13 @@ pub fn captions(env: &Env, words: Arg<Vec<CaptionWord>>, options: Arg<Option<Cap
                 let e = EngineError::new("BAD_INPUT", format!("word '{}' has an invalid time range", w.text));
                 return Err(engine_error(e));
             }
-            checked.push(Word { id: w.id.unwrap_or_default(), text: w.text, start: w.start, end: w.end });
+            checked.push(Word {
+                id: w.id.unwrap_or_default(),
+                text: w.text,
+                start: w.start,
+                end: w.end,
+                confidence: w.confidence,
+            });
         }
         let text = captions::build(&checked, format, &rules);
         Ok(match format {

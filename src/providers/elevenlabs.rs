@@ -190,11 +190,11 @@ pub fn words_from_alignment(alignment: &Value) -> ProviderResult<Vec<Word>> {
             Some((p, s)) => (format!("{p} {text}"), s),
             None => (text, start),
         };
-        words.push(Word { id: String::new(), text, start, end: end.max(start) });
+        words.push(Word { id: String::new(), text, start, end: end.max(start), confidence: None });
     }
     if let Some((text, start)) = pending {
         // Only punctuation was spoken: keep it rather than lose the time span.
-        words.push(Word { id: String::new(), text, start, end: start });
+        words.push(Word { id: String::new(), text, start, end: start, confidence: None });
     }
     for (i, w) in words.iter_mut().enumerate() {
         w.id = format!("w{i}");

@@ -197,7 +197,7 @@ fn parse_words(list: Option<&Value>) -> Vec<Word> {
         if !(start.is_finite() && end.is_finite() && 0.0 <= start && start <= end) {
             continue;
         }
-        words.push(Word { id: format!("w{}", words.len()), text: text.to_string(), start, end });
+        words.push(Word { id: format!("w{}", words.len()), text: text.to_string(), start, end, confidence: None });
     }
     words
 }

@@ -56,6 +56,7 @@ impl Speech {
                     text: w.text.clone(),
                     start: round3(offset + w.start),
                     end: round3(offset + w.end),
+                    confidence: None,
                 });
             }
             offset += match part.duration {

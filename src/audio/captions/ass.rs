@@ -71,7 +71,7 @@ mod tests {
     use super::*;
 
     fn w(text: &str, start: f64, end: f64) -> Word {
-        Word { id: String::new(), text: text.into(), start, end }
+        Word { id: String::new(), text: text.into(), start, end, confidence: None }
     }
 
     #[test]

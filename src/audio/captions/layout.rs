@@ -201,7 +201,7 @@ mod tests {
     use super::*;
 
     fn w(text: &str, start: f64, end: f64) -> Word {
-        Word { id: String::new(), text: text.into(), start, end }
+        Word { id: String::new(), text: text.into(), start, end, confidence: None }
     }
 
     /// Words of `text` evenly spaced, `per_word` seconds each, no gaps.

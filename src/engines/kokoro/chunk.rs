@@ -19,7 +19,7 @@ use super::vocab;
 pub const MAX_TOKENS: usize = 510;
 
 /// Where one word's tokens lie within a chunk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WordSpan {
     /// Index into [`Phonemized::words`].
     pub word: usize,
@@ -32,7 +32,7 @@ pub struct WordSpan {
 }
 
 /// One model call's worth of tokens.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Chunk {
     /// Token ids without the pads; never empty, never starts or ends with a space token.
     pub tokens: Vec<i64>,

@@ -327,10 +327,10 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// Whether everything is phonemized already (a text of one block), so the G2P is no longer
-    /// needed to speak it.
+    /// Whether everything is phonemized already, so the G2P is no longer needed to speak it: a
+    /// text of one block is held phonemized, a longer one's blocks wait in a temporary file.
     pub fn is_phonemized(&self) -> bool {
-        self.plan.ready.is_some()
+        self.plan.ready.is_some() || self.plan.spill.is_some()
     }
 }
 
@@ -383,17 +383,68 @@ enum Piece {
     Silence(usize),
 }
 
-/// The whole synthesis as blocks and silences. A text of one block is phonemized once, up front;
-/// a longer one is phonemized once to count its chunks (streams report `count` from the first
-/// chunk) and again block by block as it is spoken, so memory does not grow with its length.
+/// The whole synthesis as blocks and silences, phonemized once, up front (streams report `count`
+/// from the first chunk). A text of one block is held as it is; a longer one's blocks go to a
+/// temporary file and are read back one at a time as they are spoken, so neither the phonemes nor
+/// the G2P (94 MB, which a one-shot caller can then release) stay in memory however long the text.
 struct Plan {
     pieces: Vec<Piece>,
     lang: Lang,
     count: usize,
     /// The one block's phonemes and chunks, when the text has a single block.
     ready: Option<(usize, Phonemized, Vec<Chunk>)>,
+    /// Every block's phonemes and chunks, when the text has several.
+    spill: Option<Spill>,
     /// The first block with words gets the short first chunk.
     first_speech: Option<usize>,
+}
+
+/// Phonemized blocks in a temporary file, each as JSON at a recorded place. The file's name is
+/// removed as soon as it is open (Rust opens files shareable for deletion on Windows too), so it
+/// goes when the handle closes, even after a crash.
+struct Spill {
+    file: std::fs::File,
+    /// Per piece: the byte range of its phonemized block, when it has one.
+    at: Vec<Option<(u64, u64)>>,
+    len: u64,
+}
+
+impl Spill {
+    fn new(pieces: usize) -> EngineResult<Spill> {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let dir = std::env::temp_dir();
+        let failed =
+            |e: std::io::Error| EngineError::io(format!("cannot write a temporary file in {}", dir.display()), &e);
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = dir.join(format!(".hyperframes-tts-{}-{n}-{nanos:x}.json", std::process::id()));
+        let file = std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(&name).map_err(failed)?;
+        let _ = std::fs::remove_file(&name);
+        Ok(Spill { file, at: vec![None; pieces], len: 0 })
+    }
+
+    fn put(&mut self, i: usize, block: &(Phonemized, Vec<Chunk>)) -> EngineResult<()> {
+        use std::io::{Seek, SeekFrom, Write};
+        let bytes = serde_json::to_vec(block).expect("phonemes serialise");
+        let io = |e: std::io::Error| EngineError::io("cannot write the phonemized text to a temporary file", &e);
+        self.file.seek(SeekFrom::Start(self.len)).map_err(io)?;
+        self.file.write_all(&bytes).map_err(io)?;
+        self.at[i] = Some((self.len, bytes.len() as u64));
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn get(&mut self, i: usize) -> EngineResult<Option<(Phonemized, Vec<Chunk>)>> {
+        use std::io::{Read, Seek, SeekFrom};
+        let Some((start, len)) = self.at[i] else { return Ok(None) };
+        let io =
+            |e: std::io::Error| EngineError::io("cannot read the phonemized text back from its temporary file", &e);
+        let mut bytes = vec![0u8; len as usize];
+        self.file.seek(SeekFrom::Start(start)).map_err(io)?;
+        self.file.read_exact(&mut bytes).map_err(io)?;
+        let block = serde_json::from_slice(&bytes).map_err(|e| io(std::io::Error::other(e)))?;
+        Ok(Some(block))
+    }
 }
 
 /// The number of samples a pause lasts at 24 kHz, rounded to the nearest sample.
@@ -417,19 +468,23 @@ impl Plan {
             }
         }
         let blocks = pieces.iter().filter(|p| matches!(p, Piece::Speech(_))).count();
-        let mut plan = Plan { pieces, lang, count: 0, ready: None, first_speech: None };
+        let spill = if blocks > 1 { Some(Spill::new(pieces.len())?) } else { None };
+        let mut plan = Plan { pieces, lang, count: 0, ready: None, spill: None, first_speech: None };
         let started = std::time::Instant::now();
+        let mut spill = spill;
         for i in 0..plan.pieces.len() {
             match plan.phonemize(i)? {
                 Some((p, chunks)) => {
                     plan.count += chunks.len();
-                    if blocks == 1 {
-                        plan.ready = Some((i, p, chunks));
+                    match spill.as_mut() {
+                        Some(s) => s.put(i, &(p, chunks))?,
+                        None => plan.ready = Some((i, p, chunks)),
                     }
                 }
                 None => plan.count += usize::from(matches!(plan.pieces[i], Piece::Silence(_))),
             }
         }
+        plan.spill = spill;
         tracing::debug!(g2p_ms = started.elapsed().as_secs_f64() * 1e3, blocks, chunks = plan.count, "planned");
         if plan.first_speech.is_none() {
             return Err(EngineError::new("EMPTY_TEXT", "No text to speak: the text has only pauses or punctuation.")
@@ -453,15 +508,18 @@ impl Plan {
         Ok(Some((phonemized, chunks)))
     }
 
-    /// Piece `i`, ready to speak (phonemized now unless it already was).
+    /// Piece `i`, ready to speak, as [`Plan::new`] phonemized it.
     fn take(&mut self, i: usize) -> EngineResult<Option<(Phonemized, Vec<Chunk>)>> {
-        if let Some((at, p, c)) = self.ready.take() {
-            if at == i {
-                return Ok(Some((p, c)));
-            }
-            self.ready = Some((at, p, c));
+        if let Some(s) = self.spill.as_mut() {
+            return s.get(i);
         }
-        self.phonemize(i)
+        match self.ready.take() {
+            Some((at, p, c)) if at == i => Ok(Some((p, c))),
+            other => {
+                self.ready = other;
+                Ok(None)
+            }
+        }
     }
 }
 

@@ -129,7 +129,7 @@ impl fmt::Display for Lang {
 }
 
 /// One word (or punctuation mark) of the input and its phonemes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PhonemeWord {
     /// The word as it appears in the input: always `&input[byte_start..byte_end]`.
     pub text: String,
@@ -145,7 +145,7 @@ pub struct PhonemeWord {
 }
 
 /// A text as a sequence of words in reading order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Phonemized {
     pub words: Vec<PhonemeWord>,
 }

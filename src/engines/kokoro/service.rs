@@ -148,7 +148,13 @@ pub fn words_json(words: &[TimedWord]) -> Value {
 pub fn caption_words(words: &[TimedWord]) -> Vec<captions::Word> {
     words
         .iter()
-        .map(|w| captions::Word { id: w.id.clone(), text: w.text.clone(), start: w.start, end: w.end })
+        .map(|w| captions::Word {
+            id: w.id.clone(),
+            text: w.text.clone(),
+            start: w.start,
+            end: w.end,
+            confidence: None,
+        })
         .collect()
 }
 

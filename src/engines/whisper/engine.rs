@@ -24,6 +24,13 @@ pub struct Word {
     pub confidence: f64,
 }
 
+impl From<&Word> for crate::audio::captions::Word {
+    /// The caption word, keeping the confidence (Remotion's `confidence`).
+    fn from(w: &Word) -> Self {
+        Self { id: w.id.clone(), text: w.text.clone(), start: w.start, end: w.end, confidence: Some(w.confidence) }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Segment {
     pub id: usize,
@@ -456,4 +463,30 @@ fn align_script(
         segments,
         unaligned,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audio::captions::{self, Format, Rules};
+
+    #[test]
+    fn heard_words_give_remotion_captions_their_confidence() {
+        let heard = [
+            Word { id: "w0".into(), text: "Hello,".into(), start: 0.0, end: 0.4, confidence: 0.913 },
+            Word { id: "w1".into(), text: "world.".into(), start: 0.5, end: 0.9, confidence: 0.42 },
+        ];
+        let words: Vec<captions::Word> = heard.iter().map(captions::Word::from).collect();
+        assert_eq!(words[1].confidence, Some(0.42));
+        let v: serde_json::Value =
+            serde_json::from_str(&captions::build(&words, Format::Remotion, &Rules::default())).unwrap();
+        let got: Vec<_> = v.as_array().unwrap().iter().map(|c| (c["text"].clone(), c["confidence"].clone())).collect();
+        assert_eq!(
+            got,
+            [
+                (serde_json::json!(" Hello,"), serde_json::json!(0.913)),
+                (serde_json::json!(" world."), serde_json::json!(0.42))
+            ]
+        );
+    }
 }

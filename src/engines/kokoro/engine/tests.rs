@@ -357,4 +357,10 @@ fn a_long_text_is_spoken_block_by_block_with_the_same_words_and_an_exact_count()
     assert!(s.words.windows(2).all(|w| w[0].end <= w[1].start));
     let kept = speak(&f, &text, &opts(None, 1.0)).unwrap();
     assert_eq!((kept.samples.len(), kept.words.len()), (s.sample_count, s.words.len()));
+    // Prepared once, the text needs no G2P to be spoken: its blocks wait phonemized.
+    let prepared = prepare(&text, &opts(None, 1.0)).unwrap();
+    assert!(prepared.is_phonemized());
+    let again = f.kokoro.speak(prepared, &opts(None, 1.0), &mut |_| Ok(()), true).unwrap();
+    assert_eq!(again.samples, kept.samples);
+    assert_eq!(again.words.len(), kept.words.len());
 }
