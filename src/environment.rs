@@ -222,6 +222,7 @@ impl Snapshot {
         Self { vars: vars.into_iter().map(|(k, v)| (k.into(), v.into())).collect(), heygen: Ok(None) }
     }
 
+    #[cfg(test)]
     pub fn with_heygen(mut self, heygen: Result<Option<crate::auth::resolve::Credential>, CredentialProblem>) -> Self {
         self.heygen = heygen;
         self

@@ -1,29 +1,66 @@
-#![deny(clippy::all)]
+//! hyperframes: voice, captions, music and sound effects for videos made from code, as a Node
+//! addon (napi-rs) with a CLI and a JS API over one core.
+//!
+//! Imports flow one way: the two front ends call the domains, the domains never call the front
+//! ends, and no two modules import each other.
+//!
+//! Front ends (parsing and printing only):
+//! - `cli`: `hyperframes …`, one file per command; errors print through `cli::fail`.
+//! - `napi`: the JS API, one file per command like `cli/`; `napi::args` judges arguments and
+//!   `napi::errors` turns `error::Error` into the JS `HyperframesError`.
+//! - `report`: what commands return, one serde struct per result shared by `--json` and JS.
+//! - `output`: everything printed, scrubbed of secrets.
+//!
+//! Domains:
+//! - `auth`: sign-in (API key, browser OAuth with PKCE, device flow), the shared credentials
+//!   file (`store`), resolution order (`resolve`), secret scrubbing (`scrub`), the OS keyring.
+//! - `providers`: one module per hosted service over one client base (`client`), the
+//!   `providers::Provider` ids, shared speech helpers (`speech`), the retry and time-budget
+//!   policy (`http`) and the plan of which provider serves each capability (`plan`).
+//! - `chains`: one entry point per capability (voice, music, sfx, describe) that walks the plan
+//!   and falls through to the next provider; `chains::voice` is the one way anything speaks.
+//! - `engines`: the local models through ONNX Runtime (`runtime`): `kokoro` (speech with exact
+//!   word timings), `whisper` (transcription and alignment to a script), `musicgen`; the model
+//!   `catalog` and its installer.
+//! - `audio`: decoding, WAV, resampling, and captions (SRT, WebVTT, ASS, Remotion).
+//! - `media`: `media build`, a script's whole audio with its manifest.
+//! - `sfx`: the bundled sound-effect library.
+//! - `doctor`: the environment check.
+//!
+//! Shared ground: `error` (the one error every domain converts into), `environment` (the one
+//! snapshot of variables that the planner and the clients are built from), `fsio` (every output
+//! file, written to a temporary and renamed), `json_keys` (typos in JSON input), `http`
+//! (bounded bodies), `tls` (trusted roots), `clock` (injected time).
 
-pub mod audio;
-pub mod auth;
+#![deny(clippy::all)]
+// Modules are crate-private so that unused code warns; benchmark builds leave out the JS surface,
+// which is what calls much of it.
+#![cfg_attr(feature = "bench", allow(dead_code, unused_imports))]
+
+pub(crate) mod audio;
+pub(crate) mod auth;
 #[cfg(feature = "bench")]
 #[doc(hidden)]
 pub mod bench;
-pub mod chains;
-pub mod cli;
-pub mod clock;
-pub mod doctor;
-pub mod engines;
-pub mod environment;
-pub mod error;
-pub mod fsio;
-pub mod http;
+pub(crate) mod chains;
+pub(crate) mod cli;
+pub(crate) mod clock;
+pub(crate) mod doctor;
+pub(crate) mod engines;
+pub(crate) mod environment;
+pub(crate) mod error;
+pub(crate) mod fsio;
+pub(crate) mod http;
 mod json_keys;
-pub mod media;
+pub(crate) mod media;
 // Not in benchmark builds: benches/ are executables, and the N-API symbols exist only inside Node.
 #[cfg(not(feature = "bench"))]
 mod napi;
-pub mod output;
-pub mod providers;
-pub mod report;
-pub mod sfx;
-pub mod tls;
+pub(crate) mod output;
+pub(crate) mod providers;
+pub(crate) mod report;
+pub(crate) mod sfx;
+pub(crate) mod tls;
 
 #[cfg(test)]
 mod test_support;

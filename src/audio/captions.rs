@@ -108,6 +108,7 @@ fn shown(words: &[Word]) -> Vec<Word> {
         .collect()
 }
 
+#[cfg(test)]
 /// Groups words into cues by the default [`Rules`]. With `preserve`, every word (or phrase) is its
 /// own cue.
 pub fn cues(words: &[Word], preserve: bool) -> Vec<Cue> {

@@ -1,5 +1,6 @@
 //! Mono WAV output (16-bit PCM or 32-bit float), WAV input, and helpers to join and measure audio.
 
+#[cfg(test)]
 use std::fs::File;
 use std::io::{Cursor, Seek, Write};
 use std::path::Path;
@@ -16,6 +17,7 @@ pub enum SampleFormat {
     Float32,
 }
 
+#[cfg(test)]
 /// Fade length at chunk boundaries used by the voice engine: 2.5 ms at 24 kHz.
 pub const DEFAULT_FADE_SAMPLES: usize = 60;
 
@@ -80,6 +82,7 @@ pub fn write_wav(path: &Path, samples: &[f32], sample_rate: u32, format: SampleF
     crate::fsio::write_bytes(path, &bytes)
 }
 
+#[cfg(test)]
 /// The bytes of a mono WAV file holding `samples` (e.g. for a JS `Buffer`).
 ///
 /// # Panics
@@ -112,6 +115,7 @@ where
     crate::fsio::write_bytes(path, &cursor.into_inner())
 }
 
+#[cfg(test)]
 /// Reads a WAV file as interleaved float samples in [-1, 1], with its sample rate and channel count.
 /// Integer PCM of 8 to 32 bits and 32-bit float are supported.
 pub fn read_wav(path: &Path) -> EngineResult<(Vec<f32>, u32, u16)> {
@@ -140,6 +144,7 @@ pub fn read_wav(path: &Path) -> EngineResult<(Vec<f32>, u32, u16)> {
     Ok((samples, spec.sample_rate, spec.channels))
 }
 
+#[cfg(test)]
 fn wav_error(path: &Path, e: hound::Error) -> EngineError {
     match e {
         // hound reports a short read as `Other` ("Failed to read enough bytes").
@@ -205,6 +210,7 @@ pub fn peak(samples: &[f32]) -> f32 {
     samples.iter().fold(0.0f32, |m, s| m.max(s.abs()))
 }
 
+#[cfg(test)]
 /// Root mean square (0 for no samples).
 pub fn rms(samples: &[f32]) -> f32 {
     if samples.is_empty() {

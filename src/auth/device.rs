@@ -79,6 +79,7 @@ pub struct DeviceAuthorization {
 }
 
 impl DeviceAuthorization {
+    #[cfg(test)]
     /// The address to show the user: the complete URI when the server gave one (the code is
     /// then pre-filled), otherwise the plain verification URI.
     pub fn display_uri(&self) -> &Url {

@@ -59,6 +59,7 @@ impl CallbackListener {
         Ok(CallbackListener { listener, port })
     }
 
+    #[cfg(test)]
     /// The port the OS chose.
     pub fn port(&self) -> u16 {
         self.port

@@ -9,6 +9,7 @@ use subtle::ConstantTimeEq;
 
 use super::scrub;
 
+#[cfg(test)]
 /// The `code_challenge_method` sent with the authorize request.
 pub const METHOD: &str = "S256";
 /// Random bytes behind a verifier (86 base64url chars).
@@ -47,11 +48,13 @@ impl fmt::Debug for Pkce {
     }
 }
 
+#[cfg(test)]
 /// Same as [`Pkce::generate`].
 pub fn generate() -> Pkce {
     Pkce::generate()
 }
 
+#[cfg(test)]
 /// The S256 challenge for `verifier`: base64url, no padding, of its SHA-256 digest.
 pub fn challenge_for(verifier: &str) -> String {
     PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(verifier.to_string())).as_str().to_string()

@@ -259,6 +259,7 @@ impl Default for ScrubbingWriter {
 }
 
 impl<M> ScrubbingWriter<M> {
+    #[cfg(test)]
     /// Scrubs whatever `inner` would write (useful for files or test buffers).
     pub fn new(inner: M) -> Self {
         Self { inner }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use super::TempDir;
-use crate::engines::musicgen::{GenerateOptions, MusicGen};
+use crate::engines::musicgen::engine::{GenerateOptions, MusicGen};
 use crate::engines::runtime;
 use crate::engines::testing::musicgen_graphs::{write_model_dir, TINY};
 

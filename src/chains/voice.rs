@@ -46,6 +46,7 @@ pub struct VoiceRequest {
 }
 
 impl VoiceRequest {
+    #[cfg(test)]
     pub fn new(text: impl Into<String>) -> Self {
         Self {
             text: text.into(),
@@ -216,6 +217,7 @@ pub fn voice_family(voice: &str) -> &'static str {
     "elevenlabs"
 }
 
+#[cfg(test)]
 /// Speaks `req.text` with the first provider that can: see the module docs of [`super`].
 pub async fn voice(req: &VoiceRequest) -> ChainResult<VoiceResult> {
     let (facts, providers) = super::gather(req.routing.local_only).await;

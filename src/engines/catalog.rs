@@ -65,6 +65,7 @@ pub struct ModelSpec {
 }
 
 impl ModelSpec {
+    #[cfg(test)]
     /// Sum of the known sizes of the required files, or `None` if any
     /// required file has an unknown size.
     pub fn download_size(&self) -> Option<u64> {

@@ -96,6 +96,7 @@ macro_rules! platform_suffix {
     };
 }
 
+#[cfg(test)]
 /// The platform package, as `npm install` takes it (`hyperframes-linux-x64-gnu@0.1.0`).
 pub const PLATFORM_PACKAGE: &str = platform_package!();
 
@@ -538,6 +539,7 @@ fn system_dirs() -> Vec<PathBuf> {
 static LOADED: OnceLock<LoadedRuntime> = OnceLock::new();
 static LOAD_LOCK: Mutex<()> = Mutex::new(());
 
+#[cfg(test)]
 /// The runtime if [`ensure_loaded`] already succeeded in this process.
 pub fn loaded() -> Option<&'static LoadedRuntime> {
     LOADED.get()

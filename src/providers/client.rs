@@ -70,6 +70,7 @@ impl ClientBase {
         &self.base_url
     }
 
+    #[cfg(test)]
     pub fn set_base_url(&mut self, url: &str) {
         self.base_url = url.trim().trim_end_matches('/').to_string();
     }

@@ -6,6 +6,7 @@
 //! continuous prosody), and the result is a [`Speech`] with one MP3 part per chunk.
 
 use std::collections::BTreeMap;
+#[cfg(test)]
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +21,7 @@ use super::speech::{
 };
 use super::Provider;
 use crate::audio::captions::Word;
+#[cfg(test)]
 use crate::clock::Sleeper;
 use crate::environment::non_blank;
 
@@ -214,6 +216,7 @@ impl ElevenLabs {
         }
     }
 
+    #[cfg(test)]
     /// `ELEVENLABS_API_KEY` (non-empty), `ELEVENLABS_API_URL` and `ELEVENLABS_MODEL`.
     pub fn from_env() -> Option<Self> {
         Self::from_snapshot(&crate::environment::Snapshot::variables())
@@ -231,11 +234,13 @@ impl ElevenLabs {
         Some(client)
     }
 
+    #[cfg(test)]
     pub fn with_model(mut self, model_id: &str) -> Self {
         self.model_id = model_id.trim().to_string();
         self
     }
 
+    #[cfg(test)]
     /// Sets the policy of every call; speech keeps a body limit of at least [`SPEECH_BODY_LIMIT`].
     pub fn with_policy(mut self, policy: Policy) -> Self {
         self.speech_policy = Policy { body_limit: policy.body_limit.max(SPEECH_BODY_LIMIT), ..policy.clone() };
@@ -243,15 +248,18 @@ impl ElevenLabs {
         self
     }
 
+    #[cfg(test)]
     pub fn with_sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
         self.base.sleeper = sleeper;
         self
     }
 
+    #[cfg(test)]
     pub fn base_url(&self) -> &str {
         self.base.base_url()
     }
 
+    #[cfg(test)]
     pub fn model_id(&self) -> &str {
         &self.model_id
     }

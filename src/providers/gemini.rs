@@ -254,10 +254,12 @@ impl Gemini {
         })
     }
 
+    #[cfg(test)]
     pub fn model(&self) -> &str {
         &self.model
     }
 
+    #[cfg(test)]
     pub fn base_url(&self) -> &str {
         self.base.base_url()
     }

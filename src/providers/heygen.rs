@@ -14,6 +14,7 @@
 //! The speech types, the splitter and the audio helpers are [`super::speech`]'s, shared with
 //! ElevenLabs.
 
+#[cfg(test)]
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,6 +33,7 @@ use crate::auth::client::{Attempt, HeygenClient};
 use crate::auth::error::{AuthErrorCode, LOGIN_AGAIN_HINT};
 use crate::auth::resolve::Credential;
 use crate::auth::scrub;
+#[cfg(test)]
 use crate::clock::Sleeper;
 
 pub const PROVIDER: Provider = Provider::Heygen;
@@ -79,6 +81,7 @@ pub struct SpeechRequest {
 }
 
 impl SpeechRequest {
+    #[cfg(test)]
     pub fn new(text: impl Into<String>) -> Self {
         Self { text: text.into(), voice_id: None, speed: 1.0, language: None }
     }
@@ -274,12 +277,14 @@ impl HeygenMedia {
         }
     }
 
+    #[cfg(test)]
     /// Overrides the API base URL (tests, proxies). Trailing slashes are dropped.
     pub fn with_base_url(mut self, url: &str) -> Self {
         self.base.set_base_url(url);
         self
     }
 
+    #[cfg(test)]
     /// Sets the policy of API calls; downloads use the same one with a body limit of at least
     /// [`DOWNLOAD_BODY_LIMIT`].
     pub fn with_policy(mut self, policy: Policy) -> Self {
@@ -288,11 +293,13 @@ impl HeygenMedia {
         self
     }
 
+    #[cfg(test)]
     pub fn with_sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
         self.base.sleeper = sleeper;
         self
     }
 
+    #[cfg(test)]
     pub fn client(&self) -> &HeygenClient {
         &self.client
     }

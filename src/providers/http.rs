@@ -190,6 +190,7 @@ type WaitReporter = dyn Fn(&str) + Send + Sync;
 
 static WAIT_REPORTER: std::sync::RwLock<Option<std::sync::Arc<WaitReporter>>> = std::sync::RwLock::new(None);
 
+#[cfg(test)]
 /// Where "waiting for HeyGen… 5s" lines go (a front end with its own progress display sets this);
 /// standard error by default.
 pub fn set_wait_reporter(reporter: Option<std::sync::Arc<WaitReporter>>) {

@@ -130,6 +130,7 @@ impl Lyria {
         }
     }
 
+    #[cfg(test)]
     pub fn model(&self) -> &str {
         &self.model
     }

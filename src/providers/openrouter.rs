@@ -68,6 +68,7 @@ impl OpenRouter {
         self
     }
 
+    #[cfg(test)]
     /// The `HTTP-Referer` and `X-Title` headers (`None` leaves a header out).
     pub fn with_attribution(mut self, referer: Option<String>, title: Option<String>) -> Self {
         self.referer = referer;
@@ -91,10 +92,12 @@ impl OpenRouter {
         })
     }
 
+    #[cfg(test)]
     pub fn model(&self) -> &str {
         &self.model
     }
 
+    #[cfg(test)]
     pub fn base_url(&self) -> &str {
         self.base.base_url()
     }

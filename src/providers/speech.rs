@@ -70,6 +70,7 @@ impl Speech {
         Speech { duration: all_known.then_some(round3(offset)), parts, words, voice_id }
     }
 
+    #[cfg(test)]
     /// The audio when the text fit in one request.
     pub fn single(&self) -> Option<&SpeechPart> {
         match self.parts.as_slice() {

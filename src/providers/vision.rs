@@ -73,6 +73,7 @@ pub const IMAGE_PROMPT: VisionPrompt = VisionPrompt {
     max_tokens: 500,
 };
 
+#[cfg(test)]
 /// SVGs after rasterising (the rasterising itself happens elsewhere).
 pub const SVG_PROMPT: VisionPrompt = VisionPrompt {
     text: "This is a small render of an SVG taken from a website. In one sentence, say what it is \

@@ -13,6 +13,7 @@ const RATE: f64 = SAMPLE_RATE as f64;
 /// Target peak: −1 dBFS.
 pub const PEAK: f32 = 0.891_250_9;
 
+#[cfg(test)]
 /// The names [`render`] knows, in the manifest's (alphabetical) order.
 pub const NAMES: &[&str] = &[
     "chime",

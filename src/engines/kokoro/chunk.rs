@@ -15,6 +15,7 @@
 use super::g2p::Phonemized;
 use super::vocab;
 
+#[cfg(test)]
 /// Kokoro's token limit per call, without the two pads.
 pub const MAX_TOKENS: usize = 510;
 
@@ -149,6 +150,7 @@ impl Builder<'_> {
     }
 }
 
+#[cfg(test)]
 /// Splits `p` into chunks of at most `max_tokens` tokens (at least 1; [`MAX_TOKENS`] for Kokoro).
 pub fn chunk(p: &Phonemized, max_tokens: usize) -> Vec<Chunk> {
     chunk_with_first(p, max_tokens, max_tokens)

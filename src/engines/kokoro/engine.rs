@@ -60,11 +60,10 @@ pub struct Synthesis {
     pub lang: Lang,
     /// Set when the requested voice was not given and the default had to be replaced.
     pub voice_note: Option<String>,
-    /// True when the model gave no durations and timings were estimated.
-    pub approximate: bool,
 }
 
 impl Synthesis {
+    #[cfg(test)]
     pub fn duration_seconds(&self) -> f64 {
         self.sample_count as f64 / SAMPLE_RATE as f64
     }
@@ -194,10 +193,6 @@ impl Kokoro {
         Ok(Kokoro { model, voices })
     }
 
-    pub fn voices(&self) -> &Voices {
-        &self.voices
-    }
-
     /// The voice to use, and a note when the default had to be replaced.
     fn pick_voice(&self, requested: Option<&str>, lang: Option<Lang>) -> EngineResult<(String, Option<String>)> {
         if let Some(v) = requested.map(str::trim).filter(|v| !v.is_empty()) {
@@ -216,6 +211,7 @@ impl Kokoro {
         Ok((chosen, note))
     }
 
+    #[cfg(test)]
     /// Synthesises `text`, handing each chunk to `on_chunk` as soon as it is ready.
     pub fn synthesize(
         &self,
@@ -226,6 +222,7 @@ impl Kokoro {
         self.speak(prepare(text, opts)?, opts, on_chunk, true)
     }
 
+    #[cfg(test)]
     /// Like [`Kokoro::synthesize`], but the audio is only handed to `on_chunk`, never gathered:
     /// memory stays flat however long the text (the result's `samples` is empty).
     pub fn synthesize_streaming(
@@ -270,16 +267,7 @@ impl Kokoro {
             }
         }
         let Sink { samples, words, made, .. } = sink;
-        Ok(Synthesis {
-            samples,
-            sample_count: made,
-            words,
-            chunks,
-            voice,
-            lang,
-            voice_note,
-            approximate: !self.model.has_durations(),
-        })
+        Ok(Synthesis { samples, sample_count: made, words, chunks, voice, lang, voice_note })
     }
 
     fn run_chunk(&self, c: &Chunk, voice: &str, speed: f32) -> EngineResult<RawChunk> {

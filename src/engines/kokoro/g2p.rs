@@ -234,17 +234,6 @@ fn apply_pronunciation(p: &mut Phonemized, text: &str, pron: &Pronunciation) {
     p.words.insert(at, word);
 }
 
-/// Does the slow one-off set-up for `lang` now rather than on the first [`phonemize`] call: loads
-/// the English G2P (about 0.4 s in release builds), or checks that `espeak-ng` and its voice exist.
-pub fn preload(lang: Lang) -> EngineResult<()> {
-    if lang.is_english() {
-        english_g2p(lang).map(|_| ())
-    } else {
-        let exe = find_espeak()?;
-        espeak_voice(&exe, lang).map(|_| ())
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Shared normalisation
 

@@ -55,6 +55,7 @@ pub struct Script {
 }
 
 impl Script {
+    #[cfg(test)]
     /// The text without markup, passages joined with a space where a pause was.
     pub fn plain_text(&self) -> String {
         let mut out = String::new();
@@ -78,6 +79,7 @@ impl Script {
         })
     }
 
+    #[cfg(test)]
     pub fn total_pause(&self) -> Duration {
         self.parts.iter().map(|p| if let Part::Pause(d) = p { *d } else { Duration::ZERO }).sum()
     }

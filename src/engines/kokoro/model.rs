@@ -14,6 +14,7 @@ use crate::engines::{catalog, onnx_edit, runtime};
 
 /// Kokoro's internal per-token frame counts (rounded, clipped ≥ 1), `[1, tokens + 2]`.
 pub const DURATIONS_TENSOR: &str = "/encoder/Clip_output_0";
+#[cfg(test)]
 /// Audio samples per duration frame at 24 kHz.
 pub const SAMPLES_PER_FRAME: usize = 600;
 
@@ -21,7 +22,6 @@ pub struct KokoroModel {
     session: Mutex<Session>,
     tokens_input: &'static str,
     has_durations: bool,
-    path: PathBuf,
 }
 
 /// One forward pass.
@@ -195,7 +195,7 @@ impl KokoroModel {
         if outputs.iter().any(|n| n == DURATIONS_TENSOR) {
             drop(bytes);
             let session = build_session(ModelSource::File(path)).map_err(|e| corrupt(path, e))?;
-            return Ok(Self::new(session, tokens_input, true, path));
+            return Ok(Self::new(session, tokens_input, true));
         }
         // Expose the durations: from a cached copy on disk when the folder is writable (the lean
         // path), else from memory.
@@ -223,28 +223,26 @@ impl KokoroModel {
             }
         };
         match with_durations {
-            Ok(session) => Ok(Self::new(session, tokens_input, true, path)),
+            Ok(session) => Ok(Self::new(session, tokens_input, true)),
             Err(first) => {
                 tracing::debug!("model has no usable durations tensor ({first}); word timings will be approximate");
                 if let Some(t) = &timed {
                     discard_timed_copy(t);
                 }
                 let session = build_session(ModelSource::File(path)).map_err(|e| corrupt(path, e))?;
-                Ok(Self::new(session, tokens_input, false, path))
+                Ok(Self::new(session, tokens_input, false))
             }
         }
     }
 
-    fn new(session: Session, tokens_input: &'static str, has_durations: bool, path: &Path) -> Self {
-        Self { session: Mutex::new(session), tokens_input, has_durations, path: path.to_path_buf() }
+    fn new(session: Session, tokens_input: &'static str, has_durations: bool) -> Self {
+        Self { session: Mutex::new(session), tokens_input, has_durations }
     }
 
+    /// Whether the graph exposes the durations tensor (exact word timings).
+    #[cfg(test)]
     pub fn has_durations(&self) -> bool {
         self.has_durations
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// Runs one chunk: `padded_tokens` already carries the pad (0) at both ends.

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use super::engine::{installed_files, Kokoro, Synthesis, SAMPLE_RATE};
+use super::engine::{installed_files, Kokoro};
 use super::timing::TimedWord;
 use crate::audio::{captions, wav};
 use crate::engines::catalog::{self, ModelSpec};
@@ -191,11 +191,6 @@ pub fn check_outputs(o: &Outputs) -> EngineResult<()> {
         }
     }
     Ok(())
-}
-
-/// Writes a synthesis's audio, words and captions (see [`write_audio_outputs`]).
-pub fn write_outputs(s: &Synthesis, o: &Outputs) -> EngineResult<()> {
-    write_audio_outputs(&s.samples, SAMPLE_RATE, &caption_words(&s.words), &words_json(&s.words), o)
 }
 
 /// Writes mono audio, then the words and captions; if any of them fails, what was written is

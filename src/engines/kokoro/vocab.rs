@@ -17,6 +17,7 @@ pub const SPACE: i64 = 16;
 /// keeps them as tokens of their own.
 pub const PUNCTUATION: &str = ";:,.!?—…\"()“”";
 
+#[cfg(test)]
 /// Number of entries in the table.
 pub const LEN: usize = 114;
 
@@ -40,6 +41,7 @@ fn table() -> &'static HashMap<char, i64> {
     })
 }
 
+#[cfg(test)]
 /// The token id of `c`, if the model knows it.
 pub fn id(c: char) -> Option<i64> {
     table().get(&c).copied()

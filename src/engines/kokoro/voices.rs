@@ -263,6 +263,7 @@ impl VoicePack {
         Ok(out)
     }
 
+    #[cfg(any(test, feature = "bench"))]
     /// Decodes every voice now (e.g. to check a pack after installing it).
     pub fn decode_all(&self) -> EngineResult<()> {
         for key in self.voices.keys() {
@@ -874,6 +875,7 @@ pub fn voice_info(id: &str) -> Option<&'static VoiceInfo> {
     CATALOG.iter().find(|v| v.id.eq_ignore_ascii_case(id.trim()))
 }
 
+#[cfg(test)]
 /// The language a voice id implies, from its first letter (case-insensitive); `en-us` when the
 /// letter is unknown or the id is empty. For a blend, the first voice decides.
 pub fn language_for(voice_id: &str) -> &'static str {

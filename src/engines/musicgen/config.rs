@@ -97,6 +97,7 @@ impl MusicgenConfig {
         })
     }
 
+    #[cfg(test)]
     /// Audio samples per code frame (640 at 32 kHz and 50 Hz).
     pub fn samples_per_frame(&self) -> f64 {
         f64::from(self.sampling_rate) / self.frame_rate

@@ -25,6 +25,7 @@ impl DelayPattern {
         self.frames + self.codebooks
     }
 
+    #[cfg(test)]
     /// Whether the pattern has no frames.
     pub fn is_empty(&self) -> bool {
         self.frames == 0
@@ -40,6 +41,7 @@ impl DelayPattern {
         pos <= k || pos > k + self.frames
     }
 
+    #[cfg(test)]
     /// Lays `codes[k][f]` out in the delayed pattern (`[K][len]`), padding with `pad`.
     pub fn build(&self, codes: &[Vec<i64>], pad: i64) -> Vec<Vec<i64>> {
         (0..self.codebooks)

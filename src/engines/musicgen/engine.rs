@@ -96,6 +96,7 @@ impl MusicGen {
         (seconds * self.config.frame_rate - 1e-9).ceil().max(1.0) as usize
     }
 
+    #[cfg(test)]
     /// Decoder steps for `seconds` of audio (frames + codebooks − 1).
     pub fn steps_for(&self, seconds: f64) -> usize {
         DelayPattern::new(self.config.num_codebooks, self.frames_for(seconds)).steps()

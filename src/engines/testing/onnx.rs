@@ -20,11 +20,6 @@ impl Msg {
             self.0.push(b | 0x80);
         }
     }
-    fn fixed32(&mut self, field: u32, v: u32) -> &mut Self {
-        self.key(field, 5);
-        self.0.extend_from_slice(&v.to_le_bytes());
-        self
-    }
     fn key(&mut self, field: u32, wire: u8) {
         self.varint(((field as u64) << 3) | wire as u64);
     }
@@ -108,7 +103,6 @@ fn encode_tensor(t: &Init) -> Msg {
 
 pub enum Attr {
     Int(&'static str, i64),
-    Float(&'static str, f32),
     Ints(&'static str, Vec<i64>),
     Tensor(&'static str, Init),
     /// A subgraph (the branches of `If`).
@@ -153,9 +147,6 @@ fn encode_node(n: &Node, name: &str) -> Msg {
         match a {
             Attr::Int(name, v) => {
                 am.str(1, name).int(3, *v).int(20, 2);
-            }
-            Attr::Float(name, v) => {
-                am.str(1, name).fixed32(2, v.to_bits()).int(20, 1);
             }
             Attr::Ints(name, vs) => {
                 am.str(1, name);

@@ -22,7 +22,6 @@ pub struct Decoded {
     pub avg_logprob: f64,
     pub no_speech_prob: f64,
     pub compression_ratio: f64,
-    pub temperature: f32,
 }
 
 /// Masks `logits` (one row) for the next token after `sampled` (the window's tokens so far).
@@ -211,7 +210,6 @@ pub fn decode_window(
         avg_logprob: sum_logprob / (tokens.len() + 1) as f64,
         no_speech_prob,
         compression_ratio: compression_ratio(&text),
-        temperature,
         tokens,
     })
 }

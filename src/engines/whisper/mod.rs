@@ -12,5 +12,5 @@ pub mod tokenizer;
 pub mod window;
 pub mod words;
 
-pub use engine::{Options, Transcript, Unaligned, Word};
+pub use engine::Transcript;
 pub use service::{transcribe_bytes, transcribe_file, TranscribeRequest};

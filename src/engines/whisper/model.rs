@@ -205,14 +205,6 @@ impl WhisperModel {
         Ok(DecoderState { past, cross, cross_ready: false, len: 0 })
     }
 
-    /// A state that reuses `other`'s cross-attention keys/values but no decoded tokens.
-    pub fn restart(&self, other: DecoderState) -> EngineResult<DecoderState> {
-        let mut fresh = self.start()?;
-        fresh.cross = other.cross;
-        fresh.cross_ready = other.cross_ready;
-        Ok(fresh)
-    }
-
     /// Feeds `ids` after the state's tokens. Returns the logits of the last `logit_rows` positions
     /// and, when `attention` is set, the alignment heads' cross-attention for every fed position.
     pub fn step(
