@@ -194,7 +194,7 @@ describe('music, sfx, describe, captions', () => {
     fs.writeFileSync(path.join(home.dir, 'tts.json'), r.stdout);
     const c = await run(['captions', 'tts.json', '-o', 'caps.vtt', '--json']);
     assert.equal(c.code, 0, c.output);
-    assert.deepEqual(parseJson(c.stdout), { ok: true, outputPath: 'caps.vtt', cues: 1, words: 3 });
+    assert.deepEqual(parseJson(c.stdout), { ok: true, outputPath: 'caps.vtt', cues: 1, wordCount: 3 });
     // Held for the 5/6 s minimum a cue stays on screen (broadcast rules), as no cue follows.
     assert.match(fs.readFileSync(path.join(home.dir, 'caps.vtt'), 'utf8'), /^WEBVTT\n\n00:00:00\.000 --> 00:00:00\.833\nOne two three\.\n/);
   });
