@@ -425,6 +425,7 @@ fn explain(mut e: ProviderError) -> ProviderError {
 mod tests {
     use super::*;
     use crate::providers::test_server::{RecordingSleeper, Scripted, TestServer};
+    use crate::test_support::silent_mp3;
     use crate::test_support::{env_lock, EnvGuard};
 
     const KEY: &str = "el_test_secret_key_9f8e7d";
@@ -443,18 +444,8 @@ mod tests {
         json!({"characters": chars, "character_start_times_seconds": starts, "character_end_times_seconds": ends})
     }
 
-    fn mp3(frames: usize) -> Vec<u8> {
-        let mut out = Vec::new();
-        for _ in 0..frames {
-            let mut frame = vec![0u8; 417];
-            frame[..4].copy_from_slice(&[0xff, 0xfb, 0x90, 0x00]);
-            out.extend(frame);
-        }
-        out
-    }
-
     fn reply(text: &str) -> Scripted {
-        let audio = base64::engine::general_purpose::STANDARD.encode(mp3(4));
+        let audio = base64::engine::general_purpose::STANDARD.encode(silent_mp3(4));
         Scripted::json(
             200,
             json!({"audio_base64": audio, "alignment": alignment(text), "normalized_alignment": alignment("zzz")}),
@@ -527,7 +518,7 @@ mod tests {
 
         assert_eq!(speech.voice_id, DEFAULT_VOICE);
         let part = speech.single().unwrap();
-        assert_eq!((part.audio.as_slice(), part.mime.as_str()), (mp3(4).as_slice(), "audio/mpeg"));
+        assert_eq!((part.audio.as_slice(), part.mime.as_str()), (silent_mp3(4).as_slice(), "audio/mpeg"));
         assert!((part.duration.unwrap() - 4.0 * 1152.0 / 44100.0).abs() < 1e-9);
         let texts: Vec<&str> = speech.words.iter().map(|w| w.text.as_str()).collect();
         assert_eq!(texts, ["Hello,", "world!"], "from `alignment`, not `normalized_alignment`");

@@ -538,6 +538,7 @@ mod tests {
     use super::*;
     use crate::auth::resolve::{Kind, Source};
     use crate::providers::test_server::{Recorded, RecordingSleeper, Scripted, TestServer};
+    use crate::test_support::silent_mp3;
     use crate::test_support::{env_lock, EnvGuard};
 
     const KEY: &str = "hg_test_media_key_0001";
@@ -578,17 +579,6 @@ mod tests {
         (media, sleeper)
     }
 
-    /// Three MPEG-1 layer III frames (128 kb/s, 44.1 kHz): 3 × 1152 / 44100 s.
-    fn mp3(frames: usize) -> Vec<u8> {
-        let mut out = Vec::new();
-        for _ in 0..frames {
-            let mut frame = vec![0u8; 417];
-            frame[..4].copy_from_slice(&[0xff, 0xfb, 0x90, 0x00]);
-            out.extend(frame);
-        }
-        out
-    }
-
     fn no_auth_headers(r: &Recorded) {
         for h in ["authorization", "x-api-key", "x-heygen-source", "x-heygen-client-source"] {
             assert_eq!(r.header(h), None, "{h} was sent to a presigned link");
@@ -609,7 +599,7 @@ mod tests {
     }
 
     fn audio() -> Scripted {
-        Scripted::bytes(200, "binary/octet-stream", mp3(3))
+        Scripted::bytes(200, "binary/octet-stream", silent_mp3(3))
     }
 
     #[tokio::test]
@@ -790,7 +780,7 @@ mod tests {
 
         assert_eq!(speech.voice_id, DEFAULT_ENGLISH_VOICE);
         let part = speech.single().unwrap();
-        assert_eq!(part.audio, mp3(3));
+        assert_eq!(part.audio, silent_mp3(3));
         assert_eq!(part.mime, "audio/mpeg");
         assert_eq!(part.duration, Some(1.6), "the server's duration wins");
         let texts: Vec<(&str, &str)> = speech.words.iter().map(|w| (w.id.as_str(), w.text.as_str())).collect();
@@ -951,7 +941,7 @@ mod tests {
         let server = TestServer::start().await;
         server.push(speech_reply(json!([]), Some(1.0)));
         for _ in 0..3 {
-            server.push(Scripted::Truncate { declared: 5000, body: mp3(1) });
+            server.push(Scripted::Truncate { declared: 5000, body: silent_mp3(1) });
         }
         let (media, _) = setup(&server, api_key());
         let req = SpeechRequest { voice_id: Some("v".into()), ..SpeechRequest::new("hi") };
@@ -1034,7 +1024,7 @@ mod tests {
     #[tokio::test]
     async fn download_is_a_plain_get() {
         let server = TestServer::start().await;
-        server.push(Scripted::bytes(200, "application/octet-stream", mp3(2)));
+        server.push(Scripted::bytes(200, "application/octet-stream", silent_mp3(2)));
         server.push(
             Scripted::bytes(302, "text/plain", vec![]).with_header("location", &format!("{}/cdn/t.wav", server.url())),
         );

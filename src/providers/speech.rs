@@ -244,6 +244,7 @@ pub(crate) fn language_matches(voice_language: &str, wanted: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::silent_mp3;
 
     #[test]
     fn splitting_prefers_sentences_then_spaces_then_a_hard_cut() {
@@ -265,23 +266,12 @@ mod tests {
         assert_eq!(split_text("Abc def. Ghi", 8), ["Abc def.", "Ghi"]);
     }
 
-    /// MPEG-1 layer III frames (128 kb/s, 44.1 kHz) of silence: `frames` × 1152 / 44100 s.
-    fn mp3(frames: usize) -> Vec<u8> {
-        let mut out = Vec::new();
-        for _ in 0..frames {
-            let mut frame = vec![0u8; 417];
-            frame[..4].copy_from_slice(&[0xff, 0xfb, 0x90, 0x00]);
-            out.extend(frame);
-        }
-        out
-    }
-
     #[test]
     fn durations_are_measured_by_symphonia() {
-        let d = audio_duration(&mp3(10), "audio/mpeg").unwrap();
+        let d = audio_duration(&silent_mp3(10), "audio/mpeg").unwrap();
         assert!((d - 10.0 * 1152.0 / 44100.0).abs() < 1e-9, "{d}");
         let mut tagged = b"ID3\x04\x00\x00\x00\x00\x00\x05hello".to_vec();
-        tagged.extend(mp3(2));
+        tagged.extend(silent_mp3(2));
         assert!((audio_duration(&tagged, "audio/mpeg").unwrap() - 2.0 * 1152.0 / 44100.0).abs() < 1e-9);
         // Real encodings of 0.5 s of a sine (src/audio/testdata): within one MP3 frame.
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/audio/testdata");
@@ -301,7 +291,7 @@ mod tests {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/audio/testdata");
         let real = std::fs::read(dir.join("sine440.mp3")).unwrap();
         assert_eq!(audio_mime(&real, Some("binary/octet-stream"), "x.wav"), "audio/mpeg");
-        assert_eq!(audio_mime(&mp3(2), None, "x"), "audio/mpeg");
+        assert_eq!(audio_mime(&silent_mp3(2), None, "x"), "audio/mpeg");
         assert_eq!(audio_mime(b"RIFF\0\0\0\0WAVEfmt ", None, "x"), "audio/wav");
         assert_eq!(audio_mime(b"????", Some("audio/ogg; codecs=opus"), "x"), "audio/ogg");
         assert_eq!(audio_mime(b"????", Some("binary/octet-stream"), "/a/b.mp3"), "audio/mpeg");

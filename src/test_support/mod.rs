@@ -97,3 +97,14 @@ pub fn onnxruntime_lib() -> Option<PathBuf> {
         None => skip(&format!("ONNX Runtime not installed under {}/node_modules (run `npm ci`)", root.display())),
     }
 }
+
+/// `frames` MPEG-1 layer III frames of silence (128 kb/s, 44.1 kHz): `frames` × 1152 / 44100 s.
+pub fn silent_mp3(frames: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for _ in 0..frames {
+        let mut frame = vec![0u8; 417];
+        frame[..4].copy_from_slice(&[0xff, 0xfb, 0x90, 0x00]);
+        out.extend(frame);
+    }
+    out
+}
