@@ -495,7 +495,10 @@ export interface TranscriptSegment {
 export declare function tts(text: string, options?: TtsOptions | undefined | null): Promise<TtsResult>
 
 export interface TtsOptions {
-  /** A voice id or blend (`af_sky.4+af_nicole.6`); default af_heart, or an installed stand-in. */
+  /**
+   * A voice id or a Kokoro blend (`af_sky.4+af_nicole.6`); default: the serving provider's own
+   * (for Kokoro af_heart, or an installed stand-in).
+   */
   voice?: string
   /** 0 < speed ≤ 3 (default 1). */
   speed?: number

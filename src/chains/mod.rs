@@ -5,8 +5,8 @@
 //! pinned provider serves alone, and `local_only` plans without any hosted provider (so nothing
 //! touches the network).
 //!
-//! Every chain writes its output through a temporary file and a rename: a failure never leaves a
-//! partial file behind.
+//! Every file a chain writes (audio, words, captions) goes through a temporary file and a rename
+//! (`crate::fsio`): a failure never leaves a partial file behind. `describe` writes nothing.
 
 pub mod describe;
 pub mod health;

@@ -60,7 +60,8 @@ pub(crate) struct TtsArgs {
     /// Output WAV file.
     #[arg(short, long, visible_alias = "out", default_value = "speech.wav")]
     output: PathBuf,
-    /// Voice id, or a blend such as `af_sky.4+af_nicole.6` (default af_heart).
+    /// Voice id, or a Kokoro blend such as `af_sky.4+af_nicole.6` (default: the serving provider's
+    /// own voice; af_heart for Kokoro).
     #[arg(short, long)]
     voice: Option<String>,
     /// 0 < speed ≤ 3.

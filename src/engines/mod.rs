@@ -1,4 +1,4 @@
-//! Local engines (Kokoro voice, Whisper captions, MusicGen music) and the
+//! Local engines (Kokoro speech, Whisper transcription and alignment, MusicGen music) and the
 //! plumbing they share: locating/loading ONNX Runtime, the model catalog and
 //! the on-disk models directory.
 

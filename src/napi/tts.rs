@@ -23,7 +23,8 @@ use crate::engines::kokoro::timing::TimedWord;
 #[napi(object)]
 #[derive(Default, Clone)]
 pub struct TtsOptions {
-    /// A voice id or blend (`af_sky.4+af_nicole.6`); default af_heart, or an installed stand-in.
+    /// A voice id or a Kokoro blend (`af_sky.4+af_nicole.6`); default: the serving provider's own
+    /// (for Kokoro af_heart, or an installed stand-in).
     pub voice: Option<String>,
     /// 0 < speed ≤ 3 (default 1).
     pub speed: Option<f64>,
