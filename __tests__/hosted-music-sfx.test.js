@@ -53,7 +53,7 @@ describe('music: the HeyGen library', () => {
       assert.equal(j.provider, 'heygen');
       assert.equal(j.title, 'Calm Horizon');
       assert.deepEqual(j.anomalies, []);
-      assert.equal(j.duration, 5);
+      assert.equal(j.durationSeconds, 5);
       assert.equal(j.sampleRate, 44100);
       assert.equal(j.channels, 2);
 
@@ -194,7 +194,7 @@ describe('sfx', () => {
     const j = okJson(await run(['sfx', 'whoosh', '--json']));
     assert.equal(j.provider, 'heygen');
     assert.equal(j.name, 'Big Whoosh');
-    assert.equal(j.path, 'whoosh.wav');
+    assert.equal(j.outputPath, 'whoosh.wav');
     assert.deepEqual(j.anomalies, []);
     const [q, ...more] = media.heygen.hits(SOUNDS);
     assert.equal(more.length, 0);
@@ -205,7 +205,7 @@ describe('sfx', () => {
     const w = wav('whoosh.wav');
     assert.equal(w.sampleRate, 44100);
     assert.ok(Math.abs(seconds(w) - 0.4) < 0.01);
-    assert.ok(Math.abs(j.duration - 0.4) < 0.01);
+    assert.ok(Math.abs(j.durationSeconds - 0.4) < 0.01);
   });
 
   test('the legacy envelope works too', async () => {
@@ -317,10 +317,10 @@ describe('JS API: music() and sfx()', () => {
     const out = file('js-bgm.wav');
     const r = await api.music('calm piano', { seconds: 2, output: out });
     assert.equal(r.provider, 'lyria');
-    assert.equal(r.path, out);
+    assert.equal(r.outputPath, out);
     assert.equal(r.sampleRate, 48000);
     assert.equal(r.channels, 2);
-    assert.equal(r.duration, 2);
+    assert.equal(r.durationSeconds, 2);
     assert.equal(r.anomalies.length, 1);
     assert.match(r.anomalies[0], /^heygen: HTTP 402.*plan_upgrade_required/);
     assert.equal(wav('js-bgm.wav').frames, 2 * 48000);

@@ -229,23 +229,23 @@ impl From<crate::engines::install::InstallReport> for InstallResult {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SfxResult {
-    pub path: String,
+    /// Where the WAV was written.
+    pub output_path: String,
     /// `heygen` or `bundled`.
     pub provider: String,
     /// The effect's name in its library.
     pub name: String,
-    /// Seconds.
-    pub duration: f64,
+    pub duration_seconds: f64,
     pub anomalies: Vec<String>,
 }
 
 impl From<crate::chains::sfx::SfxResult> for SfxResult {
     fn from(r: crate::chains::sfx::SfxResult) -> Self {
         Self {
-            path: r.path.to_string_lossy().into_owned(),
+            output_path: r.path.to_string_lossy().into_owned(),
             provider: r.provider.to_string(),
             name: r.name,
-            duration: crate::engines::kokoro::service::round_ms(r.duration),
+            duration_seconds: crate::engines::kokoro::service::round_ms(r.duration),
             anomalies: r.anomalies,
         }
     }
@@ -260,12 +260,13 @@ pub struct SfxList {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SfxListed {
     pub provider: String,
     pub name: String,
     pub description: String,
-    /// Seconds, when the library says.
-    pub duration: Option<f64>,
+    /// When the library says.
+    pub duration_seconds: Option<f64>,
     /// How well it matches the query (null without one).
     pub score: Option<f64>,
 }
@@ -276,7 +277,7 @@ impl From<&crate::chains::sfx::SfxListing> for SfxListed {
             provider: r.provider.to_string(),
             name: r.name.clone(),
             description: r.description.clone(),
-            duration: r.duration,
+            duration_seconds: r.duration,
             score: r.score,
         }
     }
@@ -287,13 +288,13 @@ impl From<&crate::chains::sfx::SfxListing> for SfxListed {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MusicResult {
-    pub path: String,
+    /// Where the WAV was written.
+    pub output_path: String,
     /// `heygen`, `lyria` or `musicgen`.
     pub provider: String,
     /// The library track's name, when the library served.
     pub title: Option<String>,
-    /// Seconds.
-    pub duration: f64,
+    pub duration_seconds: f64,
     pub sample_rate: u32,
     pub channels: u32,
     /// The sampling seed, when MusicGen served (pass it back to get the same music).
@@ -304,10 +305,10 @@ pub struct MusicResult {
 impl From<crate::chains::music::MusicResult> for MusicResult {
     fn from(r: crate::chains::music::MusicResult) -> Self {
         Self {
-            path: r.path.to_string_lossy().into_owned(),
+            output_path: r.path.to_string_lossy().into_owned(),
             provider: r.provider.to_string(),
             title: r.title,
-            duration: r.duration,
+            duration_seconds: r.duration,
             sample_rate: r.sample_rate,
             channels: u32::from(r.channels),
             // Seeds are at most 2^53 − 1 (`sampling::MAX_SEED`): exact as a JS number.
@@ -497,10 +498,10 @@ mod tests {
     #[test]
     fn nullable_fields_are_always_present() {
         let music = MusicResult {
-            path: "bgm.wav".into(),
+            output_path: "bgm.wav".into(),
             provider: "lyria".into(),
             title: None,
-            duration: 3.0,
+            duration_seconds: 3.0,
             sample_rate: 48_000,
             channels: 2,
             seed: None,
@@ -508,7 +509,7 @@ mod tests {
         };
         let v = serde_json::to_value(&music).unwrap();
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(keys, ["path", "provider", "title", "duration", "sampleRate", "channels", "seed", "anomalies"]);
+        assert_eq!(keys, ["outputPath", "provider", "title", "durationSeconds", "sampleRate", "channels", "seed", "anomalies"]);
         assert!(v["title"].is_null() && v["seed"].is_null());
     }
 }
