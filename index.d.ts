@@ -325,13 +325,13 @@ export interface MusicOptions {
 
 /** `music()` and `music --json`. */
 export interface MusicResult {
-  path: string
+  /** Where the WAV was written. */
+  outputPath: string
   /** `heygen`, `lyria` or `musicgen`. */
   provider: string
   /** The library track's name, when the library served. */
   title: string | null
-  /** Seconds. */
-  duration: number
+  durationSeconds: number
   sampleRate: number
   channels: number
   /** The sampling seed, when MusicGen served (pass it back to get the same music). */
@@ -398,13 +398,13 @@ export interface SfxOptions {
 
 /** `sfx()` and `sfx --json`. */
 export interface SfxResult {
-  path: string
+  /** Where the WAV was written. */
+  outputPath: string
   /** `heygen` or `bundled`. */
   provider: string
   /** The effect's name in its library. */
   name: string
-  /** Seconds. */
-  duration: number
+  durationSeconds: number
   anomalies: Array<string>
 }
 
