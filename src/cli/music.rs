@@ -80,7 +80,7 @@ impl StepPrinter {
             });
             bar.set_position(step as u64);
             if step >= steps {
-                bar.finish();
+                super::progress::finish(bar);
             }
             return;
         }

@@ -33,6 +33,15 @@ pub fn steps_bar(len: u64, unit: &str) -> ProgressBar {
     bar(Some(len), &format!("  [{{wide_bar}}] {{percent:>3}}%  {unit} {{pos}} / {{len}}  ETA {{eta}}"))
 }
 
+/// Leaves `bar` on screen at its last state, and the cursor on the next line (indicatif leaves it
+/// at the end of a finished bar, where the next text would continue the bar's line).
+pub fn finish(bar: &ProgressBar) {
+    bar.finish();
+    if !bar.is_hidden() {
+        let _ = std::io::stderr().write_all(b"\n");
+    }
+}
+
 /// Downloads and copies of model files, one event at a time.
 pub struct Printer {
     style: Style,
@@ -83,7 +92,7 @@ impl Printer {
     fn end_bar(&self) {
         if let Some((_, bar)) = self.current.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
             if !bar.is_finished() {
-                bar.finish();
+                finish(bar);
             }
         }
     }

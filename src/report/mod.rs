@@ -509,7 +509,10 @@ mod tests {
         };
         let v = serde_json::to_value(&music).unwrap();
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(keys, ["outputPath", "provider", "title", "durationSeconds", "sampleRate", "channels", "seed", "anomalies"]);
+        assert_eq!(
+            keys,
+            ["outputPath", "provider", "title", "durationSeconds", "sampleRate", "channels", "seed", "anomalies"]
+        );
         assert!(v["title"].is_null() && v["seed"].is_null());
     }
 }
