@@ -87,24 +87,24 @@ pub(crate) fn key_header(provider: Provider, key: &str) -> ProviderResult<Header
 
 /// POSTs a `generateContent` body and returns the parsed JSON reply, with Gemini's error quirks
 /// mapped (`model_env` names the variable that picks the model, for hints).
-#[allow(clippy::too_many_arguments)]
 pub(crate) async fn post_generate(
-    provider: Provider,
+    base: &super::client::ClientBase,
     what: &str,
-    http: &reqwest::Client,
     url: &str,
-    key: &str,
     body: &Value,
-    policy: &Policy,
-    sleeper: &dyn Sleeper,
     model_env: &str,
 ) -> ProviderResult<Value> {
-    let key = key_header(provider, key)?;
+    let provider = base.provider;
+    let key = key_header(provider, base.key())?;
     let body = serde_json::to_vec(body).expect("a JSON value serialises");
     let build = || {
-        http.post(url).header("x-goog-api-key", key.clone()).header(CONTENT_TYPE, "application/json").body(body.clone())
+        base.http
+            .post(url)
+            .header("x-goog-api-key", key.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .body(body.clone())
     };
-    let reply = send(provider, what, &build, policy, sleeper).await.map_err(|e| explain(e, model_env))?;
+    let reply = send(provider, what, &build, &base.policy, &*base.sleeper).await.map_err(|e| explain(e, model_env))?;
     reply.json(provider, what)
 }
 
@@ -281,18 +281,7 @@ impl Gemini {
             }],
             "generationConfig": {"maxOutputTokens": max_tokens},
         });
-        let v = post_generate(
-            PROVIDER,
-            what,
-            &self.base.http,
-            &url,
-            self.base.key(),
-            &body,
-            &self.base.policy,
-            &*self.base.sleeper,
-            MODEL_ENV,
-        )
-        .await?;
+        let v = post_generate(&self.base, what, &url, &body, MODEL_ENV).await?;
         let (parts, finish) = first_candidate(PROVIDER, what, &v)?;
         let text = answer_text(&parts).trim().to_string();
         if text.is_empty() {

@@ -159,18 +159,7 @@ impl Lyria {
             }],
             "generationConfig": {"responseModalities": ["AUDIO", "TEXT"]},
         });
-        let v = post_generate(
-            PROVIDER,
-            what,
-            &self.base.http,
-            &url,
-            self.base.key(),
-            &body,
-            &self.base.policy,
-            &*self.base.sleeper,
-            MODEL_ENV,
-        )
-        .await?;
+        let v = post_generate(&self.base, what, &url, &body, MODEL_ENV).await?;
         clip_from_response(&v)
     }
 }
