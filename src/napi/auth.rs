@@ -6,7 +6,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use super::args::{wanted, Arg};
-use super::errors::{auth_error as js_error, promise};
+use super::errors::promise;
 use crate::auth::status::{self, BrokenStatus, SignedInStatus, SignedOutStatus};
 use crate::auth::{login, session};
 use crate::environment::Tty;
@@ -36,7 +36,7 @@ pub fn login_with_api_key(
     promise(env, async move {
         let (key, options) = (key.get("loginWithApiKey", "key")?, options.get("loginWithApiKey", "options")?);
         let keyring = options.and_then(|o| o.keyring).unwrap_or(false);
-        login::login_with_api_key(key, keyring).await.map(LoginResult::from).map_err(js_error)
+        login::login_with_api_key(key, keyring).await.map(LoginResult::from).map_err(Into::into)
     })
 }
 
@@ -52,7 +52,7 @@ pub fn logout(env: &Env, options: Arg<Option<LogoutOptions>>) -> Result<PromiseR
     promise(env, async move {
         let options = options.get("logout", "options")?;
         let keep = options.and_then(|o| o.keep_api_key).unwrap_or(false);
-        session::logout(keep).await.map(LogoutResult::from).map_err(js_error)
+        session::logout(keep).await.map(LogoutResult::from).map_err(Into::into)
     })
 }
 
@@ -60,7 +60,7 @@ pub fn logout(env: &Env, options: Arg<Option<LogoutOptions>>) -> Result<PromiseR
 #[napi]
 pub fn refresh_auth(env: &Env) -> Result<PromiseRaw<'_, RefreshResult>> {
     crate::init_logging();
-    promise(env, async move { session::refresh().await.map(RefreshResult::from).map_err(js_error) })
+    promise(env, async move { session::refresh().await.map(RefreshResult::from).map_err(Into::into) })
 }
 
 /// Which credential resolves and where from — never the secret itself. `null` when signed out.
@@ -69,9 +69,7 @@ pub fn resolve_credential(env: &Env) -> Result<PromiseRaw<'_, Option<CredentialI
     crate::init_logging();
     promise(env, async move {
         let store = crate::auth::store::Store::from_env();
-        let cred = crate::blocking(move || crate::auth::resolve::try_resolve(&store, chrono::Utc::now()))
-            .await
-            .map_err(js_error)?;
+        let cred = crate::blocking(move || crate::auth::resolve::try_resolve(&store, chrono::Utc::now())).await?;
         Ok(cred.as_ref().map(CredentialInfo::from))
     })
 }
@@ -80,7 +78,7 @@ pub fn resolve_credential(env: &Env) -> Result<PromiseRaw<'_, Option<CredentialI
 #[napi]
 pub fn auth_token(env: &Env) -> Result<PromiseRaw<'_, TokenResult>> {
     crate::init_logging();
-    promise(env, async move { session::token().await.map(TokenResult::from).map_err(js_error) })
+    promise(env, async move { session::token().await.map(TokenResult::from).map_err(Into::into) })
 }
 
 wanted!("an options object", ValueType::Object => LoginOptions, LogoutOptions);

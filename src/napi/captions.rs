@@ -8,7 +8,6 @@ use napi_derive::napi;
 use serde_json::Value;
 
 use super::args::{wanted, Arg};
-use super::errors::engine_error;
 use crate::audio::captions::{self, Format, Rules, Word};
 use crate::engines::error::EngineError;
 
@@ -72,12 +71,12 @@ pub(crate) fn caption_rules(o: &CaptionOptions) -> std::result::Result<(Format, 
 pub fn captions(env: &Env, words: Arg<Vec<CaptionWord>>, options: Arg<Option<CaptionOptions>>) -> Result<Value> {
     super::errors::throwing(env, || {
         let (words, options) = (words.get("captions", "words")?, options.get("captions", "options")?);
-        let (format, rules) = caption_rules(&options.unwrap_or_default()).map_err(engine_error)?;
+        let (format, rules) = caption_rules(&options.unwrap_or_default())?;
         let mut checked = Vec::with_capacity(words.len());
         for w in words {
             if !(w.start.is_finite() && w.end.is_finite() && w.start >= 0.0 && w.start <= w.end) {
                 let e = EngineError::new("BAD_INPUT", format!("word '{}' has an invalid time range", w.text));
-                return Err(engine_error(e));
+                return Err(e);
             }
             checked.push(Word {
                 id: w.id.unwrap_or_default(),

@@ -6,7 +6,6 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use super::args::{wanted, Arg};
-use super::errors::chain_error;
 use super::routing;
 use crate::chains;
 use crate::report::DescribeResult;
@@ -36,7 +35,7 @@ pub fn describe(
             images: images.into_iter().map(Into::into).collect(),
             routing: routing(o.provider, o.local_only, o.no_fallback),
         };
-        chains::describe::describe(&req).await.map(DescribeResult::from).map_err(chain_error)
+        chains::describe::describe(&req).await.map(DescribeResult::from).map_err(Into::into)
     })
 }
 

@@ -13,29 +13,11 @@ use std::future::Future;
 use napi::bindgen_prelude::*;
 use napi::JsValue;
 
-use crate::auth::error::AuthError;
 use crate::auth::scrub::scrub;
-use crate::chains::ChainError;
-use crate::engines::error::EngineError;
 use crate::error::Error as HfError;
 
 /// The JS `name` of every error the package throws.
 pub(crate) const ERROR_NAME: &str = "HyperframesError";
-
-/// Sign-in failures into the one error (kept by name for the call sites: `.map_err(auth_error)`).
-pub(crate) fn auth_error(e: AuthError) -> HfError {
-    e.into()
-}
-
-/// The local engines' error already is the one error; kept by name for the call sites.
-pub(crate) fn engine_error(e: EngineError) -> HfError {
-    e
-}
-
-/// A chain's failure into the one error (its `anomalies` become the JS error's).
-pub(crate) fn chain_error(e: ChainError) -> HfError {
-    e.into()
-}
 
 /// Runs `work` on the async runtime; the promise resolves with its value or rejects with its
 /// error as a `HyperframesError`.
@@ -95,14 +77,17 @@ impl From<Error> for HfError {
 mod tests {
     // (A `napi::Error` cannot be made here: the test binary has no Node to link its drop against.)
     use super::*;
+    use crate::auth::error::AuthError;
+    use crate::chains::ChainError;
+    use crate::engines::error::EngineError;
 
     #[test]
-    fn the_named_helpers_keep_code_hint_and_anomalies() {
+    fn domain_errors_keep_code_hint_and_anomalies() {
         let mut c = ChainError::new("NO_PROVIDER", "Nothing can serve.").with_hint("Sign in.");
         c.anomalies = vec!["heygen: HTTP 402 — no".into()];
-        let e = chain_error(c);
+        let e = HfError::from(c);
         assert_eq!((e.code, e.hint.as_deref(), e.anomalies.len()), ("NO_PROVIDER", Some("Sign in."), 1));
-        assert_eq!(auth_error(AuthError::not_configured()).code, "NOT_CONFIGURED");
-        assert_eq!(engine_error(EngineError::new("EMPTY_TEXT", "No text.")).code, "EMPTY_TEXT");
+        assert_eq!(HfError::from(AuthError::not_configured()).code, "NOT_CONFIGURED");
+        assert_eq!(EngineError::new("EMPTY_TEXT", "No text.").code, "EMPTY_TEXT");
     }
 }

@@ -199,25 +199,20 @@ async fn build_media_reporting(
     options: BuildMediaOptions,
     report: crate::media::build::OnEvent<'_>,
 ) -> std::result::Result<serde_json::Value, crate::error::Error> {
-    let media_error = super::errors::engine_error;
     let request = match request {
         serde_json::Value::String(path) => {
             let text = crate::blocking(move || {
                 std::fs::read_to_string(&path)
                     .map_err(|e| crate::media::MediaError::io(format!("Cannot read the request {path}"), &e))
             })
-            .await
-            .map_err(media_error)?;
+            .await?;
             crate::media::MediaRequest::parse(&text)
         }
         value => crate::media::MediaRequest::from_value(&value),
-    }
-    .map_err(media_error)?;
+    }?;
     if options.out.trim().is_empty() {
-        return Err(media_error(
-            crate::media::MediaError::new("BAD_REQUEST", "options.out is required: the folder to build into.")
-                .with_hint("buildMedia(request, { out: 'audio' })"),
-        ));
+        return Err(crate::media::MediaError::new("BAD_REQUEST", "options.out is required: the folder to build into.")
+            .with_hint("buildMedia(request, { out: 'audio' })"));
     }
     let opts = crate::media::BuildOptions {
         out: options.out.clone().into(),
@@ -228,7 +223,7 @@ async fn build_media_reporting(
         no_music: options.no_music.unwrap_or(false),
         fresh: options.fresh.unwrap_or(false),
     };
-    let manifest = crate::media::build(&request, &opts, report).await.map_err(media_error)?;
+    let manifest = crate::media::build(&request, &opts, report).await?;
     let mut value = serde_json::to_value(&manifest).map_err(|e| Error::from_reason(e.to_string()))?;
     value["manifest_path"] = serde_json::json!(opts.out.join(crate::media::manifest::FILE_NAME));
     Ok(value)

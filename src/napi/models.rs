@@ -6,7 +6,6 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use super::args::{wanted, Arg};
-use super::errors::engine_error;
 use crate::engines::error::EngineError;
 use crate::engines::{catalog, install, models_dir};
 use crate::report::{InstallResult, ModelList};
@@ -47,7 +46,7 @@ pub fn models_install(
             Some(f) if f.starts_with("http://") || f.starts_with("https://") => install::Source::FromUrl(f),
             Some(f) => install::Source::From(f.into()),
         };
-        let report = install::install(spec, &models_dir::models_dir(), &source, &|_| {}).await.map_err(engine_error)?;
+        let report = install::install(spec, &models_dir::models_dir(), &source, &|_| {}).await?;
         Ok(InstallResult::from(report))
     })
 }
@@ -58,7 +57,7 @@ pub fn models_remove(env: &Env, name: Arg<String>) -> Result<Vec<String>> {
     super::errors::throwing(env, || {
         let name = name.get("modelsRemove", "name")?;
         let spec = find_model(&name)?;
-        let removed = install::remove(spec, &models_dir::models_dir()).map_err(engine_error)?;
+        let removed = install::remove(spec, &models_dir::models_dir())?;
         Ok(removed.iter().map(|p| p.display().to_string()).collect())
     })
 }

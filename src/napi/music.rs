@@ -6,7 +6,6 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use super::args::{wanted, Arg};
-use super::errors::chain_error;
 use super::routing;
 use crate::chains::{self, ChainError};
 use crate::report::MusicResult;
@@ -43,7 +42,7 @@ pub fn music(
             Some(s) => {
                 let e =
                     ChainError::new("BAD_SEED", format!("seed must be a whole number from 0 to 2^53 − 1 (got {s})."));
-                return Err(chain_error(e.with_hint("Pass the seed a previous result reported, or leave it out.")));
+                return Err(e.with_hint("Pass the seed a previous result reported, or leave it out.").into());
             }
         };
         let req = chains::music::MusicRequest {
@@ -53,7 +52,7 @@ pub fn music(
             routing: routing(o.provider, o.local_only, o.no_fallback),
         };
         let generation = chains::music::Generation { seed, progress: None };
-        chains::music::music_generating(&req, &generation).await.map(MusicResult::from).map_err(chain_error)
+        chains::music::music_generating(&req, &generation).await.map(MusicResult::from).map_err(Into::into)
     })
 }
 

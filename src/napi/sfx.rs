@@ -6,7 +6,6 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use super::args::{wanted, Arg};
-use super::errors::chain_error;
 use super::routing;
 use crate::chains;
 use crate::report::SfxResult;
@@ -36,7 +35,7 @@ pub fn sfx(env: &Env, query: Arg<String>, options: Arg<Option<SfxOptions>>) -> R
             output: output.into(),
             routing: routing(o.provider, o.local_only, o.no_fallback),
         };
-        chains::sfx::sfx(&req).await.map(SfxResult::from).map_err(chain_error)
+        chains::sfx::sfx(&req).await.map(SfxResult::from).map_err(Into::into)
     })
 }
 

@@ -7,7 +7,6 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use super::args::{wanted, Arg};
-use super::errors::engine_error;
 use crate::engines::error::EngineError;
 use crate::engines::whisper::{self, TranscribeRequest};
 use crate::report::TranscribeResult;
@@ -64,7 +63,7 @@ pub fn transcribe(
         };
         let result = tokio::task::spawn_blocking(run)
             .await
-            .map_err(|e| engine_error(EngineError::new("INTERNAL", format!("transcription stopped: {e}"))))?;
-        result.map(TranscribeResult::from).map_err(engine_error)
+            .map_err(|e| EngineError::new("INTERNAL", format!("transcription stopped: {e}")))?;
+        result.map(TranscribeResult::from)
     })
 }

@@ -9,7 +9,6 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use super::args::{wanted, Arg};
-use super::errors::engine_error;
 use crate::audio::wav::{self, SampleFormat};
 use crate::chains::voice::{
     voice_delivered, voice_with, Delivery, SummaryWord, VoiceChunk, VoiceRequest, VoiceSummary,
@@ -177,17 +176,16 @@ pub fn tts(env: &Env, text: Arg<String>, options: Arg<Option<TtsOptions>>) -> Re
         crate::init_logging();
         let text = text.get("tts", "text")?;
         let o = options.get("tts", "options")?.unwrap_or_default();
-        let p = prepare(text, &o).map_err(engine_error)?;
+        let p = prepare(text, &o)?;
         let (facts, providers) = crate::chains::gather(p.request.routing.local_only).await;
-        let r = voice_with(&p.request, &facts, &providers).await.map_err(super::errors::chain_error)?;
-        let r = r.written(p.outputs).await.map_err(engine_error)?;
+        let r = voice_with(&p.request, &facts, &providers).await?;
+        let r = r.written(p.outputs).await?;
         let format = p.format;
         let (r, audio) = crate::blocking(move || -> EngineResult<_> {
             let audio = wav::try_wav_bytes(&r.samples, r.sample_rate, format)?;
             Ok((r, audio))
         })
-        .await
-        .map_err(engine_error)?;
+        .await?;
         Ok(TtsResult::new(r.summary(), audio, o.output))
     })
 }
@@ -221,7 +219,7 @@ impl TtsStream {
             let msg = rx.lock().await.recv().await;
             match msg {
                 None => Ok(None),
-                Some(Err(e)) => Err(super::errors::chain_error(e)),
+                Some(Err(e)) => Err(e.into()),
                 Some(Ok((index, count, sample_rate, samples, words))) => {
                     Ok(Some(TtsStreamChunk { index, count, sample_rate, samples: Float32Array::new(samples), words }))
                 }
@@ -247,7 +245,7 @@ pub fn tts_stream_start(env: &Env, text: Arg<String>, options: Arg<Option<TtsOpt
         crate::init_logging();
         let text = text.get("ttsStream", "text")?;
         let o = options.get("ttsStream", "options")?.unwrap_or_default();
-        let p = prepare(text, &o).map_err(engine_error)?;
+        let p = prepare(text, &o)?;
         let (tx, rx) = tokio::sync::mpsc::channel::<ChunkMsg>(2);
         std::thread::spawn(move || {
             let run = || -> std::result::Result<(), ChainError> {
