@@ -4,9 +4,11 @@
 //!
 //! - [`musicgen`]: the MusicGen generation loop against the same loop in Python.
 //! - [`voice_pack`]: opening a full-size (28 MB) Kokoro voice pack, its first voice, all voices.
+//! - [`whisper_heads`]: choosing the cross-attention heads that time words best.
 
 pub mod musicgen;
 pub mod voice_pack;
+pub mod whisper_heads;
 
 use std::path::{Path, PathBuf};
 

@@ -175,7 +175,7 @@ pub fn decode_window(
 ) -> EngineResult<Decoded> {
     let sp = &model.specials;
     let mut state = model.start()?;
-    let mut out = model.step(hidden, &mut state, prompt, prompt.len(), false)?;
+    let mut out = model.step(hidden, &mut state, prompt, prompt.len(), None)?;
     let vocab = out.vocab;
     // No-speech probability: at the start-of-transcript position.
     let no_speech_prob = match sp.no_speech {
@@ -201,7 +201,7 @@ pub fn decode_window(
             tokens.truncate(cut);
             break;
         }
-        out = model.step(hidden, &mut state, &[next], 1, false)?;
+        out = model.step(hidden, &mut state, &[next], 1, None)?;
         logits = out.logits;
     }
     let text_ids: Vec<u32> = tokens.iter().copied().filter(|&t| t < sp.eot).collect();

@@ -161,7 +161,7 @@ fn prompt(model: &WhisperModel, lang: Option<u32>) -> Vec<u32> {
 fn detect_language(model: &WhisperModel, hidden: &DynValue) -> EngineResult<u32> {
     let sp = &model.specials;
     let mut state = model.start()?;
-    let out = model.step(hidden, &mut state, &[sp.sot], 1, false)?;
+    let out = model.step(hidden, &mut state, &[sp.sot], 1, None)?;
     let best = sp.languages.iter().max_by(|a, b| out.logits[a.1 as usize].total_cmp(&out.logits[b.1 as usize]));
     Ok(best.map_or(sp.sot + 1, |l| l.1))
 }
@@ -174,7 +174,7 @@ fn force(model: &WhisperModel, hidden: &DynValue, prompt: &[u32], text: &[u32], 
     ids.extend_from_slice(text);
     ids.push(sp.eot);
     let mut state = model.start()?;
-    let out = model.step(hidden, &mut state, &ids, ids.len(), true)?;
+    let out = model.step(hidden, &mut state, &ids, ids.len(), Some(&model.timing_heads))?;
     let att = out.attention.expect("attention was requested");
     let first_row = prompt.len();
     let times = token_times(&att, frames.div_ceil(2), first_row, text.len());

@@ -4,6 +4,7 @@
 pub mod align;
 pub mod decode;
 pub mod engine;
+pub mod heads;
 pub mod mel;
 pub mod model;
 pub mod service;

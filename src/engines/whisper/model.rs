@@ -75,7 +75,11 @@ pub struct WhisperModel {
     pub layers: usize,
     pub heads: usize,
     pub head_dim: usize,
-    pub alignment_heads: Vec<[usize; 2]>,
+    /// The cross-attention heads word times are read from (see `heads`).
+    pub timing_heads: Vec<[usize; 2]>,
+    /// The alignment heads `generation_config.json` names.
+    #[cfg_attr(not(feature = "bench"), allow(dead_code))]
+    pub published_heads: Vec<[usize; 2]>,
     pub dir: PathBuf,
 }
 
@@ -175,7 +179,13 @@ impl WhisperModel {
             layers: config.decoder_layers,
             heads,
             head_dim: config.d_model / heads,
-            alignment_heads: generation.alignment_heads,
+            timing_heads: super::heads::timing_heads(
+                config.d_model,
+                config.decoder_layers,
+                heads,
+                &generation.alignment_heads,
+            ),
+            published_heads: generation.alignment_heads,
             dir: dir.to_path_buf(),
         })
     }
@@ -206,14 +216,15 @@ impl WhisperModel {
     }
 
     /// Feeds `ids` after the state's tokens. Returns the logits of the last `logit_rows` positions
-    /// and, when `attention` is set, the alignment heads' cross-attention for every fed position.
+    /// and, for the `attention` heads (`[layer, head]`; usually [`Self::timing_heads`]), their
+    /// cross-attention for every fed position.
     pub fn step(
         &self,
         hidden: &DynValue,
         state: &mut DecoderState,
         ids: &[u32],
         logit_rows: usize,
-        attention: bool,
+        attention: Option<&[[usize; 2]]>,
     ) -> EngineResult<StepOutput> {
         let seq = ids.len();
         let input_ids = Tensor::from_array(([1usize, seq], ids.iter().map(|&i| i64::from(i)).collect::<Vec<_>>()))
@@ -236,9 +247,9 @@ impl WhisperModel {
         let vocab = shape[2] as usize;
         let rows = logit_rows.min(seq);
         let logits = logits[(seq - rows) * vocab..seq * vocab].to_vec();
-        let attention = if attention {
-            let mut data = Vec::with_capacity(self.alignment_heads.len() * seq * AUDIO_CTX);
-            for &[l, h] in &self.alignment_heads {
+        let attention = if let Some(heads) = attention {
+            let mut data = Vec::with_capacity(heads.len() * seq * AUDIO_CTX);
+            for &[l, h] in heads {
                 let (shape, att) =
                     outputs[format!("cross_attentions.{l}").as_str()].try_extract_tensor::<f32>().map_err(failed)?;
                 let frames = shape[3] as usize;
@@ -247,7 +258,7 @@ impl WhisperModel {
                 }
                 data.extend_from_slice(&att[h * seq * frames..(h + 1) * seq * frames]);
             }
-            Some(HeadAttention { heads: self.alignment_heads.len(), tokens: seq, frames: AUDIO_CTX, data })
+            Some(HeadAttention { heads: heads.len(), tokens: seq, frames: AUDIO_CTX, data })
         } else {
             None
         };

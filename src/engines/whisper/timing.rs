@@ -1,4 +1,4 @@
-//! Word timing from cross-attention (the published method): the alignment heads' attention over the
+//! Word timing from cross-attention (the published method): the timing heads' attention over the
 //! audio frames is re-normalised, z-scored along the tokens, median-filtered along time (width 7),
 //! averaged over heads and aligned to the tokens by dynamic time warping.
 
@@ -6,7 +6,7 @@
 pub const SECONDS_PER_TOKEN_FRAME: f64 = 0.02;
 const MEDIAN_WIDTH: usize = 7;
 
-/// Attention of the alignment heads: `heads × tokens × frames`, row-major.
+/// Attention of the timing heads (see `heads`): `heads × tokens × frames`, row-major.
 pub struct HeadAttention {
     pub heads: usize,
     pub tokens: usize,
