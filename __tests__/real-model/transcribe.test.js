@@ -21,6 +21,14 @@ const skipReason = () => (!REAL ? SKIP_REAL : !hasWhisper() ? SKIP_WHISPER : nul
 const SKIP_BASE = 'whisper-base is installed only with HYPERFRAMES_WHISPER_BASE=1 npm run models:registry';
 const hasBase = () => REAL && WHISPER_FILES.every((f) => fs.existsSync(path.join(REAL, 'whisper-base', f)));
 
+// Median word-start bounds (s), about twice what was measured with the calibrated timing heads
+// (src/engines/whisper/heads.rs; each test prints its figure): tiny.en 25 ms free, 35 ms with the
+// script; base 45 and 35 ms, where its published heads gave 115 and 135 ms.
+const TINY_FREE = 0.06;
+const TINY_SCRIPT = 0.07;
+const BASE_FREE = 0.09;
+const BASE_SCRIPT = 0.08;
+
 const SCRIPT = 'The quick brown fox jumps over the lazy dog. Whisper wrote it down again with a time for every word.';
 
 let home;
@@ -50,6 +58,13 @@ const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
 };
+
+/** Asserts the median start error (s) is within `bound`, and reports it in the test's output. */
+function assertMedian(t, errors, bound) {
+  const m = median(errors);
+  t.diagnostic(`median start error ${(m * 1000).toFixed(0)} ms over ${errors.length} words (bound ${bound * 1000} ms)`);
+  assert.ok(m <= bound, `median start error ${m} s`);
+}
 
 async function transcribeCli(args, timeoutMs = 600_000) {
   const r = await runCli(['transcribe', ...args, '--json'], { home, env: { HYPERFRAMES_MODELS_DIR: REAL }, timeoutMs });
@@ -124,7 +139,7 @@ describe('transcribe with the real Whisper tiny.en', () => {
     assertWellFormed(out.words, out.durationSeconds);
     const errors = startErrors(out.words, speech.words);
     assert.ok(errors.length >= 14, `${errors.length} words paired`);
-    assert.ok(median(errors) <= 0.15, `median start error ${median(errors)} s`);
+    assertMedian(t, errors, TINY_FREE);
     assert.ok(out.segments.length >= 1 && out.segments.every((s) => s.end > s.start && s.text));
   });
 
@@ -142,7 +157,7 @@ describe('transcribe with the real Whisper tiny.en', () => {
     assert.equal(out.text, SCRIPT);
     assertWellFormed(out.words, out.durationSeconds);
     const errors = out.words.map((w, i) => Math.abs(w.start - speech.words[i].start));
-    assert.ok(median(errors) <= 0.12, `median start error ${median(errors)} s`);
+    assertMedian(t, errors, TINY_SCRIPT);
     assert.deepEqual(JSON.parse(fs.readFileSync(wordsOut, 'utf8')), out.words);
     assert.match(fs.readFileSync(srt, 'utf8'), /^1\n00:00:00,\d{3} --> /);
   });
@@ -216,8 +231,7 @@ describe('transcribe with the real Whisper tiny.en', () => {
     const said = normWords(SCRIPT);
     const heard = normWords(out.text);
     assert.ok(said.filter((w) => heard.includes(w)).length / said.length >= 0.8, out.text);
-    const errors = startErrors(out.words, speech.words);
-    assert.ok(median(errors) <= 0.15, `median start error ${median(errors)} s`);
+    assertMedian(t, startErrors(out.words, speech.words), TINY_FREE);
   });
 
   test('bad input: clear errors, no output files', async (t) => {
@@ -259,14 +273,12 @@ describe('transcribe with the real Whisper base (multilingual, converted from Py
     const heard = normWords(r.json.text);
     assert.ok(said.filter((w) => heard.includes(w)).length / said.length >= 0.8, r.json.text);
     assertWellFormed(r.json.words, r.json.durationSeconds);
-    assert.ok(median(startErrors(r.json.words, speech.words)) <= 0.15);
+    assertMedian(t, startErrors(r.json.words, speech.words), BASE_FREE);
     const s = await transcribeCli([speech.wav, '--model', 'whisper-base', '--lang', 'en', '--script', SCRIPT]);
     assert.equal(s.code, 0, s.output);
     assert.deepEqual(s.json.unaligned, []);
     assert.deepEqual(s.json.words.map((w) => w.text), SCRIPT.split(/\s+/));
-    // base's attention places words early (CTranslate2's own alignment shows the same): 0.135 s
-    // median here, against tiny.en's 0.12 s bound.
     const errors = s.json.words.map((w, i) => Math.abs(w.start - speech.words[i].start));
-    assert.ok(median(errors) <= 0.2, `median start error ${median(errors)} s`);
+    assertMedian(t, errors, BASE_SCRIPT);
   });
 });
