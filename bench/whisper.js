@@ -128,10 +128,12 @@ function ensurePeer() {
 }
 
 function ensureSpeech(p) {
-  const wav = path.join(CACHE, `${p.id}.wav`);
-  const words = path.join(CACHE, `${p.id}.words.json`);
-  const script = path.join(CACHE, `${p.id}.txt`);
-  fs.mkdirSync(CACHE, { recursive: true });
+  // jf_alpha (the default) keeps the folder it always had; other voices get their own.
+  const dir = VOICE === 'jf_alpha' ? CACHE : path.join(CACHE, VOICE);
+  const wav = path.join(dir, `${p.id}.wav`);
+  const words = path.join(dir, `${p.id}.words.json`);
+  const script = path.join(dir, `${p.id}.txt`);
+  fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(script, `${p.text}\n`);
   if (!fs.existsSync(wav) || !fs.existsSync(words)) {
     console.error(`voicing ${p.id} with Kokoro (${VOICE})`);
