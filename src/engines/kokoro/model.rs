@@ -61,9 +61,10 @@ fn build_session(source: ModelSource<'_>) -> Result<Session, ort::Error> {
     }?;
     // What building the session freed (the parsed model, the optimiser's scratch) stays resident
     // in glibc's heap until trimmed, and the English G2P's embedded data (read before the model
-    // loads) stays resident in the addon's read-only segment. Trimming after every chunk as well
-    // (see `infer`), the benchmark paragraph peaks at 418 MB instead of 435 MB with the trims,
-    // and at 406 MB with the dropped G2P data on top.
+    // loads) stays resident in the addon's read-only segment (12.4 MB, 0.4 MB once dropped).
+    // Trimming after every chunk as well (see `infer`), the benchmark paragraph to WAV peaks at
+    // 418 MB instead of 435-438 MB (release, one run each; the trims alone also gave 418 MB, so
+    // the peak is set by ONNX Runtime's CPU arena, which no session option here shrinks).
     resident::trim_heap();
     resident::drop_read_only_data();
     Ok(session)
