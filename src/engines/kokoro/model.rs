@@ -51,8 +51,9 @@ fn build_session(source: ModelSource<'_>) -> Result<Session, ort::Error> {
         Session::builder(rt.environment())?.with_intra_threads(runtime::threads()).map_err(ort::Error::<()>::from)?;
     // Every chunk has its own length, so a memory pattern planned for one does not fit the next;
     // without it, the 994-character benchmark paragraph peaks at 502 MB instead of 550 MB, at the
-    // same speed. (Turning the CPU arena off instead costs far more: 2.1 GB, or 1.8× slower with
-    // small mmap thresholds.)
+    // same speed. (Turning the CPU arena off instead costs far more; re-measured with the heap
+    // trims below, release: 1.7 GB with glibc's defaults, 820 MB with an 8 MB mmap threshold, and
+    // 393 MB with a 4 MB one but 40% more CPU, 47 s of it the kernel zeroing fresh pages.)
     builder = builder.with_memory_pattern(false).map_err(ort::Error::<()>::from)?;
     let session = match source {
         // From a file, ONNX Runtime maps the weights instead of holding extra copies.
