@@ -3,8 +3,8 @@
 //! both calls do nothing.
 //!
 //! Measured on the 994-character Kokoro benchmark paragraph (release addon, `/usr/bin/time`
-//! maximum resident size): 435-438 MB before, 418 MB with both after the session is built and
-//! [`trim_heap`] after every chunk (see `kokoro/model.rs`).
+//! maximum resident size): 435-447 MB before, 418 MB with [`trim_heap`] after the session is built
+//! and after every chunk, 406 MB with [`drop_read_only_data`] as well (see `kokoro/model.rs`).
 
 /// Returns the free pages of glibc's heaps to the system (`malloc_trim(0)`). ONNX Runtime frees
 /// the parsed model and the graph optimiser's scratch once a session is built, and every chunk

@@ -64,8 +64,8 @@ fn build_session(source: ModelSource<'_>) -> Result<Session, ort::Error> {
     // in glibc's heap until trimmed, and the English G2P's embedded data (read before the model
     // loads) stays resident in the addon's read-only segment (12.4 MB, 0.4 MB once dropped).
     // Trimming after every chunk as well (see `infer`), the benchmark paragraph to WAV peaks at
-    // 418 MB instead of 435-438 MB (release, one run each; the trims alone also gave 418 MB, so
-    // the peak is set by ONNX Runtime's CPU arena, which no session option here shrinks).
+    // 406 MB (3 runs of 4; the other 418) instead of 435-447 MB, at the same speed (A/B, release);
+    // the trims alone give 418 MB. The rest is the weights and ONNX Runtime's CPU arena.
     resident::trim_heap();
     resident::drop_read_only_data();
     Ok(session)
