@@ -10,6 +10,7 @@ pub mod loaded;
 pub mod models_dir;
 pub mod musicgen;
 pub mod onnx_edit;
+pub mod resident;
 pub mod runtime;
 #[cfg(any(test, feature = "bench"))]
 #[cfg_attr(not(test), allow(dead_code))]

@@ -10,7 +10,7 @@ use ort::value::Tensor;
 use super::voices::STYLE_DIM;
 use crate::engines::error::{EngineError, EngineResult};
 use crate::engines::loaded::PerPath;
-use crate::engines::{catalog, onnx_edit, runtime};
+use crate::engines::{catalog, onnx_edit, resident, runtime};
 
 /// Kokoro's internal per-token frame counts (rounded, clipped ≥ 1), `[1, tokens + 2]`.
 pub const DURATIONS_TENSOR: &str = "/encoder/Clip_output_0";
@@ -51,14 +51,24 @@ fn build_session(source: ModelSource<'_>) -> Result<Session, ort::Error> {
         Session::builder(rt.environment())?.with_intra_threads(runtime::threads()).map_err(ort::Error::<()>::from)?;
     // Every chunk has its own length, so a memory pattern planned for one does not fit the next;
     // without it, the 994-character benchmark paragraph peaks at 502 MB instead of 550 MB, at the
-    // same speed. (Turning the CPU arena off instead costs far more: 2.1 GB, or 1.8× slower with
-    // small mmap thresholds.)
+    // same speed. (Turning the CPU arena off instead costs far more; re-measured with the heap
+    // trims below, release: 1.7 GB with glibc's defaults, 820 MB with an 8 MB mmap threshold, and
+    // 393 MB with a 4 MB one but 40% more CPU, 47 s of it the kernel zeroing fresh pages.)
     builder = builder.with_memory_pattern(false).map_err(ort::Error::<()>::from)?;
-    match source {
+    let session = match source {
         // From a file, ONNX Runtime maps the weights instead of holding extra copies.
         ModelSource::File(path) => builder.commit_from_file(path),
         ModelSource::Memory(bytes) => builder.commit_from_memory(bytes),
-    }
+    }?;
+    // What building the session freed (the parsed model, the optimiser's scratch) stays resident
+    // in glibc's heap until trimmed, and the English G2P's embedded data (read before the model
+    // loads) stays resident in the addon's read-only segment (12.4 MB, 0.4 MB once dropped).
+    // Trimming after every chunk as well (see `infer`), the benchmark paragraph to WAV peaks at
+    // 406 MB (3 runs of 4; the other 418) instead of 435-447 MB, at the same speed (A/B, release);
+    // the trims alone give 418 MB. The rest is the weights and ONNX Runtime's CPU arena.
+    resident::trim_heap();
+    resident::drop_read_only_data();
+    Ok(session)
 }
 
 /// Where the copy of the model with the durations output lives: a hidden folder beside the model,
@@ -262,7 +272,12 @@ impl KokoroModel {
         } else {
             None
         };
-        Ok(Inference { audio: audio.to_vec(), durations })
+        let inference = Inference { audio: audio.to_vec(), durations };
+        drop(outputs);
+        drop(session);
+        // Each chunk's outputs and the kernels' scratch outside the arena go back to glibc's heap.
+        resident::trim_heap();
+        Ok(inference)
     }
 }
 
