@@ -19,9 +19,10 @@
 //!   policy (`http`) and the plan of which provider serves each capability (`plan`).
 //! - `chains`: one entry point per capability (voice, music, sfx, describe) that walks the plan
 //!   and falls through to the next provider; `chains::voice` is the one way anything speaks.
-//! - `engines`: the local models through ONNX Runtime (`runtime`): `kokoro` (speech with exact
-//!   word timings), `whisper` (transcription and alignment to a script), `musicgen`; the model
-//!   `catalog` and its installer.
+//! - `engines`: the local models through ONNX Runtime (`runtime`; `resident` hands what they free
+//!   back to the system): `kokoro` (speech with exact word timings), `whisper` (transcription and
+//!   alignment to a script, words timed by calibrated `heads`), `musicgen`; the model `catalog`
+//!   and its installer.
 //! - `audio`: decoding, WAV, resampling, and captions (SRT, WebVTT, ASS, Remotion).
 //! - `media`: `media build`, a script's whole audio with its manifest.
 //! - `sfx`: the bundled sound-effect library.
