@@ -11,6 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::audio::{decode, resample};
+use crate::engines::whisper::engine::{forced_pass, prompt, resolve_language};
 use crate::engines::whisper::mel::{log_mel, HOP, SAMPLE_RATE, WINDOW_FRAMES, WINDOW_SAMPLES};
 use crate::engines::whisper::model::WhisperModel;
 use crate::engines::whisper::timing::{token_times, HeadAttention};
@@ -42,12 +43,8 @@ fn passages(model: &WhisperModel, dir: &Path) -> Vec<Passage> {
         .collect();
     ids.sort();
     let all: Vec<[usize; 2]> = (0..model.layers).flat_map(|l| (0..model.heads).map(move |h| [l, h])).collect();
-    let sp = &model.specials;
-    let mut prompt = vec![sp.sot];
-    if sp.multilingual {
-        prompt.extend(sp.languages.iter().find(|(c, _)| c == "en").map(|l| l.1));
-        prompt.extend(sp.transcribe);
-    }
+    let english = resolve_language(model, Some("en")).expect("every Whisper model speaks English");
+    let prompt = prompt(model, english);
     let mut out = Vec::new();
     for id in ids {
         let file = |ext: &str| dir.join(format!("{id}{ext}"));
@@ -64,24 +61,17 @@ fn passages(model: &WhisperModel, dir: &Path) -> Vec<Passage> {
             eprintln!("{id}: skipped, {} script words but {} timed words", words.len(), truth.len());
             continue;
         }
-        let counts: Vec<usize> = words.iter().map(|w| model.tokenizer.encode(&format!(" {w}")).len()).collect();
-        let mut ids_in = prompt.clone();
-        ids_in.push(sp.no_timestamps);
-        for w in &words {
-            ids_in.extend(model.tokenizer.encode(&format!(" {w}")));
-        }
-        ids_in.push(sp.eot);
+        let tokens: Vec<Vec<u32>> = words.iter().map(|w| model.tokenizer.encode(&format!(" {w}"))).collect();
         let mut padded = samples.clone();
         padded.extend(std::iter::repeat_n(0.0, WINDOW_SAMPLES));
         let hidden = model.encode(log_mel(&padded, model.mels).window(0)).expect("encode");
-        let mut state = model.start().expect("decoder state");
-        let step = model.step(&hidden, &mut state, &ids_in, 1, Some(&all)).expect("forced pass");
+        let step = forced_pass(model, &hidden, &prompt, &tokens.concat(), &all).expect("forced pass");
         out.push(Passage {
             id,
             attention: step.attention.expect("attention was requested"),
             first_row: prompt.len(),
             audio_frames: (samples.len() / HOP).min(WINDOW_FRAMES).div_ceil(2),
-            counts,
+            counts: tokens.iter().map(Vec::len).collect(),
             truth: truth.iter().map(|w| w.start).collect(),
         });
     }

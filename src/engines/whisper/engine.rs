@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::align::{normalise, pair_words, similarity};
 use super::decode::{decode_window, needs_fallback, Rng, TEMPERATURES};
 use super::mel::{log_mel, FRAMES_PER_SECOND, HOP, SAMPLE_RATE, WINDOW_FRAMES, WINDOW_SAMPLES};
-use super::model::WhisperModel;
+use super::model::{StepOutput, WhisperModel};
 use super::timing::token_times;
 use super::window::split_window;
 use super::words::{clean_up, merge_punctuation, split_words, time_words, TimedWord};
@@ -128,7 +128,7 @@ struct Forced {
     probs: Vec<f64>,
 }
 
-fn resolve_language(model: &WhisperModel, lang: Option<&str>) -> EngineResult<Option<u32>> {
+pub(crate) fn resolve_language(model: &WhisperModel, lang: Option<&str>) -> EngineResult<Option<u32>> {
     let sp = &model.specials;
     let Some(code) = lang.map(|l| l.trim().to_ascii_lowercase()) else { return Ok(None) };
     let code = code.split(['-', '_']).next().unwrap_or_default().to_string();
@@ -148,7 +148,9 @@ fn resolve_language(model: &WhisperModel, lang: Option<&str>) -> EngineResult<Op
     })
 }
 
-fn prompt(model: &WhisperModel, lang: Option<u32>) -> Vec<u32> {
+/// The tokens every window starts with: start of transcript, then (multilingual models) the
+/// language (`lang`, else the first) and the transcribe task.
+pub(crate) fn prompt(model: &WhisperModel, lang: Option<u32>) -> Vec<u32> {
     let sp = &model.specials;
     let mut p = vec![sp.sot];
     if sp.multilingual {
@@ -166,15 +168,28 @@ fn detect_language(model: &WhisperModel, hidden: &DynValue) -> EngineResult<u32>
     Ok(best.map_or(sp.sot + 1, |l| l.1))
 }
 
-/// Runs `prompt + notimestamps + text + eot` at once and aligns the text tokens to the audio.
-fn force(model: &WhisperModel, hidden: &DynValue, prompt: &[u32], text: &[u32], frames: usize) -> EngineResult<Forced> {
+/// Runs `prompt + notimestamps + text + eot` through the decoder at once, returning every
+/// position's logits and the cross-attention of `heads` (row `prompt.len()` predicts `text[0]`).
+pub(crate) fn forced_pass(
+    model: &WhisperModel,
+    hidden: &DynValue,
+    prompt: &[u32],
+    text: &[u32],
+    heads: &[[usize; 2]],
+) -> EngineResult<StepOutput> {
     let sp = &model.specials;
     let mut ids = prompt.to_vec();
     ids.push(sp.no_timestamps);
     ids.extend_from_slice(text);
     ids.push(sp.eot);
     let mut state = model.start()?;
-    let out = model.step(hidden, &mut state, &ids, ids.len(), Some(&model.timing_heads))?;
+    model.step(hidden, &mut state, &ids, ids.len(), Some(heads))
+}
+
+/// Forces `text` after `prompt` and aligns its tokens to the audio.
+fn force(model: &WhisperModel, hidden: &DynValue, prompt: &[u32], text: &[u32], frames: usize) -> EngineResult<Forced> {
+    let sp = &model.specials;
+    let out = forced_pass(model, hidden, prompt, text, &model.timing_heads)?;
     let att = out.attention.expect("attention was requested");
     let first_row = prompt.len();
     let times = token_times(&att, frames.div_ceil(2), first_row, text.len());
