@@ -14,9 +14,11 @@
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::engines::error::{EngineError, EngineResult};
+
+mod staged;
+pub use staged::Staged;
 
 /// The path that means standard output.
 pub const STDOUT: &str = "-";
@@ -148,16 +150,6 @@ fn stream_error(path: &Path, e: &io::Error) -> EngineError {
     err
 }
 
-static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-fn temp_path_for(target: &Path) -> PathBuf {
-    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
-    let nanos =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    target.with_file_name(format!(".{name}.{}.{nanos:x}{n}.tmp", std::process::id()))
-}
-
 /// Writes a temporary sibling of `target` and renames it over `target`. `shown` is the path as the
 /// user gave it, for messages.
 fn replace<F>(shown: &Path, target: &Path, fill: F) -> EngineResult<()>
@@ -181,52 +173,21 @@ pub enum Mode {
     Exactly(u32),
 }
 
-/// The one write-to-temporary-and-rename of the crate: `fill` writes a new sibling of `target`
-/// (created exclusively, so nothing else is ever overwritten by it), which is synced, renamed
-/// over `target` and made durable by syncing the folder. On any error the sibling is removed and
-/// `target` is as it was. `target` must be a regular file's path or a free name (callers resolve
-/// links first, see [`destination`]); its folder must exist.
+/// The one write-to-temporary-and-rename of the crate: `fill` writes a new file beside `target`
+/// (see [`Staged`]: unnamed until committed where the platform allows), which is synced, put at
+/// `target` in one rename and made durable by syncing the folder. On any error the new file is
+/// gone and `target` is as it was. `target` must be a regular file's path or a free name (callers
+/// resolve links first, see [`destination`]); its folder must exist.
 pub fn replace_file<F>(target: &Path, mode: Mode, fill: F) -> io::Result<()>
 where
     F: FnOnce(&mut dyn Write) -> io::Result<()>,
 {
-    let tmp = temp_path_for(target);
-    let mut options = File::options();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    if let Mode::Exactly(bits) = mode {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(bits);
-    }
-    let file = options.open(&tmp)?;
-    let permissions = match mode {
-        Mode::Keep => fs::metadata(target).ok().map(|m| m.permissions()),
-        #[cfg(unix)]
-        Mode::Exactly(bits) => {
-            use std::os::unix::fs::PermissionsExt;
-            // The umask may have taken bits away at creation; set exactly what was asked.
-            Some(fs::Permissions::from_mode(bits))
-        }
-        #[cfg(not(unix))]
-        Mode::Exactly(_) => None,
-    };
-    let result = (|| {
-        if let Some(p) = permissions {
-            file.set_permissions(p)?;
-        }
-        let mut w = BufWriter::new(file);
-        fill(&mut w)?;
-        let file = w.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&tmp, target)
-    })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(e);
-    }
-    sync_parent(target);
-    Ok(())
+    let staged = Staged::create(target, mode)?;
+    let mut w = BufWriter::new(staged.file());
+    fill(&mut w)?;
+    w.flush()?;
+    drop(w);
+    staged.commit()
 }
 
 /// Moves a finished file (a download's `.partial`) over `target` the same durable way: its bytes

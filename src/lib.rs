@@ -30,7 +30,7 @@
 //!
 //! Shared ground: `error` (the one error every domain converts into), `environment` (the one
 //! snapshot of variables that the planner and the clients are built from), `fsio` (every output
-//! file, written to a temporary and renamed), `json_keys` (typos in JSON input), `http`
+//! file, written beside its target, unnamed where Linux allows, and renamed over it), `json_keys` (typos in JSON input), `http`
 //! (bounded bodies), `tls` (trusted roots), `clock` (injected time).
 
 #![deny(clippy::all)]

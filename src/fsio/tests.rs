@@ -118,3 +118,42 @@ fn replace_file_can_set_exact_permissions_and_move_into_place_is_whole() {
     assert!(!partial.exists());
     assert_eq!(fs::read(dir.path().join("model.onnx")).unwrap(), b"bytes");
 }
+
+/// Every name in `dir`, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> =
+        fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    v.sort();
+    v
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_staged_file_has_no_name_until_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("speech.wav");
+    fs::write(&path, b"old").unwrap();
+    let staged = Staged::create(&path, Mode::Keep).unwrap();
+    staged.file().write_all(b"new").unwrap();
+    // ext4 and tmpfs make unnamed files, so nothing but the old file is in the folder mid-write:
+    // a kill now would leave nothing behind.
+    assert_eq!(names(dir.path()), ["speech.wav"]);
+    staged.commit().unwrap();
+    assert_eq!(fs::read(&path).unwrap(), b"new");
+    assert_eq!(names(dir.path()), ["speech.wav"]);
+}
+
+#[test]
+fn an_abandoned_staged_file_leaves_the_old_file_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("speech.wav");
+    fs::write(&path, b"old").unwrap();
+    let staged = Staged::create(&path, Mode::Keep).unwrap();
+    staged.file().write_all(b"half of the new").unwrap();
+    drop(staged);
+    assert_eq!(fs::read(&path).unwrap(), b"old");
+    assert_eq!(names(dir.path()), ["speech.wav"]);
+    // A new name stays free.
+    drop(Staged::create(&dir.path().join("new.wav"), Mode::Keep).unwrap());
+    assert_eq!(names(dir.path()), ["speech.wav"]);
+}
