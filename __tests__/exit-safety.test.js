@@ -26,14 +26,21 @@ before(() => {
 });
 after(() => home.cleanup());
 
-/** A child that starts `work` and calls process.exit(EXIT_CODE) after `delayMs`. */
+const EARLIER = 'an earlier take';
+
+/**
+ * A child that starts `work` and calls process.exit(EXIT_CODE) after `delayMs`. tts() writes to
+ * `output`, a file holding EARLIER until a finished WAV replaces it.
+ */
 function exitMidWork(work, delayMs) {
+  const output = path.join(fs.mkdtempSync(path.join(home.dir, 'exit-')), 'speech.wav');
+  fs.writeFileSync(output, EARLIER);
   const script = `
     const hf = require(${JSON.stringify(path.join(ROOT, 'lib', 'index.js'))});
     const text = ${JSON.stringify(TEXT)};
     const opts = { voice: 'jm_kumo', lang: 'en-us', localOnly: true, download: false };
     if (${JSON.stringify(work)} === 'tts') {
-      hf.tts(text, opts).catch(() => {});
+      hf.tts(text, { ...opts, output: ${JSON.stringify(output)} }).catch(() => {});
     } else {
       const request = { voice: 'jm_kumo', lang: 'en-us', lines: [1, 2, 3].map((i) => ({ id: 'l' + i, text })) };
       const out = require('node:fs').mkdtempSync(${JSON.stringify(path.join(home.dir, 'build-'))});
@@ -49,7 +56,7 @@ function exitMidWork(work, delayMs) {
     HYPERFRAMES_MODELS_DIR: REAL,
     NO_COLOR: '1',
   };
-  return runNodeScript(script, env, { timeoutMs: 120_000 }).then((r) => ({ ...r, delayMs }));
+  return runNodeScript(script, env, { timeoutMs: 120_000 }).then((r) => ({ ...r, delayMs, output }));
 }
 
 /** RUNS exits spread over model loading and inference, two children at a time. */
@@ -76,7 +83,19 @@ function assertCleanExits(results) {
 describe('process.exit while the local engine works', () => {
   test(`tts(): ${RUNS} exits mid-work end with the code asked for, no signal, no ONNX Runtime text`, async (t) => {
     if (!REAL) return t.skip(SKIP_REAL);
-    assertCleanExits(await exitRuns('tts'));
+    const results = await exitRuns('tts');
+    assertCleanExits(results);
+    // The WAV is written as it is made, without a name until it is whole: whenever the exit came,
+    // the folder holds the earlier file or the finished WAV, and nothing else.
+    const finished = results.filter((r) => {
+      assert.deepEqual(fs.readdirSync(path.dirname(r.output)), ['speech.wav'], `exit after ${r.delayMs} ms`);
+      const bytes = fs.readFileSync(r.output);
+      if (bytes.toString() === EARLIER) return false;
+      assert.equal(bytes.toString('latin1', 0, 4), 'RIFF', `exit after ${r.delayMs} ms: a WAV or the earlier file`);
+      assert.equal(bytes.readUInt32LE(4), bytes.length - 8, `exit after ${r.delayMs} ms: a whole WAV`);
+      return true;
+    });
+    t.diagnostic(`${finished.length} of ${results.length} runs finished their WAV before the exit`);
   });
 
   test(`buildMedia(): ${RUNS} exits mid-build end with the code asked for, no signal, no ONNX Runtime text`, async (t) => {

@@ -337,4 +337,45 @@ describe('tts with the real Kokoro model', () => {
     assert.match(body.hint, /hyperframes models (verify|install) kokoro/);
     assert.ok(!fs.existsSync(file('c.wav')));
   });
+
+  test('Ctrl-C while the WAV is being written: the earlier file is kept, nothing else is left', async (t) => {
+    if (!REAL) return t.skip(SKIP_REAL);
+    const dir = fs.mkdtempSync(path.join(home.dir, 'sigint-'));
+    const wav = path.join(dir, 'speech.wav');
+    fs.writeFileSync(wav, 'an earlier take');
+    let interrupted = false;
+    const r = await run(['tts', LONG_TEXT, ...VOICE, '-o', wav, '--captions', path.join(dir, 'speech.srt')], {
+      onSpawn: (child) => {
+        const poll = setInterval(() => {
+          if (child.exitCode !== null || child.signalCode !== null) return clearInterval(poll);
+          if (writingInto(child.pid, dir)) {
+            clearInterval(poll);
+            interrupted = true;
+            child.kill('SIGINT');
+          }
+        }, 20);
+      },
+    });
+    assert.ok(interrupted, `the WAV was never seen being written:\n${r.output}`);
+    assert.equal(r.code, 'signal SIGINT', r.output);
+    assert.deepEqual(fs.readdirSync(dir), ['speech.wav'], 'no partial WAV, no temporary file, no captions');
+    assert.equal(fs.readFileSync(wav, 'utf8'), 'an earlier take');
+  });
 });
+
+/** Whether process `pid` has a file open in `dir` (the WAV it is writing, named or not). */
+function writingInto(pid, dir) {
+  let fds;
+  try {
+    fds = fs.readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return false;
+  }
+  return fds.some((fd) => {
+    try {
+      return fs.readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith(dir + path.sep);
+    } catch {
+      return false;
+    }
+  });
+}

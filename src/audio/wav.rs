@@ -1,9 +1,8 @@
 //! Mono WAV output (16-bit PCM or 32-bit float), WAV input, and helpers to join and measure audio.
 
-#[cfg(test)]
 use std::fs::File;
-use std::io::{Cursor, Seek, Write};
-use std::path::Path;
+use std::io::{BufWriter, Cursor, Seek, Write};
+use std::path::{Path, PathBuf};
 
 use crate::engines::error::{EngineError, EngineResult};
 
@@ -37,22 +36,31 @@ pub fn to_i16(s: f32) -> i16 {
     (s.clamp(-1.0, 1.0) * 32767.0).round() as i16
 }
 
-fn encode<W: Write + Seek>(w: W, samples: &[f32], sample_rate: u32, format: SampleFormat) -> hound::Result<()> {
-    let mut writer = hound::WavWriter::new(w, spec(sample_rate, format))?;
+fn write_samples<W: Write + Seek>(
+    writer: &mut hound::WavWriter<W>,
+    samples: &[f32],
+    format: SampleFormat,
+) -> hound::Result<()> {
     match format {
         SampleFormat::Int16 => {
             let mut i16_writer = writer.get_i16_writer(samples.len() as u32);
             for &s in samples {
                 i16_writer.write_sample(to_i16(s));
             }
-            i16_writer.flush()?;
+            i16_writer.flush()
         }
         SampleFormat::Float32 => {
             for &s in samples {
                 writer.write_sample(if s.is_finite() { s } else { 0.0 })?;
             }
+            Ok(())
         }
     }
+}
+
+fn encode<W: Write + Seek>(w: W, samples: &[f32], sample_rate: u32, format: SampleFormat) -> hound::Result<()> {
+    let mut writer = hound::WavWriter::new(w, spec(sample_rate, format))?;
+    write_samples(&mut writer, samples, format)?;
     writer.finalize()
 }
 
@@ -63,14 +71,14 @@ fn check_rate(sample_rate: u32) -> EngineResult<()> {
     Ok(())
 }
 
-fn check_len(samples: &[f32], format: SampleFormat) -> EngineResult<()> {
+fn check_count(count: usize, format: SampleFormat) -> EngineResult<()> {
     let bytes_per = match format {
         SampleFormat::Int16 => 2u64,
         SampleFormat::Float32 => 4,
     };
     // WAV sizes are 32-bit; leave room for the headers.
-    if samples.len() as u64 * bytes_per > u64::from(u32::MAX) - 1024 {
-        return Err(EngineError::new("BAD_AUDIO", format!("{} samples are too many for one WAV file", samples.len())));
+    if count as u64 * bytes_per > u64::from(u32::MAX) - 1024 {
+        return Err(EngineError::new("BAD_AUDIO", format!("{count} samples are too many for one WAV file")));
     }
     Ok(())
 }
@@ -78,8 +86,97 @@ fn check_len(samples: &[f32], format: SampleFormat) -> EngineResult<()> {
 /// Writes mono `samples` as a WAV file to `path` by the rules of [`crate::fsio`] (atomic for
 /// files, streamed for FIFOs, devices and `-`). Non-finite samples are written as 0.
 pub fn write_wav(path: &Path, samples: &[f32], sample_rate: u32, format: SampleFormat) -> EngineResult<()> {
-    let bytes = try_wav_bytes(samples, sample_rate, format)?;
-    crate::fsio::write_bytes(path, &bytes)
+    match crate::fsio::destination(path)? {
+        crate::fsio::Destination::File(_) => {
+            let mut out = WavOut::create(path, sample_rate, format)?;
+            out.push(samples, sample_rate)?;
+            out.finish()
+        }
+        _ => crate::fsio::write_bytes(path, &try_wav_bytes(samples, sample_rate, format)?),
+    }
+}
+
+/// A mono WAV written as its samples come (speech, chunk by chunk), so the whole audio need never
+/// be held or encoded in memory. A regular file is written beside its path and takes its place
+/// only at [`WavOut::finish`]; dropped before that, it leaves nothing (see [`crate::fsio::Staged`]).
+/// A FIFO, a device or stdout cannot be seeked back to for the header's sizes, so their samples are
+/// gathered and written whole at the end.
+pub struct WavOut {
+    shown: PathBuf,
+    sample_rate: u32,
+    format: SampleFormat,
+    /// Samples taken so far.
+    count: usize,
+    to: WavTo,
+}
+
+enum WavTo {
+    File { writer: hound::WavWriter<BufWriter<File>>, staged: crate::fsio::Staged },
+    Gathered(Vec<f32>),
+}
+
+impl WavOut {
+    /// Starts the WAV for `path` (a file, a link to one, a FIFO, a device or `-`), creating a new
+    /// file's parent folders.
+    pub fn create(path: &Path, sample_rate: u32, format: SampleFormat) -> EngineResult<WavOut> {
+        check_rate(sample_rate)?;
+        let failed = |e: std::io::Error| EngineError::io(format!("cannot write {}", path.display()), &e);
+        let to = match crate::fsio::destination(path)? {
+            crate::fsio::Destination::File(target) => {
+                if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent)
+                        .map_err(|e| EngineError::io(format!("cannot create directory {}", parent.display()), &e))?;
+                }
+                let staged = crate::fsio::Staged::create(&target, crate::fsio::Mode::Keep).map_err(failed)?;
+                let file = staged.file().try_clone().map_err(failed)?;
+                let writer = hound::WavWriter::new(BufWriter::new(file), spec(sample_rate, format))
+                    .map_err(|e| hound_error(path, e))?;
+                WavTo::File { writer, staged }
+            }
+            _ => WavTo::Gathered(Vec::new()),
+        };
+        Ok(WavOut { shown: path.to_path_buf(), sample_rate, format, count: 0, to })
+    }
+
+    /// Appends `samples`, which must be at the rate the file was started with.
+    pub fn push(&mut self, samples: &[f32], sample_rate: u32) -> EngineResult<()> {
+        if sample_rate != self.sample_rate {
+            return Err(EngineError::new(
+                "BAD_AUDIO",
+                format!("audio at {sample_rate} Hz cannot join {} at {} Hz", self.shown.display(), self.sample_rate),
+            ));
+        }
+        let total = self.count + samples.len();
+        check_count(total, self.format)?;
+        match &mut self.to {
+            WavTo::Gathered(all) => all.extend_from_slice(samples),
+            WavTo::File { writer, .. } => {
+                write_samples(writer, samples, self.format).map_err(|e| hound_error(&self.shown, e))?
+            }
+        }
+        self.count = total;
+        Ok(())
+    }
+
+    /// Completes the header and puts the file in place (or writes the gathered samples).
+    pub fn finish(self) -> EngineResult<()> {
+        match self.to {
+            WavTo::Gathered(all) => {
+                crate::fsio::write_bytes(&self.shown, &try_wav_bytes(&all, self.sample_rate, self.format)?)
+            }
+            WavTo::File { writer, staged } => {
+                writer.finalize().map_err(|e| hound_error(&self.shown, e))?;
+                staged.commit().map_err(|e| EngineError::io(format!("cannot write {}", self.shown.display()), &e))
+            }
+        }
+    }
+}
+
+fn hound_error(path: &Path, e: hound::Error) -> EngineError {
+    match e {
+        hound::Error::IoError(io) => EngineError::io(format!("cannot write {}", path.display()), &io),
+        other => EngineError::new("BAD_AUDIO", format!("cannot encode {}: {other}", path.display())),
+    }
 }
 
 #[cfg(test)]
@@ -95,7 +192,7 @@ pub fn wav_bytes(samples: &[f32], sample_rate: u32, format: SampleFormat) -> Vec
 /// [`wav_bytes`] that reports a zero sample rate or oversize data as `BAD_AUDIO` instead of panicking.
 pub fn try_wav_bytes(samples: &[f32], sample_rate: u32, format: SampleFormat) -> EngineResult<Vec<u8>> {
     check_rate(sample_rate)?;
-    check_len(samples, format)?;
+    check_count(samples.len(), format)?;
     let header = 80;
     let per = if format == SampleFormat::Int16 { 2 } else { 4 };
     let mut cursor = Cursor::new(Vec::with_capacity(header + samples.len() * per));

@@ -90,6 +90,13 @@ impl ChainError {
     }
 }
 
+/// An error of the call itself (bad input, an output that cannot be written): no provider's.
+impl From<EngineError> for ChainError {
+    fn from(e: EngineError) -> Self {
+        Self { hint: e.hint, ..Self::new(e.code, e.message) }
+    }
+}
+
 impl From<ProviderError> for ChainError {
     fn from(e: ProviderError) -> Self {
         let falls = e.falls_through();

@@ -27,6 +27,9 @@ use crate::providers::plan::{pin, plan_for, Capability, Facts, Plan};
 use crate::providers::speech::Speech;
 use crate::providers::Provider;
 
+mod files;
+pub use files::voice_to_files;
+
 #[derive(Debug, Clone)]
 pub struct VoiceRequest {
     pub text: String,
@@ -131,17 +134,6 @@ impl VoiceResult {
         service::caption_words(&self.words)
     }
 
-    /// Writes the audio (if kept), the words (with `approximate` where estimated) and the captions
-    /// that `outputs` asks for; nothing is left behind when one fails.
-    pub async fn written(self, outputs: service::Outputs) -> EngineResult<Self> {
-        crate::blocking(move || {
-            let words = service::words_json(&self.words);
-            service::write_audio_outputs(&self.samples, self.sample_rate, &self.caption_words(), &words, &outputs)?;
-            Ok(self)
-        })
-        .await
-    }
-
     /// The result as `tts --json` and the JS `tts()` report it.
     pub fn summary(&self) -> VoiceSummary {
         VoiceSummary {
@@ -240,11 +232,7 @@ pub async fn voice_delivered(
         return Err(ChainError::new("EMPTY_TEXT", "No text to speak."));
     }
     // Bad markup is the caller's mistake whoever speaks: refused before any provider is asked.
-    let mut script = markup::parse(&req.text).map_err(|e| {
-        let mut c = ChainError::new(e.code, e.message);
-        c.hint = e.hint;
-        c
-    })?;
+    let mut script = markup::parse(&req.text)?;
     if let Some(lex) = &req.lexicon {
         lex.apply(&mut script);
     }
@@ -334,9 +322,7 @@ async fn deliver_whole(result: &mut VoiceResult, delivery: &Delivery) -> ChainRe
 /// A delivery failure (the reader went away, stdout closed) ends the call: no other provider
 /// could deliver better.
 fn delivery_error(provider: &'static str, e: EngineError) -> ChainError {
-    let mut c = ChainError::new(e.code, e.message).at(provider, false);
-    c.hint = e.hint;
-    c
+    ChainError::from(e).at(provider, false)
 }
 
 async fn attempt(
@@ -1161,6 +1147,94 @@ mod tests {
         assert_eq!(chunks.iter().flat_map(|c| c.samples.clone()).collect::<Vec<_>>(), whole.samples);
         assert_eq!(chunks.iter().flat_map(|c| c.words.clone()).collect::<Vec<_>>(), whole.words);
         assert_eq!(streamed.summary(), whole.summary());
+    }
+
+    /// Kokoro into files: the WAV written chunk by chunk is byte for byte the WAV of the whole
+    /// audio, the words and captions match, and nothing is gathered.
+    #[test]
+    fn kokoro_writes_its_wav_as_it_speaks() {
+        let Some(dir) = real_models("kokoro_writes_its_wav_as_it_speaks") else { return };
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let _lock = crate::test_support::env_lock();
+        let _env = crate::test_support::EnvGuard::set(&[("HYPERFRAMES_MODELS_DIR", Some(dir.as_str()))]);
+        let Some(facts) = kokoro_facts("kokoro_writes_its_wav_as_it_speaks") else { return };
+        let mut req = VoiceRequest::new("One sentence here. <break time=\"300ms\"/> And another one after it.");
+        req.routing.local_only = true;
+        let whole = rt.block_on(voice_with(&req, &facts, &Providers::default())).unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let outputs = |name: &str| service::Outputs {
+            audio: Some(out.path().join(format!("{name}.wav"))),
+            format: None,
+            words: Some(out.path().join(format!("{name}.words.json"))),
+            captions: Some(out.path().join(format!("{name}.srt"))),
+        };
+        let chunks = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = chunks.clone();
+        let delivery = Delivery {
+            on_chunk: Some(Arc::new(move |_: &VoiceChunk| {
+                seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Ok(())
+            })),
+            ..Delivery::default()
+        };
+        let r =
+            rt.block_on(voice_to_files(&req, &facts, &Providers::default(), &delivery, outputs("a"), false)).unwrap();
+        assert!(r.samples.is_empty(), "nothing gathered");
+        assert_eq!(r.sample_count, whole.samples.len());
+        assert_eq!(r.summary(), whole.summary());
+        assert_eq!(
+            chunks.load(std::sync::atomic::Ordering::Relaxed),
+            whole.chunks + 1,
+            "the caller still hears every chunk"
+        );
+        let read = |f: &str| std::fs::read(out.path().join(f)).unwrap();
+        assert_eq!(read("a.wav"), wav::wav_bytes(&whole.samples, KOKORO_RATE, wav::SampleFormat::Int16));
+        let kept = rt
+            .block_on(voice_to_files(&req, &facts, &Providers::default(), &Delivery::default(), outputs("b"), true))
+            .unwrap();
+        assert_eq!(kept.samples, whole.samples);
+        for ext in ["wav", "words.json", "srt"] {
+            assert_eq!(read(&format!("a.{ext}")), read(&format!("b.{ext}")), "{ext}");
+        }
+        let words: serde_json::Value = serde_json::from_slice(&read("a.words.json")).unwrap();
+        assert_eq!(words, service::words_json(&whole.words));
+    }
+
+    /// A run that fails after its audio began (here the caller's callback stops it at the first
+    /// chunk) leaves an earlier file as it was, writes no words or captions and leaves no temporary
+    /// file; the error is the callback's.
+    #[tokio::test]
+    async fn a_failed_run_leaves_earlier_files_untouched() {
+        let hg = TestServer::start().await;
+        let providers = Providers { heygen: Some(testing::heygen(&hg)), ..Providers::default() };
+        let out = tempfile::tempdir().unwrap();
+        let (audio, captions) = (out.path().join("speech.wav"), out.path().join("speech.vtt"));
+        std::fs::write(&audio, b"earlier take").unwrap();
+        let outputs = service::Outputs {
+            audio: Some(audio.clone()),
+            format: None,
+            words: None,
+            captions: Some(captions.clone()),
+        };
+        let stop = Delivery {
+            on_chunk: Some(Arc::new(|_: &VoiceChunk| Err(EngineError::new("STOPPED", "stopped by the caller")))),
+            ..Delivery::default()
+        };
+        speech_reply(&hg);
+        let mut req = VoiceRequest::new("hello there");
+        req.lang = Some("en".into());
+        let e = voice_to_files(&req, &all_keys(), &providers, &stop, outputs.clone(), false).await.unwrap_err();
+        assert_eq!((e.code, e.provider), ("STOPPED", Some("heygen")));
+        assert_eq!(std::fs::read(&audio).unwrap(), b"earlier take");
+        assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 1, "no captions, no temporary file");
+
+        // The same request delivered: the hosted provider's audio is the file, at its own rate.
+        speech_reply(&hg);
+        let r = voice_to_files(&req, &all_keys(), &providers, &Delivery::default(), outputs, false).await.unwrap();
+        assert!(r.samples.is_empty() && r.sample_count > 0);
+        let (samples, rate, channels) = wav::read_wav(&audio).unwrap();
+        assert_eq!((samples.len(), rate, channels), (r.sample_count, r.sample_rate, 1));
+        assert!(std::fs::read_to_string(&captions).unwrap().contains("hello there"));
     }
 
     /// A hosted provider's audio is delivered as one chunk, at its own rate, once it has arrived.

@@ -13,7 +13,7 @@ use super::fail;
 use super::progress::{Printer, Style};
 use super::routing::print_anomalies;
 use crate::audio::wav::{self, SampleFormat};
-use crate::chains::voice::{voice_delivered, Delivery, VoiceChunk, VoiceRequest, VoiceSummary};
+use crate::chains::voice::{voice_to_files, Delivery, VoiceChunk, VoiceRequest, VoiceSummary};
 use crate::chains::{ChainError, Routing};
 use crate::engines::error::{EngineError, EngineResult};
 use crate::engines::kokoro::engine::SAMPLE_RATE;
@@ -198,9 +198,7 @@ fn captions_path(args: &TtsArgs) -> EngineResult<Option<PathBuf>> {
 /// Every failure of `tts` in the one shape the voice chain's have (`{ok, error, code, hint,
 /// provider, anomalies}`), whether it was found before or after a provider was asked.
 fn fail_before_chain(out: &Output, json: bool, e: EngineError) -> i32 {
-    let mut c = ChainError::new(e.code, e.message);
-    c.hint = e.hint;
-    fail(out, json, &c)
+    fail(out, json, &ChainError::from(e))
 }
 
 /// `tts --json`: the run's settings and files, then what the voice chain reports.
@@ -288,18 +286,15 @@ pub(super) async fn run(mut args: TtsArgs, stderr_tty: bool, out: &Output) -> i3
             Ok(())
         })),
         on_progress: Some(Arc::new(move |p| printer.event(p))),
-        // Streamed audio is never gathered, so memory stays flat however long the text.
+        // Streamed audio is never gathered, so memory stays flat however long the text (nor is a
+        // WAV's: `voice_to_files` writes it as it comes).
         stream_only: stream,
         speaks_once: true,
     };
     let (facts, providers) = crate::chains::gather(args.local_only).await;
-    let r = match voice_delivered(&req, &facts, &providers, &delivery).await {
+    let r = match voice_to_files(&req, &facts, &providers, &delivery, outputs, false).await {
         Ok(r) => r,
         Err(e) => return fail(out, args.json, &e),
-    };
-    let r = match r.written(outputs).await {
-        Ok(r) => r,
-        Err(e) => return fail_before_chain(out, args.json, e),
     };
     if args.json {
         let mut result = r.summary();

@@ -335,7 +335,7 @@ async fn speak(
     facts: &Facts,
     providers: &Providers,
 ) -> Result<(VoiceEntry, Vec<String>), ChainError> {
-    let r = chains::voice::voice_with(vr, facts, providers).await?;
+    let mut r = chains::voice::voice_with(vr, facts, providers).await?;
     let file = format!("{}.wav", line.id);
     let words_file = format!("{}.words.json", line.id);
     let outputs = Outputs {
@@ -346,14 +346,10 @@ async fn speak(
     };
     let timed = r.caption_words();
     let words = service::caption_words_json(&timed);
-    let (samples, rate, json) = (r.samples.clone(), r.sample_rate, words.clone());
-    crate::blocking(move || service::write_audio_outputs(&samples, rate, &timed, &json, &outputs)).await.map_err(
-        |e| {
-            let mut written = ChainError::new(e.code, e.message);
-            written.hint = e.hint;
-            written
-        },
-    )?;
+    let (samples, rate, json) = (std::mem::take(&mut r.samples), r.sample_rate, words.clone());
+    crate::blocking(move || service::write_audio_outputs(&samples, rate, &timed, &json, &outputs))
+        .await
+        .map_err(ChainError::from)?;
     let entry = VoiceEntry {
         id: line.id.clone(),
         path: relative(VOICE_DIR, &file),

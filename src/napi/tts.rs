@@ -11,7 +11,7 @@ use napi_derive::napi;
 use super::args::{wanted, Arg};
 use crate::audio::wav::{self, SampleFormat};
 use crate::chains::voice::{
-    voice_delivered, voice_with, Delivery, SummaryWord, VoiceChunk, VoiceRequest, VoiceSummary,
+    voice_delivered, voice_to_files, Delivery, SummaryWord, VoiceChunk, VoiceRequest, VoiceSummary,
 };
 use crate::chains::{ChainError, Routing};
 use crate::engines::error::{EngineError, EngineResult};
@@ -178,8 +178,7 @@ pub fn tts(env: &Env, text: Arg<String>, options: Arg<Option<TtsOptions>>) -> Re
         let o = options.get("tts", "options")?.unwrap_or_default();
         let p = prepare(text, &o)?;
         let (facts, providers) = crate::chains::gather(p.request.routing.local_only).await;
-        let r = voice_with(&p.request, &facts, &providers).await?;
-        let r = r.written(p.outputs).await?;
+        let r = voice_to_files(&p.request, &facts, &providers, &Delivery::default(), p.outputs, true).await?;
         let format = p.format;
         let (r, audio) = crate::blocking(move || -> EngineResult<_> {
             let audio = wav::try_wav_bytes(&r.samples, r.sample_rate, format)?;

@@ -258,3 +258,62 @@ fn peak_and_rms() {
     assert!((rms(&s) - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-4);
     assert!((peak(&s) - 1.0).abs() < 1e-4);
 }
+
+#[test]
+fn a_wav_written_chunk_by_chunk_is_the_wav_written_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = sine(24_007, 24_000, 440.0, 1.3);
+    for format in [SampleFormat::Int16, SampleFormat::Float32] {
+        let path = dir.path().join(format!("{format:?}.wav"));
+        let mut out = WavOut::create(&path, 24_000, format).unwrap();
+        for chunk in samples.chunks(5_000) {
+            out.push(chunk, 24_000).unwrap();
+        }
+        out.push(&[], 24_000).unwrap();
+        out.finish().unwrap();
+        assert_eq!(fs::read(&path).unwrap(), wav_bytes(&samples, 24_000, format), "{format:?}");
+    }
+    // Nothing pushed: a valid empty WAV.
+    let empty = dir.path().join("empty.wav");
+    WavOut::create(&empty, 24_000, SampleFormat::Int16).unwrap().finish().unwrap();
+    assert_eq!(read_wav(&empty).unwrap(), (vec![], 24_000, 1));
+    assert!(no_temp_files(dir.path()));
+}
+
+#[test]
+fn an_unfinished_wav_leaves_the_earlier_file_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("speech.wav");
+    write_wav(&path, &[0.25; 8], 24_000, SampleFormat::Int16).unwrap();
+    let before = fs::read(&path).unwrap();
+    let mut out = WavOut::create(&path, 24_000, SampleFormat::Int16).unwrap();
+    out.push(&sine(100_000, 24_000, 220.0, 0.5), 24_000).unwrap();
+    // Audio at another rate cannot join: an error, and the file is not touched.
+    let e = out.push(&[0.0; 10], 44_100).unwrap_err();
+    assert_eq!(e.code, "BAD_AUDIO");
+    assert!(e.message.contains("44100 Hz") && e.message.contains("24000 Hz"), "{}", e.message);
+    drop(out);
+    assert_eq!(fs::read(&path).unwrap(), before);
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    assert_eq!(WavOut::create(&path, 0, SampleFormat::Int16).err().unwrap().code, "BAD_AUDIO");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_gets_the_same_wav_written_at_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("audio.fifo");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || fs::read(fifo).unwrap())
+    };
+    let samples = sine(9_000, 24_000, 330.0, 0.4);
+    let mut out = WavOut::create(&fifo, 24_000, SampleFormat::Int16).unwrap();
+    out.push(&samples[..4_000], 24_000).unwrap();
+    out.push(&samples[4_000..], 24_000).unwrap();
+    out.finish().unwrap();
+    assert_eq!(reader.join().unwrap(), wav_bytes(&samples, 24_000, SampleFormat::Int16));
+    use std::os::unix::fs::FileTypeExt;
+    assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo(), "the FIFO is written in place");
+}

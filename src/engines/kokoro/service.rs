@@ -193,8 +193,9 @@ pub fn check_outputs(o: &Outputs) -> EngineResult<()> {
     Ok(())
 }
 
-/// Writes mono audio, then the words and captions; if any of them fails, what was written is
-/// removed. Every voice provider's result goes through here.
+/// Writes mono audio, the words and the captions; if any of them fails, none is left changed
+/// (see [`finish_outputs`]). Audio in hand goes through here; audio made chunk by chunk goes
+/// straight to a [`wav::WavOut`] and then to [`finish_outputs`].
 pub fn write_audio_outputs(
     samples: &[f32],
     sample_rate: u32,
@@ -203,23 +204,39 @@ pub fn write_audio_outputs(
     o: &Outputs,
 ) -> EngineResult<()> {
     check_outputs(o)?;
+    let audio = match &o.audio {
+        Some(p) => {
+            let mut w = wav::WavOut::create(p, sample_rate, o.format.unwrap_or_default())?;
+            w.push(samples, sample_rate)?;
+            Some(w)
+        }
+        None => None,
+    };
+    finish_outputs(audio, words, words_json, o)
+}
+
+/// Writes the words and captions `o` asks for, then puts the audio (already written, see
+/// [`wav::WavOut`]) in place, last: if anything fails, the words and captions written are removed
+/// and an earlier file at the audio's path is untouched.
+pub fn finish_outputs(
+    audio: Option<wav::WavOut>,
+    words: &[captions::Word],
+    words_json: &Value,
+    o: &Outputs,
+) -> EngineResult<()> {
     let mut written: Vec<&Path> = Vec::new();
     let result = (|| {
-        if let Some(p) = &o.audio {
-            wav::write_wav(p, samples, sample_rate, o.format.unwrap_or(wav::SampleFormat::Int16))?;
-            written.push(p);
-        }
         if let Some(p) = &o.words {
             let text = serde_json::to_string_pretty(words_json).expect("JSON values always serialise");
             crate::fsio::write_bytes(p, (text + "\n").as_bytes())?;
             written.push(p);
         }
         if let Some(p) = &o.captions {
-            let format = captions::Format::parse(&p.to_string_lossy()).expect("checked above");
+            let format = captions::Format::parse(&p.to_string_lossy()).expect("checked with the outputs");
             crate::fsio::write_bytes(p, captions::build(words, format, &captions::Rules::default()).as_bytes())?;
             written.push(p);
         }
-        Ok(())
+        audio.map_or(Ok(()), wav::WavOut::finish)
     })();
     if result.is_err() {
         for p in written {
