@@ -1048,14 +1048,11 @@ mod tests {
     /// The real local engine; runs only with `HYPERFRAMES_TEST_MODELS_DIR` pointing at a models dir.
     #[test]
     fn kokoro_serves_when_nothing_hosted_is_configured() {
-        let Ok(dir) = std::env::var("HYPERFRAMES_TEST_MODELS_DIR") else { return };
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let _lock = crate::test_support::env_lock();
-        let _env = crate::test_support::EnvGuard::set(&[("HYPERFRAMES_MODELS_DIR", Some(dir.as_str()))]);
-        let facts = Facts::gather(true);
-        if !facts.kokoro_installed || !facts.onnx_runtime {
+        let Some(RealKokoro { _lock, _env, rt, facts }) =
+            real_kokoro("kokoro_serves_when_nothing_hosted_is_configured")
+        else {
             return;
-        }
+        };
         let mut req = VoiceRequest::new("Hello there.");
         req.routing.local_only = true;
         let r = rt.block_on(voice_with(&req, &facts, &Providers::default())).unwrap();
@@ -1063,36 +1060,51 @@ mod tests {
         assert!(r.words.len() >= 2);
     }
 
-    /// The installed real models (`HYPERFRAMES_TEST_MODELS_DIR`), or `None` with a visible skip.
-    fn real_models(test: &str) -> Option<String> {
-        let dir = std::env::var("HYPERFRAMES_TEST_MODELS_DIR").ok().filter(|d| std::path::Path::new(d).is_dir());
-        if dir.is_none() {
-            eprintln!("SKIPPED {test}: set HYPERFRAMES_TEST_MODELS_DIR to a models dir with Kokoro installed");
-        }
-        dir
+    /// What a test of the real Kokoro needs: a runtime, the environment held with the models dir
+    /// set to the installed real models, and the facts that say they are there. Bind every field
+    /// (`_lock` and `_env` first, so they drop last): a field left to `..` is dropped at once,
+    /// letting the environment go.
+    struct RealKokoro {
+        rt: tokio::runtime::Runtime,
+        facts: Facts,
+        // Restored before the lock is let go (fields drop in order).
+        _env: crate::test_support::EnvGuard,
+        _lock: std::sync::MutexGuard<'static, ()>,
     }
 
-    fn kokoro_facts(test: &str) -> Option<Facts> {
+    /// The real Kokoro (`HYPERFRAMES_TEST_MODELS_DIR`), or `None` with a visible skip.
+    fn real_kokoro(test: &str) -> Option<RealKokoro> {
+        let Some(dir) = std::env::var("HYPERFRAMES_TEST_MODELS_DIR").ok().filter(|d| std::path::Path::new(d).is_dir())
+        else {
+            eprintln!("SKIPPED {test}: set HYPERFRAMES_TEST_MODELS_DIR to a models dir with Kokoro installed");
+            return None;
+        };
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let lock = crate::test_support::env_lock();
+        let env = crate::test_support::EnvGuard::set(&[("HYPERFRAMES_MODELS_DIR", Some(dir.as_str()))]);
         let facts = Facts::gather(true);
         if !facts.kokoro_installed || !facts.onnx_runtime {
             eprintln!("SKIPPED {test}: no Kokoro model or no ONNX Runtime in HYPERFRAMES_TEST_MODELS_DIR");
             return None;
         }
-        Some(facts)
+        Some(RealKokoro { rt, facts, _env: env, _lock: lock })
     }
 
     /// Kokoro reached directly and by fall-through from a failed hosted provider reports the same
     /// chunks, note, language, model and words; only the anomalies say how it got there.
     #[test]
     fn kokoro_direct_and_by_fall_through_report_the_same() {
-        let Some(dir) = real_models("kokoro_direct_and_by_fall_through_report_the_same") else { return };
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let hg = rt.block_on(TestServer::start());
+        // The client takes the environment lock to read its URL: made before the lock is held, on a
+        // server with its own threads.
+        let servers = tokio::runtime::Runtime::new().unwrap();
+        let hg = servers.block_on(TestServer::start());
         hg.push(Scripted::json(402, json!({"error": {"code": "plan_upgrade_required"}})));
         let hosted = Providers { heygen: Some(testing::heygen(&hg)), ..Providers::default() };
-        let _lock = crate::test_support::env_lock();
-        let _env = crate::test_support::EnvGuard::set(&[("HYPERFRAMES_MODELS_DIR", Some(dir.as_str()))]);
-        let Some(local) = kokoro_facts("kokoro_direct_and_by_fall_through_report_the_same") else { return };
+        let Some(RealKokoro { _lock, _env, rt, facts: local }) =
+            real_kokoro("kokoro_direct_and_by_fall_through_report_the_same")
+        else {
+            return;
+        };
         let mut req = VoiceRequest::new("Hello there. <break time=\"200ms\"/> General Kenobi.");
         req.allow_download = false;
         req.routing.provider = Some("kokoro".into());
@@ -1118,11 +1130,10 @@ mod tests {
     /// to the result exactly; with `stream_only` nothing is gathered.
     #[test]
     fn kokoro_chunks_arrive_in_order_and_add_up() {
-        let Some(dir) = real_models("kokoro_chunks_arrive_in_order_and_add_up") else { return };
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let _lock = crate::test_support::env_lock();
-        let _env = crate::test_support::EnvGuard::set(&[("HYPERFRAMES_MODELS_DIR", Some(dir.as_str()))]);
-        let Some(facts) = kokoro_facts("kokoro_chunks_arrive_in_order_and_add_up") else { return };
+        let Some(RealKokoro { _lock, _env, rt, facts }) = real_kokoro("kokoro_chunks_arrive_in_order_and_add_up")
+        else {
+            return;
+        };
         let mut req = VoiceRequest::new("One sentence here. <break time=\"300ms\"/> And another one after it.");
         req.routing.local_only = true;
         let whole = rt.block_on(voice_with(&req, &facts, &Providers::default())).unwrap();
@@ -1153,11 +1164,9 @@ mod tests {
     /// audio, the words and captions match, and nothing is gathered.
     #[test]
     fn kokoro_writes_its_wav_as_it_speaks() {
-        let Some(dir) = real_models("kokoro_writes_its_wav_as_it_speaks") else { return };
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let _lock = crate::test_support::env_lock();
-        let _env = crate::test_support::EnvGuard::set(&[("HYPERFRAMES_MODELS_DIR", Some(dir.as_str()))]);
-        let Some(facts) = kokoro_facts("kokoro_writes_its_wav_as_it_speaks") else { return };
+        let Some(RealKokoro { _lock, _env, rt, facts }) = real_kokoro("kokoro_writes_its_wav_as_it_speaks") else {
+            return;
+        };
         let mut req = VoiceRequest::new("One sentence here. <break time=\"300ms\"/> And another one after it.");
         req.routing.local_only = true;
         let whole = rt.block_on(voice_with(&req, &facts, &Providers::default())).unwrap();
