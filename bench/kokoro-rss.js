@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 'use strict';
-// Peak memory of `hyperframes tts --stream` (Kokoro-82M int8 in-process) against the length of the
-// text: the benchmark paragraph repeated to each length, streamed to a sink that only counts bytes.
-// Memory should not grow with the text: a 1 MB text should peak where a paragraph does. Each run
-// is watched for at most --seconds (long texts are stopped there: the steady state is what counts)
-// and its peak RSS (VmHWM, polled from /proc every 50 ms) is printed with the ratio to the
-// shortest text's. Prints only; see bench/README.md.
+// Peak memory of `hyperframes tts` (Kokoro-82M int8 in-process) against the length of the text:
+// the benchmark paragraph repeated to each length, streamed (`--stream`, to a sink that only counts
+// bytes) and written to a WAV (`-o`, which is written as the chunks come). Memory should not grow
+// with the text: a 1 MB text should peak where a paragraph does. Each run is watched for at most
+// --seconds (long texts are stopped there: the steady state is what counts) and its peak RSS
+// (VmHWM, polled from /proc every 50 ms) is printed with the ratio to the shortest text's.
+// MB here are MiB (KiB / 1024), as bench/kokoro.js prints them. Prints only; see bench/README.md.
 //
 //   node bench/kokoro-rss.js [--cli PATH/bin/hyperframes.js] [--sizes 994,10000,100000,1000000]
-//                            [--seconds 600] [--voice jm_kumo] [--lang en-us]
+//                            [--to stream,wav] [--seconds 600] [--voice jm_kumo] [--lang en-us]
 //
 // Env: HYPERFRAMES_MODELS_DIR must hold kokoro/kokoro-v1.0.int8.onnx and a voice pack. Linux only.
 const { spawn } = require('node:child_process');
@@ -28,12 +29,13 @@ function paragraph() {
 }
 
 function parseArgs(argv) {
-  const o = { cli: path.join(REPO, 'bin', 'hyperframes.js'), sizes: [994, 10_000, 100_000, 1_000_000], seconds: 600, voice: 'jm_kumo', lang: 'en-us' };
+  const o = { cli: path.join(REPO, 'bin', 'hyperframes.js'), sizes: [994, 10_000, 100_000, 1_000_000], to: ['stream', 'wav'], seconds: 600, voice: 'jm_kumo', lang: 'en-us' };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
     switch (argv[i]) {
       case '--cli': o.cli = path.resolve(v); i++; break;
       case '--sizes': o.sizes = v.split(',').map(Number); i++; break;
+      case '--to': o.to = v.split(','); i++; break;
       case '--seconds': o.seconds = Number(v); i++; break;
       case '--voice': o.voice = v; i++; break;
       case '--lang': o.lang = v; i++; break;
@@ -53,10 +55,25 @@ function statusKb(pid) {
   }
 }
 
-/** One streamed run: peak RSS, audio streamed, whether it finished inside the window. */
-function run(o, textFile) {
+/** Bytes written so far to the file `pid` has open in `dir` (the WAV, which has no name yet). */
+function writtenInto(pid, dir) {
+  try {
+    for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+      const link = `/proc/${pid}/fd/${fd}`;
+      if (fs.readlinkSync(link).startsWith(dir + path.sep)) return fs.statSync(link).size;
+    }
+  } catch {
+    // The process is gone or the file not open yet.
+  }
+  return 0;
+}
+
+/** One run (`to`: stream or wav): peak RSS, audio made, whether it finished inside the window. */
+function run(o, textFile, to) {
   return new Promise((resolve, reject) => {
-    const args = [o.cli, 'tts', '--text-file', textFile, '--stream', '--provider', 'kokoro', '--voice', o.voice, '--lang', o.lang, '--no-download'];
+    const wav = path.join(path.dirname(textFile), 'out.wav');
+    const sink = to === 'wav' ? ['-o', wav] : ['--stream'];
+    const args = [o.cli, 'tts', '--text-file', textFile, ...sink, '--provider', 'kokoro', '--voice', o.voice, '--lang', o.lang, '--no-download'];
     const t0 = performance.now();
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
     let bytes = 0;
@@ -79,6 +96,7 @@ function run(o, textFile) {
       stopped = true;
       const s = statusKb(child.pid);
       if (s) hwm = Math.max(hwm, s.hwm, s.rss);
+      if (to === 'wav') bytes = Math.max(0, writtenInto(child.pid, path.dirname(wav)) - 44);
       child.kill('SIGTERM');
     }, o.seconds * 1000);
     child.on('error', reject);
@@ -86,6 +104,8 @@ function run(o, textFile) {
       clearInterval(poll);
       clearTimeout(limit);
       if (!stopped && code !== 0) return reject(new Error(`exit ${code}: ${stderr.slice(-2000)}`));
+      if (to === 'wav' && !stopped) bytes = fs.statSync(wav).size - 44;
+      fs.rmSync(wav, { force: true });
       resolve({ peakMb: hwm / 1024, audioSeconds: bytes / 2 / SAMPLE_RATE, firstAudioMs: firstAt, finished: !stopped, wallMs: performance.now() - t0 });
     });
   });
@@ -97,24 +117,28 @@ async function main() {
   const para = paragraph();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hf-rss-'));
   try {
-    const rows = [];
-    for (const size of o.sizes) {
-      let text = '';
-      while (text.length < size) text += (text ? ' ' : '') + para;
-      text = text.slice(0, size);
-      const file = path.join(dir, `text-${size}.txt`);
-      fs.writeFileSync(file, text);
-      const r = await run(o, file);
-      rows.push({ size, ...r });
-      console.log(
-        `${String(size).padStart(9)} chars: peak RSS ${r.peakMb.toFixed(0).padStart(4)} MB, ` +
-          `${r.audioSeconds.toFixed(1)} s of audio in ${(r.wallMs / 1000).toFixed(1)} s` +
-          `${r.finished ? '' : ` (stopped after ${o.seconds} s)`}, first audio ${r.firstAudioMs === null ? '-' : `${(r.firstAudioMs / 1000).toFixed(2)} s`}`,
-      );
+    for (const to of o.to) {
+      const rows = [];
+      console.log(`${to === 'wav' ? 'to a WAV (-o)' : 'streamed (--stream)'}:`);
+      for (const size of o.sizes) {
+        let text = '';
+        while (text.length < size) text += (text ? ' ' : '') + para;
+        text = text.slice(0, size);
+        const file = path.join(dir, `text-${size}.txt`);
+        fs.writeFileSync(file, text);
+        const r = await run(o, file, to);
+        rows.push({ size, ...r });
+        console.log(
+          `${String(size).padStart(9)} chars: peak RSS ${r.peakMb.toFixed(0).padStart(4)} MB, ` +
+            `${r.audioSeconds.toFixed(1)} s of audio in ${(r.wallMs / 1000).toFixed(1)} s` +
+            `${r.finished ? '' : ` (stopped after ${o.seconds} s)`}` +
+            (to === 'stream' ? `, first audio ${r.firstAudioMs === null ? '-' : `${(r.firstAudioMs / 1000).toFixed(2)} s`}` : ''),
+        );
+      }
+      const base = rows[0].peakMb;
+      console.log(`peak RSS against the ${rows[0].size}-character text: ${rows.map((r) => `${r.size} → ${(r.peakMb / base).toFixed(3)}×`).join(', ')}`);
+      console.log(`target: flat (≤ 1.05× at every length) and ≤ 400 MB: ${rows.every((r) => r.peakMb / base <= 1.05) && rows.every((r) => r.peakMb <= 400) ? 'PASS' : 'MISS'}\n`);
     }
-    const base = rows[0].peakMb;
-    console.log(`\npeak RSS against the ${rows[0].size}-character text: ${rows.map((r) => `${r.size} → ${(r.peakMb / base).toFixed(3)}×`).join(', ')}`);
-    console.log(`target: flat (≤ 1.05× at every length) and ≤ 400 MB: ${rows.every((r) => r.peakMb / base <= 1.05) && rows.every((r) => r.peakMb <= 400) ? 'PASS' : 'MISS'}`);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
