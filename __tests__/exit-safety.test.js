@@ -33,8 +33,8 @@ const EARLIER = 'an earlier take';
  * `output`, a file holding EARLIER until a finished WAV replaces it.
  */
 function exitMidWork(work, delayMs) {
-  const output = path.join(fs.mkdtempSync(path.join(home.dir, 'exit-')), 'speech.wav');
-  fs.writeFileSync(output, EARLIER);
+  const output = work === 'tts' ? path.join(fs.mkdtempSync(path.join(home.dir, 'exit-')), 'speech.wav') : null;
+  if (output) fs.writeFileSync(output, EARLIER);
   const script = `
     const hf = require(${JSON.stringify(path.join(ROOT, 'lib', 'index.js'))});
     const text = ${JSON.stringify(TEXT)};

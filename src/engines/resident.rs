@@ -2,9 +2,9 @@
 //! peak-RSS figures count) follows what the engines actually hold. Linux with glibc only; elsewhere
 //! both calls do nothing.
 //!
-//! Measured on the 994-character Kokoro benchmark paragraph (release addon, `/usr/bin/time`
-//! maximum resident size): 435-447 MB before, 418 MB with [`trim_heap`] after the session is built
-//! and after every chunk, 406 MB with [`drop_read_only_data`] as well (see `kokoro/model.rs`).
+//! Measured on the 994-character Kokoro benchmark paragraph to WAV (release addon, `/usr/bin/time`
+//! maximum resident size, in MiB): 425-437 before, 408 with [`trim_heap`] after the session is
+//! built and after every chunk, 396 with [`drop_read_only_data`] as well (see `kokoro/model.rs`).
 
 /// Returns the free pages of glibc's heaps to the system (`malloc_trim(0)`). ONNX Runtime frees
 /// the parsed model and the graph optimiser's scratch once a session is built, and every chunk

@@ -52,8 +52,8 @@ fn build_session(source: ModelSource<'_>) -> Result<Session, ort::Error> {
     // Every chunk has its own length, so a memory pattern planned for one does not fit the next;
     // without it, the 994-character benchmark paragraph peaks at 502 MB instead of 550 MB, at the
     // same speed. (Turning the CPU arena off instead costs far more; re-measured with the heap
-    // trims below, release: 1.7 GB with glibc's defaults, 820 MB with an 8 MB mmap threshold, and
-    // 393 MB with a 4 MB one but 40% more CPU, 47 s of it the kernel zeroing fresh pages.)
+    // trims below, release, in MiB: 1,673 with glibc's defaults, 801 with an 8 MB mmap threshold,
+    // and 384 with a 4 MB one but 40% more CPU, 47 s of it the kernel zeroing fresh pages.)
     builder = builder.with_memory_pattern(false).map_err(ort::Error::<()>::from)?;
     let session = match source {
         // From a file, ONNX Runtime maps the weights instead of holding extra copies.
@@ -64,8 +64,8 @@ fn build_session(source: ModelSource<'_>) -> Result<Session, ort::Error> {
     // in glibc's heap until trimmed, and the English G2P's embedded data (read before the model
     // loads) stays resident in the addon's read-only segment (12.4 MB, 0.4 MB once dropped).
     // Trimming after every chunk as well (see `infer`), the benchmark paragraph to WAV peaks at
-    // 406 MB (3 runs of 4; the other 418) instead of 435-447 MB, at the same speed (A/B, release);
-    // the trims alone give 418 MB. The rest is the weights and ONNX Runtime's CPU arena.
+    // 396 MiB (3 runs of 4; the other 408) instead of 425-437 MiB, at the same speed (A/B,
+    // release); the trims alone give 408 MiB. The rest is the weights and ONNX Runtime's CPU arena.
     resident::trim_heap();
     resident::drop_read_only_data();
     Ok(session)
