@@ -10,6 +10,8 @@
 //!   (renaming over `/dev/full` or a pipe would destroy it instead of writing to it);
 //! - `-` is standard output;
 //! - any write error (a full disk, a reader that went away) is an error, never a success.
+//!
+//! Inputs are read through [`input`]: regular files only, bounded by what the use can need.
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
@@ -17,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use crate::engines::error::{EngineError, EngineResult};
 
+pub mod input;
 mod staged;
 pub use staged::Staged;
 
