@@ -51,6 +51,8 @@ pub const ENV_IDLE_TIMEOUT: &str = "HYPERFRAMES_DOWNLOAD_IDLE_TIMEOUT";
 pub const DEFAULT_IDLE_SECS: f64 = 30.0;
 /// After this long without data a "waiting for <host>" line is shown (or half the idle timeout,
 /// when that is shorter).
+/// Redirects one download may take (a hub sends each file on to its CDN).
+const MAX_REDIRECTS: usize = 10;
 const WAIT_NOTICE: Duration = Duration::from_secs(5);
 
 const CHUNK: usize = 1 << 20;
@@ -359,10 +361,24 @@ fn single(len: usize, index: usize, fetch: Fetch) -> Vec<Fetch> {
     out
 }
 
+/// `<base>/<file path>` for each file: the path joined onto the base URL's path, its query (a
+/// signed mirror's `?sig=…`) kept for every file, its fragment dropped.
 fn mirror_plan(model: &ModelSpec, base: &str) -> EngineResult<Vec<Fetch>> {
     check_http_url(base)?;
-    let base = base.trim_end_matches('/');
-    Ok(model.files.iter().map(|f| Fetch::Url(format!("{base}/{}", f.path))).collect())
+    let base = reqwest::Url::parse(base.trim()).map_err(|_| {
+        EngineError::new("DOWNLOAD_FAILED", format!("the mirror `{}` is not a valid URL", redact(base)))
+    })?;
+    let dir = base.path().trim_end_matches('/').to_string();
+    Ok(model
+        .files
+        .iter()
+        .map(|f| {
+            let mut url = base.clone();
+            url.set_path(&format!("{dir}/{}", f.path));
+            url.set_fragment(None);
+            Fetch::Url(url.to_string())
+        })
+        .collect())
 }
 
 fn check_http_url(url: &str) -> EngineResult<()> {
@@ -463,7 +479,6 @@ enum Failure {
 impl Installer {
     fn new(retry_delay: Duration) -> EngineResult<Self> {
         let client = crate::http::builder()
-            .redirect(reqwest::redirect::Policy::limited(10))
             .connect_timeout(Duration::from_secs(15))
             .build()
             .map_err(|e| EngineError::new("DOWNLOAD_FAILED", format!("could not set up HTTP: {e}")))?;
@@ -670,10 +685,11 @@ impl Installer {
             request = request.header(reqwest::header::RANGE, format!("bytes={have}-"));
         }
         let host = crate::auth::scrub::url_host(url).unwrap_or_else(|| "the server".to_string());
-        let response = match self.within_idle(request.send(), file.path, &host, on).await {
-            Some(sent) => sent.map_err(|e| Failure::Retry(transport_error(model, file, url, &e)))?,
-            None => return Err(Failure::Fatal(self.stalled(model, file, &host, "no answer", have))),
-        };
+        let response =
+            match self.within_idle(crate::http::send_following(request, MAX_REDIRECTS), file.path, &host, on).await {
+                Some(sent) => sent.map_err(|e| Failure::Retry(transport_error(model, file, url, &e)))?,
+                None => return Err(Failure::Fatal(self.stalled(model, file, &host, "no answer", have))),
+            };
         let status = response.status().as_u16();
         let content_length = response.content_length();
         let content_range = response
@@ -1539,6 +1555,61 @@ mod tests {
 
         let err = run(model, tmp2.path(), Source::Mirror("ftp://x".into()), &Events::default()).await.unwrap_err();
         assert_eq!(err.code, "DOWNLOAD_FAILED");
+    }
+
+    /// A signed mirror (`?sig=…` on the base) answers each file with a redirect to a CDN on
+    /// another origin, as hubs do: every file is asked for with the query kept, and the CDN gets no
+    /// `Referer` (which would carry the signature).
+    #[tokio::test]
+    async fn signed_mirror_keeps_its_query_and_redirects_leak_nothing() {
+        let cdn = Server::start().await;
+        let a = content(3_000, 11);
+        let b = content(2_000, 12);
+        cdn.put("/cdn/a", Served { body: a.clone(), ..Default::default() });
+        cdn.put("/cdn/b", Served { body: b.clone(), ..Default::default() });
+        let cdn_base = cdn.base.clone();
+        let mirror = TestServer::routed(move |req| {
+            let to = match req.target.as_str() {
+                "/m/t/a.bin?sig=s3cr3t-0001" => "/cdn/a",
+                "/m/t/sub/b.bin?sig=s3cr3t-0001" => "/cdn/b",
+                _ => return (Duration::ZERO, Scripted::bytes(404, "text/plain", Vec::new())),
+            };
+            let reply =
+                Scripted::bytes(302, "text/plain", Vec::new()).with_header("location", &format!("{cdn_base}{to}"));
+            (Duration::ZERO, reply)
+        })
+        .await;
+        let model = spec("t-signed", vec![file("t/a.bin", None, &a, false), file("t/sub/b.bin", None, &b, false)]);
+        let tmp = tempfile::tempdir().unwrap();
+        let base = format!("{}/m/?sig=s3cr3t-0001#frag", mirror.url());
+        run(model, tmp.path(), Source::Mirror(base), &Events::default()).await.unwrap();
+        assert!(catalog::status(tmp.path(), model, true).installed);
+        let asked: Vec<String> = mirror.requests().iter().map(|r| r.target.clone()).collect();
+        assert_eq!(asked, ["/m/t/a.bin?sig=s3cr3t-0001", "/m/t/sub/b.bin?sig=s3cr3t-0001"]);
+        let at_cdn = cdn.http.requests();
+        assert_eq!(at_cdn.len(), 2);
+        for r in &at_cdn {
+            assert_eq!(r.header("referer"), None, "{r:?}");
+            assert!(!format!("{r:?}").contains("s3cr3t"), "{r:?}");
+        }
+    }
+
+    #[test]
+    fn mirror_plan_joins_onto_the_path() {
+        let model = spec("t-join", vec![file("t/x.onnx", None, b"x", false)]);
+        let urls = |base: &str| -> Vec<String> {
+            mirror_plan(model, base)
+                .unwrap()
+                .into_iter()
+                .map(|f| match f {
+                    Fetch::Url(u) => u,
+                    _ => unreachable!(),
+                })
+                .collect()
+        };
+        assert_eq!(urls("https://m.test/a/b?sig=abc&e=1"), ["https://m.test/a/b/t/x.onnx?sig=abc&e=1"]);
+        assert_eq!(urls("https://m.test/a//"), ["https://m.test/a/t/x.onnx"]);
+        assert_eq!(urls("https://m.test"), ["https://m.test/t/x.onnx"]);
     }
 
     #[test]

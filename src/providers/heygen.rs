@@ -53,6 +53,8 @@ pub const SFX_DEFAULT_MIN_SCORE: f32 = 0.4;
 pub const DOWNLOAD_BODY_LIMIT: usize = 256 * 1024 * 1024;
 pub const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(300);
 /// The reqwest client's own ceiling; the per-attempt budget comes from the [`Policy`].
+/// Redirects a presigned audio link may take (a CDN may bounce the first hop).
+const DOWNLOAD_REDIRECTS: usize = 5;
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(600);
 
 // ---------------------------------------------------------------------------------------------
@@ -257,7 +259,8 @@ pub struct HeygenMedia {
     client: HeygenClient,
     /// No key: the credential lives in [`HeygenClient`].
     base: ClientBase,
-    /// For presigned links: no auth, and redirects followed (a CDN may bounce the first hop).
+    /// For presigned links: no auth, and up to [`DOWNLOAD_REDIRECTS`] redirects followed (a CDN
+    /// may bounce the first hop), with no `Referer` and nothing but content headers to another host.
     download_http: reqwest::Client,
     download_policy: Policy,
 }
@@ -272,8 +275,13 @@ impl HeygenMedia {
         Self {
             base: ClientBase::new(PROVIDER, "", client.base_url(), Policy::default(), CLIENT_TIMEOUT),
             client,
-            download_http: download_client(),
-            download_policy: Policy { timeout: DOWNLOAD_TIMEOUT, body_limit: DOWNLOAD_BODY_LIMIT, ..Policy::default() },
+            download_http: crate::http::client(CLIENT_TIMEOUT),
+            download_policy: Policy {
+                timeout: DOWNLOAD_TIMEOUT,
+                body_limit: DOWNLOAD_BODY_LIMIT,
+                redirects: DOWNLOAD_REDIRECTS,
+                ..Policy::default()
+            },
         }
     }
 
@@ -288,7 +296,11 @@ impl HeygenMedia {
     /// Sets the policy of API calls; downloads use the same one with a body limit of at least
     /// [`DOWNLOAD_BODY_LIMIT`].
     pub fn with_policy(mut self, policy: Policy) -> Self {
-        self.download_policy = Policy { body_limit: policy.body_limit.max(DOWNLOAD_BODY_LIMIT), ..policy.clone() };
+        self.download_policy = Policy {
+            body_limit: policy.body_limit.max(DOWNLOAD_BODY_LIMIT),
+            redirects: DOWNLOAD_REDIRECTS,
+            ..policy.clone()
+        };
         self.base.policy = policy;
         self
     }
@@ -494,15 +506,6 @@ impl HeygenMedia {
         let mime = audio_mime(&reply.body, content_type, parsed.path());
         Ok((reply.body, mime))
     }
-}
-
-fn download_client() -> reqwest::Client {
-    crate::http::builder()
-        .redirect(reqwest::redirect::Policy::limited(5))
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(CLIENT_TIMEOUT)
-        .build()
-        .expect("a TLS backend is compiled in")
 }
 
 /// A refresh that failed: the sign-in has expired (or the network is down).
@@ -1040,5 +1043,21 @@ mod tests {
             no_auth_headers(&r);
         }
         assert_eq!(media.download("file:///etc/passwd").await.unwrap_err().code, ProviderErrorCode::BadResponse);
+    }
+
+    /// A presigned link that bounces to a CDN on another origin: the CDN never sees the signed
+    /// URL (no `Referer`).
+    #[tokio::test]
+    async fn a_download_redirected_to_another_host_sends_no_referer() {
+        let (server, cdn) = (TestServer::start().await, TestServer::start().await);
+        server
+            .push(Scripted::bytes(302, "text/plain", vec![]).with_header("location", &format!("{}/c.mp3", cdn.url())));
+        cdn.push(Scripted::bytes(200, "audio/mpeg", silent_mp3(1)));
+        let (media, _) = setup(&server, oauth(false));
+        media.download(&format!("{}/s/track.mp3?X-Amz-Signature=s3cr3t-0001", server.url())).await.unwrap();
+        let got = &cdn.requests()[0];
+        assert_eq!(got.header("referer"), None, "{got:?}");
+        assert!(!format!("{got:?}").contains("s3cr3t"), "{got:?}");
+        no_auth_headers(got);
     }
 }

@@ -67,6 +67,9 @@ pub struct Policy {
     pub backoff: Duration,
     /// The whole call: every attempt and every wait between them.
     pub budget: Duration,
+    /// Redirects an attempt follows (0: a redirect is an answer like any other); see
+    /// [`http::send_following`] for what another host gets.
+    pub redirects: usize,
 }
 
 impl Default for Policy {
@@ -77,6 +80,7 @@ impl Default for Policy {
             body_limit: http::DEFAULT_BODY_LIMIT,
             backoff: Duration::from_millis(500),
             budget: DEFAULT_BUDGET,
+            redirects: 0,
         }
     }
 }
@@ -142,7 +146,8 @@ async fn attempt(
     limit: Duration,
 ) -> Attempt {
     let sent = tokio::time::timeout(limit, async {
-        let resp = request.send().await.map_err(|e| (e.is_timeout(), http::describe(&e)))?;
+        let resp =
+            http::send_following(request, policy.redirects).await.map_err(|e| (e.is_timeout(), http::describe(&e)))?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         match http::read_body_capped(resp, policy.body_limit).await {
