@@ -99,13 +99,23 @@ fn cjk_seam(a: &str, b: &str) -> bool {
     a.chars().last().is_some_and(is_cjk) && b.chars().next().is_some_and(is_cjk)
 }
 
-/// Words are shown trimmed, and words with no text are not shown at all.
+/// A word's text as a caption shows it: every run of whitespace (line breaks included, so no
+/// cue of any format gets a blank line or a stray line) one space, trimmed, and control
+/// characters (NUL, ESC, DEL, C1) dropped.
+fn shown_text(text: &str) -> String {
+    let visible: String = text.chars().filter(|c| c.is_whitespace() || !c.is_control()).collect();
+    visible.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Words as captions show them ([`shown_text`]); words with no text left are not shown at all.
 fn shown(words: &[Word]) -> Vec<Word> {
-    words
-        .iter()
-        .filter(|w| !w.text.trim().is_empty())
-        .map(|w| Word { text: w.text.split_whitespace().collect::<Vec<_>>().join(" "), ..w.clone() })
-        .collect()
+    words.iter().map(|w| Word { text: shown_text(&w.text), ..w.clone() }).filter(|w| !w.text.is_empty()).collect()
+}
+
+/// Cue text as WebVTT reads it literally: `&`, `<` and `>` as character references (so no
+/// `<b>`, `&nbsp;` or `-->` is read as markup or a timing line).
+fn vtt_text(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 #[cfg(test)]
@@ -128,9 +138,12 @@ pub fn render(cues: &[Cue], format: Format) -> String {
     }
     for (i, c) in cues.iter().enumerate() {
         match format {
-            Format::Vtt => {
-                s.push_str(&format!("{} --> {}\n{}\n\n", timestamp(c.start, '.'), timestamp(c.end, '.'), c.text))
-            }
+            Format::Vtt => s.push_str(&format!(
+                "{} --> {}\n{}\n\n",
+                timestamp(c.start, '.'),
+                timestamp(c.end, '.'),
+                vtt_text(&c.text)
+            )),
             _ => s.push_str(&format!(
                 "{}\n{} --> {}\n{}\n\n",
                 i + 1,
@@ -187,6 +200,23 @@ mod tests {
         assert_eq!(Format::parse("x.txt"), None);
         assert_eq!(Format::parse("remotion"), Some(Format::Remotion));
         assert_eq!(Format::parse("out/caps.ASS"), Some(Format::Ass));
+    }
+
+    #[test]
+    fn vtt_text_is_escaped_and_no_format_gets_a_blank_line_or_a_control_character() {
+        let words = [w("<b>Tom", 0.0, 0.4), w("&", 0.4, 0.5), w("Jerry</b>", 0.5, 0.9), w("-->", 0.9, 1.0)];
+        let vtt = render(&cues(&words, false), Format::Vtt);
+        assert_eq!(vtt, "WEBVTT\n\n00:00:00.000 --> 00:00:01.295\n&lt;b&gt;Tom &amp; Jerry&lt;/b&gt; --&gt;\n\n");
+        assert_eq!(vtt.matches("-->").count(), 1, "one timing line: {vtt}");
+
+        let hostile = [w("a\n\nb", 0.0, 0.3), w("\u{1b}[31mred\u{0}", 0.3, 0.6), w("\u{7}\u{9b}", 0.6, 0.7)];
+        for format in [Format::Srt, Format::Vtt, Format::Ass, Format::Remotion] {
+            let out = build(&hostile, format, &Rules::default());
+            assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{format:?}: {out:?}");
+            assert!(out.contains("a b") && out.contains("[31mred"), "{format:?}: {out:?}");
+        }
+        let srt = build(&hostile, Format::Srt, &Rules::default());
+        assert_eq!(srt, "1\n00:00:00.000 --> 00:00:00.833\na b [31mred\n\n".replace('.', ","));
     }
 
     #[test]
