@@ -149,6 +149,39 @@ describe('HeyGen Starfish speech', () => {
     const es = okJson(await run(['voices', '--provider', 'heygen', '--lang', 'Spanish', '--json']));
     assert.deepEqual(es.voices.map((v) => v.language), ['Spanish']);
   });
+  test('hostile word times and a clip cut short: words checked against the audio, reported, captions sane', async () => {
+    media.heygen.queue(SPEECH, {
+      status: 200,
+      json: {
+        data: {
+          audio_url: `${media.cdn.url}/audio/speech.mp3?X-Amz-Signature=presigned`,
+          duration: 1e308,
+          word_timestamps: [
+            { word: 'Hello', start: 0.05, end: 0.2 },
+            { word: 'huge', start: 1e308, end: 1e308 },
+            { word: 'negative', start: -4, end: 0.25 },
+            { word: 'there\u0000\u001b[2J', start: 0.25, end: 0.2 },
+            { word: 'late', start: 0.4, end: 3.0 },
+          ],
+        },
+      },
+    });
+    const r = await run(['tts', 'Hello there late', '-o', 'out.wav', '--words', 'words.json', '--captions', 'caps.srt', '--json']);
+    const j = okJson(r);
+    assert.equal(j.provider, 'heygen');
+    for (const re of [/not a plausible length/, /2 words dropped: a time is not a number/, /control characters removed/, /ending before it starts/, /the audio looks truncated: 1 word runs past its end/]) {
+      assert.ok(j.anomalies.some((a) => a.startsWith('heygen: ') && re.test(a)), `${re}: ${JSON.stringify(j.anomalies)}`);
+    }
+    const raw = fs.readFileSync(file('words.json'), 'utf8');
+    assert.ok(!raw.includes('null') && !/[\u0000-\u0008\u001b\u007f]/.test(raw), raw);
+    const words = JSON.parse(raw);
+    assert.deepEqual(words.map((w) => w.text), ['Hello', 'there[2J', 'late']);
+    for (const w of words) assert.ok(w.start >= 0 && w.start <= w.end && w.end <= MP3_SECONDS + 0.01, JSON.stringify(w));
+    for (const c of parseSrt(fs.readFileSync(file('caps.srt'), 'utf8'))) assert.ok(c.end < 2, JSON.stringify(c));
+    // Our own `captions` reads the words file back.
+    const again = await run(['captions', file('words.json'), '--to', 'vtt', '-o', 'again.vtt']);
+    assert.equal(again.code, 0, again.output);
+  });
 });
 
 describe('HeyGen failures fall through to ElevenLabs with an anomaly', () => {

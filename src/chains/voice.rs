@@ -24,7 +24,7 @@ use crate::engines::kokoro::timing::TimedWord;
 use crate::engines::kokoro::{service, voices};
 use crate::providers::heygen::SpeechRequest;
 use crate::providers::plan::{pin, plan_for, Capability, Facts, Plan};
-use crate::providers::speech::Speech;
+use crate::providers::speech::{check_words, Speech};
 use crate::providers::Provider;
 
 mod files;
@@ -531,20 +531,26 @@ fn join_pieces(pieces: Vec<Piece>) -> ChainResult<Hosted> {
 }
 
 /// Decodes every part, joins them (resampled to the first part's rate only if they differ), and
-/// lays the words out on the decoded timeline.
+/// lays the words out on the decoded timeline, each part's words checked against its decoded
+/// length ([`check_words`]: a word past the end says the audio looks truncated).
 fn join_speech(provider: Provider, speech: Speech) -> ChainResult<Hosted> {
     let mut rate = 0u32;
     let mut chunks: Vec<Vec<f32>> = Vec::with_capacity(speech.parts.len());
     let mut words = Vec::new();
+    let mut anomalies = Vec::new();
     let mut offset = 0usize;
-    for part in &speech.parts {
+    let many = speech.parts.len() > 1;
+    for (n, part) in speech.parts.into_iter().enumerate() {
         let d = decode(provider, &part.audio, &part.mime)?;
         if rate == 0 {
             rate = d.sample_rate;
         }
         let mono = if d.sample_rate == rate { d.to_mono() } else { resample(&d.to_mono(), d.sample_rate, rate) };
         let start = offset as f64 / f64::from(rate);
-        for w in &part.words {
+        let (checked, notes) = check_words(part.words, Some(mono.len() as f64 / f64::from(rate)));
+        let which = if many { format!(" (part {} of the text)", n + 1) } else { String::new() };
+        anomalies.extend(part.anomalies.into_iter().chain(notes).map(|a| format!("{provider}: {a}{which}")));
+        for w in &checked {
             words.push(Word {
                 id: format!("w{}", words.len()),
                 text: w.text.clone(),
@@ -563,7 +569,7 @@ fn join_speech(provider: Provider, speech: Speech) -> ChainResult<Hosted> {
         ));
     }
     let samples = wav::join_chunks(&chunks, wav::samples_for_ms(rate, 2.5));
-    Ok(Hosted { samples, sample_rate: rate, words, voice: speech.voice_id, anomalies: Vec::new() })
+    Ok(Hosted { samples, sample_rate: rate, words, voice: speech.voice_id, anomalies })
 }
 
 fn kokoro_lang(lang: &str) -> ChainResult<Lang> {
@@ -736,7 +742,7 @@ mod tests {
         server.push(Scripted::json(
             200,
             json!({"data": {"audio_url": "{base}/audio/1.mp3", "word_timestamps": [
-                {"word": "hello", "start": 0.1, "end": 0.4}, {"word": "there", "start": 0.5, "end": 0.9}
+                {"word": "hello", "start": 0.1, "end": 0.3}, {"word": "there", "start": 0.32, "end": 0.5}
             ]}}),
         ));
         server.push(Scripted::bytes(200, "audio/mpeg", SINE_MP3.to_vec()));
@@ -770,6 +776,53 @@ mod tests {
         assert!(!r.samples.is_empty());
         assert_eq!(r.words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>(), ["hello", "there"]);
         assert!(r.anomalies.is_empty());
+    }
+
+    /// Hostile word times and a clip cut short (0.5 s of audio, words to 3 s): the words that come
+    /// out are finite, ordered, within the audio and free of control characters, captions of them
+    /// have sane times, and the anomalies say what was dropped and that the audio looks truncated.
+    #[tokio::test]
+    async fn hostile_provider_word_times_are_checked_against_the_decoded_audio() {
+        let hg = TestServer::start().await;
+        hg.push(Scripted::json(
+            200,
+            json!({"data": {"audio_url": "{base}/audio/1.mp3", "duration": 1e308, "word_timestamps": [
+                {"word": "hello", "start": 0.1, "end": 0.3},
+                {"word": "huge", "start": 1e308, "end": 1e308},
+                {"word": "neg", "start": -5.0, "end": 0.2},
+                {"word": "nan", "start": "NaN", "end": 0.4},
+                {"word": "back", "start": 0.45, "end": 0.35},
+                {"word": "\u{0}there\u{1b}[31m", "start": 0.4, "end": 0.5},
+                {"word": "late", "start": 1.0, "end": 3.0}
+            ]}}),
+        ));
+        hg.push(Scripted::bytes(200, "audio/mpeg", SINE_MP3.to_vec()));
+        let providers = Providers { heygen: Some(testing::heygen(&hg)), ..Providers::default() };
+        let r = voice_with(&VoiceRequest::new("hello there"), &all_keys(), &providers).await.unwrap();
+        let audio_end = r.samples.len() as f64 / f64::from(r.sample_rate);
+        let got: Vec<&str> = r.words.iter().map(|w| w.text.as_str()).collect();
+        assert_eq!(got, ["hello", "back", "late"], "{:?}", r.words);
+        for w in &r.words {
+            assert!(w.start.is_finite() && 0.0 <= w.start && w.start <= w.end && w.end <= audio_end + 0.01, "{w:?}");
+        }
+        assert_eq!(
+            r.anomalies,
+            [
+                "heygen: the audio's duration (1e308) is not a plausible length; ignored",
+                "heygen: control characters removed from the text of 1 word",
+                "heygen: 3 words dropped: a time is not a number from 0 to 3600 seconds",
+                "heygen: 1 word ending before it starts: the end set to the start",
+                "heygen: 1 word out of order dropped: starting before the word before it",
+                &format!(
+                    "heygen: the audio looks truncated: 1 word runs past its end at {audio_end:.3} s (clamped to it)"
+                ),
+            ]
+        );
+        let words = serde_json::to_string(&r.caption_words()).unwrap();
+        assert!(!words.contains("null"), "{words}");
+        let srt =
+            crate::audio::captions::build(&r.caption_words(), crate::audio::captions::Format::Srt, &Default::default());
+        assert!(srt.lines().filter(|l| l.contains("-->")).all(|l| l.starts_with("00:00:0")), "{srt}");
     }
 
     #[tokio::test]
@@ -1291,7 +1344,7 @@ mod tests {
                 "wordsApproximate"
             ]
         );
-        assert_eq!(v["words"][0], json!({"id": "w0", "text": "hello", "start": 0.1, "end": 0.4}));
+        assert_eq!(v["words"][0], json!({"id": "w0", "text": "hello", "start": 0.1, "end": 0.3}));
 
         // The reader going away ends the call with its own error; no other provider is tried.
         speech_reply(&hg);

@@ -400,7 +400,7 @@ fn parse_speech_part(reply: &Value, text: &str) -> ProviderResult<SpeechPart> {
             .and_then(Value::as_array)
             .and_then(|a| a.iter().filter_map(Value::as_f64).reduce(f64::max))
     });
-    Ok(SpeechPart { audio, mime, text: text.to_string(), words, duration, offset: 0.0 })
+    Ok(SpeechPart::checked(audio, mime, text.to_string(), words, duration))
 }
 
 /// What the user can do about an error. ElevenLabs answers an exhausted quota with 401
@@ -480,6 +480,26 @@ mod tests {
         assert_eq!(words("你好。"), [w("你", 0.0, 0.1), w("好。", 0.1, 0.3)]);
         assert_eq!(words("   "), []);
         assert_eq!(words("..."), [w("...", 0.0, 0.0)]);
+    }
+
+    /// Character times of 1e308 or negative, and control characters, go
+    /// through the one word check: dropped or fixed, each kind reported.
+    #[test]
+    fn hostile_character_times_are_checked_like_every_provider_s() {
+        let mut a = alignment("ab cd ef g\u{1b}h");
+        a["character_start_times_seconds"] = json!([0.0, 0.1, 0.2, 1e308, 0.4, 0.5, -3.0, 0.7, 0.8, 0.05, 0.9, 1.0]);
+        a["character_end_times_seconds"] = json!([0.1, 0.2, 0.3, 1e308, 0.5, 0.6, 0.7, 0.8, 0.9, 0.06, 1.0, 1.1]);
+        let audio = base64::engine::general_purpose::STANDARD.encode(silent_mp3(4));
+        let part = parse_speech_part(&json!({"audio_base64": audio, "alignment": a}), "t").unwrap();
+        let got: Vec<(&str, f64, f64)> = part.words.iter().map(|w| (w.text.as_str(), w.start, w.end)).collect();
+        assert_eq!(got, [("ab", 0.0, 0.2), ("gh", 0.05, 1.1)]);
+        assert_eq!(
+            part.anomalies,
+            [
+                "control characters removed from the text of 1 word",
+                "2 words dropped: a time is not a number from 0 to 3600 seconds"
+            ]
+        );
     }
 
     #[test]

@@ -185,7 +185,8 @@ fn parse_voice_page(body: &Value) -> ProviderResult<(Vec<Voice>, Option<String>)
     Ok((voices, if has_more == Some(false) { None } else { token }))
 }
 
-/// `word_timestamps` → words: string `word`, finite `0 ≤ start ≤ end`, `<…>` markers dropped.
+/// `word_timestamps` → words: each with a string `word`, `<…>` markers dropped. A time that is not
+/// a number is NaN here, for [`SpeechPart::checked`] to drop and report with the other bad times.
 fn parse_words(list: Option<&Value>) -> Vec<Word> {
     let Some(Value::Array(items)) = list else { return Vec::new() };
     let mut words = Vec::new();
@@ -194,14 +195,8 @@ fn parse_words(list: Option<&Value>) -> Vec<Word> {
         if text.is_empty() || (text.starts_with('<') && text.ends_with('>')) {
             continue;
         }
-        let (Some(start), Some(end)) =
-            (item.get("start").and_then(Value::as_f64), item.get("end").and_then(Value::as_f64))
-        else {
-            continue;
-        };
-        if !(start.is_finite() && end.is_finite() && 0.0 <= start && start <= end) {
-            continue;
-        }
+        let time = |key: &str| item.get(key).and_then(Value::as_f64).unwrap_or(f64::NAN);
+        let (start, end) = (time("start"), time("end"));
         words.push(Word { id: format!("w{}", words.len()), text: text.to_string(), start, end, confidence: None });
     }
     words
@@ -435,7 +430,7 @@ impl HeygenMedia {
             let server_duration = number_field(data, "duration").filter(|d| *d > 0.0);
             let (audio, mime) = self.fetch(&audio_url, "speech audio download").await?;
             let duration = server_duration.or_else(|| audio_duration(&audio, &mime));
-            parts.push(SpeechPart { audio, mime, text: chunk, words, duration, offset: 0.0 });
+            parts.push(SpeechPart::checked(audio, mime, chunk, words, duration));
         }
         Ok(Speech::from_parts(parts, voice_id))
     }
@@ -787,8 +782,16 @@ mod tests {
         assert_eq!(part.mime, "audio/mpeg");
         assert_eq!(part.duration, Some(1.6), "the server's duration wins");
         let texts: Vec<(&str, &str)> = speech.words.iter().map(|w| (w.id.as_str(), w.text.as_str())).collect();
-        assert_eq!(texts, [("w0", "Hello,"), ("w1", "world"), ("w2", "again.")]);
-        assert_eq!((speech.words[2].start, speech.words[2].end), (1.0, 1.4));
+        assert_eq!(texts, [("w0", "Hello,"), ("w1", "world"), ("w2", "bad"), ("w3", "again.")]);
+        assert_eq!((speech.words[2].start, speech.words[2].end), (1.0, 1.0), "an end before the start: fixed");
+        assert_eq!((speech.words[3].start, speech.words[3].end), (1.0, 1.4));
+        assert_eq!(
+            part.anomalies,
+            [
+                "1 word dropped: a time is not a number from 0 to 3600 seconds",
+                "1 word ending before it starts: the end set to the start"
+            ]
+        );
         assert_eq!(speech.duration, Some(1.6));
 
         let reqs = server.requests();

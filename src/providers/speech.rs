@@ -20,6 +20,115 @@ pub struct SpeechPart {
     /// Where this part starts on the joined timeline (the running sum of the earlier parts'
     /// durations; a part without a duration counts up to its last word's end).
     pub offset: f64,
+    /// What [`check_words`] (and the duration check) fixed or dropped in the server's data.
+    pub anomalies: Vec<String>,
+}
+
+impl SpeechPart {
+    /// A part whose words went through [`check_words`] (without the audio's length, which the
+    /// caller that decodes it checks against) and whose `duration`, a server's figure or one
+    /// derived from its data, is kept only when it is a plausible length for one request.
+    pub fn checked(audio: Vec<u8>, mime: String, text: String, words: Vec<Word>, duration: Option<f64>) -> Self {
+        let plausible = duration.filter(|d| d.is_finite() && *d > 0.0 && *d <= MAX_PART_SECONDS);
+        let mut anomalies = Vec::new();
+        if let (Some(d), None) = (duration, plausible) {
+            let shown = if d.abs() < 1e6 { d.to_string() } else { format!("{d:e}") };
+            anomalies.push(format!("the audio's duration ({shown}) is not a plausible length; ignored"));
+        }
+        let (words, notes) = check_words(words, None);
+        anomalies.extend(notes);
+        SpeechPart { audio, mime, text, words, duration: plausible, offset: 0.0, anomalies }
+    }
+}
+
+/// No one request speaks longer than this (seconds): a word time or duration past it is not a
+/// time in that audio. Generous: 5,000 characters at half speed take about ten minutes.
+pub const MAX_PART_SECONDS: f64 = 3600.0;
+
+/// A word running this far (seconds) past the decoded audio's end means the audio was cut short;
+/// less is rounding and encoder padding.
+const PAST_END_TOLERANCE: f64 = 0.25;
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The one check of a provider's word timings before they reach arithmetic, a file or a caption.
+/// Text: control characters dropped, whitespace runs as one space; a word with no text left is
+/// dropped. Times: a start or end that is not a finite number from 0 to [`MAX_PART_SECONDS`]
+/// drops the word; an end before its start is set to the start; a word starting before the
+/// previous word's start is out of order and dropped. With `audio_seconds` (the decoded audio's
+/// length), times are clamped to it, and words running past it by more than rounding say that the
+/// audio looks truncated. Returns the words (ids `w0…` again) and one anomaly per kind of fix,
+/// saying how many and why.
+pub fn check_words(words: Vec<Word>, audio_seconds: Option<f64>) -> (Vec<Word>, Vec<String>) {
+    let in_range = |t: f64| t.is_finite() && (0.0..=MAX_PART_SECONDS).contains(&t);
+    let (mut no_text, mut bad_time, mut reversed, mut out_of_order, mut past_end, mut controls) = (0, 0, 0, 0, 0, 0);
+    let mut out: Vec<Word> = Vec::with_capacity(words.len());
+    for mut w in words {
+        if w.text.chars().any(|c| c.is_control() && !c.is_whitespace()) {
+            controls += 1;
+        }
+        let visible: String = w.text.chars().filter(|c| c.is_whitespace() || !c.is_control()).collect();
+        w.text = visible.split_whitespace().collect::<Vec<_>>().join(" ");
+        if w.text.is_empty() {
+            no_text += 1;
+            continue;
+        }
+        if !(in_range(w.start) && in_range(w.end)) {
+            bad_time += 1;
+            continue;
+        }
+        if w.end < w.start {
+            reversed += 1;
+            w.end = w.start;
+        }
+        if let Some(end) = audio_seconds.filter(|d| d.is_finite() && *d >= 0.0) {
+            if w.end > end + PAST_END_TOLERANCE {
+                past_end += 1;
+            }
+            w.start = w.start.min(end);
+            w.end = w.end.min(end);
+        }
+        if out.last().is_some_and(|prev| w.start < prev.start) {
+            out_of_order += 1;
+            continue;
+        }
+        out.push(w);
+    }
+    for (i, w) in out.iter_mut().enumerate() {
+        w.id = format!("w{i}");
+    }
+    let mut notes = Vec::new();
+    if controls > 0 {
+        notes.push(format!("control characters removed from the text of {}", plural(controls, "word", "words")));
+    }
+    if no_text > 0 {
+        notes.push(format!("{} with no text dropped", plural(no_text, "word", "words")));
+    }
+    if bad_time > 0 {
+        notes.push(format!(
+            "{} dropped: a time is not a number from 0 to {MAX_PART_SECONDS} seconds",
+            plural(bad_time, "word", "words")
+        ));
+    }
+    if reversed > 0 {
+        notes.push(format!("{} ending before it starts: the end set to the start", plural(reversed, "word", "words")));
+    }
+    if out_of_order > 0 {
+        notes.push(format!(
+            "{} dropped: starting before the word before it",
+            plural(out_of_order, "word out of order", "words out of order")
+        ));
+    }
+    if past_end > 0 {
+        let end = audio_seconds.unwrap_or_default();
+        notes.push(format!(
+            "the audio looks truncated: {} past its end at {end:.3} s (clamped to it)",
+            plural(past_end, "word runs", "words run")
+        ));
+    }
+    (out, notes)
 }
 
 /// Synthesised speech: one part per request, in order (one part unless the text was split).
@@ -264,6 +373,74 @@ mod tests {
         assert_eq!(split_text(&"a".repeat(5_000 + 1), 5_000).len(), 2);
         // A boundary right at the window's edge is used.
         assert_eq!(split_text("Abc def. Ghi", 8), ["Abc def.", "Ghi"]);
+    }
+
+    fn word(text: &str, start: f64, end: f64) -> Word {
+        Word { id: String::new(), text: text.into(), start, end, confidence: None }
+    }
+
+    #[test]
+    fn word_times_from_a_server_are_range_checked_fixed_or_dropped_with_reasons() {
+        let hostile = vec![
+            word("one", 0.0, 0.2),
+            word("huge", 1e308, 1e308),
+            word("negative", -1.0, 0.3),
+            word("nan", f64::NAN, 0.4),
+            word("inf", 0.4, f64::INFINITY),
+            word("reversed", 0.5, 0.4),
+            word("es\u{1b}[2Jc\u{0}aped", 0.6, 0.7),
+            word("\u{7}\u{1b}", 0.7, 0.8),
+            word("early", 0.1, 0.2),
+            word("two\nlines", 0.9, 1.0),
+        ];
+        let (words, notes) = check_words(hostile.clone(), None);
+        let got: Vec<(&str, &str, f64, f64)> =
+            words.iter().map(|w| (w.id.as_str(), w.text.as_str(), w.start, w.end)).collect();
+        assert_eq!(
+            got,
+            [
+                ("w0", "one", 0.0, 0.2),
+                ("w1", "reversed", 0.5, 0.5),
+                ("w2", "es[2Jcaped", 0.6, 0.7),
+                ("w3", "two lines", 0.9, 1.0)
+            ]
+        );
+        assert_eq!(
+            notes,
+            [
+                "control characters removed from the text of 2 words",
+                "1 word with no text dropped",
+                "4 words dropped: a time is not a number from 0 to 3600 seconds",
+                "1 word ending before it starts: the end set to the start",
+                "1 word out of order dropped: starting before the word before it"
+            ]
+        );
+        // Serialised, nothing is null (what serde makes of a non-finite number).
+        assert!(!serde_json::to_string(&words).unwrap().contains("null"));
+
+        // Against the decoded audio: clamped to its end, and past it by more than rounding means
+        // the audio was cut short.
+        let (words, notes) = check_words(
+            vec![word("a", 0.0, 0.3), word("b", 0.4, 0.62), word("c", 0.7, 1.5), word("d", 2.0, 2.4)],
+            Some(0.6),
+        );
+        let times: Vec<(f64, f64)> = words.iter().map(|w| (w.start, w.end)).collect();
+        assert_eq!(times, [(0.0, 0.3), (0.4, 0.6), (0.6, 0.6), (0.6, 0.6)]);
+        assert_eq!(notes, ["the audio looks truncated: 2 words run past its end at 0.600 s (clamped to it)"]);
+        let (_, notes) = check_words(vec![word("a", 0.0, 0.5)], Some(0.5));
+        assert!(notes.is_empty(), "{notes:?}");
+    }
+
+    #[test]
+    fn a_part_keeps_only_a_plausible_duration() {
+        let part = |d| SpeechPart::checked(Vec::new(), "audio/mpeg".into(), "t".into(), Vec::new(), d);
+        assert_eq!(part(Some(2.5)).duration, Some(2.5));
+        for d in [1e308, -1.0, 0.0, f64::NAN, MAX_PART_SECONDS + 1.0] {
+            let p = part(Some(d));
+            assert_eq!(p.duration, None, "{d}");
+            assert_eq!(p.anomalies.len(), 1, "{d}");
+        }
+        assert!(part(None).anomalies.is_empty());
     }
 
     #[test]
