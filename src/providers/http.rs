@@ -118,6 +118,9 @@ pub fn body_excerpt(body: &[u8]) -> String {
 fn status_error(provider: Provider, what: &str, status: u16, body: &[u8]) -> ProviderError {
     use ProviderErrorCode::*;
     let code = match status {
+        // A redirect that was not followed (none allowed, none left, or nowhere usable to go) is
+        // the server's doing, not an invalid request: the next provider may serve.
+        300..=399 => BadResponse,
         401 | 403 => Unauthorized,
         402 => PaymentRequired,
         404 => NotFound,

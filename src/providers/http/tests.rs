@@ -212,3 +212,23 @@ async fn the_timeout_override_replaces_the_policy_limit() {
     assert!(e.message.contains("0.1s"), "{}", e.message);
     assert_eq!(server.requests().len(), 2);
 }
+
+#[tokio::test]
+async fn redirects_follow_the_policy_and_one_left_unfollowed_falls_through() {
+    let server = TestServer::start().await;
+    let c = crate::http::client(Duration::from_secs(5));
+    let url = format!("{}/thing", server.url());
+    let call = |policy: Policy| {
+        let (c, url) = (c.clone(), url.clone());
+        async move { send(Provider::Heygen, "test call", &|| c.get(&url), &policy, &RecordingSleeper::default()).await }
+    };
+    server.push(Scripted::json(302, json!({})).with_header("location", "/there"));
+    let e = call(fast()).await.unwrap_err();
+    assert_eq!((e.code, e.status), (ProviderErrorCode::BadResponse, Some(302)));
+    assert!(e.falls_through());
+    server.push(Scripted::json(302, json!({})).with_header("location", "/there"));
+    server.push(Scripted::json(200, json!({"here": true})));
+    let reply = call(Policy { redirects: 1, ..fast() }).await.unwrap();
+    assert_eq!(reply.json(Provider::Heygen, "x").unwrap(), json!({"here": true}));
+    assert_eq!(server.requests().last().unwrap().target, "/there");
+}
