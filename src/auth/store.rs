@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use super::error::{AuthError, AuthResult};
+use super::error::{AuthError, AuthErrorCode, AuthResult};
 use super::{keyring, paths, scrub};
+use crate::fsio::input::Input;
 
 /// Top-level key (unknown to the `heygen` CLI, which preserves it) marking that the secrets live in
 /// the OS keyring rather than in this file.
@@ -380,19 +381,8 @@ impl Store {
     /// Secrets kept in the OS keyring are fetched too (blocking: call off the async runtime).
     pub fn load(&self) -> AuthResult<Loaded> {
         let path = self.path();
-        let content = match fs::read(&path) {
-            Ok(bytes) => String::from_utf8(bytes)
-                .map_err(|_| AuthError::invalid_store(format!("{} is not UTF-8 text", paths::display(&path))))?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Ok(Loaded { format: Format::Absent, creds: Credentials::default(), from_keyring: false })
-            }
-            Err(e) => {
-                return Err(AuthError::invalid_store(format!(
-                    "unable to read {}: {}",
-                    paths::display(&path),
-                    io_detail(&e)
-                )))
-            }
+        let Some(content) = read_credentials_file(&path)? else {
+            return Ok(Loaded { format: Format::Absent, creds: Credentials::default(), from_keyring: false });
         };
         let (format, mut creds) = parse(&content).map_err(|mut e| {
             e.message = format!("{} ({})", e.message, paths::display(&path));
@@ -518,9 +508,38 @@ impl Store {
     }
 }
 
+/// The credentials file is small JSON: a megabyte is thousands of times what it holds.
+pub const CREDENTIALS_INPUT: Input = Input::new("the credentials file", 1024 * 1024);
+
+/// The text of the credentials file through the one bounded reader (a FIFO, a device or an
+/// oversized file is refused at once, never read or waited on); `None` when there is no file.
+pub fn read_credentials_file(path: &Path) -> AuthResult<Option<String>> {
+    // A missing file (or a dangling link) is "not signed in"; anything else that is there must be
+    // a regular file of sane size, and a refusal is an error, never mistaken for "absent" (which
+    // a sign-in would then overwrite).
+    match fs::metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        _ => {}
+    }
+    match crate::fsio::input::read_text(path, CREDENTIALS_INPUT) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) => {
+            let shown = paths::display(path);
+            let message = scrub::scrub(&e.message.replace(&path.display().to_string(), &shown));
+            Err(AuthError::new(AuthErrorCode::InvalidStore, format!("Credential file is unusable: {message}"))
+                .with_hint(format!(
+                    "Replace {shown} with a regular file (or delete it), then run `hyperframes auth login`."
+                )))
+        }
+    }
+}
+
 fn keyring_delete_if_marked(store: &Store) -> AuthResult<()> {
-    let marked =
-        fs::read_to_string(store.path()).ok().and_then(|t| parse(&t).ok()).is_some_and(|(_, c)| c.uses_keyring());
+    let marked = read_credentials_file(&store.path())
+        .ok()
+        .flatten()
+        .and_then(|t| parse(&t).ok())
+        .is_some_and(|(_, c)| c.uses_keyring());
     if marked {
         keyring::delete()?;
     }
