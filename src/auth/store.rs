@@ -188,14 +188,37 @@ fn parse_user(v: &Value) -> AuthResult<Option<UserBlock>> {
     }))
 }
 
-fn validate_api_key(key: &str, label: &str) -> AuthResult<()> {
-    if key.is_empty() {
-        return Err(AuthError::invalid_store(format!("{label} is empty")));
+/// HeyGen keys are well under 100 characters; anything this long is a paste gone wrong (a whole
+/// file, a log) and would only be refused by the server as an oversized header.
+pub const MAX_API_KEY_LEN: usize = 1024;
+
+/// What makes `key` unusable as an API key, wherever it comes from (the file, the environment, a
+/// login): it goes into an `x-api-key` header, so it must be one short run of visible characters.
+/// The answer never quotes the key.
+pub fn api_key_problem(key: &str) -> Option<String> {
+    if key.trim().is_empty() {
+        return Some("is empty".into());
     }
     if !is_header_safe(key) {
-        return Err(AuthError::invalid_store(format!("{label} contains control characters")));
+        return Some("contains control characters (a newline or similar)".into());
     }
-    Ok(())
+    if key.chars().any(char::is_whitespace) {
+        return Some("contains spaces".into());
+    }
+    if key.len() > MAX_API_KEY_LEN {
+        return Some(format!(
+            "is {} long (HeyGen keys are far shorter than {MAX_API_KEY_LEN} characters)",
+            crate::fsio::input::human_bytes(key.len() as u64)
+        ));
+    }
+    None
+}
+
+fn validate_api_key(key: &str, label: &str) -> AuthResult<()> {
+    match api_key_problem(key) {
+        Some(problem) => Err(AuthError::invalid_store(format!("{label} {problem}"))),
+        None => Ok(()),
+    }
 }
 
 /// Parses file content. An empty (or blank) file is absent.
@@ -206,7 +229,9 @@ pub fn parse(content: &str) -> AuthResult<(Format, Credentials)> {
     }
     if !text.starts_with('{') {
         let ok = text.len() >= 8 && text.bytes().all(|b| (0x21..=0x7e).contains(&b));
-        if !ok {
+        if ok {
+            validate_api_key(text, "the legacy API key")?;
+        } else {
             return Err(AuthError::invalid_store(
                 "the file is neither JSON nor a single-line API key (at least 8 printable characters, no spaces)",
             ));

@@ -369,3 +369,20 @@ fn a_dangling_link_is_still_absent() {
     std::os::unix::fs::symlink(store.dir().join("nowhere"), store.path()).unwrap();
     assert_eq!(store.load().unwrap().format, Format::Absent);
 }
+
+/// Issue #22 item 12: a stored key goes into a header, so its shape is checked where it is read.
+#[test]
+fn stored_keys_of_the_wrong_shape_are_refused() {
+    for (content, expect) in [
+        (r#"{"api_key":"    "}"#.to_string(), "is empty"),
+        (r#"{"api_key":"hg_0123 456789"}"#.to_string(), "contains spaces"),
+        (format!(r#"{{"api_key":"hg_{}"}}"#, "k".repeat(50_000)), "long"),
+        ("[".repeat(200 * 1024), "long"),
+    ] {
+        let e = parse(&content).unwrap_err();
+        assert_eq!(e.code, AuthErrorCode::InvalidStore);
+        assert!(e.message.contains(expect) && e.message.len() < 300, "{}", e.message);
+    }
+    assert!(parse(r#"{"api_key":"hg_0123456789"}"#).is_ok());
+    assert_eq!(api_key_problem(&"k".repeat(MAX_API_KEY_LEN)), None, "exactly the limit is fine");
+}
