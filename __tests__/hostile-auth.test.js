@@ -181,6 +181,7 @@ describe('keys of the wrong shape and answers that say they failed', () => {
     'a 50 MB key': () => ctx.home.write({ api_key: `hg_${'k'.repeat(50 * 1024 * 1024)}` }),
     '200 KB of brackets (legacy file)': () => ctx.home.write('['.repeat(200 * 1024)),
     'a 2 KB legacy key': () => ctx.home.write(`hg_${'k'.repeat(2048)}\n`),
+    'a 200 KB stored access token': () => ctx.home.write({ oauth: { access_token: `at_${'A'.repeat(200_000)}`, expires_at: isoIn(3600) } }),
   };
   for (const [name, write] of Object.entries(stored)) {
     test(`${name} in the file is refused before it is sent`, async () => {

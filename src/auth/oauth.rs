@@ -24,6 +24,7 @@ use super::error::{AuthError, AuthErrorCode, AuthResult};
 use super::scrub;
 pub use super::store::is_header_safe;
 use super::store::OAuthBlock;
+pub use super::store::MAX_TOKEN_LEN;
 use transport::{Bodies, Budget, Reply, Transport, TransportError};
 
 pub const DEFAULT_CLIENT_ID: &str = "q2A2QRSke2LrFTPJhoDbHtXh";
@@ -37,10 +38,6 @@ pub const MIN_EXPIRES_IN_SECS: i64 = 30;
 /// Tokens that claim to live longer than this (a year) are treated as living this long: the
 /// number is the server's, and an absurd one must reach neither date arithmetic nor the file.
 pub const MAX_EXPIRES_IN_SECS: i64 = 365 * 24 * 3600;
-/// Longest token accepted from the token endpoint. Real access tokens (JWTs included) are a few
-/// KiB at most; a larger one would be refused by servers as an oversized header (HTTP 431) on
-/// every call, so it is refused here before it is stored.
-pub const MAX_TOKEN_LEN: usize = 8 * 1024;
 
 /// Whether `s` is usable as a token: 1 to [`MAX_TOKEN_LEN`] visible ASCII characters (RFC 6749
 /// tokens are; no spaces, no control or non-ASCII characters that a header or a terminal would

@@ -138,12 +138,25 @@ const OAUTH_KEYS: [&str; 5] = ["access_token", "refresh_token", "expires_at", "s
 const USER_KEYS: [&str; 4] = ["email", "first_name", "last_name", "username"];
 const ROOT_KEYS: [&str; 3] = ["api_key", "oauth", "user"];
 
+/// Longest token accepted, from the token endpoint or in this file. Real access tokens (JWTs
+/// included) are a few KiB at most; a larger one would be refused by servers as an oversized
+/// header (HTTP 431) on every call, so it is refused before it is stored or sent.
+pub const MAX_TOKEN_LEN: usize = 8 * 1024;
+
 fn parse_oauth(v: &Value) -> AuthResult<Option<OAuthBlock>> {
     let obj = match v {
         Value::Null => return Ok(None),
         Value::Object(o) => o,
         _ => return Err(AuthError::invalid_store("`oauth` is not an object")),
     };
+    for key in ["access_token", "refresh_token"] {
+        if let Some(Value::String(s)) = obj.get(key).filter(|v| v.as_str().is_some_and(|s| s.len() > MAX_TOKEN_LEN)) {
+            return Err(AuthError::invalid_store(format!(
+                "`oauth.{key}` is {} long (at most {MAX_TOKEN_LEN} bytes)",
+                crate::fsio::input::human_bytes(s.len() as u64)
+            )));
+        }
+    }
     let refresh_token = string_field(obj.get("refresh_token"));
     let access_token = match obj.get("access_token") {
         Some(Value::String(s)) if !s.is_empty() && is_header_safe(s) => s.clone(),

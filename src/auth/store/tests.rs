@@ -386,3 +386,16 @@ fn stored_keys_of_the_wrong_shape_are_refused() {
     assert!(parse(r#"{"api_key":"hg_0123456789"}"#).is_ok());
     assert_eq!(api_key_problem(&"k".repeat(MAX_API_KEY_LEN)), None, "exactly the limit is fine");
 }
+
+/// A stored token too large for any header is refused where it is read, not sent.
+#[test]
+fn stored_oversized_tokens_are_refused() {
+    let big = "t".repeat(MAX_TOKEN_LEN + 1);
+    for block in [json!({"access_token": big}), json!({"access_token": "at_ok", "refresh_token": big})] {
+        let e = parse(&json!({ "oauth": block }).to_string()).unwrap_err();
+        assert_eq!(e.code, AuthErrorCode::InvalidStore);
+        assert!(e.message.contains("at most 8192 bytes") && e.message.len() < 300, "{}", e.message);
+    }
+    let ok = json!({"oauth": {"access_token": "t".repeat(MAX_TOKEN_LEN)}}).to_string();
+    assert!(parse(&ok).is_ok(), "exactly the limit is fine");
+}
