@@ -7,7 +7,7 @@
 const { describe, test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const { useContract, fileMode, isoIn, parseJson } = require('./support/setup.js');
+const { useContract, fileMode, isoIn, parseJson, assertNoSecrets } = require('./support/setup.js');
 
 const KEY = 'hg_NEWKEY_0123456789';
 const OLD_KEY = 'hg_OLDKEY_0123456789';
@@ -203,17 +203,13 @@ describe('auth login --api-key', () => {
       const file = ctx.home.read();
       assert.deepEqual(Object.keys(file), ['foreign', 'api_key', 'user']);
       assert.deepEqual(Object.keys(file.user), ['team_id', 'email', 'first_name', 'last_name', 'username']);
-      // An unverified key (HeyGen unreachable) is written beside an OAuth block it does not replace.
-      ctx.home.write({
-        oauth: { token_type: 'Bearer', access_token: 'at_SECRETACCESS_order_0123', vendor: 1, expires_at: isoIn(3600) },
-        api_key: OLD_KEY,
-        foreign: 1,
-      });
+      // An unverified key (HeyGen unreachable) is written beside unknown keys, in the same order.
+      ctx.home.write({ api_key: OLD_KEY, foreign: 1 });
       ctx.server.queue('me', { destroy: true });
       assert.equal((await ctx.run(['auth', 'login', '--api-key', KEY])).code, 1);
       const unverified = ctx.home.read();
-      assert.deepEqual(Object.keys(unverified), ['foreign', 'api_key', 'oauth']);
-      assert.deepEqual(Object.keys(unverified.oauth), ['vendor', 'access_token', 'expires_at', 'token_type']);
+      assert.deepEqual(Object.keys(unverified), ['foreign', 'api_key']);
+      assert.equal(unverified.api_key, KEY);
     });
 
     test('a legacy plaintext file is upgraded to JSON', async () => {
@@ -370,8 +366,9 @@ describe('auth login --api-key', () => {
       });
     }
 
-    test('network failure: the key is saved unverified (as documented) and the message says so', async () => {
-      ctx.home.write({ api_key: OLD_KEY, user: { email: 'old@example.com', team_id: 't' } });
+    test('network failure: the key is saved unverified (as documented) when no verified credential is stored', async () => {
+      // A legacy or unverified key (no identity stored with it) may be replaced by another unverified one.
+      ctx.home.write({ api_key: OLD_KEY, user: { team_id: 't' } });
       ctx.server.queue('me', { destroy: true });
       const r = await ctx.run(['auth', 'login', '--api-key', KEY]);
       assert.equal(r.code, 1, r.output);
@@ -379,21 +376,27 @@ describe('auth login --api-key', () => {
       assert.match(r.stderr, /unreachable/);
       const file = ctx.home.read();
       assert.equal(file.api_key, KEY);
-      assert.deepEqual(file.user, { team_id: 't' }, 'the old identity is not claimed for the new key');
+      assert.deepEqual(file.user, { team_id: 't' });
     });
 
-    test('network failure with an OAuth session stored: the key is saved, and the OAuth session is said to stay in use', async () => {
-      const oauth = { access_token: 'at_SECRETACCESS_net_0123456789', expires_at: isoIn(3600) };
-      ctx.home.write({ oauth });
-      ctx.server.queue('me', { destroy: true });
-      const r = await ctx.run(['auth', 'login', '--api-key', KEY]);
-      assert.equal(r.code, 1, r.output);
-      assert.match(r.stderr, /The stored OAuth session stays in use until the key is verified/);
-      const file = ctx.home.read();
-      assert.equal(file.api_key, KEY);
-      assert.deepEqual(file.oauth, oauth);
-      assert.equal(ctx.server.requests('revoke').length, 0);
-    });
+    const verifiedStores = {
+      'a verified API key': { api_key: OLD_KEY, user: { email: 'old@example.com', team_id: 't' } },
+      'an OAuth session': { oauth: { access_token: 'at_SECRETACCESS_net_0123456789', expires_at: isoIn(3600) } },
+    };
+    for (const [name, stored] of Object.entries(verifiedStores)) {
+      for (const [how, spec] of [['a dropped connection', { destroy: true }], ['a server that never answers', { stall: true }]]) {
+        test(`network failure (${how}) with ${name} stored: nothing is saved, the verified credential stays`, async () => {
+          const before = ctx.home.write(stored);
+          ctx.server.queue('me', spec);
+          const r = await ctx.run(['auth', 'login', '--api-key', KEY], { timeoutMs: 120_000 });
+          assert.equal(r.code, 1, r.output);
+          assert.match(r.stderr, /could not be verified.*Nothing was saved; the verified credential already stored stays in use/);
+          assert.equal(ctx.home.readRaw(), before, 'the file is exactly as it was');
+          assert.equal(ctx.server.requests('revoke').length, 0);
+          assertNoSecrets(r.output, [KEY]);
+        });
+      }
+    }
 
     test('with an OAuth session stored, the new key is the one status and token use afterwards', async () => {
       const AT = ctx.server.addAccessToken('at_SECRETACCESS_inuse_0123456789');

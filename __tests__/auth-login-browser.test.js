@@ -190,7 +190,6 @@ describe('auth login (browser OAuth)', () => {
 
   describe('failures write nothing', () => {
     const failures = {
-      'state mismatch': ['wrong_state', /Sign-in failed: .*state mismatch/i],
       'IdP error': ['error', /Sign-in failed: .*access_denied.*The user said no/],
       'missing code': ['missing_code', /Sign-in failed: .*code/i],
     };
@@ -207,6 +206,39 @@ describe('auth login (browser OAuth)', () => {
         assert.equal(visit.callbackStatus, 400, JSON.stringify(visit));
         assert.match(visit.callbackBody, /Sign-in failed/);
         assertNoSecrets(r.output, [ctx.server.authorizations[0].code]);
+      });
+    }
+
+    // Anything on this machine can reach the loopback port: a callback without this attempt's
+    // state (a code, or an `?error=…`) gets a 400 page and is ignored, and the sign-in goes on
+    // waiting for the real one (here: until the test stops it).
+    for (const mode of ['wrong_state', 'error_no_state', 'error_wrong_state']) {
+      test(`a callback without the right state is ignored (${mode})`, async () => {
+        ctx.server.authorizeMode = mode;
+        const { env, logFile } = browserEnv();
+        let timer;
+        const r = await ctx.run(['auth', 'login'], {
+          pty: true,
+          env,
+          onSpawn: (child) => {
+            timer = setInterval(() => {
+              if (fs.existsSync(logFile)) {
+                clearInterval(timer);
+                // Still waiting a moment after the stray callback, then stopped by the test.
+                setTimeout(() => child.kill('SIGTERM'), 500);
+              }
+            }, 100);
+          },
+        });
+        clearInterval(timer);
+        const [visit] = await browserVisits(logFile);
+        assert.equal(visit.callbackStatus, 400, JSON.stringify(visit));
+        assert.match(visit.callbackBody, /not recognised/);
+        assert.doesNotMatch(r.stdout, /Sign-in failed|state mismatch|access_denied/i);
+        assert.doesNotMatch(r.stdout, /Signed in/);
+        assert.match(r.stdout, /Waiting for callback/);
+        assert.equal(ctx.home.exists(), false, 'nothing written');
+        assert.equal(ctx.server.requests('token').length, 0, 'no code exchange');
       });
     }
 

@@ -31,6 +31,20 @@ function secretsOf(server) {
 }
 
 describe('auth login --device: polling flows (concurrent, ~one interval in total)', { concurrency: true }, () => {
+  test('absurd numbers from the servers (expires_in 1e16 for the token and for the code) are clamped, not a crash', async () => {
+    const { server, home, run } = await fresh();
+    server.tokenExpiresIn = 1e16;
+    server.deviceOverrides = { expires_in: 1e16 };
+    server.queue('token', { fallthrough: true });
+    const r = await run(['auth', 'login', '--device'], { pty: true, env: { CI: 'false' }, timeoutMs: 120_000 });
+    assert.equal(r.code, 0, r.output);
+    assert.doesNotMatch(r.output, /panicked|out of bounds/);
+    const file = home.read();
+    assert.equal(file.oauth.refresh_token, server.issued[0].refresh_token);
+    const expires = new Date(file.oauth.expires_at).getTime();
+    assert.ok(expires < Date.now() + 400 * 86_400_000, file.oauth.expires_at);
+  });
+
   test('success: shows the complete URI without "Enter code", verifies, then persists', async () => {
     const { server, home, run } = await fresh();
     home.write({

@@ -71,6 +71,17 @@ describe('describe: OpenRouter', () => {
     assert.equal(r.stdout, `red.png: ${OR_TEXT}\n`);
     assert.equal(media.openrouter.hits(CHAT)[0].body.model, 'openai/gpt-4o-mini');
   });
+
+  test('a description with terminal escapes is printed stripped; --json keeps it, escaped', async () => {
+    const hostile = 'A red\x1b[2J\x1b]0;owned\x07 square\u202e on\x9b31m a\x1b[31m dark\nbackground.';
+    media.openrouter.description = hostile;
+    const r = await run(['describe', 'red.png']);
+    assert.equal(r.code, 0, r.output);
+    assert.equal(r.stdout, 'red.png: A red square on31m a dark background.\n');
+    const j = await run(['describe', 'red.png', '--json']);
+    assert.ok(!j.stdout.includes('\x1b'), 'no raw ESC in JSON');
+    assert.equal(result(j).images[0].description, hostile);
+  });
 });
 
 describe('describe: Gemini', () => {

@@ -190,6 +190,19 @@ describe('music: falling through to Lyria', () => {
 });
 
 describe('sfx', () => {
+  test('a stored OAuth session refreshed with expires_in 1e16: the clamped session serves, no crash', async () => {
+    media.heygen.addRefreshToken('rt_SECRETREFRESH_sfx_0123456789');
+    media.heygen.tokenExpiresIn = 1e16;
+    const past = new Date(Date.now() - 600_000).toISOString();
+    home.write({ oauth: { access_token: 'at_SECRETACCESS_sfx_0123456789', refresh_token: 'rt_SECRETREFRESH_sfx_0123456789', expires_at: past } });
+    const j = okJson(await run(['sfx', 'whoosh', '--json'], { keys: { heygen: false, gemini: true } }));
+    assert.equal(j.provider, 'heygen');
+    assert.deepEqual(j.anomalies, []);
+    const [issued] = media.heygen.issued;
+    assert.equal(media.heygen.hits(SOUNDS)[0].headers.authorization, `Bearer ${issued.access_token}`);
+    assert.equal(home.read().oauth.refresh_token, issued.refresh_token, 'the rotated refresh token is stored');
+  });
+
   test('the HeyGen library: type=sound_effects, min_score 0.4, the best hit, a WAV', async () => {
     const j = okJson(await run(['sfx', 'whoosh', '--json']));
     assert.equal(j.provider, 'heygen');

@@ -219,9 +219,45 @@ fn model_checks() -> Vec<Check> {
 }
 
 #[cfg(unix)]
-fn mode_of(p: &Path) -> Option<u32> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).ok().map(|m| m.permissions().mode() & 0o777)
+fn effective_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// What is wrong with where the credentials are kept, for a user whose effective uid is `euid`:
+/// a file or folder owned by someone else (who can read or swap the secrets whatever the mode
+/// says), or a mode open to the group or others. The message and the fix to give.
+#[cfg(unix)]
+fn storage_problem(store: &Store, euid: u32) -> Option<(String, String)> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let (file, dir) = (store.path(), store.dir().to_path_buf());
+    let file_meta = std::fs::metadata(&file).ok();
+    let dir_meta = std::fs::metadata(&dir).ok();
+    let foreign: Vec<String> = [("file", &file, &file_meta), ("folder", &dir, &dir_meta)]
+        .into_iter()
+        .filter_map(|(what, path, meta)| {
+            let uid = meta.as_ref()?.uid();
+            (uid != euid).then(|| format!("the {what} {} is owned by uid {uid}", paths::display(path)))
+        })
+        .collect();
+    if !foreign.is_empty() {
+        return Some((
+            format!("owned by another user ({}; you are uid {euid})", foreign.join(", ")),
+            format!(
+                "Another account can read or replace these secrets: delete {} and run `hyperframes auth login` again.",
+                paths::display(&dir)
+            ),
+        ));
+    }
+    let mode = |m: &Option<std::fs::Metadata>| m.as_ref().map(|m| m.permissions().mode() & 0o777);
+    let (file_mode, dir_mode) = (mode(&file_meta), mode(&dir_meta));
+    if file_mode.is_some_and(|m| m & 0o077 != 0) || dir_mode.is_some_and(|m| m & 0o077 != 0) {
+        return Some((
+            format!("permissions too open (file {:o}, dir {:o})", file_mode.unwrap_or(0), dir_mode.unwrap_or(0)),
+            format!("chmod 600 {} && chmod 700 {}", file.display(), dir.display()),
+        ));
+    }
+    None
 }
 
 fn credential_check() -> Check {
@@ -242,18 +278,8 @@ fn credential_check() -> Check {
             };
             #[cfg(unix)]
             if !c.source.is_env() {
-                let file_mode = mode_of(&store.path());
-                let dir_mode = mode_of(store.dir());
-                if file_mode.is_some_and(|m| m & 0o077 != 0) || dir_mode.is_some_and(|m| m & 0o077 != 0) {
-                    return Check::fail(
-                        NAME,
-                        format!(
-                            "{detail} · permissions too open (file {:o}, dir {:o})",
-                            file_mode.unwrap_or(0),
-                            dir_mode.unwrap_or(0)
-                        ),
-                        format!("chmod 600 {} && chmod 700 {}", store.path().display(), store.dir().display()),
-                    );
+                if let Some((problem, hint)) = storage_problem(&store, effective_uid()) {
+                    return Check::fail(NAME, format!("{detail} · {problem}"), hint);
                 }
             }
             Check::pass(NAME, detail)
@@ -349,5 +375,41 @@ mod tests {
         assert!(v["checks"][0].get("hint").is_none());
         assert_eq!(v["checks"][1]["hint"], "free some");
         assert_eq!(v["_meta"]["version"], crate::VERSION);
+    }
+
+    /// A credentials file or folder owned by another user is flagged (whatever its mode), and
+    /// the mode checks still hold for the user's own files.
+    #[cfg(unix)]
+    #[test]
+    fn credentials_owned_by_another_user_or_too_open_are_flagged() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::at(tmp.path().join(".heygen"));
+        std::fs::create_dir_all(store.dir()).unwrap();
+        std::fs::set_permissions(store.dir(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::fs::write(store.path(), "{}").unwrap();
+        std::fs::set_permissions(store.path(), std::fs::Permissions::from_mode(0o600)).unwrap();
+        let me = std::fs::metadata(store.path()).unwrap().uid();
+        assert_eq!(storage_problem(&store, me), None, "own files, 0600 in 0700");
+
+        // Judged for another user: both are then someone else's.
+        let (problem, hint) = storage_problem(&store, me + 1).unwrap();
+        assert!(problem.contains("owned by another user") && problem.contains(&format!("uid {me}")), "{problem}");
+        assert!(problem.contains("the file") && problem.contains("the folder"), "{problem}");
+        assert!(hint.contains("delete"), "{hint}");
+
+        if effective_uid() == 0 {
+            // Root can make a file really belong to someone else.
+            let c = std::ffi::CString::new(store.path().to_str().unwrap()).unwrap();
+            assert_eq!(unsafe { libc::chown(c.as_ptr(), 65534, 65534) }, 0);
+            let (problem, _) = storage_problem(&store, 0).unwrap();
+            assert!(problem.contains("uid 65534") && !problem.contains("the folder"), "{problem}");
+            assert_eq!(unsafe { libc::chown(c.as_ptr(), 0, 0) }, 0);
+        }
+
+        std::fs::set_permissions(store.path(), std::fs::Permissions::from_mode(0o644)).unwrap();
+        let (problem, hint) = storage_problem(&store, me).unwrap();
+        assert!(problem.contains("permissions too open (file 644, dir 700)"), "{problem}");
+        assert!(hint.starts_with("chmod 600 "), "{hint}");
     }
 }

@@ -85,7 +85,7 @@ class ContractServer {
     this.rotateRefresh = true;
     this.tokenExpiresIn = 3600;
     this.tokenScope = 'openid profile email';
-    /** Authorize behaviour: 'ok' | 'error' | 'wrong_state' | 'missing_code' */
+    /** Authorize behaviour: 'ok' | 'error' | 'wrong_state' | 'error_no_state' | 'error_wrong_state' | 'missing_code' */
     this.authorizeMode = 'ok';
     this.authorizeError = { error: 'access_denied', error_description: 'The user said no' };
     /** Fields merged into (or, when undefined, removed from) the device authorization reply. */
@@ -289,6 +289,13 @@ class ContractServer {
         break;
       case 'wrong_state':
         target.searchParams.set('code', code);
+        target.searchParams.set('state', `${q.state}X`);
+        break;
+      case 'error_no_state':
+        for (const [k, v] of Object.entries(this.authorizeError)) target.searchParams.set(k, v);
+        break;
+      case 'error_wrong_state':
+        for (const [k, v] of Object.entries(this.authorizeError)) target.searchParams.set(k, v);
         target.searchParams.set('state', `${q.state}X`);
         break;
       case 'missing_code':

@@ -78,12 +78,27 @@ impl UserInfo {
     }
 }
 
+/// An error body as a short detail: scrubbed and cut (see [`scrub::scrub_body`]); an HTML page
+/// (a proxy's or a web server's error page, not HeyGen's JSON) is named by its status alone.
 fn truncate_detail(status: u16, reason: &str, body: &[u8]) -> String {
     let text = scrub::scrub_body(&String::from_utf8_lossy(body));
-    if text.trim().is_empty() {
+    let html = text.trim_start().starts_with('<');
+    if text.trim().is_empty() || html {
         format!("{status} {reason}").trim().to_string()
     } else {
         text.trim().to_string()
+    }
+}
+
+/// The readable part of an `error` member: its message when it has one, else its JSON.
+fn error_text(e: &Value) -> String {
+    match e {
+        Value::String(s) => s.clone(),
+        Value::Object(o) => match o.get("message").and_then(Value::as_str) {
+            Some(m) => m.to_string(),
+            None => e.to_string(),
+        },
+        other => other.to_string(),
     }
 }
 
@@ -213,8 +228,18 @@ impl HeygenClient {
                 truncate_detail(status.as_u16(), reason, &bytes)
             )));
         }
-        serde_json::from_slice(&bytes)
-            .map_err(|_| AuthError::api(format!("HeyGen API returned a non-JSON body for {path}")))
+        let body: Value = serde_json::from_slice(&bytes)
+            .map_err(|_| AuthError::api(format!("HeyGen API returned a non-JSON body for {path}")))?;
+        // A 200 that says it failed is a failure (HeyGen's v2 envelope has `"error": null` on success).
+        match body.get("error") {
+            None | Some(Value::Null | Value::Bool(false)) => Ok(body),
+            Some(Value::String(e)) if e.is_empty() => Ok(body),
+            Some(e) => Err(AuthError::api(format!(
+                "HeyGen API answered {} with an error for {path}: {}",
+                status.as_u16(),
+                scrub::scrub_body(&error_text(e))
+            ))),
+        }
     }
 
     pub async fn users_me(&self) -> AuthResult<UserInfo> {
@@ -224,34 +249,85 @@ impl HeygenClient {
 
     /// Refreshes the OAuth token now and persists the result (merge: a rotated refresh token replaces
     /// the old one; fields the server omitted are kept).
+    ///
+    /// Across processes, refreshes of a stored session are serialised by the store's lock, held
+    /// from re-reading the file to writing the rotated tokens: a process that waited finds the
+    /// session another one already refreshed and uses it instead of spending a refresh token that
+    /// was already rotated away (an identity provider that revokes on reuse would sign the user
+    /// out). A refused answer that still carried a rotated refresh token keeps that token.
     pub async fn refresh_now(&self) -> AuthResult<()> {
         let mut cred = self.cred.lock().await;
-        let Some(rt) = cred.refresh_token.clone() else {
+        let Some(mut rt) = cred.refresh_token.clone() else {
             return Err(AuthError::refresh_failed("No OAuth refresh token to use."));
         };
-        let tokens = oauth::refresh(&self.http, &self.oauth, &rt).await?;
-        if !cred.source.is_env() {
-            let store = Store::at(self.store.dir());
-            let used_rt = rt.clone();
-            let tokens2 = tokens.clone();
-            crate::blocking(move || {
-                store.update(move |c| {
-                    let prev = c.oauth.as_ref().filter(|o| o.refresh_token.as_deref() == Some(used_rt.as_str()));
-                    let merged = oauth::apply_tokens(prev.or(c.oauth.as_ref()), &tokens2, true);
-                    c.oauth = Some(merged);
-                    Ok(())
-                })
-            })
-            .await?;
+        if cred.source.is_env() {
+            let tokens = oauth::refresh(&self.http, &self.oauth, &rt).await.map_err(|f| f.error)?;
+            adopt_tokens(&mut cred, &tokens);
+            return Ok(());
         }
-        cred.secret = tokens.access_token.clone();
-        if tokens.refresh_token.is_some() {
-            cred.refresh_token = tokens.refresh_token.clone();
+        let store = Store::at(self.store.dir());
+        let (store, lock, loaded) = crate::blocking(move || {
+            let lock = store.lock()?;
+            let loaded = store.load()?;
+            Ok::<_, AuthError>((store, lock, loaded))
+        })
+        .await?;
+        match resolve::from_loaded(&loaded, Utc::now()) {
+            // Another process refreshed since this one read the file: use its session.
+            Some(stored) if stored.kind == Kind::OAuth && !stored.expired && stored.secret != cred.secret => {
+                tracing::debug!("the stored OAuth session was refreshed by another process; using it");
+                cred.secret = stored.secret;
+                cred.refresh_token = stored.refresh_token.or(cred.refresh_token.take());
+                cred.expires_at = stored.expires_at;
+                cred.expired = false;
+                cred.refreshable = false;
+                return Ok(());
+            }
+            // Rotated by another process but already expired again: the stored token is the live one.
+            Some(stored) if stored.kind == Kind::OAuth => {
+                if let Some(stored_rt) = stored.refresh_token.filter(|s| *s != rt) {
+                    rt = stored_rt;
+                }
+            }
+            _ => {}
         }
-        cred.expires_at = tokens.expires_at;
-        cred.expired = false;
-        cred.refreshable = false;
-        tracing::debug!(at = %Utc::now(), "OAuth token refreshed");
-        Ok(())
+        let mut creds = loaded.creds;
+        match oauth::refresh(&self.http, &self.oauth, &rt).await {
+            Ok(tokens) => {
+                creds.oauth = Some(oauth::apply_tokens(creds.oauth.as_ref(), &tokens, true));
+                crate::blocking(move || store.save(&lock, &creds)).await?;
+                adopt_tokens(&mut cred, &tokens);
+                tracing::debug!(at = %Utc::now(), "OAuth token refreshed");
+                Ok(())
+            }
+            Err(oauth::RefreshFailure { error, rotated_refresh_token: Some(rotated) }) => {
+                // The server spent the old refresh token and sent a new one with an answer we
+                // refuse: keep the new one (as a refresh-only session) so the next use can refresh.
+                let prev = creds.oauth.take().unwrap_or_default();
+                creds.oauth = Some(super::store::OAuthBlock {
+                    access_token: String::new(),
+                    refresh_token: Some(rotated.clone()),
+                    expires_at: None,
+                    ..prev
+                });
+                if let Err(e) = crate::blocking(move || store.save(&lock, &creds)).await {
+                    tracing::debug!("could not keep the rotated refresh token: {}", e.message);
+                }
+                cred.refresh_token = Some(rotated);
+                Err(error)
+            }
+            Err(failure) => Err(failure.error),
+        }
     }
+}
+
+/// The in-memory credential after a successful refresh.
+fn adopt_tokens(cred: &mut Credential, tokens: &oauth::TokenSet) {
+    cred.secret = tokens.access_token.clone();
+    if tokens.refresh_token.is_some() {
+        cred.refresh_token = tokens.refresh_token.clone();
+    }
+    cred.expires_at = tokens.expires_at;
+    cred.expired = false;
+    cred.refreshable = false;
 }

@@ -14,9 +14,7 @@ use crate::blocking;
 
 pub const CALLBACK_TIMEOUT: Duration = Duration::from_secs(120);
 pub const MIN_API_KEY_LEN: usize = 8;
-/// HeyGen keys are well under 100 characters; anything this long is a paste gone wrong (a whole
-/// file, a log) and would only be refused by the server as an oversized header.
-pub const MAX_API_KEY_LEN: usize = 1024;
+pub use super::store::MAX_API_KEY_LEN;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoginEvent {
@@ -58,6 +56,9 @@ pub fn validate_api_key(key: &str) -> AuthResult<()> {
     }
     if !is_header_safe(key) {
         return Err(AuthError::usage("API key must not contain newline or control characters."));
+    }
+    if key.chars().any(char::is_whitespace) {
+        return Err(AuthError::usage("API key must not contain spaces. Paste only the key."));
     }
     if key.chars().count() < MIN_API_KEY_LEN {
         return Err(AuthError::usage(format!("API key looks too short (got {} chars).", key.chars().count())));
@@ -129,21 +130,31 @@ struct KeyWrite {
     save: SaveOutcome,
     /// The OAuth session the key displaced (verified keys only).
     dropped_oauth: Option<super::store::OAuthBlock>,
-    /// The OAuth session that stays in use (unverified keys only).
-    kept_oauth: bool,
 }
 
 /// Writes `key` (re-reading the file under the lock). A verified key (`user` is Some) becomes the
 /// credential in use: a stored OAuth session would win over it, so it is removed. An unverified
 /// key leaves an OAuth session in place. The user block follows the identity the key proved (none
 /// when unverified).
-async fn write_api_key(store: &Store, key: String, user: Option<&UserInfo>, keyring: bool) -> AuthResult<KeyWrite> {
+async fn write_api_key(
+    store: &Store,
+    key: String,
+    user: Option<&UserInfo>,
+    keyring: bool,
+    // For an unverified key: the error when a verified credential is stored (then nothing is written).
+    refuse_unverified: Option<AuthError>,
+) -> AuthResult<KeyWrite> {
     let s = Store::at(store.dir());
     let verified = user.is_some();
     let block = user.map(UserInfo::as_store_user).filter(|u| u.has_identity());
     let use_keyring = wants_keyring(keyring);
-    let ((dropped_oauth, kept_oauth), save) = blocking(move || {
+    let (dropped_oauth, save) = blocking(move || {
         s.update(move |c| {
+            // Decided on the file as it is under the lock: an unverified key never replaces a
+            // credential that was verified (an OAuth session, or a key HeyGen named a user for).
+            if let Some(refusal) = refuse_unverified.filter(|_| !verified && has_verified_credential(c)) {
+                return Err(refusal);
+            }
             c.api_key = Some(key);
             let extra = c.user.take().map(|u| u.extra).unwrap_or_default();
             let mut next = block.unwrap_or_default();
@@ -152,11 +163,17 @@ async fn write_api_key(store: &Store, key: String, user: Option<&UserInfo>, keyr
             if use_keyring {
                 c.set_keyring_marker(true);
             }
-            Ok(if verified { (c.oauth.take(), false) } else { (None, c.oauth.is_some()) })
+            Ok(if verified { c.oauth.take() } else { None })
         })
     })
     .await?;
-    Ok(KeyWrite { save, dropped_oauth, kept_oauth })
+    Ok(KeyWrite { save, dropped_oauth })
+}
+
+/// A stored credential that HeyGen accepted when it was saved: an OAuth session, or an API key
+/// saved with the identity HeyGen gave for it (unverified keys are saved without one).
+fn has_verified_credential(c: &super::store::Credentials) -> bool {
+    c.oauth.is_some() || (c.api_key.is_some() && c.user.as_ref().is_some_and(|u| u.has_identity()))
 }
 
 /// Best-effort revocation of an OAuth session that is no longer stored anywhere.
@@ -175,8 +192,9 @@ async fn revoke_dropped(oauth: &super::store::OAuthBlock) -> Vec<String> {
 
 /// Signs in with an API key. The key is checked with `GET /v3/users/me` *before* anything is
 /// written, so an interrupted check (Ctrl-C, kill) or any HTTP answer other than 2xx leaves the
-/// credentials file exactly as it was. Only when HeyGen cannot be reached at all is the key saved
-/// unverified (as documented: the user asked for it and the check may simply be offline).
+/// credentials file exactly as it was; so does a 2xx whose body carries an `error`. Only when
+/// HeyGen cannot be reached at all is the key saved unverified (as documented: the user asked for
+/// it and the check may simply be offline), and then only when no verified credential is stored.
 pub async fn login_with_api_key(key: String, keyring: bool) -> AuthResult<LoginOutcome> {
     let key = key.trim().to_string();
     validate_api_key(&key)?;
@@ -189,7 +207,7 @@ pub async fn login_with_api_key(key: String, keyring: bool) -> AuthResult<LoginO
     let cred = Credential::api_key(Source::FileJson, key.clone());
     match HeygenClient::new(cred).users_me().await {
         Ok(user) => {
-            let write = write_api_key(&store, key, Some(&user), keyring).await?;
+            let write = write_api_key(&store, key, Some(&user), keyring, None).await?;
             let mut warnings = outcome_warnings(&write.save);
             if let Some(dropped) = &write.dropped_oauth {
                 warnings.push(
@@ -212,16 +230,19 @@ pub async fn login_with_api_key(key: String, keyring: bool) -> AuthResult<LoginO
                 .with_hint("Check the key at https://app.heygen.com/settings/api and run `hyperframes auth login --api-key` again."))
         }
         Err(e) if e.code == AuthErrorCode::Network => {
-            let write = write_api_key(&store, key, None, keyring).await?;
-            let mut message = format!(
+            let reason = e.message.trim_end_matches('.').to_string();
+            let refuse = AuthError::new(
+                    AuthErrorCode::Network,
+                    format!(
+                        "The API key could not be verified: {reason}. Nothing was saved; the verified credential already stored stays in use."
+                    ),
+                )
+                .with_hint("Run `hyperframes auth login --api-key` again once HeyGen is reachable.");
+            write_api_key(&store, key, None, keyring, Some(refuse)).await?;
+            let message = format!(
                 "The API key was saved but could not be verified: {} Run `hyperframes auth status` to check it once HeyGen is reachable.",
                 e.message.trim_end_matches('.')
             );
-            if write.kept_oauth {
-                message.push_str(
-                    " The stored OAuth session stays in use until the key is verified: run `hyperframes auth login --api-key` again to switch.",
-                );
-            }
             Err(AuthError::new(AuthErrorCode::Network, message).with_hint(
                 "HeyGen could not be reached (network, proxy or HEYGEN_API_URL); the unverified key is kept as documented.",
             ))

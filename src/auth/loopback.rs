@@ -74,8 +74,10 @@ impl CallbackListener {
     ///
     /// - a method other than GET gets 405, another path 404, a malformed or foreign-host request
     ///   400, and the listener keeps waiting;
-    /// - an `error` parameter, a state that does not match `expected_state` (compared in constant
-    ///   time), or a missing code get a 400 "Sign-in failed" page and fail the flow;
+    /// - a request without this attempt's state (compared in constant time) gets a 400 page and
+    ///   is ignored, whatever else it carries (an `error`, a code): the listener keeps waiting;
+    /// - with the right state, an `error` parameter or a missing code get a 400 "Sign-in failed"
+    ///   page and fail the flow;
     /// - otherwise the page says "You're signed in." and the code is returned (and registered
     ///   with the scrubber).
     ///
@@ -339,6 +341,20 @@ fn handle_request(head: &str, expected_state: &str, port: u16) -> Reply {
 
     let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
 
+    // Only a callback carrying this attempt's state may settle the flow, whatever else it says:
+    // anything on this machine can reach the port, and a stray or forged `?error=…` (or code)
+    // must not end a sign-in the user is still completing in the browser.
+    let state_ok = param("state").is_some_and(|s| pkce::constant_time_eq(&s, expected_state));
+    if !state_ok {
+        tracing::debug!("sign-in callback without this attempt's state: ignored, still waiting");
+        return Reply::keep_waiting(
+            400,
+            "Bad Request",
+            "Sign-in link not recognised",
+            "This response does not belong to the sign-in in progress. Finish signing in from the window the terminal opened.",
+        );
+    }
+
     if let Some(error) = param("error") {
         let description = param("error_description").filter(|d| !d.is_empty());
         let mut message = format!("OAuth authorize returned error: {}", sanitize_idp_text(&error));
@@ -349,13 +365,6 @@ fn handle_request(head: &str, expected_state: &str, port: u16) -> Reply {
         let err = AuthError::new(AuthErrorCode::Unauthenticated, message)
             .with_hint("Run `hyperframes auth login` to try again.");
         return Reply::failed(&error, description.as_deref(), err);
-    }
-
-    let state_ok = param("state").is_some_and(|s| pkce::constant_time_eq(&s, expected_state));
-    if !state_ok {
-        let err = AuthError::new(AuthErrorCode::Unauthenticated, "OAuth state mismatch — possible CSRF, aborting.")
-            .with_hint(LOGIN_AGAIN_HINT);
-        return Reply::failed("invalid_state", Some("The response did not match this sign-in attempt."), err);
     }
 
     match param("code").filter(|c| !c.is_empty()) {

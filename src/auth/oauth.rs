@@ -24,6 +24,7 @@ use super::error::{AuthError, AuthErrorCode, AuthResult};
 use super::scrub;
 pub use super::store::is_header_safe;
 use super::store::OAuthBlock;
+pub use super::store::MAX_TOKEN_LEN;
 use transport::{Bodies, Budget, Reply, Transport, TransportError};
 
 pub const DEFAULT_CLIENT_ID: &str = "q2A2QRSke2LrFTPJhoDbHtXh";
@@ -34,6 +35,27 @@ pub const DEFAULT_DEVICE_URL: &str = "https://api2.heygen.com/v1/oauth/device_au
 pub const SCOPES: &str = "openid profile email";
 /// Tokens that claim to live shorter than this are treated as living this long.
 pub const MIN_EXPIRES_IN_SECS: i64 = 30;
+/// Tokens that claim to live longer than this (a year) are treated as living this long: the
+/// number is the server's, and an absurd one must reach neither date arithmetic nor the file.
+pub const MAX_EXPIRES_IN_SECS: i64 = 365 * 24 * 3600;
+
+/// Whether `s` is usable as a token: 1 to [`MAX_TOKEN_LEN`] visible ASCII characters (RFC 6749
+/// tokens are; no spaces, no control or non-ASCII characters that a header or a terminal would
+/// take differently).
+pub fn is_usable_token(s: &str) -> bool {
+    !s.is_empty() && s.len() <= MAX_TOKEN_LEN && s.bytes().all(|b| (0x21..=0x7e).contains(&b))
+}
+
+/// The absolute expiry for a server's `expires_in`, clamped to
+/// [`MIN_EXPIRES_IN_SECS`]..=[`MAX_EXPIRES_IN_SECS`] (so no value can overflow the date
+/// arithmetic); `None` when it is not a finite number.
+pub fn expiry_from(expires_in: f64, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if !expires_in.is_finite() {
+        return None;
+    }
+    let secs = expires_in.ceil().clamp(MIN_EXPIRES_IN_SECS as f64, MAX_EXPIRES_IN_SECS as f64) as i64;
+    now.checked_add_signed(chrono::Duration::seconds(secs))
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthConfig {
@@ -80,7 +102,13 @@ pub fn parse_token_response(body: &[u8], now: DateTime<Utc>) -> AuthResult<Token
     let obj =
         value.as_object().ok_or_else(|| AuthError::refresh_failed("token endpoint returned a non-object body"))?;
     let access_token = match obj.get("access_token") {
-        Some(Value::String(s)) if !s.is_empty() && is_header_safe(s) => s.clone(),
+        Some(Value::String(s)) if is_usable_token(s) => s.clone(),
+        Some(Value::String(s)) if s.len() > MAX_TOKEN_LEN => {
+            return Err(AuthError::refresh_failed(format!(
+                "token endpoint returned an access_token of {} bytes (at most {MAX_TOKEN_LEN} are accepted)",
+                s.len()
+            )))
+        }
         Some(Value::String(_)) => {
             return Err(AuthError::refresh_failed("token endpoint returned an unusable access_token"))
         }
@@ -88,7 +116,7 @@ pub fn parse_token_response(body: &[u8], now: DateTime<Utc>) -> AuthResult<Token
     };
     scrub::register_secret(&access_token);
     let refresh_token = match obj.get("refresh_token") {
-        Some(Value::String(s)) if !s.is_empty() && is_header_safe(s) => {
+        Some(Value::String(s)) if is_usable_token(s) => {
             scrub::register_secret(s);
             Some(s.clone())
         }
@@ -100,10 +128,7 @@ pub fn parse_token_response(body: &[u8], now: DateTime<Utc>) -> AuthResult<Token
         Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
         _ => None,
     };
-    let expires_at = expires_in.filter(|v| v.is_finite()).map(|secs| {
-        let secs = (secs.ceil() as i64).max(MIN_EXPIRES_IN_SECS);
-        now + chrono::Duration::seconds(secs)
-    });
+    let expires_at = expires_in.and_then(|secs| expiry_from(secs, now));
     let text = |key: &str| match obj.get(key) {
         Some(Value::String(s)) if !s.is_empty() && is_header_safe(s) => Some(s.clone()),
         _ => None,
@@ -211,13 +236,40 @@ pub async fn exchange_code(
     })
 }
 
+/// A refresh that failed, with the rotated refresh token when the server sent a usable one in an
+/// answer that was refused otherwise: the old token may already be spent, so the caller keeps it.
+#[derive(Debug, Clone)]
+pub struct RefreshFailure {
+    pub error: AuthError,
+    pub rotated_refresh_token: Option<String>,
+}
+
+/// A usable `refresh_token` in a 2xx token endpoint answer, whatever else is wrong with it.
+fn rotated_refresh_token(reply: &Reply) -> Option<String> {
+    if !reply.status.is_success() {
+        return None;
+    }
+    let value: Value = serde_json::from_slice(&reply.body).ok()?;
+    let rt = value.get("refresh_token")?.as_str().filter(|s| is_usable_token(s))?;
+    scrub::register_secret(rt);
+    Some(rt.to_string())
+}
+
 /// Trades a refresh token for new tokens (the caller persists them; see [`apply_tokens`]).
-pub async fn refresh(http: &reqwest::Client, cfg: &OAuthConfig, refresh_token: &str) -> AuthResult<TokenSet> {
-    let token_url = endpoint(TokenUrl::new, &cfg.token_url, "HYPERFRAMES_OAUTH_TOKEN_URL")?;
+pub async fn refresh(
+    http: &reqwest::Client,
+    cfg: &OAuthConfig,
+    refresh_token: &str,
+) -> Result<TokenSet, RefreshFailure> {
+    let failed = |error| RefreshFailure { error, rotated_refresh_token: None };
+    let token_url = endpoint(TokenUrl::new, &cfg.token_url, "HYPERFRAMES_OAUTH_TOKEN_URL").map_err(failed)?;
     let transport = token_transport(http);
     let rt = RefreshToken::new(refresh_token.to_string());
     let result = client(cfg).set_token_uri(token_url).exchange_refresh_token(&rt).request_async(&transport).await;
-    judge_tokens(result, transport.take_reply(), "refresh token")
+    let reply = transport.take_reply();
+    let rotated = reply.as_ref().and_then(rotated_refresh_token).filter(|r| r != refresh_token);
+    judge_tokens(result, reply, "refresh token")
+        .map_err(|error| RefreshFailure { error, rotated_refresh_token: rotated })
 }
 
 /// RFC 7009 revoke, best effort: never fails, returns a warning to show when it did not work.

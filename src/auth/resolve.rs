@@ -4,8 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::error::{AuthError, AuthResult};
-use super::oauth::is_header_safe;
-use super::store::{Format, Loaded, Store, UserBlock};
+use super::store::{api_key_problem, Format, Loaded, Store, UserBlock};
 use super::{paths, scrub};
 
 /// OAuth tokens count as expired this long before their stated expiry.
@@ -116,10 +115,10 @@ fn env_key(name: &str, source: Source) -> AuthResult<Option<Credential>> {
     if value.is_empty() {
         return Ok(None);
     }
-    if !is_header_safe(&value) {
+    if let Some(problem) = api_key_problem(&value) {
         return Err(AuthError::new(
             super::error::AuthErrorCode::InvalidStore,
-            format!("{name} is not a usable key: it contains control characters (a newline or similar)."),
+            format!("{name} is not a usable key: it {problem}."),
         )
         .with_hint(format!(
             "Set {name} to the key alone, without newlines (e.g. `export {name}=\"$(cat key.txt | tr -d '\\n')\"`)."
@@ -154,7 +153,9 @@ pub fn from_loaded(loaded: &Loaded, now: DateTime<Utc>) -> Option<Credential> {
     if let Some(o) = &c.oauth {
         let expires_at = o.expires_at.as_deref().and_then(parse_expiry);
         let expired = o.access_token.is_empty()
-            || expires_at.is_some_and(|t| t - chrono::Duration::seconds(EXPIRY_SKEW_SECS) < now);
+            || expires_at.is_some_and(|t| {
+                t.checked_sub_signed(chrono::Duration::seconds(EXPIRY_SKEW_SECS)).is_none_or(|t| t < now)
+            });
         if !expired || o.refresh_token.is_some() {
             return Some(Credential {
                 source,

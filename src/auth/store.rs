@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use super::error::{AuthError, AuthResult};
+use super::error::{AuthError, AuthErrorCode, AuthResult};
 use super::{keyring, paths, scrub};
+use crate::fsio::input::Input;
 
 /// Top-level key (unknown to the `heygen` CLI, which preserves it) marking that the secrets live in
 /// the OS keyring rather than in this file.
@@ -137,12 +138,25 @@ const OAUTH_KEYS: [&str; 5] = ["access_token", "refresh_token", "expires_at", "s
 const USER_KEYS: [&str; 4] = ["email", "first_name", "last_name", "username"];
 const ROOT_KEYS: [&str; 3] = ["api_key", "oauth", "user"];
 
+/// Longest token accepted, from the token endpoint or in this file. Real access tokens (JWTs
+/// included) are a few KiB at most; a larger one would be refused by servers as an oversized
+/// header (HTTP 431) on every call, so it is refused before it is stored or sent.
+pub const MAX_TOKEN_LEN: usize = 8 * 1024;
+
 fn parse_oauth(v: &Value) -> AuthResult<Option<OAuthBlock>> {
     let obj = match v {
         Value::Null => return Ok(None),
         Value::Object(o) => o,
         _ => return Err(AuthError::invalid_store("`oauth` is not an object")),
     };
+    for key in ["access_token", "refresh_token"] {
+        if let Some(Value::String(s)) = obj.get(key).filter(|v| v.as_str().is_some_and(|s| s.len() > MAX_TOKEN_LEN)) {
+            return Err(AuthError::invalid_store(format!(
+                "`oauth.{key}` is {} long (at most {MAX_TOKEN_LEN} bytes)",
+                crate::fsio::input::human_bytes(s.len() as u64)
+            )));
+        }
+    }
     let refresh_token = string_field(obj.get("refresh_token"));
     let access_token = match obj.get("access_token") {
         Some(Value::String(s)) if !s.is_empty() && is_header_safe(s) => s.clone(),
@@ -187,14 +201,37 @@ fn parse_user(v: &Value) -> AuthResult<Option<UserBlock>> {
     }))
 }
 
-fn validate_api_key(key: &str, label: &str) -> AuthResult<()> {
-    if key.is_empty() {
-        return Err(AuthError::invalid_store(format!("{label} is empty")));
+/// HeyGen keys are well under 100 characters; anything this long is a paste gone wrong (a whole
+/// file, a log) and would only be refused by the server as an oversized header.
+pub const MAX_API_KEY_LEN: usize = 1024;
+
+/// What makes `key` unusable as an API key, wherever it comes from (the file, the environment, a
+/// login): it goes into an `x-api-key` header, so it must be one short run of visible characters.
+/// The answer never quotes the key.
+pub fn api_key_problem(key: &str) -> Option<String> {
+    if key.trim().is_empty() {
+        return Some("is empty".into());
     }
     if !is_header_safe(key) {
-        return Err(AuthError::invalid_store(format!("{label} contains control characters")));
+        return Some("contains control characters (a newline or similar)".into());
     }
-    Ok(())
+    if key.chars().any(char::is_whitespace) {
+        return Some("contains spaces".into());
+    }
+    if key.len() > MAX_API_KEY_LEN {
+        return Some(format!(
+            "is {} long (HeyGen keys are far shorter than {MAX_API_KEY_LEN} characters)",
+            crate::fsio::input::human_bytes(key.len() as u64)
+        ));
+    }
+    None
+}
+
+fn validate_api_key(key: &str, label: &str) -> AuthResult<()> {
+    match api_key_problem(key) {
+        Some(problem) => Err(AuthError::invalid_store(format!("{label} {problem}"))),
+        None => Ok(()),
+    }
 }
 
 /// Parses file content. An empty (or blank) file is absent.
@@ -205,7 +242,9 @@ pub fn parse(content: &str) -> AuthResult<(Format, Credentials)> {
     }
     if !text.starts_with('{') {
         let ok = text.len() >= 8 && text.bytes().all(|b| (0x21..=0x7e).contains(&b));
-        if !ok {
+        if ok {
+            validate_api_key(text, "the legacy API key")?;
+        } else {
             return Err(AuthError::invalid_store(
                 "the file is neither JSON nor a single-line API key (at least 8 printable characters, no spaces)",
             ));
@@ -380,19 +419,8 @@ impl Store {
     /// Secrets kept in the OS keyring are fetched too (blocking: call off the async runtime).
     pub fn load(&self) -> AuthResult<Loaded> {
         let path = self.path();
-        let content = match fs::read(&path) {
-            Ok(bytes) => String::from_utf8(bytes)
-                .map_err(|_| AuthError::invalid_store(format!("{} is not UTF-8 text", paths::display(&path))))?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Ok(Loaded { format: Format::Absent, creds: Credentials::default(), from_keyring: false })
-            }
-            Err(e) => {
-                return Err(AuthError::invalid_store(format!(
-                    "unable to read {}: {}",
-                    paths::display(&path),
-                    io_detail(&e)
-                )))
-            }
+        let Some(content) = read_credentials_file(&path)? else {
+            return Ok(Loaded { format: Format::Absent, creds: Credentials::default(), from_keyring: false });
         };
         let (format, mut creds) = parse(&content).map_err(|mut e| {
             e.message = format!("{} ({})", e.message, paths::display(&path));
@@ -518,9 +546,38 @@ impl Store {
     }
 }
 
+/// The credentials file is small JSON: a megabyte is thousands of times what it holds.
+pub const CREDENTIALS_INPUT: Input = Input::new("the credentials file", 1024 * 1024);
+
+/// The text of the credentials file through the one bounded reader (a FIFO, a device or an
+/// oversized file is refused at once, never read or waited on); `None` when there is no file.
+pub fn read_credentials_file(path: &Path) -> AuthResult<Option<String>> {
+    // A missing file (or a dangling link) is "not signed in"; anything else that is there must be
+    // a regular file of sane size, and a refusal is an error, never mistaken for "absent" (which
+    // a sign-in would then overwrite).
+    match fs::metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        _ => {}
+    }
+    match crate::fsio::input::read_text(path, CREDENTIALS_INPUT) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) => {
+            let shown = paths::display(path);
+            let message = scrub::scrub(&e.message.replace(&path.display().to_string(), &shown));
+            Err(AuthError::new(AuthErrorCode::InvalidStore, format!("Credential file is unusable: {message}"))
+                .with_hint(format!(
+                    "Replace {shown} with a regular file (or delete it), then run `hyperframes auth login`."
+                )))
+        }
+    }
+}
+
 fn keyring_delete_if_marked(store: &Store) -> AuthResult<()> {
-    let marked =
-        fs::read_to_string(store.path()).ok().and_then(|t| parse(&t).ok()).is_some_and(|(_, c)| c.uses_keyring());
+    let marked = read_credentials_file(&store.path())
+        .ok()
+        .flatten()
+        .and_then(|t| parse(&t).ok())
+        .is_some_and(|(_, c)| c.uses_keyring());
     if marked {
         keyring::delete()?;
     }

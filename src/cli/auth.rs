@@ -7,7 +7,7 @@ use crate::auth::resolve::Kind;
 use crate::auth::status::{self, Status};
 use crate::auth::{browser, session};
 use crate::environment::{self, Tty};
-use crate::output::Output;
+use crate::output::{terminal_line, Output};
 use crate::report::{RefreshResult, TokenResult};
 
 pub(super) async fn run(cmd: AuthCommand, tty: Tty, out: &Output) -> i32 {
@@ -64,7 +64,7 @@ fn print_login_event(out: &Output, event: LoginEvent) {
         LoginEvent::DeviceCode { verification_uri, complete, user_code } => {
             out.out(&format!("Open {verification_uri} in a browser."));
             if !complete {
-                out.out(&format!("Enter code {}.", out.bold(&user_code)));
+                out.out(&format!("Enter code {}.", out.bold(&terminal_line(&user_code))));
             }
         }
         LoginEvent::WaitingForApproval => out.out("Waiting for approval…"),
@@ -75,10 +75,15 @@ fn print_login_outcome(out: &Output, o: &LoginOutcome, api_key: bool) {
     for w in &o.warnings {
         out.err(&format!("{} {w}", out.yellow("⚠")));
     }
-    let who = o.identity.clone().unwrap_or_else(|| "(unknown user)".into());
+    // The identity and its error are the server's text.
+    let who = o.identity.as_deref().map(terminal_line).unwrap_or_else(|| "(unknown user)".into());
     let place = if o.in_keyring { " (secret kept in the OS keyring)" } else { "" };
     if let Some(err) = &o.identity_error {
-        out.out(&format!("{} Signed in{place}. Identity check failed (transient): {err}", out.green("✓")));
+        out.out(&format!(
+            "{} Signed in{place}. Identity check failed (transient): {}",
+            out.green("✓"),
+            terminal_line(err)
+        ));
     } else if api_key {
         out.out(&format!("{} API key saved{place}. Authenticated as {who}.", out.green("✓")));
     } else {
@@ -243,21 +248,23 @@ fn print_status(st: Status, json: bool, out: &Output) -> i32 {
                 let exp = cred.expires_at.as_ref().map(status::iso).unwrap_or_else(|| "unknown".into());
                 out.out(&format!("Expires:  {exp} ({state}){refresh}"));
                 if let Some(s) = &cred.scope {
-                    out.out(&format!("Scope:    {s}"));
+                    out.out(&format!("Scope:    {}", terminal_line(s)));
                 }
             }
             match (&c.user, &c.api_error) {
                 (Some(u), _) => {
-                    out.out(&format!("Account:  {}", u.display_name().unwrap_or_else(|| "(unknown user)".into())));
+                    let name = u.display_name().map(|n| terminal_line(&n));
+                    out.out(&format!("Account:  {}", name.unwrap_or_else(|| "(unknown user)".into())));
+                    // Every row carries text from the server: stripped of escapes before printing.
                     for row in account_rows(u) {
-                        out.out(&row);
+                        out.out(&terminal_line(&row));
                     }
                 }
                 (None, Some(e)) => {
-                    out.out(&format!("{} API check failed: {}", out.red("✗"), e.message));
+                    out.out(&format!("{} API check failed: {}", out.red("✗"), terminal_line(&e.message)));
                     if let Some(name) = cred.persisted_user.as_ref().and_then(|u| u.display_name()) {
                         if !cred.source.is_env() {
-                            out.out(&format!("Account:  {name} (cached)"));
+                            out.out(&format!("Account:  {} (cached)", terminal_line(&name)));
                         }
                     }
                     if let Some(h) = &e.hint {

@@ -7,7 +7,7 @@ use clap::Args;
 use super::fail;
 use super::routing::{print_anomalies, RoutingArgs};
 use crate::chains::describe::{self, DescribeRequest};
-use crate::output::Output;
+use crate::output::{terminal_line, Output};
 use crate::report::DescribeResult;
 
 #[derive(Args, Debug)]
@@ -41,8 +41,11 @@ pub(super) async fn run(args: DescribeArgs, out: &Output) -> i32 {
     for i in &r.images {
         print_anomalies(out, &i.anomalies);
         match (&i.description, &i.error) {
-            (Some(d), _) => out.out(&format!("{}: {}", i.path, d.replace('\n', " "))),
-            (None, Some(e)) => out.out(&format!("{}: {} {}", i.path, out.yellow("✗"), e)),
+            // Descriptions and errors are a provider's text: no escapes reach the terminal.
+            (Some(d), _) => out.out(&format!("{}: {}", terminal_line(&i.path), terminal_line(d))),
+            (None, Some(e)) => {
+                out.out(&format!("{}: {} {}", terminal_line(&i.path), out.yellow("✗"), terminal_line(e)))
+            }
             (None, None) => {}
         }
     }

@@ -219,9 +219,10 @@ fn fail<E: Clone + Into<crate::error::Error>>(out: &Output, json: bool, e: &E) -
         out.json(&serde_json::to_value(&e).expect("errors always serialise"));
     } else {
         routing::print_anomalies(out, &e.anomalies);
-        out.err(&out.err_red(&e.message));
+        // Messages may quote a server (an error body, an IdP's text): no raw escapes.
+        out.err(&out.err_red(&crate::output::terminal_text(&e.message)));
         if let Some(h) = &e.hint {
-            out.err(&out.err_dim(h));
+            out.err(&out.err_dim(&crate::output::terminal_text(h)));
         }
     }
     1

@@ -96,23 +96,26 @@ async fn accepts_absolute_form_target() {
     assert_eq!(outcome(flow).await.unwrap(), "loop-code-abs");
 }
 
+/// Callbacks without this attempt's state are answered 400 and ignored, whatever they carry: a
+/// stray or forged `?error=…` or code must not end the sign-in (the right callback still can).
 #[tokio::test]
-async fn state_mismatch_fails() {
+async fn callbacks_without_the_right_state_are_ignored() {
     let (port, flow) = start("expected-state", LONG).await;
-    let r = get(port, "/oauth/callback?code=loop-code-mm&state=other-state").await;
-    assert_eq!(r.status, 400);
-    assert_common_headers(&r);
-    assert!(r.body.contains("Sign-in failed") && r.body.contains("invalid_state"), "{}", r.body);
-    let err = outcome(flow).await.unwrap_err();
-    assert_eq!(err.code, AuthErrorCode::Unauthenticated);
-    assert_eq!(err.message, "OAuth state mismatch — possible CSRF, aborting.");
-}
-
-#[tokio::test]
-async fn missing_state_fails() {
-    let (port, flow) = start("expected-state", LONG).await;
-    assert_eq!(get(port, "/oauth/callback?code=loop-code-ns").await.status, 400);
-    assert_eq!(outcome(flow).await.unwrap_err().message, "OAuth state mismatch — possible CSRF, aborting.");
+    for target in [
+        "/oauth/callback?code=loop-code-mm&state=other-state",
+        "/oauth/callback?code=loop-code-ns",
+        "/oauth/callback?error=access_denied",
+        "/oauth/callback?error=access_denied&error_description=forged&state=other-state",
+        "/oauth/callback?error=server_error&state=",
+    ] {
+        let r = get(port, target).await;
+        assert_eq!(r.status, 400, "{target}");
+        assert_common_headers(&r);
+        assert!(r.body.contains("not recognised") && !r.body.contains("Sign-in failed"), "{target}: {}", r.body);
+        assert!(!flow.is_finished(), "{target} must not settle the flow");
+    }
+    assert_eq!(get(port, "/oauth/callback?code=loop-code-right&state=expected-state").await.status, 200);
+    assert_eq!(outcome(flow).await.unwrap(), "loop-code-right");
 }
 
 #[tokio::test]
@@ -138,7 +141,7 @@ async fn idp_error_is_reported_and_escaped() {
 #[tokio::test]
 async fn idp_error_without_description() {
     let (port, flow) = start("s", LONG).await;
-    let r = get(port, "/oauth/callback?error=%3Cb%3Eserver_error%1B%5B31m").await;
+    let r = get(port, "/oauth/callback?error=%3Cb%3Eserver_error%1B%5B31m&state=s").await;
     assert_eq!(r.status, 400);
     assert!(r.body.contains("&lt;b&gt;server_error"), "{}", r.body);
     // Control characters never reach the terminal.

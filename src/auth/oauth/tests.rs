@@ -70,3 +70,40 @@ fn refresh_merges_and_login_replaces() {
     assert_eq!(fresh.refresh_token, None);
     assert!(fresh.extra.is_empty());
 }
+
+/// Issue #22 item 3: any `expires_in` from the server is clamped before date arithmetic (it
+/// panicked in chrono from about 9.2e15 on), in numbers and in digit strings alike.
+#[test]
+fn absurd_expiry_is_clamped_not_a_panic() {
+    for body in [
+        &br#"{"access_token":"at_1234567","expires_in":1e16}"#[..],
+        br#"{"access_token":"at_1234567","expires_in":9.3e15}"#,
+        br#"{"access_token":"at_1234567","expires_in":1.7976931348623157e308}"#,
+        br#"{"access_token":"at_1234567","expires_in":"99999999999999999999999"}"#,
+    ] {
+        let t = parse_token_response(body, now()).unwrap();
+        assert_eq!((t.expires_at.unwrap() - now()).num_seconds(), MAX_EXPIRES_IN_SECS);
+    }
+    let t = parse_token_response(br#"{"access_token":"at_1234567","expires_in":"NaN"}"#, now()).unwrap();
+    assert_eq!(t.expires_at, None, "not a number: unknown expiry");
+    let far = DateTime::<Utc>::MAX_UTC;
+    assert_eq!(expiry_from(3600.0, far), None, "no overflow at the end of time either");
+}
+
+/// Issue #22 item 12: a token is short visible ASCII; a 200 KB one is refused before it is stored.
+#[test]
+fn oversized_or_odd_tokens_are_refused() {
+    let big = format!(r#"{{"access_token":"at_{}"}}"#, "A".repeat(200_000));
+    let e = parse_token_response(big.as_bytes(), now()).unwrap_err();
+    assert_eq!(e.code, crate::auth::error::AuthErrorCode::RefreshFailed);
+    assert!(e.message.contains("at most 8192") && e.message.len() < 200, "{}", e.message);
+    for bad in [
+        r#"{"access_token":"at 12345"}"#,
+        "{\"access_token\":\"at_\u{9b}31m\"}",
+        r#"{"access_token":"at_ok","refresh_token":"rt has space"}"#,
+    ] {
+        assert!(parse_token_response(bad.as_bytes(), now()).is_err(), "{bad}");
+    }
+    let ok = format!(r#"{{"access_token":"{}"}}"#, "a".repeat(MAX_TOKEN_LEN));
+    assert!(parse_token_response(ok.as_bytes(), now()).is_ok(), "exactly the limit is fine");
+}

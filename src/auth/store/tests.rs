@@ -318,3 +318,84 @@ fn keyring_unavailable_falls_back_to_the_file_with_a_warning() {
     assert!(v.get(STORE_MARKER_KEY).is_none(), "the marker is dropped so readers use the file");
     assert_eq!(v["foreign"], json!({"kept": true}));
 }
+
+#[cfg(unix)]
+fn mkfifo(path: &Path) {
+    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+}
+
+/// A FIFO, a link to a device, or a huge sparse file at the credentials path is refused at once
+/// with a code and a hint: never read whole, never waited on, never taken for "signed out", and
+/// never replaced by a mutation (a sign-in) either.
+#[cfg(unix)]
+#[test]
+fn fifos_devices_and_huge_files_are_refused_not_read_and_not_replaced() {
+    let (_d, store) = tmp_store();
+    fs::create_dir_all(store.dir()).unwrap();
+    let check = |what: &str, expect: &str| {
+        let e = store.load().unwrap_err();
+        assert_eq!(e.code, AuthErrorCode::InvalidStore, "{what}: {}", e.message);
+        assert!(e.message.contains(expect), "{what}: {}", e.message);
+        assert!(e.hint.as_deref().is_some_and(|h| h.contains("regular file")), "{what}: {:?}", e.hint);
+        let e = store.update(|c| {
+            c.api_key = Some("hg_new_key_0123456789".into());
+            Ok(())
+        });
+        assert_eq!(e.unwrap_err().code, AuthErrorCode::InvalidStore, "{what}: a sign-in must not replace it");
+        assert!(keyring_delete_if_marked(&store).is_ok());
+    };
+
+    mkfifo(&store.path());
+    check("fifo", "a FIFO"); // a blocking read would hang here
+    assert!(std::os::unix::fs::FileTypeExt::is_fifo(&fs::symlink_metadata(store.path()).unwrap().file_type()));
+    fs::remove_file(store.path()).unwrap();
+
+    std::os::unix::fs::symlink("/dev/zero", store.path()).unwrap();
+    check("/dev/zero", "a device");
+    fs::remove_file(store.path()).unwrap();
+
+    let f = File::create(store.path()).unwrap();
+    f.set_len(500 * 1024 * 1024).unwrap(); // sparse: costs nothing unless read
+    check("sparse 500 MiB", "too large");
+    assert_eq!(fs::metadata(store.path()).unwrap().len(), 500 * 1024 * 1024, "left as it was");
+}
+
+#[test]
+fn a_dangling_link_is_still_absent() {
+    let (_d, store) = tmp_store();
+    fs::create_dir_all(store.dir()).unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(store.dir().join("nowhere"), store.path()).unwrap();
+    assert_eq!(store.load().unwrap().format, Format::Absent);
+}
+
+/// Issue #22 item 12: a stored key goes into a header, so its shape is checked where it is read.
+#[test]
+fn stored_keys_of_the_wrong_shape_are_refused() {
+    for (content, expect) in [
+        (r#"{"api_key":"    "}"#.to_string(), "is empty"),
+        (r#"{"api_key":"hg_0123 456789"}"#.to_string(), "contains spaces"),
+        (format!(r#"{{"api_key":"hg_{}"}}"#, "k".repeat(50_000)), "long"),
+        ("[".repeat(200 * 1024), "long"),
+    ] {
+        let e = parse(&content).unwrap_err();
+        assert_eq!(e.code, AuthErrorCode::InvalidStore);
+        assert!(e.message.contains(expect) && e.message.len() < 300, "{}", e.message);
+    }
+    assert!(parse(r#"{"api_key":"hg_0123456789"}"#).is_ok());
+    assert_eq!(api_key_problem(&"k".repeat(MAX_API_KEY_LEN)), None, "exactly the limit is fine");
+}
+
+/// A stored token too large for any header is refused where it is read, not sent.
+#[test]
+fn stored_oversized_tokens_are_refused() {
+    let big = "t".repeat(MAX_TOKEN_LEN + 1);
+    for block in [json!({"access_token": big}), json!({"access_token": "at_ok", "refresh_token": big})] {
+        let e = parse(&json!({ "oauth": block }).to_string()).unwrap_err();
+        assert_eq!(e.code, AuthErrorCode::InvalidStore);
+        assert!(e.message.contains("at most 8192 bytes") && e.message.len() < 300, "{}", e.message);
+    }
+    let ok = json!({"oauth": {"access_token": "t".repeat(MAX_TOKEN_LEN)}}).to_string();
+    assert!(parse(&ok).is_ok(), "exactly the limit is fine");
+}
