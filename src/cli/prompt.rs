@@ -33,7 +33,7 @@ fn aborted() -> AuthError {
 /// Hidden prompt for the API key, asking again until the key has a plausible shape.
 pub fn hidden_api_key() -> AuthResult<String> {
     loop {
-        let key = rpassword::prompt_password("Enter HeyGen API key: ").map_err(|e| {
+        let key = prompt_hidden("Enter HeyGen API key: ").map_err(|e| {
             if e.kind() == std::io::ErrorKind::Interrupted || e.kind() == std::io::ErrorKind::UnexpectedEof {
                 aborted()
             } else {
@@ -46,6 +46,49 @@ pub fn hidden_api_key() -> AuthResult<String> {
             Err(e) => eprintln!("{}", e.message),
         }
     }
+}
+
+/// Asks on the terminal with echo off. On Unix echo is turned off *before* the prompt is shown:
+/// rpassword shows the prompt first, so a key pasted the moment the prompt appears could be
+/// echoed before echo went off. Characters typed ahead are kept (the mode changes at once,
+/// without flushing input).
+#[cfg(unix)]
+fn prompt_hidden(prompt: &str) -> std::io::Result<String> {
+    use std::os::fd::AsRawFd;
+    let tty = std::fs::File::options().read(true).write(true).open("/dev/tty")?;
+    let fd = tty.as_raw_fd();
+    // SAFETY: termios is plain data filled by tcgetattr on a descriptor we own.
+    let mut saved: libc::termios = unsafe { std::mem::zeroed() };
+    if unsafe { libc::tcgetattr(fd, &mut saved) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let mut hidden = saved;
+    hidden.c_lflag &= !libc::ECHO;
+    hidden.c_lflag |= libc::ECHONL;
+    if unsafe { libc::tcsetattr(fd, libc::TCSANOW, &hidden) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    struct Restore(i32, libc::termios);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            // SAFETY: restores the settings read above on the same descriptor.
+            unsafe { libc::tcsetattr(self.0, libc::TCSANOW, &self.1) };
+        }
+    }
+    let _restore = Restore(fd, saved);
+    let mut out = &tty;
+    out.write_all(prompt.as_bytes())?;
+    out.flush()?;
+    let mut line = String::new();
+    if std::io::BufReader::new(&tty).take(64 * 1024).read_line(&mut line)? == 0 {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+#[cfg(not(unix))]
+fn prompt_hidden(prompt: &str) -> std::io::Result<String> {
+    rpassword::prompt_password(prompt)
 }
 
 /// `[y/N]` question; only y/yes count. A non-terminal stdin counts as no.
