@@ -12,6 +12,7 @@ mod progress;
 mod prompt;
 mod routing;
 mod sfx;
+mod text_input;
 mod transcribe;
 mod tts;
 mod voices;
