@@ -132,3 +132,39 @@ describe('two outputs on one path are refused (#22 item 11)', () => {
     assert.ok(!fs.existsSync(file('c.srt')));
   });
 });
+
+describe('sound effects say how they matched (#21 item 7)', () => {
+  const bundled = (query, extra = []) => run(['sfx', query, '--provider', 'bundled', '-o', 'x.wav', ...extra]);
+
+  test('"soft click" is click-soft, a full match', async () => {
+    const j = okJson(await bundled('soft click', ['--json']));
+    assert.equal(j.name, 'click-soft');
+    assert.deepEqual(j.match, { score: 90, queryWords: ['soft', 'click'], matchedWords: ['soft', 'click'], loose: false });
+  });
+
+  test('"door slam" is a loose match: the match field and a note on stderr say so', async () => {
+    const j = okJson(await bundled('door slam', ['--json']));
+    assert.equal(j.name, 'impact-bass-1');
+    assert.deepEqual(j.match, { score: 1, queryWords: ['door', 'slam'], matchedWords: ['slam'], loose: true });
+    const r = await bundled('door slam');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /loose match: impact-bass-1 has "slam" of "door slam"/);
+    const exact = await bundled('whoosh');
+    assert.doesNotMatch(exact.stderr, /loose/);
+  });
+
+  test('nothing found: the hint lists the closest names first; HeyGen hits have no match', async () => {
+    const e = failJson(await bundled('wooosh', ['--json']), 'SFX_NOT_FOUND');
+    assert.match(e.hint, /^Try one of: whoosh/);
+    const j = okJson(await run(['sfx', 'whoosh', '--json'], { keys: { heygen: true } }));
+    assert.equal(j.provider, 'heygen');
+    assert.equal(j.match, null);
+  });
+
+  test('JS sfx() has the same match field', async () => {
+    const script = `require(${JSON.stringify(path.resolve(__dirname, '..'))}).sfx('door slam', { provider: 'bundled', output: 'x.wav' })
+      .then((r) => console.log(JSON.stringify(r.match)), (e) => { console.error(e); process.exit(1); });`;
+    const out = execFileSync(process.execPath, ['-e', script], { cwd: home.dir, env: { PATH: process.env.PATH, HOME: home.dir } });
+    assert.deepEqual(JSON.parse(out.toString()), { score: 1, queryWords: ['door', 'slam'], matchedWords: ['slam'], loose: true });
+  });
+});

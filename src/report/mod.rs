@@ -236,7 +236,34 @@ pub struct SfxResult {
     /// The effect's name in its library.
     pub name: String,
     pub duration_seconds: f64,
+    /// How the bundled library matched the query; null when HeyGen's library served.
+    #[napi(js_name = "match")]
+    #[serde(rename = "match")]
+    pub matched: Option<SfxMatch>,
     pub anomalies: Vec<String>,
+}
+
+/// How a bundled effect matched the query.
+#[napi(object, object_from_js = false)]
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SfxMatch {
+    /// 100 the exact name, 90 the name's words in another order, 50 the name inside the query (or
+    /// the query inside the name), else how many of the query's words the effect has.
+    pub score: u32,
+    /// The query's meaningful words (stop words such as "the", "sound" left out).
+    pub query_words: Vec<String>,
+    /// Those of them found in the effect's name, description or tags.
+    pub matched_words: Vec<String>,
+    /// Some query words matched nothing: the effect may not be what was meant.
+    pub loose: bool,
+}
+
+impl From<crate::sfx::library::Match> for SfxMatch {
+    fn from(m: crate::sfx::library::Match) -> Self {
+        let loose = m.is_loose();
+        Self { score: m.score, query_words: m.query_words, matched_words: m.matched_words, loose }
+    }
 }
 
 impl From<crate::chains::sfx::SfxResult> for SfxResult {
@@ -246,6 +273,7 @@ impl From<crate::chains::sfx::SfxResult> for SfxResult {
             provider: r.provider.to_string(),
             name: r.name,
             duration_seconds: crate::engines::kokoro::service::round_ms(r.duration),
+            matched: r.matched.map(SfxMatch::from),
             anomalies: r.anomalies,
         }
     }
