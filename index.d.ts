@@ -336,6 +336,8 @@ export interface MusicResult {
   channels: number
   /** The sampling seed, when MusicGen served (pass it back to get the same music). */
   seed: number | null
+  /** A licence note when the music's licence restricts its use (MusicGen: non-commercial). */
+  license: string | null
   anomalies: Array<string>
 }
 

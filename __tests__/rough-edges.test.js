@@ -168,3 +168,42 @@ describe('sound effects say how they matched (#21 item 7)', () => {
     assert.deepEqual(JSON.parse(out.toString()), { score: 1, queryWords: ['door', 'slam'], matchedWords: ['slam'], loose: true });
   });
 });
+
+describe('help texts say what the commands do (#21 item 8)', () => {
+  /** The help of `flag` in `help`, on one line: clap prints `--flag <VALUE>  text`, or the text on
+   * the lines under it when the help is long. */
+  const helpLine = (help, flag) => {
+    const lines = help.split('\n');
+    const at = lines.findIndex((l) => l.trimStart().startsWith(`${flag} `) || l.includes(`, ${flag} `));
+    assert.ok(at >= 0, `${flag} in\n${help}`);
+    const entry = [lines[at]];
+    for (const l of lines.slice(at + 1)) {
+      if (l.trim() === '' || /^\s+-/.test(l)) break;
+      entry.push(l.trim());
+    }
+    return entry.join(' ');
+  };
+
+  test('every captions format and extension listed in help works, and every format is listed', async () => {
+    write('w.json', JSON.stringify(WORDS));
+    const top = (await run(['--help'])).stdout;
+    const captionsLine = top.split('\n').find((l) => /^\s+captions\s/.test(l));
+    for (const name of ['SRT', 'WebVTT', 'ASS', 'Remotion']) assert.match(captionsLine, new RegExp(name), captionsLine);
+    assert.match(top.split('\n').find((l) => /^\s+music\s/.test(l)), /MusicGen/);
+    assert.match((await run(['music', '--help'])).stdout, /MusicGen/);
+    for (const cmd of ['captions', 'tts', 'transcribe']) {
+      const help = (await run([cmd, '--help'])).stdout;
+      const formats = helpLine(help, '--to').replace(/^.*--to <\w+>\s+/, '').replace(/^Captions format:\s*/, '').replace(/\(.*$/, '').match(/[a-z]+/g)
+        .filter((w) => !['or', 'captions', 'format', 'default'].includes(w));
+      assert.deepEqual(formats.sort(), ['ass', 'remotion', 'srt', 'vtt'], `${cmd} --to: ${helpLine(help, '--to')}`);
+      for (const f of formats) {
+        const r = await run(['captions', 'w.json', '--to', f]);
+        assert.equal(r.code, 0, `${cmd} --help lists --to ${f}: ${r.stderr}`);
+      }
+      if (cmd === 'captions') continue;
+      const exts = helpLine(help, '--captions').match(/\.[a-z]+/g);
+      assert.deepEqual(exts.sort(), ['.ass', '.json', '.srt', '.vtt'], `${cmd} --captions: ${helpLine(help, '--captions')}`);
+      for (const ext of exts) okJson(await run(['captions', 'w.json', '-o', `out${ext}`, '--json']));
+    }
+  });
+});

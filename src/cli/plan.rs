@@ -17,6 +17,9 @@ pub(super) async fn run(json: bool, local_only: bool, out: &Output) -> i32 {
             .map(|c| out.green(c.label))
             .unwrap_or_else(|| out.yellow("nothing (skipped)"));
         out.out(&format!("{:<13} → {chosen}", p.capability.as_str()));
+        if let Some(note) = p.chosen.and_then(crate::chains::music::license_note) {
+            out.out(&out.yellow(&format!("{:16}note: {note}", "")));
+        }
         for c in p.candidates.iter().filter(|c| Some(c.provider) != p.chosen) {
             if let Some(reason) = &c.reason {
                 let hint = c.setup_hint.as_ref().map(|h| format!(" — {h}")).unwrap_or_default();

@@ -436,6 +436,7 @@ async fn score(
         volume,
         sample_rate: r.sample_rate,
         channels: r.channels,
+        license: chains::music::license_note(r.provider),
     };
     Ok((entry, r.anomalies))
 }

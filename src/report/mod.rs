@@ -327,6 +327,8 @@ pub struct MusicResult {
     pub channels: u32,
     /// The sampling seed, when MusicGen served (pass it back to get the same music).
     pub seed: Option<i64>,
+    /// A licence note when the music's licence restricts its use (MusicGen: non-commercial).
+    pub license: Option<String>,
     pub anomalies: Vec<String>,
 }
 
@@ -341,6 +343,7 @@ impl From<crate::chains::music::MusicResult> for MusicResult {
             channels: u32::from(r.channels),
             // Seeds are at most 2^53 − 1 (`sampling::MAX_SEED`): exact as a JS number.
             seed: r.seed.map(|s| s as i64),
+            license: crate::chains::music::license_note(r.provider).map(String::from),
             anomalies: r.anomalies,
         }
     }
@@ -524,6 +527,24 @@ mod tests {
     }
 
     #[test]
+    fn music_from_musicgen_says_its_licence() {
+        let made = |provider| crate::chains::music::MusicResult {
+            path: "bgm.wav".into(),
+            provider,
+            title: None,
+            duration: 3.0,
+            sample_rate: 32_000,
+            channels: 1,
+            seed: Some(5),
+            anomalies: vec![],
+        };
+        let v = serde_json::to_value(MusicResult::from(made(crate::providers::Provider::Musicgen))).unwrap();
+        assert!(v["license"].as_str().unwrap().contains("CC-BY-NC-4.0"), "{v}");
+        let v = serde_json::to_value(MusicResult::from(made(crate::providers::Provider::Heygen))).unwrap();
+        assert_eq!(v["license"], serde_json::Value::Null);
+    }
+
+    #[test]
     fn nullable_fields_are_always_present() {
         let music = MusicResult {
             output_path: "bgm.wav".into(),
@@ -533,14 +554,25 @@ mod tests {
             sample_rate: 48_000,
             channels: 2,
             seed: None,
+            license: None,
             anomalies: vec![],
         };
         let v = serde_json::to_value(&music).unwrap();
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(
             keys,
-            ["outputPath", "provider", "title", "durationSeconds", "sampleRate", "channels", "seed", "anomalies"]
+            [
+                "outputPath",
+                "provider",
+                "title",
+                "durationSeconds",
+                "sampleRate",
+                "channels",
+                "seed",
+                "license",
+                "anomalies"
+            ]
         );
-        assert!(v["title"].is_null() && v["seed"].is_null());
+        assert!(v["title"].is_null() && v["seed"].is_null() && v["license"].is_null());
     }
 }

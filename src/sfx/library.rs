@@ -204,6 +204,7 @@ pub fn search(query: &str) -> Vec<(&'static SfxEntry, u32)> {
 }
 
 /// The best match for `query`, if any.
+#[cfg(test)]
 pub fn best(query: &str) -> Option<&'static SfxEntry> {
     best_match(query).map(|m| m.entry)
 }
