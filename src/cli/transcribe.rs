@@ -167,3 +167,37 @@ pub(super) fn run(args: TranscribeArgs, stderr_tty: bool, out: &Output) -> i32 {
     }
     0
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: TranscribeArgs,
+    }
+
+    fn formats(argv: &[&str]) -> Result<Vec<Format>, EngineError> {
+        caption_formats(&Cli::parse_from(std::iter::once("transcribe").chain(argv.iter().copied())).args)
+    }
+
+    #[test]
+    fn captions_may_be_given_more_than_once_each_by_its_extension() {
+        let f = formats(&["a.wav", "--captions", "x.srt", "--captions", "x.ass", "--captions", "x.json"]).unwrap();
+        assert_eq!(f, [Format::Srt, Format::Ass, Format::Remotion]);
+        assert_eq!(formats(&["a.wav", "--captions", "x.srt", "--to", "vtt"]).unwrap_err().code, "BAD_OUTPUT");
+        assert_eq!(formats(&["a.wav", "--captions", "x.txt"]).unwrap_err().code, "BAD_OUTPUT");
+        assert_eq!(formats(&["a.wav", "--to", "vtt"]).unwrap_err().code, "USAGE");
+    }
+
+    #[test]
+    fn two_outputs_on_one_path_are_refused() {
+        let e = formats(&["a.wav", "--words", "x.srt", "--captions", "x.srt"]).unwrap_err();
+        assert_eq!(e.code, "USAGE");
+        assert!(e.message.contains("--words and --captions"), "{}", e.message);
+        assert_eq!(formats(&["a.wav", "--captions", "-", "--words", "-"]).unwrap_err().code, "USAGE");
+    }
+}
