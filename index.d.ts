@@ -336,6 +336,8 @@ export interface MusicResult {
   channels: number
   /** The sampling seed, when MusicGen served (pass it back to get the same music). */
   seed: number | null
+  /** A licence note when the music's licence restricts its use (MusicGen: non-commercial). */
+  license: string | null
   anomalies: Array<string>
 }
 
@@ -385,6 +387,21 @@ export declare function runCli(argv: Array<string>, tty?: TtyInfo | undefined | 
 /** A sound effect for `query`: the HeyGen library when signed in, else the bundled library. */
 export declare function sfx(query: string, options?: SfxOptions | undefined | null): Promise<SfxResult>
 
+/** How a bundled effect matched the query. */
+export interface SfxMatch {
+  /**
+   * 100 the exact name, 90 the name's words in another order, 50 the name inside the query (or
+   * the query inside the name), else how many of the query's words the effect has.
+   */
+  score: number
+  /** The query's meaningful words (stop words such as "the", "sound" left out). */
+  queryWords: Array<string>
+  /** Those of them found in the effect's name, description or tags. */
+  matchedWords: Array<string>
+  /** Some query words matched nothing: the effect may not be what was meant. */
+  loose: boolean
+}
+
 export interface SfxOptions {
   /** Where the WAV goes (default `<query>.wav` in the working directory). */
   output?: string
@@ -405,6 +422,8 @@ export interface SfxResult {
   /** The effect's name in its library. */
   name: string
   durationSeconds: number
+  /** How the bundled library matched the query; null when HeyGen's library served. */
+  match?: SfxMatch
   anomalies: Array<string>
 }
 

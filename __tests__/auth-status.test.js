@@ -22,6 +22,8 @@ describe('auth status', () => {
       assert.equal(out[0], 'Not signed in to HeyGen (non-interactive).');
       assert.match(out[1], /HEYGEN_API_KEY/);
       assert.match(out[1], /local engines/);
+      // Nothing is installed in the test's models dir: no engine is claimed (#21 item 8).
+      assert.match(out[1], /voice: Kokoro is not installed; music: MusicGen is not installed\./);
       assert.equal(r.stderr, '');
       assert.equal(ctx.server.log.length, 0, 'no request is made when signed out');
     });
@@ -60,7 +62,7 @@ describe('auth status', () => {
     test('interactive guidance on a terminal points at npx hyperframes only', async () => {
       const r = await ctx.run(['auth', 'status'], { pty: true });
       assert.equal(r.code, 1);
-      assert.match(r.stdout, /Not signed in to HeyGen — voice & music will use local engines \(free, offline\)\./);
+      assert.match(r.stdout, /Not signed in to HeyGen — local engines \(free, offline\): voice: Kokoro is not installed; music: MusicGen is not installed\./);
       assert.match(r.stdout, /no per-repo \.env/);
       assert.match(r.stdout, /npx hyperframes auth login\n/);
       assert.match(r.stdout, /npx hyperframes auth login --api-key/);

@@ -176,7 +176,8 @@ describe('music, sfx, describe, captions', () => {
   });
 
   test('captions: a missing file, not JSON, not words, an inverted time range', async () => {
-    refused(await run(['captions', 'nope.json', '--json']), 'IO_ERROR', /nope\.json/);
+    // Read through fsio::input: a missing input is BAD_INPUT, as for every input file.
+    refused(await run(['captions', 'nope.json', '--json']), 'BAD_INPUT', /nope\.json/);
     fs.writeFileSync(path.join(home.dir, 'a.json'), 'not json');
     refused(await run(['captions', 'a.json', '--json']), 'BAD_INPUT', /not JSON/);
     fs.writeFileSync(path.join(home.dir, 'b.json'), JSON.stringify([{ word: 'x' }]));
@@ -194,7 +195,7 @@ describe('music, sfx, describe, captions', () => {
     fs.writeFileSync(path.join(home.dir, 'tts.json'), r.stdout);
     const c = await run(['captions', 'tts.json', '-o', 'caps.vtt', '--json']);
     assert.equal(c.code, 0, c.output);
-    assert.deepEqual(parseJson(c.stdout), { ok: true, outputPath: 'caps.vtt', cues: 1, wordCount: 3 });
+    assert.deepEqual(parseJson(c.stdout), { ok: true, outputPath: 'caps.vtt', outputPaths: ['caps.vtt'], cues: 1, wordCount: 3 });
     // Held for the 5/6 s minimum a cue stays on screen (broadcast rules), as no cue follows.
     assert.match(fs.readFileSync(path.join(home.dir, 'caps.vtt'), 'utf8'), /^WEBVTT\n\n00:00:00\.000 --> 00:00:00\.833\nOne two three\.\n/);
   });

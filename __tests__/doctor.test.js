@@ -46,6 +46,12 @@ describe('doctor', () => {
     assert.match(ort.detail, /\$HOME\/ort\/libonnxruntime\.so\.1/);
   });
 
+  test('signed out with nothing installed, the credentials row claims no local engine (#21 item 8)', async () => {
+    const j = parseJson((await ctx.run(['doctor', '--json'])).stdout);
+    const row = j.checks.find((c) => c.name === 'Credentials');
+    assert.match(row.detail, /^not signed in: voice: Kokoro is not installed; music: MusicGen is not installed$/, row.detail);
+  });
+
   test('--json reports the Node.js version it runs under', async () => {
     const r = await ctx.run(['doctor', '--json']);
     const node = parseJson(r.stdout).checks.find((c) => c.name === 'Node.js');

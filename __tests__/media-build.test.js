@@ -153,6 +153,8 @@ describe('media build (CLI)', () => {
     const again = await build([p, '--out', outDir()]);
     assert.equal(again.code, 0, again.output);
     assert.match(again.stderr, /= voice a .*unchanged, kept/);
+    // Kept lines are not said to be voiced (#21 item 8).
+    assert.match(again.stdout, /2 of 2 line\(s\) ready: 0 voiced, 2 kept unchanged/);
     assert.equal(media.heygen.hits(SPEECH).length, 2, 'nothing was asked again');
 
     req.lines[1].text = 'Beta line, edited.';
@@ -177,6 +179,13 @@ describe('media build (CLI)', () => {
     assert.ok(j.sfx.length === 3 && j.sfx.every((s) => s.provider === 'bundled'));
     assert.equal(j.bgm, null);
     assert.ok(j.anomalies.some((a) => a.startsWith('music: left out')));
+  });
+
+  test('a music bed that cannot be made is said once on the terminal (#21 item 8)', async () => {
+    const r = await build([writeRequest(SCRIPT), '--out', outDir(), '--local-only']);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr.match(/✗ music /g)?.length, 1, r.stderr);
+    assert.doesNotMatch(r.stderr, /music: left out/, 'not again among the anomalies');
   });
 
   test('the request can come from stdin', async () => {

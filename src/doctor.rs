@@ -269,7 +269,10 @@ fn credential_check() -> Check {
     });
     match resolved {
         Err(e) => Check::fail(NAME, e.message, e.hint.unwrap_or_default()),
-        Ok(None) => Check::pass(NAME, "not signed in: voice and music use local engines"),
+        Ok(None) => Check::pass(
+            NAME,
+            format!("not signed in: {}", crate::auth::status::offline_summary(&crate::auth::status::offline_engines())),
+        ),
         Ok(Some(c)) => {
             let detail = match c.source {
                 resolve::Source::Env => format!("HEYGEN_API_KEY · {}", c.kind.as_str()),
@@ -298,7 +301,10 @@ fn plan_checks() -> Vec<Check> {
                 p.candidates.iter().find(|c| c.provider == id).map(|c| c.label).unwrap_or(id.as_str())
             };
             match p.chosen {
-                Some(id) => Check::pass(&name, label(id)).optional(),
+                Some(id) => match crate::chains::music::license_note(id) {
+                    Some(note) => Check::pass(&name, format!("{} ({note})", label(id))).optional(),
+                    None => Check::pass(&name, label(id)).optional(),
+                },
                 None => {
                     let hints: Vec<String> = p.candidates.iter().filter_map(|c| c.setup_hint.clone()).collect();
                     let check = Check::fail(&name, "no provider available", hints.join("; or "));

@@ -19,7 +19,9 @@ use std::path::{Path, PathBuf};
 
 use crate::engines::error::{EngineError, EngineResult};
 
+mod distinct;
 pub mod input;
+pub use distinct::check_distinct;
 mod staged;
 pub use staged::Staged;
 

@@ -45,6 +45,19 @@ pub fn offline_engines() -> Vec<OfflineEngine> {
         .collect()
 }
 
+/// What signed-out use gets, in one line, without claiming an engine that is not ready:
+/// "voice uses the local Kokoro; music: MusicGen is not installed".
+pub fn offline_summary(engines: &[OfflineEngine]) -> String {
+    let part = |e: &OfflineEngine| {
+        if e.ready {
+            format!("{} uses the local {}", e.capability, e.label)
+        } else {
+            format!("{}: {} is not installed", e.capability, e.label)
+        }
+    };
+    engines.iter().map(part).collect::<Vec<_>>().join("; ")
+}
+
 #[derive(Debug, Clone)]
 pub struct Configured {
     pub credential: Credential,
@@ -245,6 +258,13 @@ impl Status {
 mod tests {
     use super::*;
     use crate::auth::resolve::Source;
+
+    #[test]
+    fn the_offline_summary_claims_only_ready_engines() {
+        let engine = |capability, label, ready| OfflineEngine { capability, label, ready, setup_hint: None };
+        let s = offline_summary(&[engine("voice", "Kokoro", true), engine("music", "MusicGen", false)]);
+        assert_eq!(s, "voice uses the local Kokoro; music: MusicGen is not installed");
+    }
 
     fn keys(v: &Value) -> Vec<&str> {
         v.as_object().unwrap().keys().map(String::as_str).collect()

@@ -16,6 +16,17 @@ use crate::providers::plan::{plan_for, Capability, Facts};
 use crate::providers::Provider;
 
 pub const DEFAULT_SECONDS: f64 = 30.0;
+
+/// Said wherever music is made or planned with the local MusicGen engine (its output, `plan`,
+/// `doctor`, the media manifest): its weights are licensed for non-commercial use only, which a
+/// user making a commercial video must know before publishing.
+pub const MUSICGEN_LICENSE_NOTE: &str =
+    "MusicGen's weights are CC-BY-NC-4.0: music made with them is for non-commercial use only";
+
+/// The licence note for music `provider` made, if it carries one.
+pub fn license_note(provider: Provider) -> Option<&'static str> {
+    (provider == Provider::Musicgen).then_some(MUSICGEN_LICENSE_NOTE)
+}
 pub const CROSSFADE_SECONDS: f64 = 0.3;
 pub const FADE_IN_SECONDS: f64 = 0.08;
 pub const FADE_OUT_SECONDS: f64 = 0.5;
@@ -202,6 +213,18 @@ mod tests {
 
     use super::*;
     use crate::chains::testing::{self, all_keys, tone_wav, wav_reply};
+
+    #[test]
+    fn musicgen_music_carries_the_catalogs_licence_and_others_none() {
+        let license = crate::engines::catalog::find("musicgen-small").unwrap().license;
+        let code = license.split_whitespace().next().unwrap();
+        assert_eq!(code, "CC-BY-NC-4.0");
+        let note = license_note(Provider::Musicgen).unwrap();
+        assert!(note.contains(code) && note.contains("non-commercial"), "{note}");
+        for other in [Provider::Heygen, Provider::Lyria] {
+            assert_eq!(license_note(other), None);
+        }
+    }
     use crate::providers::test_server::{Scripted, TestServer};
 
     fn req(dir: &std::path::Path, seconds: f64) -> MusicRequest {

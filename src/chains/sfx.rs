@@ -28,6 +28,8 @@ pub struct SfxResult {
     pub name: String,
     /// Seconds.
     pub duration: f64,
+    /// How the bundled library matched the query (its own search); `None` for HeyGen's.
+    pub matched: Option<library::Match>,
     pub anomalies: Vec<String>,
 }
 
@@ -53,10 +55,10 @@ pub async fn sfx_with(req: &SfxRequest, facts: &Facts, providers: &Providers) ->
     }
     let plan = plan_for(Capability::SoundEffects, facts);
     let order = order(&plan, &req.routing, facts)?;
-    let ((provider, name, duration), anomalies) =
+    let ((provider, name, duration, matched), anomalies) =
         walk(Capability::SoundEffects, &order, &req.routing, providers, |p| attempt(p, query, &req.output, providers))
             .await?;
-    Ok(SfxResult { path: req.output.clone(), provider, name, duration, anomalies })
+    Ok(SfxResult { path: req.output.clone(), provider, name, duration, matched, anomalies })
 }
 
 async fn attempt(
@@ -64,7 +66,7 @@ async fn attempt(
     query: &str,
     output: &Path,
     providers: &Providers,
-) -> ChainResult<(Provider, String, f64)> {
+) -> ChainResult<(Provider, String, f64, Option<library::Match>)> {
     match provider {
         Provider::Heygen => {
             let client = providers.heygen.as_ref().ok_or_else(|| super::not_configured(provider))?;
@@ -80,19 +82,19 @@ async fn attempt(
                 .await
                 .map_err(|e| ChainError::engine(provider.as_str(), e))?;
             let name = if hit.name.trim().is_empty() { hit.id } else { hit.name };
-            Ok((provider, name, duration))
+            Ok((provider, name, duration, None))
         }
         Provider::Bundled => {
-            let Some(entry) = library::best(query) else {
-                let names: Vec<&str> = library::manifest().iter().take(8).map(|e| e.name).collect();
+            let Some(matched) = library::best_match(query) else {
+                let names: Vec<&str> = library::closest_names(query).into_iter().take(8).collect();
                 return Err(ChainError::new("SFX_NOT_FOUND", format!("No bundled sound effect matches \"{query}\"."))
                     .with_hint(format!("Try one of: {} (see `hyperframes sfx --list`).", names.join(", "))));
             };
-            let path = output.to_path_buf();
-            let duration = crate::blocking(move || library::render_wav(entry.name, &path))
+            let (path, name) = (output.to_path_buf(), matched.entry.name);
+            let duration = crate::blocking(move || library::render_wav(name, &path))
                 .await
                 .map_err(|e| ChainError::engine(provider.as_str(), e))?;
-            Ok((provider, entry.name.to_string(), duration))
+            Ok((provider, name.to_string(), duration, Some(matched)))
         }
         other => Err(super::not_configured(other)),
     }
@@ -207,6 +209,18 @@ mod tests {
         assert!(e.hint.as_deref().unwrap().contains("chime"), "{:?}", e.hint);
         assert!(!r.output.exists());
         assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "no temp files left");
+    }
+
+    #[tokio::test]
+    async fn the_not_found_hint_lists_the_closest_names_first_and_a_loose_match_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = sfx_with(&req(dir.path(), "wooosh"), &Facts::default(), &Providers::default()).await.unwrap_err();
+        assert!(e.hint.as_deref().unwrap().starts_with("Try one of: whoosh"), "{:?}", e.hint);
+        let r = sfx_with(&req(dir.path(), "door slam"), &Facts::default(), &Providers::default()).await.unwrap();
+        let m = r.matched.unwrap();
+        assert_eq!((m.entry.name, m.is_loose()), ("impact-bass-1", true));
+        let r = sfx_with(&req(dir.path(), "soft click"), &Facts::default(), &Providers::default()).await.unwrap();
+        assert_eq!((r.name.as_str(), r.matched.unwrap().is_loose()), ("click-soft", false));
     }
 
     #[test]

@@ -1228,7 +1228,7 @@ mod tests {
             audio: Some(out.path().join(format!("{name}.wav"))),
             format: None,
             words: Some(out.path().join(format!("{name}.words.json"))),
-            captions: Some(out.path().join(format!("{name}.srt"))),
+            captions: vec![out.path().join(format!("{name}.srt"))],
         };
         let chunks = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let seen = chunks.clone();
@@ -1276,7 +1276,7 @@ mod tests {
             audio: Some(audio.clone()),
             format: None,
             words: None,
-            captions: Some(captions.clone()),
+            captions: vec![captions.clone()],
         };
         let stop = Delivery {
             on_chunk: Some(Arc::new(|_: &VoiceChunk| Err(EngineError::new("STOPPED", "stopped by the caller")))),

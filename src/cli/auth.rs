@@ -209,14 +209,18 @@ fn print_status(st: Status, json: bool, out: &Output) -> i32 {
         Status::Broken(e) => {
             fail(out, false, e);
         }
-        Status::NotConfigured { interactive: false, .. } => {
+        Status::NotConfigured { interactive: false, engines } => {
             out.out("Not signed in to HeyGen (non-interactive).");
-            out.out(&out.dim(
-                "Set HEYGEN_API_KEY to use HeyGen; otherwise local engines are used (Kokoro voice · MusicGen music).",
-            ));
+            out.out(&out.dim(&format!(
+                "Set HEYGEN_API_KEY to use HeyGen; otherwise local engines: {}.",
+                crate::auth::status::offline_summary(engines)
+            )));
         }
         Status::NotConfigured { interactive: true, engines } => {
-            out.out("Not signed in to HeyGen — voice & music will use local engines (free, offline).");
+            out.out(&format!(
+                "Not signed in to HeyGen — local engines (free, offline): {}.",
+                crate::auth::status::offline_summary(engines)
+            ));
             out.out("");
             out.out("Sign in or sign up (browser OAuth, writes ~/.heygen — no per-repo .env):");
             out.out(&format!("  {}", out.bold("npx hyperframes auth login")));
@@ -227,6 +231,9 @@ fn print_status(st: Status, json: bool, out: &Output) -> i32 {
             for e in engines {
                 if e.ready {
                     out.out(&format!("  {} → {}  {}", e.capability, e.label, out.green("✓ ready")));
+                    if e.capability == "music" && e.label == "MusicGen" {
+                        out.out(&format!("      {}", out.yellow(crate::chains::music::MUSICGEN_LICENSE_NOTE)));
+                    }
                 } else {
                     out.out(&format!("  {} → {}  {}", e.capability, e.label, out.yellow("⚠ not installed")));
                     if let Some(h) = &e.setup_hint {

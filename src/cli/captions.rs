@@ -1,6 +1,6 @@
 //! `hyperframes captions`: timed words (JSON) → SRT, WebVTT, ASS (karaoke) or Remotion captions.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
@@ -14,7 +14,9 @@ use crate::output::Output;
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Written {
+    /// The first file written (`outputPaths` lists them all).
     output_path: String,
+    output_paths: Vec<String>,
     cues: usize,
     word_count: usize,
 }
@@ -56,23 +58,29 @@ impl LayoutArgs {
 
 #[derive(Args, Debug)]
 pub(crate) struct CaptionsArgs {
-    /// A words file: `[{id?, text, start, end}]` (seconds), or an object with a `words` array (e.g. `tts --json` output).
+    /// A words file: `[{id?, text, start, end}]` (seconds), or an object with a `words` array (e.g.
+    /// `tts --json` output); `-` reads stdin.
     input: PathBuf,
     /// srt, vtt, ass or remotion (default: from --output's extension, else srt).
     #[arg(long)]
     to: Option<String>,
-    /// Where to write the captions (default: stdout).
+    /// Where to write the captions (default: stdout); give it again for more formats, each by its extension.
     #[arg(short, long)]
-    output: Option<PathBuf>,
+    output: Vec<PathBuf>,
     #[command(flatten)]
     layout: LayoutArgs,
     #[arg(long)]
     json: bool,
 }
 
-fn load_words(path: &PathBuf) -> Result<Vec<Word>, EngineError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| EngineError::io(format!("cannot read {}", path.display()), &e))?;
+fn load_words(path: &Path) -> Result<Vec<Word>, EngineError> {
+    use crate::fsio::input::{self, limits};
+    let text = if crate::fsio::is_stdout(path) {
+        input::read_stdin_text(limits::WORDS)?
+    } else {
+        input::read_text(path, limits::WORDS)?
+    };
+    let path = if crate::fsio::is_stdout(path) { Path::new("standard input") } else { path };
     let value: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| EngineError::new("BAD_INPUT", format!("{} is not JSON: {e}", path.display())))?;
     let words = match value {
@@ -131,32 +139,47 @@ pub(crate) fn target_format(to: Option<&str>, output: Option<&std::path::Path>) 
 
 pub(super) fn run(args: CaptionsArgs, out: &Output) -> i32 {
     let prepared = (|| -> Result<_, EngineError> {
-        let format = target_format(args.to.as_deref(), args.output.as_deref())?;
+        let named: Vec<(&str, &Path)> = args.output.iter().map(|p| ("--output", p.as_path())).collect();
+        crate::fsio::check_distinct(&named)?;
+        let formats = match args.output.as_slice() {
+            [] => vec![target_format(args.to.as_deref(), None)?],
+            outputs => outputs.iter().map(|o| target_format(args.to.as_deref(), Some(o))).collect::<Result<_, _>>()?,
+        };
         let rules = args.layout.rules()?;
-        Ok((format, rules, load_words(&args.input)?))
+        Ok((formats, rules, load_words(&args.input)?))
     })();
-    let (format, rules, words) = match prepared {
+    let (formats, rules, words) = match prepared {
         Ok(p) => p,
         Err(e) => return fail(out, args.json, &e),
     };
-    let text = captions::build(&words, format, &rules);
-    let cues = if format == Format::Remotion { words.len() } else { captions::cues_with(&words, &rules).len() };
-    match args.output.as_ref().filter(|p| !crate::fsio::is_stdout(p)) {
-        Some(path) => {
-            if let Err(e) = crate::fsio::write_bytes(path, text.as_bytes()) {
-                return fail(out, args.json, &e);
-            }
-            if args.json {
-                let output_path = path.display().to_string();
-                out.success(&Written { output_path, cues, word_count: words.len() });
-            } else {
-                out.out(&format!("{} {} ({} cues)", out.green("✓"), path.display(), cues));
-            }
+    let cues_in = |format: Format| {
+        if format == Format::Remotion {
+            words.len()
+        } else {
+            captions::cues_with(&words, &rules).len()
         }
-        None => {
-            if let Err(e) = crate::fsio::write_bytes(std::path::Path::new(crate::fsio::STDOUT), text.as_bytes()) {
-                return fail(out, args.json, &e);
-            }
+    };
+    let stdout = PathBuf::from(crate::fsio::STDOUT);
+    let targets: Vec<&PathBuf> = if args.output.is_empty() { vec![&stdout] } else { args.output.iter().collect() };
+    // Captions on stdout: the summary goes to stderr.
+    let out = &if targets.iter().any(|p| crate::fsio::is_stdout(p)) { out.results_on_stderr() } else { *out };
+    let mut written = Vec::new();
+    for (path, format) in targets.iter().zip(&formats) {
+        let text = captions::build(&words, *format, &rules);
+        if let Err(e) = crate::fsio::write_bytes(path, text.as_bytes()) {
+            return fail(out, args.json, &e);
+        }
+        if !crate::fsio::is_stdout(path) {
+            written.push((path.display().to_string(), cues_in(*format)));
+        }
+    }
+    let Some((first, cues)) = written.first().cloned() else { return 0 };
+    if args.json {
+        let output_paths = written.iter().map(|(p, _)| p.clone()).collect();
+        out.success(&Written { output_path: first, output_paths, cues, word_count: words.len() });
+    } else {
+        for (p, cues) in &written {
+            out.out(&format!("{} {p} ({cues} cues)", out.green("✓")));
         }
     }
     0

@@ -68,6 +68,19 @@ fn read_request(source: &str) -> Result<MediaRequest, MediaError> {
     MediaRequest::parse(&text)
 }
 
+/// The start of the anomaly `media build` records when the music bed fails.
+const MUSIC_LEFT_OUT: &str = "music: left out";
+
+/// How the ready lines came to be: "voiced", or "ready: 2 voiced, 1 kept unchanged" when a line
+/// was kept from the previous build rather than voiced now.
+fn lines_made(voices: &[crate::media::manifest::VoiceEntry]) -> String {
+    let kept = voices.iter().filter(|v| v.reused).count();
+    if kept == 0 {
+        return "voiced".to_string();
+    }
+    format!("ready: {} voiced, {kept} kept unchanged", voices.len() - kept)
+}
+
 fn progress(out: &Output, event: Event) {
     let line = match event {
         Event::Started { lines, effects, music } => {
@@ -120,12 +133,19 @@ async fn build(args: BuildArgs, out: &Output) -> i32 {
         value["manifest_path"] = json!(manifest_path);
         out.json(&value);
     } else {
-        print_anomalies(out, &manifest.anomalies);
+        // The progress lines already said why the music was left out ("✗ music …").
+        let anomalies: Vec<String> =
+            manifest.anomalies.iter().filter(|a| !a.starts_with(MUSIC_LEFT_OUT)).cloned().collect();
+        print_anomalies(out, &anomalies);
+        if let Some(note) = manifest.bgm.as_ref().and_then(|m| m.license) {
+            out.err(&out.err_dim(&format!("note: {note}")));
+        }
         let music = if manifest.bgm.is_some() { " · music" } else { "" };
         let summary = format!(
-            "{} of {} line(s) voiced ({:.1}s) · {} sound effect cue(s){music} → {}",
+            "{} of {} line(s) {} ({:.1}s) · {} sound effect cue(s){music} → {}",
             manifest.voices.len(),
             request.lines.len(),
+            lines_made(&manifest.voices),
             manifest.total_duration_s,
             manifest.sfx.len(),
             manifest_path.display()

@@ -12,6 +12,7 @@ mod progress;
 mod prompt;
 mod routing;
 mod sfx;
+mod text_input;
 mod transcribe;
 mod tts;
 mod voices;
@@ -41,7 +42,8 @@ enum Command {
     Tts(tts::TtsArgs),
     /// A sound effect: the HeyGen library when signed in, else the bundled library.
     Sfx(sfx::SfxArgs),
-    /// Background music fitted to a length: the HeyGen library, else Lyria (Gemini).
+    /// Background music fitted to a length: the HeyGen library, Lyria (Gemini), or the local MusicGen
+    /// (weights CC-BY-NC-4.0, non-commercial).
     Music(music::MusicArgs),
     /// Build a video script's whole audio: voiced lines, sound effects, a music bed, a manifest.
     Media {
@@ -52,7 +54,7 @@ enum Command {
     Describe(describe::DescribeArgs),
     /// List the voices of a provider (HeyGen, ElevenLabs or the local Kokoro).
     Voices(voices::VoicesArgs),
-    /// Turn timed words (JSON) into SRT or WebVTT captions.
+    /// Turn timed words (JSON) into SRT, WebVTT, ASS (karaoke) or Remotion captions.
     Captions(captions::CaptionsArgs),
     /// Transcribe recorded speech with word times (local Whisper), or align it to its script.
     Transcribe(transcribe::TranscribeArgs),

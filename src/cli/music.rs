@@ -115,6 +115,9 @@ pub(super) async fn run(args: MusicArgs, out: &Output) -> i32 {
                 out.success(&crate::report::MusicResult::from(r));
             } else {
                 print_anomalies(out, &r.anomalies);
+                if let Some(note) = music::license_note(r.provider) {
+                    out.err(&out.err_dim(&format!("note: {note}")));
+                }
                 let title = r.title.as_ref().map(|t| format!(": {t}")).unwrap_or_default();
                 let seed = r.seed.map(|s| format!(", seed {s}")).unwrap_or_default();
                 out.out(&format!(

@@ -81,6 +81,15 @@ pub(super) async fn run(args: SfxArgs, out: &Output) -> i32 {
                 out.success(&SfxResult::from(r));
             } else {
                 print_anomalies(out, &r.anomalies);
+                if let Some(m) = r.matched.as_ref().filter(|m| m.is_loose()) {
+                    out.err(&out.err_dim(&format!(
+                        "note: a loose match: {} has \"{}\" of \"{}\" (see `hyperframes sfx --list {}`)",
+                        m.entry.name,
+                        m.matched_words.join(" "),
+                        m.query_words.join(" "),
+                        m.query_words.join(" "),
+                    )));
+                }
                 out.out(&format!(
                     "{} {} ({:.2}s, {}: {})",
                     out.green("✓"),

@@ -19,7 +19,9 @@ struct Transcribed {
     #[serde(flatten)]
     result: TranscribeResult,
     words_path: Option<String>,
+    /// The first captions file (`captionsPaths` lists them all).
     captions_path: Option<String>,
+    captions_paths: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -39,9 +41,9 @@ pub(crate) struct TranscribeArgs {
     /// Also write the timed words as JSON.
     #[arg(long)]
     words: Option<PathBuf>,
-    /// Also write captions (.srt or .vtt).
+    /// Also write captions (.srt, .vtt, .ass, or .json for Remotion); give it again for more formats.
     #[arg(long)]
-    captions: Option<PathBuf>,
+    captions: Vec<PathBuf>,
     /// Captions format: srt, vtt, ass or remotion (default: from the --captions file's extension).
     #[arg(long)]
     to: Option<String>,
@@ -70,23 +72,37 @@ fn captions_text(t: &Transcript, format: Format) -> String {
     captions::build(&words, format, &captions::Rules::default())
 }
 
+/// The format of each `--captions` file (by its extension, which `--to` must agree with), after
+/// checking that no two outputs share a path.
+fn caption_formats(args: &TranscribeArgs) -> Result<Vec<Format>, EngineError> {
+    if args.captions.is_empty() && args.to.is_some() {
+        return Err(EngineError::new("USAGE", "--to names the format of the --captions file, and none was given")
+            .with_hint("Add --captions out.srt (or .vtt, .ass, .json)."));
+    }
+    let mut named: Vec<(&str, &Path)> = args.words.iter().map(|p| ("--words", p.as_path())).collect();
+    named.extend(args.captions.iter().map(|p| ("--captions", p.as_path())));
+    crate::fsio::check_distinct(&named)?;
+    args.captions
+        .iter()
+        .map(|p| {
+            if Format::parse(&p.to_string_lossy()).is_none() {
+                return Err(EngineError::new(
+                    "BAD_OUTPUT",
+                    format!("{} must end in .srt, .vtt, .ass or .json", p.display()),
+                )
+                .with_hint(
+                    "Use --captions out.srt (or .vtt, .ass, .json for Remotion), or name the format with --to.",
+                ));
+            }
+            super::captions::target_format(args.to.as_deref(), Some(p))
+        })
+        .collect()
+}
+
 pub(super) fn run(args: TranscribeArgs, stderr_tty: bool, out: &Output) -> i32 {
-    let caption_format = match &args.captions {
-        Some(p) if Format::parse(&p.to_string_lossy()).is_none() => {
-            let e = EngineError::new("BAD_OUTPUT", format!("{} must end in .srt, .vtt, .ass or .json", p.display()))
-                .with_hint("Use --captions out.srt (or .vtt, .ass, .json for Remotion), or name the format with --to.");
-            return fail(out, args.json, &e);
-        }
-        Some(p) => match super::captions::target_format(args.to.as_deref(), Some(p)) {
-            Ok(f) => Some(f),
-            Err(e) => return fail(out, args.json, &e),
-        },
-        None if args.to.is_some() => {
-            let e = EngineError::new("USAGE", "--to names the format of the --captions file, and none was given")
-                .with_hint("Add --captions out.srt (or .vtt, .ass, .json).");
-            return fail(out, args.json, &e);
-        }
-        None => None,
+    let caption_formats = match caption_formats(&args) {
+        Ok(f) => f,
+        Err(e) => return fail(out, args.json, &e),
     };
     let script = match args.script.as_deref().map(script_text).transpose() {
         Ok(s) => s,
@@ -115,7 +131,7 @@ pub(super) fn run(args: TranscribeArgs, stderr_tty: bool, out: &Output) -> i32 {
             return fail(out, args.json, &e);
         }
     }
-    if let (Some(path), Some(format)) = (&args.captions, caption_format) {
+    for (path, format) in args.captions.iter().zip(caption_formats) {
         if let Err(e) = crate::fsio::write_bytes(path, captions_text(&t, format).as_bytes()) {
             return fail(out, args.json, &e);
         }
@@ -124,7 +140,8 @@ pub(super) fn run(args: TranscribeArgs, stderr_tty: bool, out: &Output) -> i32 {
         out.success(&Transcribed {
             result: TranscribeResult::from(t),
             words_path: args.words.as_ref().map(|p| p.display().to_string()),
-            captions_path: args.captions.as_ref().map(|p| p.display().to_string()),
+            captions_path: args.captions.first().map(|p| p.display().to_string()),
+            captions_paths: args.captions.iter().map(|p| p.display().to_string()).collect(),
         });
         return 0;
     }
@@ -145,8 +162,42 @@ pub(super) fn run(args: TranscribeArgs, stderr_tty: bool, out: &Output) -> i32 {
     for u in &t.unaligned {
         out.err(&out.err_dim(&format!("  not placed: #{} {:?} ({})", u.index, u.text, u.reason)));
     }
-    for p in args.words.iter().chain(args.captions.iter()) {
+    for p in args.words.iter().chain(&args.captions) {
         out.err(&format!("  + {}", p.display()));
     }
     0
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: TranscribeArgs,
+    }
+
+    fn formats(argv: &[&str]) -> Result<Vec<Format>, EngineError> {
+        caption_formats(&Cli::parse_from(std::iter::once("transcribe").chain(argv.iter().copied())).args)
+    }
+
+    #[test]
+    fn captions_may_be_given_more_than_once_each_by_its_extension() {
+        let f = formats(&["a.wav", "--captions", "x.srt", "--captions", "x.ass", "--captions", "x.json"]).unwrap();
+        assert_eq!(f, [Format::Srt, Format::Ass, Format::Remotion]);
+        assert_eq!(formats(&["a.wav", "--captions", "x.srt", "--to", "vtt"]).unwrap_err().code, "BAD_OUTPUT");
+        assert_eq!(formats(&["a.wav", "--captions", "x.txt"]).unwrap_err().code, "BAD_OUTPUT");
+        assert_eq!(formats(&["a.wav", "--to", "vtt"]).unwrap_err().code, "USAGE");
+    }
+
+    #[test]
+    fn two_outputs_on_one_path_are_refused() {
+        let e = formats(&["a.wav", "--words", "x.srt", "--captions", "x.srt"]).unwrap_err();
+        assert_eq!(e.code, "USAGE");
+        assert!(e.message.contains("--words and --captions"), "{}", e.message);
+        assert_eq!(formats(&["a.wav", "--captions", "-", "--words", "-"]).unwrap_err().code, "USAGE");
+    }
 }

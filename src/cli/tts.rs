@@ -52,7 +52,7 @@ impl TtsProvider {
 
 #[derive(Args, Debug)]
 pub(crate) struct TtsArgs {
-    /// Text to speak, or a .txt file; `-` reads stdin.
+    /// Text to speak, or a text file (.txt, .md, …); `-` reads stdin.
     input: Option<String>,
     /// Read the text from this file.
     #[arg(long, value_name = "PATH")]
@@ -79,9 +79,9 @@ pub(crate) struct TtsArgs {
     /// Also write the word timings as JSON.
     #[arg(long, value_name = "PATH")]
     words: Option<PathBuf>,
-    /// Also write captions (.srt, .vtt, .ass, or .json for Remotion).
+    /// Also write captions (.srt, .vtt, .ass, or .json for Remotion); give it again for more formats.
     #[arg(long, value_name = "PATH")]
-    captions: Option<PathBuf>,
+    captions: Vec<PathBuf>,
     /// Captions format: srt, vtt, ass or remotion (without --captions: written next to the audio).
     #[arg(long, value_name = "FORMAT")]
     to: Option<String>,
@@ -112,35 +112,19 @@ pub(crate) struct TtsArgs {
 
 fn read_text(args: &TtsArgs) -> EngineResult<String> {
     if let Some(p) = &args.text_file {
-        return match std::fs::metadata(p) {
-            Ok(m) if m.is_dir() => Err(EngineError::new(
+        if p.is_dir() {
+            return Err(EngineError::new(
                 "BAD_INPUT",
                 format!("--text-file {} is a directory, not a text file", p.display()),
             )
-            .with_hint("Name a file, e.g. --text-file script.txt.")),
-            Ok(_) => match std::fs::read_to_string(p) {
-                Ok(text) if text.trim().is_empty() => {
-                    Err(EngineError::new("EMPTY_TEXT", format!("File is empty: {}", p.display())))
-                }
-                Ok(text) => Ok(text),
-                Err(e) => Err(EngineError::io(format!("cannot read the text file {}", p.display()), &e)),
-            },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Err(EngineError::new("BAD_INPUT", format!("Text file not found: {}", p.display())))
-            }
-            Err(e) => Err(EngineError::io(format!("cannot read the text file {}", p.display()), &e)),
-        };
+            .with_hint("Name a file, e.g. --text-file script.txt."));
+        }
+        return super::text_input::text_file(p);
     }
     match args.input.as_deref() {
         None => Err(EngineError::new("EMPTY_TEXT", "Provide text to speak, or use --list to see the voices.")
             .with_hint("hyperframes tts \"Hello world\" -o hello.wav")),
-        Some("-") => {
-            let mut s = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut s)
-                .map_err(|e| EngineError::io("cannot read stdin", &e))?;
-            Ok(s)
-        }
-        Some(text) => service::read_input(text),
+        Some(arg) => super::text_input::positional(arg),
     }
 }
 
@@ -170,29 +154,37 @@ fn outputs(args: &TtsArgs) -> EngineResult<service::Outputs> {
         words: args.words.clone(),
         captions: args.captions.clone(),
     };
+    let mut named: Vec<(&str, &Path)> = Vec::new();
+    named.extend(outputs.audio.as_deref().map(|p| ("--output", p)));
+    named.extend(outputs.words.as_deref().map(|p| ("--words", p)));
+    named.extend(outputs.captions.iter().map(|p| ("--captions", p.as_path())));
+    crate::fsio::check_distinct(&named)?;
     service::check_outputs(&outputs)?;
     Ok(outputs)
 }
 
-/// `--to` picks the captions format: it must agree with a `--captions` file's extension, and
+/// `--to` picks the captions format: it must agree with each `--captions` file's extension, and
 /// without one names the captions file after the audio (`speech.ass`, `speech.captions.json`).
-fn captions_path(args: &TtsArgs) -> EngineResult<Option<PathBuf>> {
+fn captions_paths(args: &TtsArgs) -> EngineResult<Vec<PathBuf>> {
     let Some(to) = args.to.as_deref() else { return Ok(args.captions.clone()) };
-    let format = super::captions::target_format(Some(to), args.captions.as_deref())?;
-    if let Some(p) = &args.captions {
+    if args.captions.is_empty() {
+        let format = super::captions::target_format(Some(to), None)?;
+        let ext = match format {
+            crate::audio::captions::Format::Remotion => "captions.json",
+            f => f.extension(),
+        };
+        return Ok(vec![args.output.with_extension(ext)]);
+    }
+    for p in &args.captions {
+        let format = super::captions::target_format(Some(to), Some(p))?;
         if crate::audio::captions::Format::parse(&p.to_string_lossy()).is_none() {
             return Err(EngineError::new(
                 "BAD_OUTPUT",
                 format!("Captions file {} must end in .{}.", p.display(), format.extension()),
             ));
         }
-        return Ok(Some(p.clone()));
     }
-    let ext = match format {
-        crate::audio::captions::Format::Remotion => "captions.json",
-        f => f.extension(),
-    };
-    Ok(Some(args.output.with_extension(ext)))
+    Ok(args.captions.clone())
 }
 
 /// Every failure of `tts` in the one shape the voice chain's have (`{ok, error, code, hint,
@@ -210,20 +202,23 @@ struct TtsReport<'a> {
     lang_applied: bool,
     output_path: Option<&'a Path>,
     words_path: Option<&'a Path>,
+    /// The first captions file (`captionsPaths` lists them all).
     captions_path: Option<&'a Path>,
+    captions_paths: &'a [PathBuf],
     #[serde(flatten)]
     result: VoiceSummary,
 }
 
 pub(super) async fn run(mut args: TtsArgs, stderr_tty: bool, out: &Output) -> i32 {
-    match captions_path(&args) {
+    match captions_paths(&args) {
         Ok(p) => args.captions = p,
         Err(e) => return fail_before_chain(out, args.json, e),
     }
     // When stdout carries data (`--stream`, or `-` for the audio, words or captions), results go to stderr.
-    let to_stdout = [Some(&args.output), args.words.as_ref(), args.captions.as_ref()]
+    let to_stdout = [Some(&args.output), args.words.as_ref()]
         .into_iter()
         .flatten()
+        .chain(&args.captions)
         .any(|p| crate::fsio::is_stdout(p));
     let out = &if args.stream || (to_stdout && !args.list) { out.results_on_stderr() } else { *out };
     if args.list {
@@ -307,7 +302,8 @@ pub(super) async fn run(mut args: TtsArgs, stderr_tty: bool, out: &Output) -> i3
             lang_applied: true,
             output_path: (!stream).then_some(args.output.as_path()),
             words_path: args.words.as_deref(),
-            captions_path: args.captions.as_deref(),
+            captions_path: args.captions.first().map(PathBuf::as_path),
+            captions_paths: &args.captions,
             result,
         };
         // With --stream, stdout carries only the PCM: `out` puts the report on stderr.
@@ -329,7 +325,7 @@ pub(super) async fn run(mut args: TtsArgs, stderr_tty: bool, out: &Output) -> i3
             r.words.len(),
             if r.words_approximate() { ", approximate timings" } else { "" },
         ));
-        for p in [&args.words, &args.captions].into_iter().flatten() {
+        for p in args.words.iter().chain(&args.captions) {
             out.out(&format!("  + {}", p.display()));
         }
     }

@@ -342,7 +342,7 @@ async fn speak(
         audio: Some(opts.out.join(VOICE_DIR).join(&file)),
         format: None,
         words: Some(opts.out.join(VOICE_DIR).join(&words_file)),
-        captions: None,
+        captions: Vec::new(),
     };
     let timed = r.caption_words();
     let words = service::caption_words_json(&timed);
@@ -436,6 +436,7 @@ async fn score(
         volume,
         sample_rate: r.sample_rate,
         channels: r.channels,
+        license: chains::music::license_note(r.provider),
     };
     Ok((entry, r.anomalies))
 }

@@ -86,6 +86,8 @@ pub struct MusicEntry {
     pub volume: f64,
     pub sample_rate: u32,
     pub channels: u16,
+    /// A licence note when the music's licence restricts its use (MusicGen: non-commercial).
+    pub license: Option<&'static str>,
 }
 
 /// One cue: an effect placed on a line. Cues with the same effect share its file.

@@ -91,7 +91,7 @@ fn write_line(
         audio: Some(wav_path),
         format: Some(wav::SampleFormat::Int16),
         words: Some(words_path),
-        captions: None,
+        captions: Vec::new(),
     };
     service::write_audio_outputs(&samples, decoded.sample_rate, &words, &json, &outputs)?;
     let anomalies = transcript

@@ -136,8 +136,11 @@ fn prepare(text: String, o: &TtsOptions) -> EngineResult<Prepared> {
         audio: o.output.clone().map(Into::into),
         format: Some(format),
         words: None,
-        captions: o.captions.clone().map(Into::into),
+        captions: o.captions.clone().map(Into::into).into_iter().collect(),
     };
+    let mut named: Vec<(&str, &std::path::Path)> = outputs.audio.iter().map(|p| ("output", p.as_path())).collect();
+    named.extend(outputs.captions.iter().map(|p| ("captions", p.as_path())));
+    crate::fsio::check_distinct(&named)?;
     service::check_outputs(&outputs)?;
     let request = VoiceRequest {
         text,

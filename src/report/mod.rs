@@ -236,7 +236,34 @@ pub struct SfxResult {
     /// The effect's name in its library.
     pub name: String,
     pub duration_seconds: f64,
+    /// How the bundled library matched the query; null when HeyGen's library served.
+    #[napi(js_name = "match")]
+    #[serde(rename = "match")]
+    pub matched: Option<SfxMatch>,
     pub anomalies: Vec<String>,
+}
+
+/// How a bundled effect matched the query.
+#[napi(object, object_from_js = false)]
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SfxMatch {
+    /// 100 the exact name, 90 the name's words in another order, 50 the name inside the query (or
+    /// the query inside the name), else how many of the query's words the effect has.
+    pub score: u32,
+    /// The query's meaningful words (stop words such as "the", "sound" left out).
+    pub query_words: Vec<String>,
+    /// Those of them found in the effect's name, description or tags.
+    pub matched_words: Vec<String>,
+    /// Some query words matched nothing: the effect may not be what was meant.
+    pub loose: bool,
+}
+
+impl From<crate::sfx::library::Match> for SfxMatch {
+    fn from(m: crate::sfx::library::Match) -> Self {
+        let loose = m.is_loose();
+        Self { score: m.score, query_words: m.query_words, matched_words: m.matched_words, loose }
+    }
 }
 
 impl From<crate::chains::sfx::SfxResult> for SfxResult {
@@ -246,6 +273,7 @@ impl From<crate::chains::sfx::SfxResult> for SfxResult {
             provider: r.provider.to_string(),
             name: r.name,
             duration_seconds: crate::engines::kokoro::service::round_ms(r.duration),
+            matched: r.matched.map(SfxMatch::from),
             anomalies: r.anomalies,
         }
     }
@@ -299,6 +327,8 @@ pub struct MusicResult {
     pub channels: u32,
     /// The sampling seed, when MusicGen served (pass it back to get the same music).
     pub seed: Option<i64>,
+    /// A licence note when the music's licence restricts its use (MusicGen: non-commercial).
+    pub license: Option<String>,
     pub anomalies: Vec<String>,
 }
 
@@ -313,6 +343,7 @@ impl From<crate::chains::music::MusicResult> for MusicResult {
             channels: u32::from(r.channels),
             // Seeds are at most 2^53 − 1 (`sampling::MAX_SEED`): exact as a JS number.
             seed: r.seed.map(|s| s as i64),
+            license: crate::chains::music::license_note(r.provider).map(String::from),
             anomalies: r.anomalies,
         }
     }
@@ -496,6 +527,24 @@ mod tests {
     }
 
     #[test]
+    fn music_from_musicgen_says_its_licence() {
+        let made = |provider| crate::chains::music::MusicResult {
+            path: "bgm.wav".into(),
+            provider,
+            title: None,
+            duration: 3.0,
+            sample_rate: 32_000,
+            channels: 1,
+            seed: Some(5),
+            anomalies: vec![],
+        };
+        let v = serde_json::to_value(MusicResult::from(made(crate::providers::Provider::Musicgen))).unwrap();
+        assert!(v["license"].as_str().unwrap().contains("CC-BY-NC-4.0"), "{v}");
+        let v = serde_json::to_value(MusicResult::from(made(crate::providers::Provider::Heygen))).unwrap();
+        assert_eq!(v["license"], serde_json::Value::Null);
+    }
+
+    #[test]
     fn nullable_fields_are_always_present() {
         let music = MusicResult {
             output_path: "bgm.wav".into(),
@@ -505,14 +554,25 @@ mod tests {
             sample_rate: 48_000,
             channels: 2,
             seed: None,
+            license: None,
             anomalies: vec![],
         };
         let v = serde_json::to_value(&music).unwrap();
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(
             keys,
-            ["outputPath", "provider", "title", "durationSeconds", "sampleRate", "channels", "seed", "anomalies"]
+            [
+                "outputPath",
+                "provider",
+                "title",
+                "durationSeconds",
+                "sampleRate",
+                "channels",
+                "seed",
+                "license",
+                "anomalies"
+            ]
         );
-        assert!(v["title"].is_null() && v["seed"].is_null());
+        assert!(v["title"].is_null() && v["seed"].is_null() && v["license"].is_null());
     }
 }

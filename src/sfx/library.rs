@@ -127,37 +127,67 @@ fn contains_words(hay: &[String], needle: &[String]) -> bool {
     !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
 }
 
-/// The score of `entry` for the query words: 100 for the exact name, 50 when the name's words
-/// and the query's words contain one another as a contiguous run ("whoosh" ↔ "whoosh-short",
-/// "ui click" ↔ "click"), else the number of distinct query words found among the name,
-/// description and tag words (ignoring a few stop words; a trailing plural "s" is ignored).
+/// The meaningful words of a query: stop words dropped, stemmed, each once.
+fn query_terms(query: &[String]) -> Vec<&str> {
+    let mut terms: Vec<&str> = Vec::new();
+    for w in query {
+        let w = stem(w);
+        if !STOP_WORDS.contains(&w) && !terms.contains(&w) {
+            terms.push(w);
+        }
+    }
+    terms
+}
+
+/// The words of `entry` a query can match: its name's, description's and tags', stemmed.
+fn vocabulary(entry: &SfxEntry) -> Vec<String> {
+    let mut vocabulary = words(entry.name);
+    vocabulary.extend(words(entry.description));
+    for tag in entry.tags {
+        vocabulary.extend(words(tag));
+    }
+    vocabulary.iter().map(|w| stem(w).to_string()).collect()
+}
+
+/// The score of `entry` for the query words: 100 for the exact name; 90 for the name's words in
+/// another order ("soft click" ↔ `click-soft`); 50 when the name's words and the query's words
+/// contain one another as a contiguous run ("whoosh" ↔ "whoosh-short", "ui click" ↔ "click");
+/// else the number of distinct query words found among the name, description and tag words
+/// (whole words only, ignoring a few stop words; a trailing plural "s" is ignored).
 fn score(entry: &SfxEntry, query: &[String]) -> u32 {
     let name = words(entry.name);
     if query == name.as_slice() {
         return 100;
     }
+    let (mut sorted_query, mut sorted_name) = (query.to_vec(), name.clone());
+    sorted_query.sort();
+    sorted_name.sort();
+    if sorted_query == sorted_name {
+        return 90;
+    }
     if contains_words(&name, query) || contains_words(query, &name) {
         return 50;
     }
-    let mut vocabulary: Vec<String> = name;
-    vocabulary.extend(words(entry.description));
-    for tag in entry.tags {
-        vocabulary.extend(words(tag));
+    let vocabulary = vocabulary(entry);
+    query_terms(query).iter().filter(|w| vocabulary.iter().any(|v| v == *w)).count() as u32
+}
+
+/// How an effect was found for a query: its score (see [`score`]), the query's meaningful words
+/// and those of them the effect has (in its name, description or tags).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Match {
+    pub entry: &'static SfxEntry,
+    pub score: u32,
+    pub query_words: Vec<String>,
+    pub matched_words: Vec<String>,
+}
+
+impl Match {
+    /// Some of the query's words are nowhere in the effect ("door slam" → `impact-bass-1` has
+    /// "slam" but no "door"): worth telling the user.
+    pub fn is_loose(&self) -> bool {
+        self.matched_words.len() < self.query_words.len()
     }
-    let vocabulary: Vec<&str> = vocabulary.iter().map(|w| stem(w)).collect();
-    let mut seen: Vec<&str> = Vec::new();
-    let mut hits = 0;
-    for w in query {
-        let w = stem(w);
-        if STOP_WORDS.contains(&w) || seen.contains(&w) {
-            continue;
-        }
-        seen.push(w);
-        if vocabulary.contains(&w) {
-            hits += 1;
-        }
-    }
-    hits
 }
 
 /// Effects matching `query`, best first, with their scores (only scores above 0; equal scores in
@@ -174,8 +204,41 @@ pub fn search(query: &str) -> Vec<(&'static SfxEntry, u32)> {
 }
 
 /// The best match for `query`, if any.
+#[cfg(test)]
 pub fn best(query: &str) -> Option<&'static SfxEntry> {
-    search(query).first().map(|(e, _)| *e)
+    best_match(query).map(|m| m.entry)
+}
+
+/// The best match for `query` with what matched, if any.
+pub fn best_match(query: &str) -> Option<Match> {
+    let (entry, score) = search(query).into_iter().next()?;
+    let query = words(query);
+    let vocabulary = vocabulary(entry);
+    let query_words: Vec<String> = query_terms(&query).into_iter().map(String::from).collect();
+    let matched_words = query_words.iter().filter(|w| vocabulary.contains(w)).cloned().collect();
+    Some(Match { entry, score, query_words, matched_words })
+}
+
+/// Every effect's name, the ones most like `query` first (by the best Jaro–Winkler likeness of
+/// the query, or any of its words, to the name or any of the name's words).
+pub fn closest_names(query: &str) -> Vec<&'static str> {
+    let query = query.to_lowercase();
+    let mut query_parts = words(&query);
+    query_parts.push(query.trim().to_string());
+    let likeness = |e: &SfxEntry| {
+        let mut name_parts = words(e.name);
+        name_parts.push(e.name.to_string());
+        let mut best = 0.0_f64;
+        for q in &query_parts {
+            for n in &name_parts {
+                best = best.max(strsim::jaro_winkler(q, n));
+            }
+        }
+        best
+    };
+    let mut ranked: Vec<(f64, &'static str)> = MANIFEST.iter().map(|e| (likeness(e), e.name)).collect();
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+    ranked.into_iter().map(|(_, n)| n).collect()
 }
 
 /// The entry whose name is `name`, ignoring case and separators ("Whoosh Short" = `whoosh-short`).
@@ -188,9 +251,8 @@ pub fn get(name: &str) -> Option<&'static SfxEntry> {
 /// (atomically; parent directories are created). Returns its duration in seconds.
 pub fn render_wav(name: &str, path: &Path) -> EngineResult<f64> {
     let entry = get(name).ok_or_else(|| {
-        let names: Vec<&str> = MANIFEST.iter().map(|e| e.name).collect();
         EngineError::new("UNKNOWN_SFX", format!("no bundled sound effect named {name:?}"))
-            .with_hint(format!("available: {}", names.join(", ")))
+            .with_hint(format!("available, the closest first: {}", closest_names(name).join(", ")))
     })?;
     let samples = synth::render(entry.name)
         .ok_or_else(|| EngineError::new("UNKNOWN_SFX", format!("{} cannot be rendered", entry.name)))?;
@@ -356,6 +418,38 @@ mod tests {
         // Fragments of words are not substrings of names; stop words do not count.
         assert!(search("ick").is_empty());
         assert!(search("in").is_empty());
+    }
+
+    #[test]
+    fn the_names_words_in_any_order_beat_a_name_inside_the_query() {
+        // "soft click" holds the name "click", but is click-soft's own words.
+        assert_eq!(search("soft click")[0], (get("click-soft").unwrap(), 90));
+        assert_eq!(best("bass impact 1").unwrap().name, "impact-bass-1");
+        let m = best_match("soft click").unwrap();
+        assert_eq!((m.matched_words.len(), m.is_loose()), (2, false));
+    }
+
+    #[test]
+    fn a_match_says_which_words_matched_and_when_it_is_loose() {
+        let m = best_match("door slam").unwrap();
+        assert_eq!(m.entry.name, "impact-bass-1");
+        assert_eq!(
+            (m.score, m.query_words.clone(), m.matched_words.clone()),
+            (1, vec!["door".into(), "slam".into()], vec!["slam".to_string()])
+        );
+        assert!(m.is_loose());
+        let m = best_match("the whoosh").unwrap();
+        assert_eq!((m.entry.name, m.score, m.is_loose()), ("whoosh", 50, false), "stop words are not missed");
+        assert!(!best_match("ui click").unwrap().is_loose());
+        assert!(best_match("zzz").is_none());
+    }
+
+    #[test]
+    fn the_closest_names_come_first() {
+        assert_eq!(closest_names("wosh")[0], "whoosh");
+        assert_eq!(closest_names("glich")[..3], ["glitch-1", "glitch-2", "glitch-3"]);
+        assert_eq!(closest_names("sparkel")[0], "sparkle");
+        assert_eq!(closest_names("x").len(), manifest().len());
     }
 
     #[test]

@@ -102,20 +102,6 @@ pub fn open_voices(spec: &'static ModelSpec) -> EngineResult<super::engine::Voic
     super::engine::Voices::open(&packs)
 }
 
-/// The text to speak: a `.txt` file's content, or the argument itself.
-pub fn read_input(input: &str) -> EngineResult<String> {
-    let path = Path::new(input);
-    let is_txt = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("txt"));
-    if is_txt && path.is_file() {
-        let text = std::fs::read_to_string(path).map_err(|e| EngineError::io(format!("cannot read {input}"), &e))?;
-        if text.trim().is_empty() {
-            return Err(EngineError::new("EMPTY_TEXT", format!("File is empty: {input}")));
-        }
-        return Ok(text);
-    }
-    Ok(input.to_string())
-}
-
 pub fn round_ms(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
@@ -164,7 +150,8 @@ pub struct Outputs {
     pub audio: Option<PathBuf>,
     pub format: Option<wav::SampleFormat>,
     pub words: Option<PathBuf>,
-    pub captions: Option<PathBuf>,
+    /// Captions files, each in the format its extension names.
+    pub captions: Vec<PathBuf>,
 }
 
 /// Checks the output paths before any work is done, so bad input costs nothing.
@@ -181,7 +168,7 @@ pub fn check_outputs(o: &Outputs) -> EngineResult<()> {
             .with_hint("Name the audio file speech.wav (convert it afterwards if you need another format)."));
         }
     }
-    if let Some(c) = &o.captions {
+    for c in &o.captions {
         if captions::Format::parse(&c.to_string_lossy()).is_none() {
             return Err(EngineError::new(
                 "BAD_OUTPUT",
@@ -231,7 +218,7 @@ pub fn finish_outputs(
             crate::fsio::write_bytes(p, (text + "\n").as_bytes())?;
             written.push(p);
         }
-        if let Some(p) = &o.captions {
+        for p in &o.captions {
             let format = captions::Format::parse(&p.to_string_lossy()).expect("checked with the outputs");
             crate::fsio::write_bytes(p, captions::build(words, format, &captions::Rules::default()).as_bytes())?;
             written.push(p);
@@ -251,7 +238,12 @@ mod tests {
     use super::*;
 
     fn outputs(audio: Option<&str>, captions: Option<&str>) -> Outputs {
-        Outputs { audio: audio.map(Into::into), format: None, words: None, captions: captions.map(Into::into) }
+        Outputs {
+            audio: audio.map(Into::into),
+            format: None,
+            words: None,
+            captions: captions.into_iter().map(Into::into).collect(),
+        }
     }
 
     #[test]
