@@ -381,7 +381,11 @@ pub fn file_state(dir: &Path, file: &ModelFile, verify_hash: bool) -> io::Result
 
 /// Lower-case hex sha256 of a file, streamed in 1 MiB chunks.
 pub fn sha256_file(path: &Path) -> io::Result<String> {
-    let mut file = File::open(path)?;
+    sha256_reader(File::open(path)?)
+}
+
+/// Lower-case hex sha256 of everything `file` reads, streamed in 1 MiB chunks.
+pub fn sha256_reader(mut file: impl Read) -> io::Result<String> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
