@@ -221,6 +221,13 @@ describe('hostile input files (CLI)', () => {
     assert.ok(j.anomalies.some((a) => /^heygen: .*longer than a speech clip/.test(a)), r.stdout);
     assert.ok(Math.abs(j.durationSeconds - MP3_SECONDS) < 0.05, r.stdout);
   });
+
+  test('the same FLAC as ElevenLabs base64 audio is refused as a speech clip', async () => {
+    media.eleven.speechAudio = BOMB;
+    const r = await run(['tts', 'Hello there.', '--provider', 'elevenlabs', '-o', at('a.wav'), '--json'], { keys: { heygen: false, eleven: true } });
+    refused(r, 'AUDIO_TOO_LONG', /longer than a speech clip can need/);
+    assert.equal(fs.existsSync(at('a.wav')), false);
+  });
 });
 
 // ---- the JS API -----------------------------------------------------------------------------------
