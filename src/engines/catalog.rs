@@ -437,7 +437,8 @@ fn mtime_ns(meta: &fs::Metadata) -> Option<u128> {
 
 /// `(size, mtime_ns, sha256)` as the sidecar of `path` records them.
 fn read_sidecar(path: &Path) -> Option<(u64, u128, String)> {
-    let text = fs::read_to_string(sidecar_path(path)).ok()?;
+    let side = crate::fsio::input::Input::new("the checksum record", 64 * 1024);
+    let text = crate::fsio::input::read_text(&sidecar_path(path), side).ok()?;
     let mut parts = text.split_whitespace();
     let (Some(s), Some(m), Some(h), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return None;
