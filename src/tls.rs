@@ -80,11 +80,11 @@ pub fn load(env: &dyn Fn(&str) -> Option<OsString>, os: &dyn Fn() -> Vec<Certifi
     }
     if let Some(dirs) = set(SSL_CERT_DIR) {
         for dir in std::env::split_paths(&dirs).filter(|d| !d.as_os_str().is_empty()) {
-            let read = rustls_native_certs::load_certs_from_paths(None, Some(&dir));
+            let read = read_cert_dir(&dir);
             let found = read.certs.len();
             let (_, unusable) = store.add(read.certs);
             if let Some(first) = read.errors.first() {
-                warnings.push(source_warning(SSL_CERT_DIR, &dir, &first.to_string(), found - unusable));
+                warnings.push(source_warning(SSL_CERT_DIR, &dir, first, found - unusable));
             } else if found == 0 {
                 warnings.push(source_warning(SSL_CERT_DIR, &dir, "no PEM certificate in it", 0));
             }
@@ -127,12 +127,16 @@ pub struct CertFile {
     pub problem: Option<String>,
 }
 
+/// The most a certificate file is read (a distribution's whole bundle is about 200 KiB).
+const CERT_FILE: crate::fsio::input::Input = crate::fsio::input::Input::new("the certificate file", 16 * 1024 * 1024);
+
 /// Reads PEM (any number of certificates; other sections and text between them are skipped) or a
-/// single DER certificate. A bad PEM section is reported and the good ones are still used.
+/// single DER certificate. A bad PEM section is reported and the good ones are still used. The file
+/// is read through [`crate::fsio::input`]: a FIFO, a device or a file over 16 MiB is not read.
 pub fn read_cert_file(path: &Path) -> CertFile {
-    let bytes = match std::fs::read(path) {
+    let bytes = match crate::fsio::input::read_bytes(path, CERT_FILE) {
         Ok(b) => b,
-        Err(e) => return CertFile { certs: Vec::new(), problem: Some(format!("cannot read it ({e})")) },
+        Err(e) => return CertFile { certs: Vec::new(), problem: Some(format!("cannot read it ({})", e.message)) },
     };
     let has_pem = bytes.windows(11).any(|w| w == b"-----BEGIN ");
     if !has_pem {
@@ -178,11 +182,12 @@ pub fn os_store() -> Vec<CertificateDer<'static>> {
     }
 }
 
-/// Certificates in the PEM files of `dirs` (each file once, however many links point at it).
+/// Certificates in the PEM files of `dirs` (each certificate once, however many links point at
+/// its file).
 pub fn certs_in_dirs(dirs: &[&Path]) -> Vec<CertificateDer<'static>> {
     let mut certs = Vec::new();
     for dir in dirs {
-        let read = rustls_native_certs::load_certs_from_paths(None, Some(dir));
+        let read = read_cert_dir(dir);
         for e in &read.errors {
             tracing::debug!("OS trust store: {e}");
         }
@@ -191,6 +196,53 @@ pub fn certs_in_dirs(dirs: &[&Path]) -> Vec<CertificateDer<'static>> {
     certs.sort_unstable_by(|a, b| a.as_ref().cmp(b.as_ref()));
     certs.dedup();
     certs
+}
+
+/// What a CA folder held, and what could not be read in it.
+pub struct CertDir {
+    pub certs: Vec<CertificateDer<'static>>,
+    pub errors: Vec<String>,
+}
+
+/// The PEM certificates of every regular file in `dir` (links followed), as OpenSSL reads a CA
+/// folder. Our own rather than rustls-native-certs' reader, because that one reads each file whole
+/// without a bound; here each goes through [`crate::fsio::input`]: FIFOs, devices, sub-folders and
+/// dangling links are skipped without being opened for reading (OpenSSL skips them too), and a
+/// file over 16 MiB is reported, not read.
+pub fn read_cert_dir(dir: &Path) -> CertDir {
+    use crate::fsio::input::NOT_A_FILE;
+    let mut out = CertDir { certs: Vec::new(), errors: Vec::new() };
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            out.errors.push(format!("cannot open the folder ({e})"));
+            return out;
+        }
+    };
+    for entry in entries {
+        let path = match entry {
+            Ok(entry) => entry.path(),
+            Err(e) => {
+                out.errors.push(format!("cannot list the folder ({e})"));
+                continue;
+            }
+        };
+        let bytes = match crate::fsio::input::read_bytes(&path, CERT_FILE) {
+            Ok(bytes) => bytes,
+            Err(e) if e.code == NOT_A_FILE => continue,
+            Err(e) => {
+                out.errors.push(e.message);
+                continue;
+            }
+        };
+        for item in CertificateDer::pem_slice_iter(&bytes) {
+            match item {
+                Ok(cert) => out.certs.push(cert.into_owned()),
+                Err(e) => out.errors.push(format!("{}: {e}", path.display())),
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

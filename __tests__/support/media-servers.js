@@ -262,6 +262,8 @@ class ElevenFake extends Fake {
 
   reset() {
     super.reset();
+    /** The audio every speech reply carries (base64 in the JSON). */
+    this.speechAudio = MP3;
     this.voices = [
       { voice_id: '21m00Tcm4TlvDq8ikWAM', name: 'Rachel', category: 'premade', labels: { gender: 'female', language: 'en' } },
       { voice_id: 'SAz9YHcvj6GT2YYXdXww', name: 'River', category: 'premade', labels: { gender: 'neutral', language: 'en' } },
@@ -287,7 +289,7 @@ class ElevenFake extends Fake {
       const text = entry.body && typeof entry.body.text === 'string' ? entry.body.text : '';
       if (!text.trim()) return this.json(res, 400, { detail: { status: 'invalid_text', message: 'text is empty' } });
       return this.json(res, 200, {
-        audio_base64: MP3.toString('base64'),
+        audio_base64: this.speechAudio.toString('base64'),
         alignment: alignment(text, MP3_SECONDS),
         normalized_alignment: alignment(text.toLowerCase(), MP3_SECONDS),
       });

@@ -49,7 +49,10 @@ fn passages(model: &WhisperModel, dir: &Path) -> Vec<Passage> {
     for id in ids {
         let file = |ext: &str| dir.join(format!("{id}{ext}"));
         let bytes = std::fs::read(file(".wav")).expect("read the passage's WAV");
-        let samples = resample::to_mono_resampled(&decode::decode_bytes(&bytes, Some("wav")).unwrap(), SAMPLE_RATE);
+        let samples = resample::to_mono_resampled(
+            &decode::decode_bytes(&bytes, Some("wav"), decode::limits::TRANSCRIPTION).unwrap(),
+            SAMPLE_RATE,
+        );
         if samples.len() > WINDOW_SAMPLES {
             eprintln!("{id}: skipped, longer than one 30 s window");
             continue;

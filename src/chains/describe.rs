@@ -77,13 +77,23 @@ pub(crate) fn describers(env: &Snapshot) -> Vec<Box<dyn Describer>> {
     openrouter.into_iter().chain(gemini).collect()
 }
 
-/// Reads one image for sending: an error for an unreadable, empty or unrecognised file.
+/// What an image may be: the providers' limit, checked before a byte is read.
+const IMAGE: crate::fsio::input::Input = crate::fsio::input::Input::new("the image", vision::MAX_IMAGE_BYTES as u64);
+
+/// Reads one image for sending, through [`crate::fsio::input`]: an error for a missing,
+/// unreadable (a FIFO, a device), oversized, empty or unrecognised file.
 async fn read_image(path: &std::path::Path) -> Result<ImageInput, ChainError> {
     let read = {
         let p = path.to_path_buf();
-        crate::blocking(move || std::fs::read(&p)).await
+        crate::blocking(move || crate::fsio::input::read_bytes(&p, IMAGE)).await
     };
-    let bytes = read.map_err(|e| ChainError::new("IO_ERROR", format!("cannot read {}: {e}", path.display())))?;
+    let bytes = read.map_err(|e| {
+        if e.code == crate::fsio::input::NOT_A_FILE && !path.exists() {
+            ChainError::new("IO_ERROR", format!("cannot read {}: it does not exist", path.display()))
+        } else {
+            ChainError::from(e)
+        }
+    })?;
     if bytes.is_empty() {
         return Err(ChainError::new("UNSUPPORTED_IMAGE", format!("{} is empty", path.display())));
     }
@@ -211,6 +221,26 @@ mod tests {
         let r = rt.block_on(describe(&req)).unwrap();
         assert!(r.skipped);
         assert!(server.requests().is_empty());
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn an_image_over_the_limit_a_fifo_or_a_device_is_refused_before_it_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        // A 1 GiB sparse "PNG": refused from its size, never read (reading it would take a GiB).
+        let huge = dir.path().join("huge.png");
+        std::fs::File::create(&huge).unwrap().set_len(1 << 30).unwrap();
+        let e = read_image(&huge).await.unwrap_err();
+        assert_eq!(e.code, crate::fsio::input::TOO_LARGE);
+        assert!(e.message.contains("huge.png") && e.message.contains("4 MiB"), "{}", e.message);
+        let fifo = dir.path().join("fifo.png");
+        crate::test_support::make_fifo(&fifo);
+        for p in [fifo.as_path(), std::path::Path::new("/dev/zero")] {
+            assert_eq!(read_image(p).await.unwrap_err().code, crate::fsio::input::NOT_A_FILE);
+        }
+        let e = read_image(&dir.path().join("missing.png")).await.unwrap_err();
+        assert_eq!(e.code, "IO_ERROR");
+        assert!(e.message.contains("cannot read") && e.message.contains("missing.png"), "{}", e.message);
     }
 
     #[tokio::test]

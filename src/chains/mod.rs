@@ -328,8 +328,13 @@ pub(crate) fn write_audio(
 }
 
 /// Decodes a provider's audio; undecodable audio is the provider's fault and falls through.
-pub(crate) fn decode(provider: Provider, bytes: &[u8], mime: &str) -> ChainResult<Decoded> {
-    crate::audio::decode::decode_bytes(bytes, Some(mime)).map_err(|e| ChainError::engine(provider.as_str(), e))
+pub(crate) fn decode(
+    provider: Provider,
+    bytes: &[u8],
+    mime: &str,
+    limit: crate::audio::decode::Limit,
+) -> ChainResult<Decoded> {
+    crate::audio::decode::decode_bytes(bytes, Some(mime), limit).map_err(|e| ChainError::engine(provider.as_str(), e))
 }
 
 impl From<ChainError> for crate::error::Error {

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::{decode, order, walk, write_audio, ChainError, ChainResult, Providers, Routing};
-use crate::audio::decode::Decoded;
+use crate::audio::decode::{limits, Decoded};
 use crate::audio::resample::{fit_duration, peak_normalize};
 use crate::engines::musicgen::{sampling, service as musicgen};
 use crate::providers::heygen::SoundKind;
@@ -141,12 +141,12 @@ async fn attempt(
             };
             let (bytes, mime) = client.download(&hit.audio_url).await?;
             let name = if hit.name.trim().is_empty() { hit.id } else { hit.name };
-            (decode(provider, &bytes, &mime)?, Some(name))
+            (decode(provider, &bytes, &mime, limits::MUSIC)?, Some(name))
         }
         Provider::Lyria => {
             let client = providers.lyria.as_ref().ok_or_else(|| super::not_configured(provider))?;
             let clip = client.generate(prompt, None, req.seconds).await?;
-            (decode(provider, &clip.audio, &clip.mime)?, None)
+            (decode(provider, &clip.audio, &clip.mime, limits::MUSIC)?, None)
         }
         Provider::Musicgen => return generate(prompt, req, generation).await,
         other => return Err(super::not_configured(other)),

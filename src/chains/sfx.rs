@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{decode, order, walk, write_audio, ChainError, ChainResult, Providers, Routing};
+use crate::audio::decode::limits;
 use crate::providers::heygen::SoundKind;
 use crate::providers::plan::{plan_for, Capability, Facts};
 use crate::providers::Provider;
@@ -75,7 +76,7 @@ async fn attempt(
                 return Err(ChainError::no_match(provider.as_str(), format!("heygen: no match for \"{query}\"")));
             };
             let (bytes, mime) = client.download(&hit.audio_url).await?;
-            let d = decode(provider, &bytes, &mime)?;
+            let d = decode(provider, &bytes, &mime, limits::SOUND_EFFECT)?;
             let duration = d.duration_seconds();
             let path = output.to_path_buf();
             crate::blocking(move || write_audio(&path, &d.samples, d.sample_rate, d.channels))

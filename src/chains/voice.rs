@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use super::{decode, order, walk, ChainError, ChainResult, Providers, Routing};
 use crate::audio::captions::Word;
+use crate::audio::decode::limits;
 use crate::audio::resample::resample;
 use crate::audio::wav;
 use crate::engines::error::{EngineError, EngineResult};
@@ -541,7 +542,7 @@ fn join_speech(provider: Provider, speech: Speech) -> ChainResult<Hosted> {
     let mut offset = 0usize;
     let many = speech.parts.len() > 1;
     for (n, part) in speech.parts.into_iter().enumerate() {
-        let d = decode(provider, &part.audio, &part.mime)?;
+        let d = decode(provider, &part.audio, &part.mime, limits::speech_clip(&part.text))?;
         if rate == 0 {
             rate = d.sample_rate;
         }
@@ -772,7 +773,12 @@ mod tests {
         let r = voice_with(&VoiceRequest::new("hello there"), &all_keys(), &providers).await.unwrap();
         assert_eq!(r.provider, "heygen");
         assert_eq!(r.voice, crate::providers::heygen::DEFAULT_ENGLISH_VOICE);
-        assert_eq!(r.sample_rate, crate::audio::decode::decode_bytes(SINE_MP3, Some("mp3")).unwrap().sample_rate);
+        assert_eq!(
+            r.sample_rate,
+            crate::audio::decode::decode_bytes(SINE_MP3, Some("mp3"), crate::audio::decode::limits::TRANSCRIPTION)
+                .unwrap()
+                .sample_rate
+        );
         assert!(!r.samples.is_empty());
         assert_eq!(r.words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>(), ["hello", "there"]);
         assert!(r.anomalies.is_empty());

@@ -1,6 +1,5 @@
 //! `hyperframes media build <request.json> --out DIR`: a script's whole audio in one run.
 
-use std::io::Read;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
@@ -53,19 +52,7 @@ pub(super) async fn run(command: MediaCommand, out: &Output) -> i32 {
 }
 
 fn read_request(source: &str) -> Result<MediaRequest, MediaError> {
-    let text = if source == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| MediaError::io("Cannot read the request from stdin", &e))?;
-        text
-    } else {
-        std::fs::read_to_string(source).map_err(|e| {
-            MediaError::io(format!("Cannot read the request {source}"), &e)
-                .with_hint("Pass the path of a JSON request file, or - to read it from stdin.")
-        })?
-    };
-    MediaRequest::parse(&text)
+    MediaRequest::parse(&MediaRequest::read_text(source)?)
 }
 
 /// The start of the anomaly `media build` records when the music bed fails.

@@ -51,12 +51,16 @@ pub(crate) struct TranscribeArgs {
     json: bool,
 }
 
-/// `--script`: a readable file's contents, else the argument itself.
+/// What `--script` may be when it names a file.
+const SCRIPT: crate::fsio::input::Input =
+    crate::fsio::input::Input { what: "the script", ..crate::fsio::input::limits::TEXT };
+
+/// `--script`: the contents of the file it names (read through [`crate::fsio::input`]: a FIFO or
+/// a device is refused, not read), else the argument itself.
 pub(crate) fn script_text(arg: &str) -> Result<String, EngineError> {
     let path = Path::new(arg);
-    if arg.len() < 4096 && !arg.contains('\n') && path.is_file() {
-        return std::fs::read_to_string(path)
-            .map_err(|e| EngineError::io(format!("cannot read the script {}", path.display()), &e));
+    if arg.len() < 4096 && !arg.contains('\n') && std::fs::metadata(path).is_ok_and(|m| !m.is_dir()) {
+        return crate::fsio::input::read_text(path, SCRIPT);
     }
     Ok(arg.to_string())
 }

@@ -381,7 +381,11 @@ pub fn file_state(dir: &Path, file: &ModelFile, verify_hash: bool) -> io::Result
 
 /// Lower-case hex sha256 of a file, streamed in 1 MiB chunks.
 pub fn sha256_file(path: &Path) -> io::Result<String> {
-    let mut file = File::open(path)?;
+    sha256_reader(File::open(path)?)
+}
+
+/// Lower-case hex sha256 of everything `file` reads, streamed in 1 MiB chunks.
+pub fn sha256_reader(mut file: impl Read) -> io::Result<String> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
@@ -433,7 +437,8 @@ fn mtime_ns(meta: &fs::Metadata) -> Option<u128> {
 
 /// `(size, mtime_ns, sha256)` as the sidecar of `path` records them.
 fn read_sidecar(path: &Path) -> Option<(u64, u128, String)> {
-    let text = fs::read_to_string(sidecar_path(path)).ok()?;
+    let side = crate::fsio::input::Input::new("the checksum record", 64 * 1024);
+    let text = crate::fsio::input::read_text(&sidecar_path(path), side).ok()?;
     let mut parts = text.split_whitespace();
     let (Some(s), Some(m), Some(h), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return None;

@@ -53,6 +53,12 @@ pub mod limits {
     /// An audio file to decode (transcription, a recorded narration line, a music bed): 2 GiB holds
     /// about 3 hours of 48 kHz stereo 16-bit WAV and far longer in any compressed format.
     pub const AUDIO: Input = Input::new("the audio file", 2048 * MIB);
+    /// A model's side file (a tokenizer, a config): the largest we ship is about 2.5 MiB.
+    pub const MODEL_SIDE_FILE: Input = Input::new("the model file", 64 * MIB);
+    /// A model read into memory whole (Kokoro's ONNX graph is about 310 MiB).
+    pub const MODEL: Input = Input::new("the model", 2048 * MIB);
+    /// A voice pack archive (Kokoro's is about 27 MiB for 54 voices).
+    pub const VOICE_PACK: Input = Input::new("the voice pack", 1024 * MIB);
 }
 
 /// Opens `path` for reading after checking that it is a regular file no larger than `input`

@@ -15,6 +15,12 @@ pub const FILE_NAME: &str = "audio_meta.json";
 /// is interrupted (Ctrl-C, kill, a crash) keeps its finished lines for the next run. The manifest
 /// replaces it when the build completes.
 pub const JOURNAL_FILE: &str = "audio_meta.journal.jsonl";
+
+/// What an earlier build's manifest, journal or words file may be (read through
+/// [`crate::fsio::input`]: the output folder is the user's, and a FIFO or device there must not
+/// stall the build).
+pub const EARLIER: crate::fsio::input::Input =
+    crate::fsio::input::Input { what: "the earlier build's file", ..crate::fsio::input::limits::REQUEST };
 pub const VERSION: u32 = 1;
 /// The folder layout the manifest's paths name (relative to the output folder).
 pub const VOICE_DIR: &str = "voice";
@@ -120,7 +126,9 @@ pub fn journal_line(dir: &Path, entry: &VoiceEntry) -> std::io::Result<()> {
 
 /// The journal's entries, oldest first (lines that do not parse are skipped).
 pub fn journal_entries(dir: &Path) -> Vec<Value> {
-    let Ok(text) = std::fs::read_to_string(dir.join(JOURNAL_FILE)) else { return Vec::new() };
+    let Ok(text) = crate::fsio::input::read_text(&dir.join(JOURNAL_FILE), EARLIER) else {
+        return Vec::new();
+    };
     text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).filter(Value::is_object).collect()
 }
 

@@ -8,19 +8,24 @@ use std::path::{Path, PathBuf};
 
 use super::manifest::{VoiceEntry, VOICE_DIR};
 use super::request::Line;
-use crate::audio::{captions, decode, resample, wav};
+use crate::audio::{captions, decode, wav};
 use crate::chains::ChainError;
-use crate::engines::error::{EngineError, EngineResult};
+use crate::engines::error::EngineResult;
 use crate::engines::kokoro::service::{self, round_ms};
-use crate::engines::whisper::{transcribe_bytes, TranscribeRequest};
+use crate::engines::whisper::{transcribe_decoded, TranscribeRequest};
 
 /// The manifest's provider for a recorded line.
 pub const PROVIDER: &str = "recorded";
 
-/// What decides a recorded line's files: its text and the recording's bytes. A recording that
-/// cannot be read gets a digest no earlier build has, so the line is tried (and fails) again.
+/// What decides a recorded line's files: its text and the recording's bytes (streamed through the
+/// hash, never held). A recording that cannot be read (missing, a FIFO, a device, too large) gets
+/// a digest no earlier build has, so the line is tried (and fails) again.
 pub(super) fn input_digest(line: &Line, audio: &Path) -> String {
-    let recording = std::fs::read(audio).map(|b| crate::engines::catalog::sha256_hex(&b)).unwrap_or_default();
+    use crate::fsio::input::{limits::AUDIO, open};
+    let recording = open(audio, AUDIO)
+        .ok()
+        .and_then(|(file, _)| crate::engines::catalog::sha256_reader(std::io::Read::take(file, AUDIO.max_bytes)).ok())
+        .unwrap_or_default();
     let inputs = serde_json::json!([PROVIDER, line.text, recording]);
     crate::engines::catalog::sha256_hex(inputs.to_string().as_bytes())
 }
@@ -70,21 +75,14 @@ fn write_line(
     wav_path: PathBuf,
     words_path: PathBuf,
 ) -> EngineResult<(f64, u32, serde_json::Value, Vec<String>)> {
-    let bytes = std::fs::read(source).map_err(|e| {
-        let err = EngineError::io(format!("cannot read the recording {}", source.display()), &e);
-        if e.kind() == std::io::ErrorKind::NotFound {
-            EngineError { code: "NOT_FOUND", ..err }
-                .with_hint("Check the line's \"audio\" path (relative to the folder the build runs in).")
-        } else {
-            err
-        }
+    // Decoded once, at the recording's own rate, and read as it decodes (never held whole).
+    let decoded = decode::decode_file_mono(source, decode::limits::RECORDED_LINE).map_err(|e| match e.code {
+        "NOT_FOUND" => e.with_hint("Check the line's \"audio\" path (relative to the folder the build runs in)."),
+        _ => e,
     })?;
-    let hint = source.extension().and_then(|e| e.to_str());
     let script = Some(text.trim().to_string()).filter(|t| !t.is_empty());
-    let transcript = transcribe_bytes(&bytes, hint, &TranscribeRequest { script, ..Default::default() }, &|_, _| {})?;
-    // Decoded again here, at the recording's own rate (the engine works on a 16 kHz copy).
-    let decoded = decode::decode_bytes(&bytes, hint)?;
-    let samples = resample::to_mono_resampled(&decoded, decoded.sample_rate);
+    let transcript = transcribe_decoded(&decoded, &TranscribeRequest { script, ..Default::default() }, &|_, _| {})?;
+    let samples = decoded.samples;
     let words: Vec<captions::Word> = transcript.words.iter().map(captions::Word::from).collect();
     let json = service::caption_words_json(&words);
     let outputs = service::Outputs {

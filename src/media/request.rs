@@ -92,6 +92,24 @@ pub struct MusicSpec {
 }
 
 impl MediaRequest {
+    /// The text of a request: the file at `source` or, for `-`, standard input, read through
+    /// [`crate::fsio::input`] (a FIFO or device is refused, at most 64 MiB is read).
+    pub fn read_text(source: &str) -> Result<String, MediaError> {
+        use crate::fsio::input::{self, limits::REQUEST};
+        if source == "-" {
+            return input::read_stdin_text(REQUEST);
+        }
+        let path = std::path::Path::new(source);
+        input::read_text(path, REQUEST).map_err(|e| {
+            let e = if e.code == input::NOT_A_FILE && !path.exists() {
+                MediaError::new("IO_ERROR", format!("Cannot read the request {source}: it does not exist"))
+            } else {
+                e
+            };
+            e.with_hint("Pass the path of a JSON request file, or - to read it from stdin.")
+        })
+    }
+
     /// Parses and checks a request file's text.
     pub fn parse(text: &str) -> Result<MediaRequest, MediaError> {
         let value: Value = serde_json::from_str(text).map_err(|e| {
@@ -284,6 +302,17 @@ fn valid_id(id: &str) -> bool {
         && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
+/// Whether Windows reserves `id` for a device (`con`, `NUL.wav`, `Com1.words.json`): there the
+/// name before the first dot, in any case, opens the device instead of a file.
+fn is_windows_device(id: &str) -> bool {
+    let stem = id.split('.').next().unwrap_or_default().to_ascii_lowercase();
+    match stem.as_bytes() {
+        b"con" | b"prn" | b"aux" | b"nul" => true,
+        [b'c', b'o', b'm', d] | [b'l', b'p', b't', d] => d.is_ascii_digit(),
+        _ => false,
+    }
+}
+
 fn line(value: &Value, at: &str, problems: &mut Problems) -> Option<Line> {
     let Some(obj) = value.as_object() else {
         problems.push(at, "must be an object {id, text}");
@@ -291,6 +320,13 @@ fn line(value: &Value, at: &str, problems: &mut Problems) -> Option<Line> {
     };
     problems.unknown_keys(at, obj, LINE_KEYS);
     let id = match obj.get("id") {
+        Some(Value::String(s)) if is_windows_device(s.trim()) => {
+            problems.push(
+                &field(at, "id"),
+                format!("{} cannot name a file: Windows keeps that name for a device; choose another", quoted(s)),
+            );
+            return None;
+        }
         Some(Value::String(s)) if valid_id(s.trim()) => s.trim().to_string(),
         Some(Value::Number(n)) if n.is_u64() => n.to_string(),
         Some(Value::String(s)) => {

@@ -8,8 +8,9 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::manifest::{journal_entries, VoiceEntry, FILE_NAME, VOICE_DIR};
+use super::manifest::{journal_entries, VoiceEntry, EARLIER, FILE_NAME, VOICE_DIR};
 use crate::chains::voice::VoiceRequest;
+use crate::fsio::input;
 
 /// The voice providers a manifest may name.
 const VOICE_PROVIDERS: &[&str] = &["heygen", "elevenlabs", "kokoro", super::recorded::PROVIDER];
@@ -35,7 +36,7 @@ impl Previous {
     /// The last manifest's lines, overlaid with the lines an interrupted build finished since
     /// (its journal). Nothing when there is neither: the build then voices every line.
     pub fn load(dir: &Path) -> Previous {
-        let manifest = std::fs::read_to_string(dir.join(FILE_NAME))
+        let manifest = input::read_text(&dir.join(FILE_NAME), EARLIER)
             .ok()
             .and_then(|text| serde_json::from_str::<Value>(&text).ok())
             .and_then(|value| value["voices"].as_array().cloned())
@@ -73,12 +74,37 @@ impl Previous {
         {
             return None;
         }
-        let wav = hound::WavReader::open(dir.join(&entry.path)).ok()?;
+        let (file, _) = input::open(&dir.join(&entry.path), input::limits::AUDIO).ok()?;
+        let wav = hound::WavReader::new(std::io::BufReader::new(file)).ok()?;
         let seconds = f64::from(wav.duration()) / f64::from(wav.spec().sample_rate);
-        let words: Value = serde_json::from_str(&std::fs::read_to_string(dir.join(&entry.words_path)).ok()?).ok()?;
+        let words: Value = serde_json::from_str(&input::read_text(&dir.join(&entry.words_path), EARLIER).ok()?).ok()?;
         let intact = wav.spec().sample_rate == entry.sample_rate
             && (seconds - entry.duration_s).abs() < 0.002
             && words == entry.words;
         intact.then_some(entry)
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fifos_or_devices_in_the_output_folder_are_not_waited_on() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::test_support::make_fifo(&dir.path().join(FILE_NAME));
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join(super::super::manifest::JOURNAL_FILE)).unwrap();
+        assert!(Previous::load(dir.path()).voices.is_empty());
+
+        std::fs::remove_file(dir.path().join(FILE_NAME)).unwrap();
+        std::fs::create_dir(dir.path().join(VOICE_DIR)).unwrap();
+        crate::test_support::make_fifo(&dir.path().join("voice/a.wav"));
+        let entry = serde_json::json!({"id": "a", "path": "voice/a.wav", "words_path": "voice/a.words.json",
+            "provider": "kokoro", "voice": "af_heart", "duration_s": 1.0, "sample_rate": 24000, "words": [],
+            "input_sha256": "d"});
+        std::fs::write(dir.path().join(FILE_NAME), serde_json::json!({"voices": [entry]}).to_string()).unwrap();
+        let previous = Previous::load(dir.path());
+        assert_eq!(previous.voices.len(), 1);
+        assert!(previous.reusable("a", "d", dir.path()).is_none(), "a FIFO is not a reusable take");
     }
 }

@@ -201,11 +201,9 @@ async fn build_media_reporting(
 ) -> std::result::Result<serde_json::Value, crate::error::Error> {
     let request = match request {
         serde_json::Value::String(path) => {
-            let text = crate::blocking(move || {
-                std::fs::read_to_string(&path)
-                    .map_err(|e| crate::media::MediaError::io(format!("Cannot read the request {path}"), &e))
-            })
-            .await?;
+            // A path, never standard input: "-" is a file of that name here.
+            let path = if path == "-" { "./-".to_string() } else { path };
+            let text = crate::blocking(move || crate::media::MediaRequest::read_text(&path)).await?;
             crate::media::MediaRequest::parse(&text)
         }
         value => crate::media::MediaRequest::from_value(&value),

@@ -394,7 +394,7 @@ fn parse_speech_part(reply: &Value, text: &str) -> ProviderResult<SpeechPart> {
         .ok_or_else(|| bad_response("speech", "the response has no alignment"))?;
     let words = words_from_alignment(alignment)?;
     let mime = audio_mime(&audio, Some("audio/mpeg"), "");
-    let duration = audio_duration(&audio, &mime).or_else(|| {
+    let duration = audio_duration(&audio, &mime, text).or_else(|| {
         alignment
             .get("character_end_times_seconds")
             .and_then(Value::as_array)

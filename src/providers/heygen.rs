@@ -429,7 +429,7 @@ impl HeygenMedia {
             let words = parse_words(data.get("word_timestamps"));
             let server_duration = number_field(data, "duration").filter(|d| *d > 0.0);
             let (audio, mime) = self.fetch(&audio_url, "speech audio download").await?;
-            let duration = server_duration.or_else(|| audio_duration(&audio, &mime));
+            let duration = server_duration.or_else(|| audio_duration(&audio, &mime, &chunk));
             parts.push(SpeechPart::checked(audio, mime, chunk, words, duration));
         }
         Ok(Speech::from_parts(parts, voice_id))

@@ -252,9 +252,11 @@ pub fn split_text(text: &str, max_chars: usize) -> Vec<String> {
 }
 
 /// Seconds of audio in `bytes` (any format symphonia reads), counted by decoding; None when the
-/// bytes are not audio it can read.
-pub fn audio_duration(bytes: &[u8], mime: &str) -> Option<f64> {
-    crate::audio::decode::probe_duration(bytes, Some(mime)).ok().filter(|d| *d > 0.0)
+/// bytes are not audio it can read, or hold more than a clip speaking `text` can last (decoding
+/// stops there: see [`crate::audio::decode::limits::speech_clip`]).
+pub fn audio_duration(bytes: &[u8], mime: &str, text: &str) -> Option<f64> {
+    let limit = crate::audio::decode::limits::speech_clip(text);
+    crate::audio::decode::probe_duration(bytes, Some(mime), limit).ok().filter(|d| *d > 0.0)
 }
 
 /// The media type of downloaded audio: sniffed from the bytes, else a server's `audio/*` type,
@@ -445,22 +447,22 @@ mod tests {
 
     #[test]
     fn durations_are_measured_by_symphonia() {
-        let d = audio_duration(&silent_mp3(10), "audio/mpeg").unwrap();
+        let d = audio_duration(&silent_mp3(10), "audio/mpeg", "hello").unwrap();
         assert!((d - 10.0 * 1152.0 / 44100.0).abs() < 1e-9, "{d}");
         let mut tagged = b"ID3\x04\x00\x00\x00\x00\x00\x05hello".to_vec();
         tagged.extend(silent_mp3(2));
-        assert!((audio_duration(&tagged, "audio/mpeg").unwrap() - 2.0 * 1152.0 / 44100.0).abs() < 1e-9);
+        assert!((audio_duration(&tagged, "audio/mpeg", "hello").unwrap() - 2.0 * 1152.0 / 44100.0).abs() < 1e-9);
         // Real encodings of 0.5 s of a sine (src/audio/testdata): within one MP3 frame.
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/audio/testdata");
         for (file, mime) in
             [("sine440.mp3", "audio/mpeg"), ("sine440.ogg", "audio/ogg"), ("sine440.flac", "audio/flac")]
         {
             let bytes = std::fs::read(dir.join(file)).unwrap();
-            let d = audio_duration(&bytes, mime).unwrap();
+            let d = audio_duration(&bytes, mime, "hello").unwrap();
             assert!((d - 0.5).abs() < 1152.0 / 44100.0, "{file}: {d}");
         }
-        assert_eq!(audio_duration(b"RIFF\0\0\0\0WAVEfmt ", "audio/wav"), None);
-        assert_eq!(audio_duration(b"not audio at all", "audio/mpeg"), None);
+        assert_eq!(audio_duration(b"RIFF\0\0\0\0WAVEfmt ", "audio/wav", "hello"), None);
+        assert_eq!(audio_duration(b"not audio at all", "audio/mpeg", "hello"), None);
     }
 
     #[test]

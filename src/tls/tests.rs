@@ -96,6 +96,35 @@ fn a_missing_file_is_one_warning_naming_the_variable_and_the_path() {
     assert!(w.contains("nothing from it is trusted"), "{w}");
 }
 
+#[cfg(unix)]
+#[test]
+fn a_fifo_device_or_huge_file_is_a_warning_without_being_read_and_skipped_in_a_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("ca.pem");
+    crate::test_support::make_fifo(&fifo);
+    let sparse = dir.path().join("huge.pem");
+    std::fs::File::create(&sparse).unwrap().set_len(1 << 30).unwrap();
+    for (var, path) in
+        [(SSL_CERT_FILE, fifo.as_path()), (NODE_EXTRA_CA_CERTS, Path::new("/dev/zero")), (SSL_CERT_FILE, &sparse)]
+    {
+        let roots = load_with(&[(var, path)]);
+        assert_eq!(roots.store.len(), builtin());
+        assert_eq!(roots.warnings.len(), 1, "{:?}", roots.warnings);
+        assert!(roots.warnings[0].contains("cannot read it"), "{}", roots.warnings[0]);
+    }
+    // In SSL_CERT_DIR: the FIFO and a link to a device are skipped, the huge file is named, and
+    // the real certificate next to them is trusted.
+    let a = ca("Dir CA beside a FIFO");
+    std::fs::write(dir.path().join("a.pem"), a.pem()).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero.pem")).unwrap();
+    let roots = load_with(&[(SSL_CERT_DIR, dir.path())]);
+    assert!(trusts(&roots, &a));
+    assert_eq!(roots.warnings.len(), 1, "{:?}", roots.warnings);
+    assert!(roots.warnings[0].contains("huge.pem") && roots.warnings[0].contains("too large"), "{}", roots.warnings[0]);
+    std::fs::remove_file(&sparse).unwrap();
+    assert!(load_with(&[(SSL_CERT_DIR, dir.path())]).warnings.is_empty());
+}
+
 #[test]
 fn a_directory_or_unreadable_path_given_as_a_file_is_a_warning_not_a_failure() {
     let dir = tempfile::tempdir().unwrap();

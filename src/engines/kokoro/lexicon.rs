@@ -78,8 +78,11 @@ impl Lexicon {
 
     pub fn load(path: &Path) -> EngineResult<Lexicon> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            EngineError::new("BAD_LEXICON", format!("Lexicon {origin} cannot be read: {e}.")).with_hint(HINT)
+        use crate::fsio::input;
+        let text = input::read_text(path, input::limits::LEXICON).map_err(|e| match e.code {
+            input::TOO_LARGE => e,
+            _ => EngineError::new("BAD_LEXICON", format!("Lexicon {origin} cannot be read: {}.", e.message))
+                .with_hint(HINT),
         })?;
         Lexicon::parse(&text, &origin)
     }
@@ -196,6 +199,22 @@ mod tests {
         }
         let e = Lexicon::load(Path::new("/nonexistent/lex.json")).unwrap_err();
         assert_eq!(e.code, "BAD_LEXICON");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_a_device_or_a_huge_file_as_the_lexicon_is_refused_without_reading_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("lex.json");
+        crate::test_support::make_fifo(&fifo);
+        for p in [fifo.as_path(), Path::new("/dev/zero")] {
+            let e = Lexicon::load(p).unwrap_err();
+            assert_eq!(e.code, "BAD_LEXICON");
+            assert!(e.message.contains("not a regular file"), "{}", e.message);
+        }
+        let big = dir.path().join("big.json");
+        std::fs::File::create(&big).unwrap().set_len(1 << 30).unwrap();
+        assert_eq!(Lexicon::load(&big).unwrap_err().code, crate::fsio::input::TOO_LARGE);
     }
 
     #[test]

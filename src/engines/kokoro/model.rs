@@ -180,12 +180,13 @@ pub fn check_derived(model: &Path, rehash: bool) -> Option<(PathBuf, catalog::Fi
 impl KokoroModel {
     pub fn load(path: &Path) -> EngineResult<KokoroModel> {
         runtime::ensure_loaded()?;
-        let bytes = std::fs::read(path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
+        use crate::fsio::input;
+        let bytes = input::read_bytes(path, input::limits::MODEL).map_err(|e| {
+            if e.code == input::NOT_A_FILE && !path.exists() {
                 EngineError::new("MODEL_MISSING", format!("The Kokoro model is not installed ({}).", path.display()))
                     .with_hint(format!("Run `{}`.", catalog::install_command("kokoro")))
             } else {
-                EngineError::io(format!("cannot read {}", path.display()), &e)
+                e
             }
         })?;
         let inputs = onnx_edit::graph_input_names(&bytes).map_err(|e| corrupt(path, e))?;

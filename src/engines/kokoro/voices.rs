@@ -109,7 +109,7 @@ impl VoicePack {
     }
 
     fn open_npz(path: &Path) -> EngineResult<VoicePack> {
-        let file = File::open(path).map_err(|e| EngineError::io(format!("cannot open {}", path.display()), &e))?;
+        let (file, _) = crate::fsio::input::open(path, crate::fsio::input::limits::VOICE_PACK)?;
         let archive = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| {
             EngineError::new(
                 "VOICE_FORMAT",
@@ -395,7 +395,9 @@ fn raw_size_error(path: &Path, len: u64) -> EngineError {
 
 fn read_limited(path: &Path) -> EngineResult<Vec<u8>> {
     let limit = MAX_VOICE_FILE;
-    let file = File::open(path).map_err(|e| EngineError::io(format!("cannot open {}", path.display()), &e))?;
+    // Opened through fsio::input for its kind check (a FIFO or device is refused at once); the size
+    // is judged below, as a voice format error.
+    let (file, _) = crate::fsio::input::open(path, crate::fsio::input::Input::new("the voice", u64::MAX))?;
     let mut bytes = Vec::new();
     file.take(limit + 1)
         .read_to_end(&mut bytes)

@@ -62,7 +62,7 @@ pub struct MusicGen {
 }
 
 fn read_text(path: &Path) -> EngineResult<String> {
-    std::fs::read_to_string(path).map_err(|e| EngineError::io(format!("cannot read {}", path.display()), &e))
+    crate::fsio::input::read_text(path, crate::fsio::input::limits::MODEL_SIDE_FILE)
 }
 
 /// The text encoder's output.

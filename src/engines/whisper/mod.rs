@@ -14,4 +14,4 @@ pub mod window;
 pub mod words;
 
 pub use engine::Transcript;
-pub use service::{transcribe_bytes, transcribe_file, TranscribeRequest};
+pub use service::{transcribe_bytes, transcribe_decoded, transcribe_file, TranscribeRequest};

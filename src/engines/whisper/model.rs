@@ -94,11 +94,12 @@ fn failed(e: impl std::fmt::Display) -> EngineError {
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> EngineResult<T> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
+    use crate::fsio::input;
+    let bytes = input::read_bytes(path, input::limits::MODEL_SIDE_FILE).map_err(|e| {
+        if e.code == input::NOT_A_FILE && !path.exists() {
             missing(path)
         } else {
-            EngineError::io(format!("cannot read {}", path.display()), &e)
+            e
         }
     })?;
     serde_json::from_slice(&bytes).map_err(|e| bad_model(path, e))

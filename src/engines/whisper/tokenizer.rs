@@ -65,7 +65,7 @@ fn bytes_to_unicode() -> [char; 256] {
 
 impl Tokenizer {
     pub fn load(path: &Path) -> EngineResult<Tokenizer> {
-        let bytes = std::fs::read(path).map_err(|e| EngineError::io(format!("cannot read {}", path.display()), &e))?;
+        let bytes = crate::fsio::input::read_bytes(path, crate::fsio::input::limits::MODEL_SIDE_FILE)?;
         Self::from_json(&bytes).map_err(|e| {
             EngineError::new("MODEL_CORRUPT", format!("{} is not a usable Whisper tokenizer: {e}", path.display()))
         })

@@ -302,6 +302,29 @@ async fn a_recording_that_cannot_be_read_fails_its_line_only() {
     assert!(!out.join("voice/take.wav").exists());
 }
 
+#[cfg(unix)]
+#[tokio::test]
+async fn a_recording_that_is_a_device_or_a_fifo_fails_its_line_at_once() {
+    let server = heygen(Duration::ZERO).await;
+    let dir = tempfile::tempdir().unwrap();
+    let zero = dir.path().join("zero.wav");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    let fifo = dir.path().join("pipe.flac");
+    crate::test_support::make_fifo(&fifo);
+    let req = request(json!({"lines": [
+        {"id": "voiced", "text": "Hello there."},
+        {"id": "zero", "text": "Recorded words.", "audio": zero},
+        {"id": "pipe", "text": "Recorded words.", "audio": fifo},
+    ]}));
+    let out = dir.path().join("out");
+    let m = build_with(&req, &options(&out), &heygen_only(), &providers(&server, 2), &|_| {}).await.unwrap();
+    assert_eq!(m.voices.iter().map(|v| v.id.as_str()).collect::<Vec<_>>(), vec!["voiced"]);
+    let mut failed: Vec<_> = m.failed.iter().map(|f| (f.id.as_str(), f.code)).collect();
+    failed.sort();
+    assert_eq!(failed, vec![("pipe", "BAD_INPUT"), ("zero", "BAD_INPUT")], "{:?}", m.failed);
+    assert!(m.failed.iter().all(|f| f.error.contains("not a regular file")), "{:?}", m.failed);
+}
+
 /// The real-model tier: Kokoro speaks a line, then a second build uses that speech as a line's
 /// recording, whose words Whisper places. Needs `HYPERFRAMES_TEST_MODELS_DIR` (Kokoro, whisper-tiny.en
 /// and an ONNX Runtime); without them it says it skipped.

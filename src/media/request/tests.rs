@@ -121,6 +121,41 @@ fn ids_that_cannot_name_a_file_are_refused() {
 }
 
 #[test]
+fn windows_device_names_are_refused_as_ids_in_any_case_with_or_without_an_extension() {
+    for bad in ["con", "NUL", "aux", "Prn", "com1", "COM9", "lpt1", "LpT0", "nul.wav", "con.words.json", "aux."] {
+        let message = problems(json!({"lines": [{"id": bad, "text": "x"}]}));
+        assert!(message.contains("lines[0].id") && message.contains("cannot name a file"), "{bad}: {message}");
+        assert!(message.contains("Windows"), "{bad}: {message}");
+    }
+    for good in ["console", "nul2", "com", "com10", "lpt", "auxiliary", "my.con", "conference-1"] {
+        assert!(MediaRequest::from_value(&json!({"lines": [{"id": good, "text": "x"}]})).is_ok(), "{good:?}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_request_file_is_read_through_the_bounded_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("request.json");
+    crate::test_support::make_fifo(&fifo);
+    for p in [std::path::Path::new("/dev/zero"), fifo.as_path()] {
+        let e = MediaRequest::read_text(p.to_str().unwrap()).unwrap_err();
+        assert_eq!(e.code, crate::fsio::input::NOT_A_FILE, "{e:?}");
+        assert!(e.hint.is_some());
+    }
+    let sparse = dir.path().join("big.json");
+    std::fs::File::create(&sparse).unwrap().set_len(1 << 30).unwrap();
+    assert_eq!(MediaRequest::read_text(sparse.to_str().unwrap()).unwrap_err().code, crate::fsio::input::TOO_LARGE);
+    let missing = dir.path().join("nope.json");
+    let e = MediaRequest::read_text(missing.to_str().unwrap()).unwrap_err();
+    assert_eq!(e.code, "IO_ERROR");
+    assert!(e.message.starts_with("Cannot read the request") && e.message.contains("nope.json"), "{}", e.message);
+    let ok = dir.path().join("ok.json");
+    std::fs::write(&ok, "\u{feff}{\"lines\": [{\"id\": \"a\", \"text\": \"x\"}]}").unwrap();
+    assert!(MediaRequest::parse(&MediaRequest::read_text(ok.to_str().unwrap()).unwrap()).is_ok(), "a BOM is dropped");
+}
+
+#[test]
 fn control_characters_in_an_id_are_escaped_in_the_message() {
     let message = problems(json!({"lines": [{"id": "bad\u{0}id\u{1b}[31m", "text": "x"}]}));
     assert!(message.contains(r#""bad\0id\u{1b}[31m" cannot name a file"#), "{message}");
