@@ -251,6 +251,26 @@ export interface LogoutResult {
   warnings: Array<string>
 }
 
+/** The loudness of one file (`loudness --json`'s `files`, `loudness()` in JS). */
+export interface LoudnessMeasures {
+  path: string
+  /** Integrated loudness (ITU-R BS.1770-4, gated), LUFS; null for silence (−∞). */
+  integratedLufs: number | null
+  /** Loudness range (EBU Tech 3342), LU. */
+  loudnessRange: number
+  /** The loudest 3-second window, LUFS; null for silence. */
+  shortTermMaxLufs: number | null
+  /** True peak (4× oversampled), dBTP; null when every sample is 0. */
+  truePeakDbtp: number | null
+  /** Largest sample, dBFS; null when every sample is 0. */
+  samplePeakDbfs: number | null
+  durationSeconds: number
+  sampleRate: number
+  channels: number
+  /** Set when a figure is missing and why (`silent: integrated loudness is -inf`). */
+  note: string | null
+}
+
 /** One step of a build, for `onProgress`: `kind` is `started`, `line`, `effect` or `music`. */
 export interface MediaProgress {
   kind: string
@@ -337,6 +357,22 @@ export interface MusicResult {
   /** The sampling seed, when MusicGen served (pass it back to get the same music). */
   seed: number | null
   anomalies: Array<string>
+}
+
+/** `loudness FILE --target … -o OUT --json`, `normalizeLoudness()` in JS. */
+export interface NormalizeResult {
+  /** Where the normalised WAV was written. */
+  outputPath: string
+  targetLufs: number
+  truePeakLimitDbtp: number
+  /** The gain applied before the limiter, dB. */
+  gainDb: number
+  /** The deepest gain reduction of the true-peak limiter, dB (0: it had nothing to do). */
+  limiterReductionDb: number
+  /** The input's measures. */
+  input: LoudnessMeasures
+  /** The written file's measures. */
+  output: LoudnessMeasures
 }
 
 export interface OfflineEngineReport {
