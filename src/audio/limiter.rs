@@ -79,7 +79,7 @@ impl Limiter {
             .collect();
         Self {
             channels: usize::from(channels.max(1)),
-            ceiling: super::loudness::db_amplitude(settings.ceiling_dbtp) as f32,
+            ceiling: 10f64.powf(settings.ceiling_dbtp / 20.0) as f32,
             lookahead,
             release_coeff: (-1.0 / release_samples).exp() as f32,
             phases,
@@ -214,7 +214,7 @@ mod tests {
         let lim = Limiter::new(rate as u32, 2, Settings::default());
         let gains = lim.gains(&s);
         let peaks = lim.frame_peaks(&s);
-        let ceiling = super::super::loudness::db_amplitude(-1.0) as f32;
+        let ceiling = 10f32.powf(-1.0 / 20.0);
         for (p, g) in peaks.iter().zip(&gains) {
             assert!(p * g <= ceiling * 1.0001, "peak {p} gain {g}");
         }

@@ -1,3 +1,4 @@
+pub mod beats;
 pub mod captions;
 pub mod decode;
 pub mod limiter;

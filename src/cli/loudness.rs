@@ -37,28 +37,19 @@ fn usage(message: &str) -> EngineError {
 }
 
 /// The measures of one file as reported.
-pub(crate) fn measure_file(path: &std::path::Path) -> Result<LoudnessMeasures, EngineError> {
-    let audio = crate::audio::decode::read_audio_file(path)?;
-    let m = loudness::measure(&audio.samples, audio.sample_rate, audio.channels)?;
-    Ok(LoudnessMeasures::new(&path.display().to_string(), &m, audio.sample_rate, audio.channels))
+fn measure_file(path: &std::path::Path) -> Result<LoudnessMeasures, EngineError> {
+    let (m, rate, channels) = loudness::measure_file(path)?;
+    Ok(LoudnessMeasures::new(&path.display().to_string(), &m, rate, channels))
 }
 
 /// Normalises `input` into `output` and reports it.
-pub(crate) fn normalize_file(
+fn normalize_file(
     input: &std::path::Path,
     output: &std::path::Path,
     target: Target,
 ) -> Result<NormalizeResult, EngineError> {
     let (n, rate, channels) = loudness::normalize_file(input, output, target)?;
-    Ok(NormalizeResult {
-        output_path: output.display().to_string(),
-        target_lufs: target.lufs,
-        true_peak_limit_dbtp: target.true_peak_dbtp,
-        gain_db: (n.gain_db * 100.0).round() / 100.0,
-        limiter_reduction_db: (n.limiter_reduction_db * 100.0).round() / 100.0,
-        input: LoudnessMeasures::new(&input.display().to_string(), &n.before, rate, channels),
-        output: LoudnessMeasures::new(&output.display().to_string(), &n.after, rate, channels),
-    })
+    Ok(NormalizeResult::new(&input.display().to_string(), &output.display().to_string(), target, &n, rate, channels))
 }
 
 fn db(v: Option<f64>, unit: &str) -> String {

@@ -91,3 +91,82 @@ pub struct NormalizeResult {
     /// The written file's measures.
     pub output: LoudnessMeasures,
 }
+
+impl NormalizeResult {
+    pub fn new(
+        input: &str,
+        output: &str,
+        target: crate::audio::loudness::Target,
+        n: &crate::audio::loudness::Normalized,
+        sample_rate: u32,
+        channels: u16,
+    ) -> Self {
+        Self {
+            output_path: output.to_string(),
+            target_lufs: target.lufs,
+            true_peak_limit_dbtp: target.true_peak_dbtp,
+            gain_db: hundredths(n.gain_db),
+            limiter_reduction_db: hundredths(n.limiter_reduction_db),
+            input: LoudnessMeasures::new(input, &n.before, sample_rate, channels),
+            output: LoudnessMeasures::new(output, &n.after, sample_rate, channels),
+        }
+    }
+}
+
+/// One beat of `beats`.
+#[napi(object, object_from_js = false)]
+#[derive(Debug, Clone, Serialize)]
+pub struct BeatTime {
+    /// Seconds from the start of the audio.
+    pub time: f64,
+    /// 0–1: the beat's onset against the loudest beat's.
+    pub strength: f64,
+}
+
+/// `beats FILE --json`, `beats()` in JS. The file `-o` writes is the same without `ok` and
+/// `outputPath`: HyperFrames' `{version, audio, beats: [{time, strength}]}` plus `bpm`,
+/// `downbeats` and `durationSeconds`.
+#[napi(object, object_from_js = false)]
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BeatsResult {
+    /// The shape's version (1).
+    pub version: u32,
+    /// The audio file, as given.
+    pub audio: String,
+    /// Tempo, BPM; null when no beat was found (silence, or no pulse).
+    #[napi(ts_type = "number | null")]
+    pub bpm: Nullable<f64>,
+    pub beats: Vec<BeatTime>,
+    /// Times of the first beats of bars (4/4) where the bars stand out; else empty.
+    pub downbeats: Vec<f64>,
+    pub duration_seconds: f64,
+    /// Where the beats file was written; null without `-o`.
+    #[napi(ts_type = "string | null")]
+    pub output_path: Nullable<String>,
+}
+
+impl BeatsResult {
+    pub fn new(audio: &str, a: &crate::audio::beats::Analysis, output_path: Option<String>) -> Self {
+        Self {
+            version: 1,
+            audio: audio.to_string(),
+            bpm: Nullable(a.bpm),
+            beats: a.beats.iter().map(|b| BeatTime { time: b.time, strength: b.strength }).collect(),
+            downbeats: a.downbeats.clone(),
+            duration_seconds: (a.duration_seconds * 1000.0).round() / 1000.0,
+            output_path: Nullable(output_path),
+        }
+    }
+
+    /// The beats file's content (pretty JSON with a final newline).
+    pub fn file_text(&self) -> String {
+        let mut v = serde_json::to_value(self).expect("reports always serialise");
+        if let Some(o) = v.as_object_mut() {
+            o.remove("outputPath");
+        }
+        let mut text = serde_json::to_string_pretty(&v).expect("reports always serialise");
+        text.push('\n');
+        text
+    }
+}

@@ -18,7 +18,7 @@
 use napi_derive::napi;
 use serde::Serialize;
 
-pub use audio_tools::{LoudnessList, LoudnessMeasures, NormalizeResult};
+pub use audio_tools::{BeatsResult, LoudnessList, LoudnessMeasures, NormalizeResult};
 pub use shape::Success;
 
 pub mod audio_tools;
