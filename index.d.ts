@@ -23,6 +23,42 @@ export declare function authStatus(): Promise<SignedInStatus | SignedOutStatus |
 /** The credential itself, for passing to other tools (like `hyperframes auth token`). */
 export declare function authToken(): Promise<TokenResult>
 
+/** Tempo, beats (with their strength) and downbeats of a music file; `options.output` writes the beats file. */
+export declare function beats(file: string, options?: BeatsOptions | undefined | null): Promise<BeatsResult>
+
+export interface BeatsOptions {
+  /** Write the beats file here too. */
+  output?: string
+}
+
+/**
+ * `beats FILE --json`, `beats()` in JS. The file `-o` writes is the same without `ok` and
+ * `outputPath`: HyperFrames' `{version, audio, beats: [{time, strength}]}` plus `bpm`,
+ * `downbeats` and `durationSeconds`.
+ */
+export interface BeatsResult {
+  /** The shape's version (1). */
+  version: number
+  /** The audio file, as given. */
+  audio: string
+  /** Tempo, BPM; null when no beat was found (silence, or no pulse). */
+  bpm: number | null
+  beats: Array<BeatTime>
+  /** Times of the first beats of bars (4/4) where the bars stand out; else empty. */
+  downbeats: Array<number>
+  durationSeconds: number
+  /** Where the beats file was written; null without `-o`. */
+  outputPath: string | null
+}
+
+/** One beat of `beats`. */
+export interface BeatTime {
+  /** Seconds from the start of the audio. */
+  time: number
+  /** 0–1: the beat's onset against the loudest beat's. */
+  strength: number
+}
+
 /** The credentials file or an environment key is unusable. */
 export interface BrokenStatus {
   configured: false
@@ -251,6 +287,9 @@ export interface LogoutResult {
   warnings: Array<string>
 }
 
+/** Measures each file (EBU R128): integrated loudness, range, short-term maximum, true and sample peak. */
+export declare function loudness(files: string | Array<string>): Promise<Array<LoudnessMeasures>>
+
 /** The loudness of one file (`loudness --json`'s `files`, `loudness()` in JS). */
 export interface LoudnessMeasures {
   path: string
@@ -357,6 +396,21 @@ export interface MusicResult {
   /** The sampling seed, when MusicGen served (pass it back to get the same music). */
   seed: number | null
   anomalies: Array<string>
+}
+
+/** Normalises `input` to a target loudness with the true-peak limiter, writing a WAV to `output`. */
+export declare function normalizeLoudness(input: string, output: string, options?: NormalizeOptions | undefined | null): Promise<NormalizeResult>
+
+export interface NormalizeOptions {
+  /**
+   * Integrated loudness to reach: LUFS (-70 to 0) or `web`, `social` (-14), `podcast` (-16),
+   * `broadcast` (-23). Default -14.
+   */
+  target?: number | 'web' | 'social' | 'podcast' | 'broadcast'
+  /** The highest true peak of the result, dBTP (default -1). */
+  truePeak?: number
+  /** The largest gain allowed, dB (default 12); more is a `GAIN_TOO_LARGE` error. */
+  maxGain?: number
 }
 
 /** `loudness FILE --target … -o OUT --json`, `normalizeLoudness()` in JS. */

@@ -8,6 +8,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { makeHome, runCli } = require('./support/cli.js');
 const { parseJson } = require('./support/setup.js');
+const hf = require('../lib/index.js');
 
 /** A 16-bit PCM WAV of `channels` channels, each frame `f(t)` (one value for all channels). */
 function wav(file, { rate = 48000, channels = 1, seconds = 5, f }) {
@@ -50,6 +51,21 @@ before(() => {
     rate: 22050,
     seconds: 8,
     f: (t) => 0.3 * Math.max(0, Math.sin(2 * Math.PI * 4 * t)) ** 2 * (t % 3 < 2.4) * sine(1, 150)(t),
+  });
+  // 128 BPM: a kick (150 -> 50 Hz, 150 ms) on every beat, louder on the first of each bar, from 0.5 s.
+  const period = 60 / 128;
+  wav(file('groove.wav'), {
+    rate: 44100,
+    channels: 2,
+    seconds: 20,
+    f: (t) => {
+      if (t < 0.5) return 0.01 * Math.sin(2 * Math.PI * 220 * t);
+      const k = Math.floor((t - 0.5) / period);
+      const dt = t - 0.5 - k * period;
+      const accent = k % 4 === 0 ? 1 : 0.55;
+      const phase = 2 * Math.PI * (50 * dt + (100 / 30) * (1 - Math.exp(-30 * dt)));
+      return accent * 0.7 * Math.exp(-20 * dt) * Math.sin(phase) + 0.02 * Math.sin(2 * Math.PI * 220 * t);
+    },
   });
   fs.writeFileSync(file('notes.wav'), 'these are not samples\n');
   fs.writeFileSync(file('empty.wav'), '');
@@ -136,5 +152,68 @@ describe('loudness', () => {
     const noTarget = parseJson((await run(['loudness', 'tone.wav', '-o', 'x.wav', '--json'])).stdout);
     assert.equal(noTarget.code, 'USAGE');
     assert.equal(fs.existsSync(file('x.wav')), false);
+  });
+});
+
+describe('beats', () => {
+  test('--json and -o give the tempo, the beats with a strength and the downbeats', async () => {
+    const r = await run(['beats', 'groove.wav', '-o', 'groove.beats.json', '--json']);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const j = parseJson(r.stdout);
+    assert.equal(j.ok, true);
+    assert.equal(j.version, 1);
+    assert.equal(j.audio, 'groove.wav');
+    assert.equal(j.outputPath, 'groove.beats.json');
+    assert.ok(Math.abs(j.bpm - 128) / 128 <= 0.01, `bpm ${j.bpm}`);
+    assert.ok(j.beats.length >= 36, `${j.beats.length} beats`);
+    for (const b of j.beats) {
+      assert.deepEqual(Object.keys(b), ['time', 'strength']);
+      const k = Math.round((b.time - 0.5) / (60 / 128));
+      assert.ok(Math.abs(b.time - 0.5 - k * (60 / 128)) <= 0.07, `beat at ${b.time}`);
+      assert.ok(b.strength >= 0 && b.strength <= 1);
+    }
+    assert.ok(j.downbeats.length >= 8, JSON.stringify(j.downbeats));
+    for (const t of j.downbeats) {
+      const bar = Math.round((t - 0.5) / (4 * 60 / 128));
+      assert.ok(Math.abs(t - 0.5 - bar * 4 * (60 / 128)) <= 0.07, `downbeat at ${t}`);
+    }
+    // The file: HyperFrames' {version, audio, beats} with bpm and downbeats, no ok/outputPath.
+    const saved = JSON.parse(fs.readFileSync(file('groove.beats.json'), 'utf8'));
+    assert.deepEqual(Object.keys(saved), ['version', 'audio', 'bpm', 'beats', 'downbeats', 'durationSeconds']);
+    assert.deepEqual(saved.beats, j.beats);
+  });
+
+  test('silence has no tempo: bpm null, no beats; not audio is BAD_AUDIO', async () => {
+    const j = parseJson((await run(['beats', 'silent.wav', '--json'])).stdout);
+    assert.equal(j.bpm, null);
+    assert.deepEqual(j.beats, []);
+    const human = await run(['beats', 'silent.wav']);
+    assert.match(human.stdout, /no beat found/);
+    const bad = parseJson((await run(['beats', 'notes.wav', '--json'])).stdout);
+    assert.equal(bad.code, 'BAD_AUDIO');
+  });
+});
+
+describe('JS API', () => {
+  test('loudness(), normalizeLoudness() and beats() return what --json prints', async () => {
+    const [tone] = await hf.loudness(file('tone.wav'));
+    const cli = parseJson((await run(['loudness', file('tone.wav'), '--json'])).stdout).files[0];
+    assert.deepEqual(tone, cli);
+    const both = await hf.loudness([file('tone.wav'), file('silent.wav')]);
+    assert.equal(both[1].integratedLufs, null);
+
+    const n = await hf.normalizeLoudness(file('speechy.wav'), file('js-out.wav'), { target: 'broadcast' });
+    assert.equal(n.targetLufs, -23);
+    assert.ok(Math.abs(n.output.integratedLufs + 23) <= 0.5);
+    assert.ok(n.output.truePeakDbtp <= -1);
+
+    await assert.rejects(hf.normalizeLoudness(file('quiet.wav'), file('js-loud.wav'), { target: -14 }), (e) => e.code === 'GAIN_TOO_LARGE');
+    assert.equal(fs.existsSync(file('js-loud.wav')), false);
+    await assert.rejects(hf.normalizeLoudness(file('tone.wav'), file('js-x.wav'), { target: 5 }), (e) => e.code === 'BAD_INPUT');
+
+    const b = await hf.beats(file('groove.wav'));
+    assert.ok(Math.abs(b.bpm - 128) / 128 <= 0.01, `${b.bpm}`);
+    assert.equal(b.outputPath, null);
+    await assert.rejects(hf.beats(42), (e) => e.code === 'USAGE');
   });
 });
