@@ -73,7 +73,7 @@ pub fn drum_track(rate: u32, bpm: f64, seconds: f64, start: f64, seed: u64) -> (
         }
         beats.push(at);
         let first = (at * r) as usize;
-        let accent = if k % 4 == 0 { 1.0 } else { 0.6 };
+        let accent = if k.is_multiple_of(4) { 1.0 } else { 0.6 };
         // Kick: a 150 → 50 Hz sweep dying over about 150 ms.
         let mut phase = 0.0;
         for j in 0..(0.2 * r) as usize {
