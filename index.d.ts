@@ -23,6 +23,42 @@ export declare function authStatus(): Promise<SignedInStatus | SignedOutStatus |
 /** The credential itself, for passing to other tools (like `hyperframes auth token`). */
 export declare function authToken(): Promise<TokenResult>
 
+/** Tempo, beats (with their strength) and downbeats of a music file; `options.output` writes the beats file. */
+export declare function beats(file: string, options?: BeatsOptions | undefined | null): Promise<BeatsResult>
+
+export interface BeatsOptions {
+  /** Write the beats file here too. */
+  output?: string
+}
+
+/**
+ * `beats FILE --json`, `beats()` in JS. The file `-o` writes is the same without `ok` and
+ * `outputPath`: HyperFrames' `{version, audio, beats: [{time, strength}]}` plus `bpm`,
+ * `downbeats` and `durationSeconds`.
+ */
+export interface BeatsResult {
+  /** The shape's version (1). */
+  version: number
+  /** The audio file, as given. */
+  audio: string
+  /** Tempo, BPM; null when no beat was found (silence, or no pulse). */
+  bpm: number | null
+  beats: Array<BeatTime>
+  /** Times of the first beats of bars (4/4) where the bars stand out; else empty. */
+  downbeats: Array<number>
+  durationSeconds: number
+  /** Where the beats file was written; null without `-o`. */
+  outputPath: string | null
+}
+
+/** One beat of `beats`. */
+export interface BeatTime {
+  /** Seconds from the start of the audio. */
+  time: number
+  /** 0–1: the beat's onset against the loudest beat's. */
+  strength: number
+}
+
 /** The credentials file or an environment key is unusable. */
 export interface BrokenStatus {
   configured: false
@@ -251,6 +287,29 @@ export interface LogoutResult {
   warnings: Array<string>
 }
 
+/** Measures each file (EBU R128): integrated loudness, range, short-term maximum, true and sample peak. */
+export declare function loudness(files: string | Array<string>): Promise<Array<LoudnessMeasures>>
+
+/** The loudness of one file (`loudness --json`'s `files`, `loudness()` in JS). */
+export interface LoudnessMeasures {
+  path: string
+  /** Integrated loudness (ITU-R BS.1770-4, gated), LUFS; null for silence (−∞). */
+  integratedLufs: number | null
+  /** Loudness range (EBU Tech 3342), LU. */
+  loudnessRange: number
+  /** The loudest 3-second window, LUFS; null for silence. */
+  shortTermMaxLufs: number | null
+  /** True peak (4× oversampled), dBTP; null when every sample is 0. */
+  truePeakDbtp: number | null
+  /** Largest sample, dBFS; null when every sample is 0. */
+  samplePeakDbfs: number | null
+  durationSeconds: number
+  sampleRate: number
+  channels: number
+  /** Set when a figure is missing and why (`silent: integrated loudness is -inf`). */
+  note: string | null
+}
+
 /** One step of a build, for `onProgress`: `kind` is `started`, `line`, `effect` or `music`. */
 export interface MediaProgress {
   kind: string
@@ -339,6 +398,37 @@ export interface MusicResult {
   /** A licence note when the music's licence restricts its use (MusicGen: non-commercial). */
   license: string | null
   anomalies: Array<string>
+}
+
+/** Normalises `input` to a target loudness with the true-peak limiter, writing a WAV to `output`. */
+export declare function normalizeLoudness(input: string, output: string, options?: NormalizeOptions | undefined | null): Promise<NormalizeResult>
+
+export interface NormalizeOptions {
+  /**
+   * Integrated loudness to reach: LUFS (-70 to 0) or `web`, `social` (-14), `podcast` (-16),
+   * `broadcast` (-23). Default -14.
+   */
+  target?: number | 'web' | 'social' | 'podcast' | 'broadcast'
+  /** The highest true peak of the result, dBTP (default -1). */
+  truePeak?: number
+  /** The largest gain allowed, dB (default 12); more is a `GAIN_TOO_LARGE` error. */
+  maxGain?: number
+}
+
+/** `loudness FILE --target … -o OUT --json`, `normalizeLoudness()` in JS. */
+export interface NormalizeResult {
+  /** Where the normalised WAV was written. */
+  outputPath: string
+  targetLufs: number
+  truePeakLimitDbtp: number
+  /** The gain applied before the limiter, dB. */
+  gainDb: number
+  /** The deepest gain reduction of the true-peak limiter, dB (0: it had nothing to do). */
+  limiterReductionDb: number
+  /** The input's measures. */
+  input: LoudnessMeasures
+  /** The written file's measures. */
+  output: LoudnessMeasures
 }
 
 export interface OfflineEngineReport {

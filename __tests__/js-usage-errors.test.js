@@ -52,6 +52,12 @@ const CASES = [
   [() => api.transcribe(42), 'audio', 'a file path or a Buffer'],
   [() => api.transcribe('a.wav', 'fast'), 'options', 'an options object'],
   [() => api.transcribe('a.wav', { script: 7 }), 'options.script', 'a string'],
+  [() => api.loudness(42), 'files', 'a path or an array of paths'],
+  [() => api.normalizeLoudness(1, 'out.wav'), 'input', 'a string'],
+  [() => api.normalizeLoudness('a.wav', 'out.wav', 5), 'options', 'an options object'],
+  [() => api.normalizeLoudness('a.wav', 'out.wav', { truePeak: 'loud' }), 'options.truePeak', 'a number'],
+  [() => api.beats(42), 'file', 'a string'],
+  [() => api.beats('a.wav', { output: 1 }), 'options.output', 'a string'],
 ];
 
 /** Exports that take no arguments (anything passed is ignored). */

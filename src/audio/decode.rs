@@ -220,6 +220,17 @@ fn decode_source(source: Source<'_>, hint: Option<&str>, limit: Limit, mono: boo
     Ok(Decoded { samples: out, sample_rate, channels })
 }
 
+/// Reads an audio file a user named (through [`crate::fsio::input`], so a FIFO or a device is
+/// refused and the size is bounded) and decodes it; errors name the file.
+pub fn read_audio_file(path: &std::path::Path) -> EngineResult<Decoded> {
+    let bytes = crate::fsio::input::read_bytes(path, crate::fsio::input::limits::AUDIO)?;
+    let name = path.to_string_lossy();
+    decode_bytes(&bytes, Some(&name)).map_err(|e| {
+        let message = format!("{}: {}", path.display(), e.message);
+        EngineError { message, ..e }.with_hint("Give a WAV, MP3, FLAC or Ogg Vorbis file.")
+    })
+}
+
 /// Decodes headerless signed 16-bit little-endian PCM, interleaved (Lyria RealTime sends 48 kHz
 /// stereo this way). A trailing partial frame is dropped.
 pub fn decode_pcm_s16le(bytes: &[u8], sample_rate: u32, channels: u16, limit: Limit) -> EngineResult<Decoded> {

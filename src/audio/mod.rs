@@ -1,4 +1,9 @@
+pub mod beats;
 pub mod captions;
 pub mod decode;
+pub mod limiter;
+pub mod loudness;
 pub mod resample;
+#[cfg(test)]
+pub mod test_signals;
 pub mod wav;

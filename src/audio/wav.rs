@@ -1,4 +1,4 @@
-//! Mono WAV output (16-bit PCM or 32-bit float), WAV input, and helpers to join and measure audio.
+//! WAV output (16-bit PCM or 32-bit float; mono unless a channel count is given), WAV input, and helpers to join and measure audio.
 
 use std::fs::File;
 use std::io::{BufWriter, Cursor, Seek, Write};
@@ -20,12 +20,12 @@ pub enum SampleFormat {
 /// Fade length at chunk boundaries used by the voice engine: 2.5 ms at 24 kHz.
 pub const DEFAULT_FADE_SAMPLES: usize = 60;
 
-fn spec(sample_rate: u32, format: SampleFormat) -> hound::WavSpec {
+fn spec(sample_rate: u32, channels: u16, format: SampleFormat) -> hound::WavSpec {
     let (bits_per_sample, sample_format) = match format {
         SampleFormat::Int16 => (16, hound::SampleFormat::Int),
         SampleFormat::Float32 => (32, hound::SampleFormat::Float),
     };
-    hound::WavSpec { channels: 1, sample_rate, bits_per_sample, sample_format }
+    hound::WavSpec { channels, sample_rate, bits_per_sample, sample_format }
 }
 
 /// Float sample to 16-bit: clamped to [-1, 1], scaled by 32767 and rounded; NaN becomes 0.
@@ -58,8 +58,14 @@ fn write_samples<W: Write + Seek>(
     }
 }
 
-fn encode<W: Write + Seek>(w: W, samples: &[f32], sample_rate: u32, format: SampleFormat) -> hound::Result<()> {
-    let mut writer = hound::WavWriter::new(w, spec(sample_rate, format))?;
+fn encode<W: Write + Seek>(
+    w: W,
+    samples: &[f32],
+    sample_rate: u32,
+    channels: u16,
+    format: SampleFormat,
+) -> hound::Result<()> {
+    let mut writer = hound::WavWriter::new(w, spec(sample_rate, channels, format))?;
     write_samples(&mut writer, samples, format)?;
     writer.finalize()
 }
@@ -67,6 +73,13 @@ fn encode<W: Write + Seek>(w: W, samples: &[f32], sample_rate: u32, format: Samp
 fn check_rate(sample_rate: u32) -> EngineResult<()> {
     if sample_rate == 0 {
         return Err(EngineError::new("BAD_AUDIO", "sample rate must be positive"));
+    }
+    Ok(())
+}
+
+fn check_channels(channels: u16) -> EngineResult<()> {
+    if channels == 0 {
+        return Err(EngineError::new("BAD_AUDIO", "a WAV file needs at least one channel"));
     }
     Ok(())
 }
@@ -86,13 +99,25 @@ fn check_count(count: usize, format: SampleFormat) -> EngineResult<()> {
 /// Writes mono `samples` as a WAV file to `path` by the rules of [`crate::fsio`] (atomic for
 /// files, streamed for FIFOs, devices and `-`). Non-finite samples are written as 0.
 pub fn write_wav(path: &Path, samples: &[f32], sample_rate: u32, format: SampleFormat) -> EngineResult<()> {
+    write_wav_channels(path, samples, sample_rate, 1, format)
+}
+
+/// [`write_wav`] for interleaved samples of `channels` channels (`[l0, r0, l1, r1, …]`).
+pub fn write_wav_channels(
+    path: &Path,
+    samples: &[f32],
+    sample_rate: u32,
+    channels: u16,
+    format: SampleFormat,
+) -> EngineResult<()> {
+    check_channels(channels)?;
     match crate::fsio::destination(path)? {
         crate::fsio::Destination::File(_) => {
-            let mut out = WavOut::create(path, sample_rate, format)?;
+            let mut out = WavOut::create_channels(path, sample_rate, channels, format)?;
             out.push(samples, sample_rate)?;
             out.finish()
         }
-        _ => crate::fsio::write_bytes(path, &try_wav_bytes(samples, sample_rate, format)?),
+        _ => crate::fsio::write_bytes(path, &wav_bytes_channels(samples, sample_rate, channels, format)?),
     }
 }
 
@@ -104,6 +129,7 @@ pub fn write_wav(path: &Path, samples: &[f32], sample_rate: u32, format: SampleF
 pub struct WavOut {
     shown: PathBuf,
     sample_rate: u32,
+    channels: u16,
     format: SampleFormat,
     /// Samples taken so far.
     count: usize,
@@ -119,7 +145,13 @@ impl WavOut {
     /// Starts the WAV for `path` (a file, a link to one, a FIFO, a device or `-`), creating a new
     /// file's parent folders.
     pub fn create(path: &Path, sample_rate: u32, format: SampleFormat) -> EngineResult<WavOut> {
+        Self::create_channels(path, sample_rate, 1, format)
+    }
+
+    /// [`WavOut::create`] for interleaved audio of `channels` channels.
+    pub fn create_channels(path: &Path, sample_rate: u32, channels: u16, format: SampleFormat) -> EngineResult<WavOut> {
         check_rate(sample_rate)?;
+        check_channels(channels)?;
         let failed = |e: std::io::Error| EngineError::io(format!("cannot write {}", path.display()), &e);
         let to = match crate::fsio::destination(path)? {
             crate::fsio::Destination::File(target) => {
@@ -129,13 +161,13 @@ impl WavOut {
                 }
                 let staged = crate::fsio::Staged::create(&target, crate::fsio::Mode::Keep).map_err(failed)?;
                 let file = staged.file().try_clone().map_err(failed)?;
-                let writer = hound::WavWriter::new(BufWriter::new(file), spec(sample_rate, format))
+                let writer = hound::WavWriter::new(BufWriter::new(file), spec(sample_rate, channels, format))
                     .map_err(|e| hound_error(path, e))?;
                 WavTo::File { writer, staged }
             }
             _ => WavTo::Gathered(Vec::new()),
         };
-        Ok(WavOut { shown: path.to_path_buf(), sample_rate, format, count: 0, to })
+        Ok(WavOut { shown: path.to_path_buf(), sample_rate, channels, format, count: 0, to })
     }
 
     /// Appends `samples`, which must be at the rate the file was started with.
@@ -161,9 +193,10 @@ impl WavOut {
     /// Completes the header and puts the file in place (or writes the gathered samples).
     pub fn finish(self) -> EngineResult<()> {
         match self.to {
-            WavTo::Gathered(all) => {
-                crate::fsio::write_bytes(&self.shown, &try_wav_bytes(&all, self.sample_rate, self.format)?)
-            }
+            WavTo::Gathered(all) => crate::fsio::write_bytes(
+                &self.shown,
+                &wav_bytes_channels(&all, self.sample_rate, self.channels, self.format)?,
+            ),
             WavTo::File { writer, staged } => {
                 writer.finalize().map_err(|e| hound_error(&self.shown, e))?;
                 staged.commit().map_err(|e| EngineError::io(format!("cannot write {}", self.shown.display()), &e))
@@ -191,12 +224,23 @@ pub fn wav_bytes(samples: &[f32], sample_rate: u32, format: SampleFormat) -> Vec
 
 /// [`wav_bytes`] that reports a zero sample rate or oversize data as `BAD_AUDIO` instead of panicking.
 pub fn try_wav_bytes(samples: &[f32], sample_rate: u32, format: SampleFormat) -> EngineResult<Vec<u8>> {
+    wav_bytes_channels(samples, sample_rate, 1, format)
+}
+
+/// [`try_wav_bytes`] for interleaved samples of `channels` channels.
+pub fn wav_bytes_channels(
+    samples: &[f32],
+    sample_rate: u32,
+    channels: u16,
+    format: SampleFormat,
+) -> EngineResult<Vec<u8>> {
     check_rate(sample_rate)?;
+    check_channels(channels)?;
     check_count(samples.len(), format)?;
     let header = 80;
     let per = if format == SampleFormat::Int16 { 2 } else { 4 };
     let mut cursor = Cursor::new(Vec::with_capacity(header + samples.len() * per));
-    encode(&mut cursor, samples, sample_rate, format)
+    encode(&mut cursor, samples, sample_rate, channels, format)
         .map_err(|e| EngineError::new("BAD_AUDIO", format!("cannot encode WAV: {e}")))?;
     Ok(cursor.into_inner())
 }

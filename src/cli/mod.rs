@@ -1,9 +1,11 @@
 //! Argument parsing and dispatch. Commands call the same core functions as the JS API.
 
 mod auth;
+mod beats;
 mod captions;
 mod describe;
 mod doctor;
+mod loudness;
 mod media;
 mod models;
 mod music;
@@ -50,6 +52,10 @@ enum Command {
         #[command(subcommand)]
         command: media::MediaCommand,
     },
+    /// Measure loudness (EBU R128: LUFS, range, true peak), or normalise a file to a target.
+    Loudness(loudness::LoudnessArgs),
+    /// Tempo (BPM), beat times with their strength, and downbeats of a music file.
+    Beats(beats::BeatsArgs),
     /// Describe images in one sentence each (OpenRouter or Gemini; skipped without a key).
     Describe(describe::DescribeArgs),
     /// List the voices of a provider (HeyGen, ElevenLabs or the local Kokoro).
@@ -195,6 +201,8 @@ pub fn run(argv: Vec<String>, ctx: CliContext) -> i32 {
         Command::Sfx(args) => rt.block_on(sfx::run(args, &out)),
         Command::Music(args) => rt.block_on(music::run(args, &out)),
         Command::Media { command } => rt.block_on(media::run(command, &out)),
+        Command::Loudness(args) => loudness::run(args, &out),
+        Command::Beats(args) => beats::run(args, &out),
         Command::Describe(args) => rt.block_on(describe::run(args, &out)),
         Command::Voices(args) => rt.block_on(voices::run(args, &out)),
         Command::Models { command } => rt.block_on(models::run(command, tty.stderr, &out)),

@@ -4,6 +4,7 @@
 #![cfg_attr(test, allow(dead_code))] // napi registers these only in the addon build
 
 pub(crate) mod args;
+mod audio_tools;
 mod auth;
 mod captions;
 mod describe;

@@ -18,8 +18,10 @@
 use napi_derive::napi;
 use serde::Serialize;
 
+pub use audio_tools::{BeatsResult, LoudnessList, LoudnessMeasures, NormalizeResult};
 pub use shape::Success;
 
+pub mod audio_tools;
 pub mod shape;
 
 // ---- auth -------------------------------------------------------------------------------------
