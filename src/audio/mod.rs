@@ -1,4 +1,5 @@
 pub mod captions;
 pub mod decode;
+pub mod limit;
 pub mod resample;
 pub mod wav;

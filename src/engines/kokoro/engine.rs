@@ -11,7 +11,7 @@ use super::markup::{self, Part};
 use super::model::{self, KokoroModel};
 use super::timing::{self, TimedWord};
 use super::voices::{self, VoicePack};
-use crate::audio::wav;
+use crate::audio::{limit, wav};
 use crate::engines::catalog::{self, ModelSpec};
 use crate::engines::error::{EngineError, EngineResult};
 
@@ -260,6 +260,10 @@ impl Kokoro {
             for c in &block_chunks {
                 let mut audio = self.run_chunk(c, &voice, opts.speed)?;
                 let chunk_words = self.time_words(&p, c, &audio, sink.made as u64, &mut next_id)?;
+                let limited = limit::limit_speech(&mut audio.samples, SAMPLE_RATE);
+                if limited.min_gain < 1.0 {
+                    tracing::debug!(peak = limited.peak_before, min_gain = limited.min_gain, "peaks limited");
+                }
                 wav::fade_seams(&mut audio.samples, fade, index > 0, index + 1 < count);
                 sink.emit(ChunkAudio { index, count, samples: audio.samples, words: chunk_words })?;
                 index += 1;

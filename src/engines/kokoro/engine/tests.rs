@@ -364,3 +364,16 @@ fn a_long_text_is_spoken_block_by_block_with_the_same_words_and_an_exact_count()
     assert_eq!(again.samples, kept.samples);
     assert_eq!(again.words.len(), kept.words.len());
 }
+
+#[test]
+fn speech_past_full_scale_is_limited_to_the_ceiling_without_moving_anything() {
+    // The fixture speaks the voice's value: 1.5 is past full scale, as Kokoro's peaks are.
+    let loud = fixture(&[("af_heart", 1.5)], true);
+    let quiet = fixture(&[("af_heart", 0.5)], true);
+    let (l, q) = (speak(&loud, TEXT, &opts(None, 1.0)).unwrap(), speak(&quiet, TEXT, &opts(None, 1.0)).unwrap());
+    assert!(wav::peak(&l.samples) <= limit::SPEECH_CEILING, "peak {}", wav::peak(&l.samples));
+    assert!(l.samples.iter().all(|v| wav::to_i16(*v).unsigned_abs() < 32767), "no sample at full scale");
+    assert_eq!(l.samples.len(), q.samples.len(), "sample count unchanged");
+    assert_eq!(l.words, q.words, "word timings unchanged");
+    assert!(q.samples.iter().all(|&v| (v - 0.5).abs() < 1e-6), "audio under the ceiling is untouched");
+}
