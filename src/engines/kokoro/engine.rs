@@ -20,12 +20,16 @@ pub const DEFAULT_VOICE: &str = "af_heart";
 pub const MAX_SPEED: f32 = 3.0;
 /// Seams between chunks are faded over this long so they never click.
 pub const SEAM_FADE_MS: f32 = 2.5;
-/// The first chunk is kept short (about a sentence) so streamed audio starts early.
-pub const FIRST_CHUNK_TOKENS: usize = 100;
-/// Later chunks stay well under Kokoro's 510-token limit: ONNX Runtime's working memory grows with
-/// the chunk's audio length (about 800 MB peak at 400 tokens, under 400 MB at about 120), while its
-/// time per token barely changes, and chunks still end at sentence or clause boundaries.
-pub const CHUNK_TOKENS: usize = 120;
+/// Chunks aim at 120 tokens, well under Kokoro's 510-token limit: ONNX Runtime's working memory
+/// grows with the chunk's audio length (about 800 MB peak at 400 tokens, under 400 MB at about
+/// 120), while its time per token barely changes. A chunk grows past 120 only to reach a sentence
+/// or clause end (a run-on sentence with no comma), never past 510.
+pub const CHUNK_LIMITS: chunk::Limits = chunk::Limits { soft: 120, min_fill: 40, hard: chunk::MAX_TOKENS };
+/// When streaming, the first chunk is short, about 2 s of audio (Kokoro speaks about 14 tokens a
+/// second), so audio starts early; it still ends at a sentence or clause end, and at no fewer than
+/// 8 tokens (Kokoro reads very short inputs badly). Only the first chunk of a stream: a file gets
+/// no seam there.
+pub const STREAM_FIRST_LIMITS: chunk::Limits = chunk::Limits { soft: 30, min_fill: 8, hard: chunk::MAX_TOKENS };
 
 #[derive(Debug, Clone, Default)]
 pub struct TtsOptions {
@@ -36,6 +40,9 @@ pub struct TtsOptions {
     pub lang: Option<Lang>,
     /// Pronunciations for whole words, applied before G2P (inline markup wins).
     pub lexicon: Option<Arc<Lexicon>>,
+    /// Someone listens as the chunks come (`--stream`, `ttsStream()`): the first chunk is kept
+    /// short ([`STREAM_FIRST_LIMITS`]) so audio starts early.
+    pub stream: bool,
 }
 
 /// One chunk of audio, ready as soon as it is synthesised (seams already faded).
@@ -387,8 +394,9 @@ struct Plan {
     ready: Option<(usize, Phonemized, Vec<Chunk>)>,
     /// Every block's phonemes and chunks, when the text has several.
     spill: Option<Spill>,
-    /// The first block with words gets the short first chunk.
+    /// The first block with words gets the short first chunk, when streaming.
     first_speech: Option<usize>,
+    stream: bool,
 }
 
 /// Phonemized blocks in a temporary file, each as JSON at a recorded place. The file's name is
@@ -461,7 +469,8 @@ impl Plan {
         }
         let blocks = pieces.iter().filter(|p| matches!(p, Piece::Speech(_))).count();
         let spill = if blocks > 1 { Some(Spill::new(pieces.len())?) } else { None };
-        let mut plan = Plan { pieces, lang, count: 0, ready: None, spill: None, first_speech: None };
+        let mut plan =
+            Plan { pieces, lang, count: 0, ready: None, spill: None, first_speech: None, stream: opts.stream };
         let started = std::time::Instant::now();
         let mut spill = spill;
         for i in 0..plan.pieces.len() {
@@ -495,8 +504,8 @@ impl Plan {
         let phonemized = g2p::phonemize_passage(p, self.lang)?;
         tracing::debug!(lang = self.lang.code(), phonemes = %phonemized.phonemes(), "phonemized");
         let first = *self.first_speech.get_or_insert(i) == i;
-        let first_max = if first { FIRST_CHUNK_TOKENS } else { CHUNK_TOKENS };
-        let chunks = chunk::chunk_with_first(&phonemized, first_max, CHUNK_TOKENS);
+        let first_limits = if first && self.stream { STREAM_FIRST_LIMITS } else { CHUNK_LIMITS };
+        let chunks = chunk::chunk_with_first(&phonemized, first_limits, CHUNK_LIMITS);
         Ok(Some((phonemized, chunks)))
     }
 

@@ -24,7 +24,7 @@ fn fixture(voices: &[(&str, f32)], with_durations: bool) -> Fixture {
 }
 
 fn opts(voice: Option<&str>, speed: f32) -> TtsOptions {
-    TtsOptions { voice: voice.map(Into::into), speed, lang: None, lexicon: None }
+    TtsOptions { voice: voice.map(Into::into), speed, lang: None, lexicon: None, stream: false }
 }
 
 fn speak(f: &Fixture, text: &str, o: &TtsOptions) -> EngineResult<Synthesis> {
@@ -38,7 +38,7 @@ fn sample_count_is_exactly_the_sum_of_durations_times_600() {
     let f = fixture(&[("af_heart", 0.5)], true);
     let s = speak(&f, TEXT, &opts(None, 1.0)).unwrap();
     let p = g2p::phonemize(TEXT, Lang::EnUs).unwrap();
-    let expected: usize = chunk::chunk_with_first(&p, FIRST_CHUNK_TOKENS, CHUNK_TOKENS)
+    let expected: usize = chunk::chunk_with_first(&p, CHUNK_LIMITS, CHUNK_LIMITS)
         .iter()
         .map(|c| {
             let padded: Vec<i64> = [0].into_iter().chain(c.tokens.iter().copied()).chain([0]).collect();
@@ -202,7 +202,8 @@ fn real_model_durations_account_for_every_sample() {
 #[test]
 fn real_model_speaks_english_with_timed_words() {
     let Some(k) = real_engine() else { return };
-    let o = TtsOptions { voice: Some("jm_kumo".into()), speed: 1.0, lang: Some(Lang::EnUs), lexicon: None };
+    let o =
+        TtsOptions { voice: Some("jm_kumo".into()), speed: 1.0, lang: Some(Lang::EnUs), lexicon: None, stream: false };
     let s = speak(&Fixture { _dir: tempfile::tempdir().unwrap(), kokoro: k }, ENGLISH, &o).unwrap();
     assert_eq!(s.samples.len() % timing::SAMPLES_PER_FRAME, 0);
     assert!(wav::rms(&s.samples) > 0.01, "not silent");
@@ -216,7 +217,13 @@ fn real_model_speaks_english_with_timed_words() {
 fn real_model_speed_and_determinism() {
     let Some(k) = real_engine() else { return };
     let f = Fixture { _dir: tempfile::tempdir().unwrap(), kokoro: k };
-    let o = |speed| TtsOptions { voice: Some("jm_kumo".into()), speed, lang: Some(Lang::EnUs), lexicon: None };
+    let o = |speed| TtsOptions {
+        voice: Some("jm_kumo".into()),
+        speed,
+        lang: Some(Lang::EnUs),
+        lexicon: None,
+        stream: false,
+    };
     let normal = speak(&f, "The same words, twice.", &o(1.0)).unwrap();
     assert_eq!(speak(&f, "The same words, twice.", &o(1.0)).unwrap().samples, normal.samples);
     assert!(speak(&f, "The same words, twice.", &o(1.5)).unwrap().samples.len() < normal.samples.len());
@@ -376,4 +383,29 @@ fn speech_past_full_scale_is_limited_to_the_ceiling_without_moving_anything() {
     assert_eq!(l.samples.len(), q.samples.len(), "sample count unchanged");
     assert_eq!(l.words, q.words, "word timings unchanged");
     assert!(q.samples.iter().all(|&v| (v - 0.5).abs() < 1e-6), "audio under the ceiling is untouched");
+}
+
+/// The (samples, last word) of each chunk a synthesis hands out.
+fn chunks_of(f: &Fixture, text: &str, o: &TtsOptions) -> Vec<(usize, String)> {
+    let mut seen = Vec::new();
+    f.kokoro
+        .synthesize(text, o, &mut |c| {
+            seen.push((c.samples.len(), c.words.last().map(|w| w.text.clone()).unwrap_or_default()));
+            Ok(())
+        })
+        .unwrap();
+    seen
+}
+
+#[test]
+fn only_a_stream_gets_a_short_first_chunk_and_it_ends_a_clause() {
+    let f = fixture(&[("af_heart", 0.5)], true);
+    let text = "Three short sentences, read as one stream. The second follows the first. A third ends it.";
+    let file = chunks_of(&f, text, &opts(None, 1.0));
+    assert_eq!(file.len(), 1, "a file is not cut where no one asked: {file:?}");
+    let stream = chunks_of(&f, text, &TtsOptions { stream: true, ..opts(None, 1.0) });
+    assert!(stream.len() > 1, "{stream:?}");
+    assert_eq!(stream[0].1, "sentences,", "the first chunk ends at the first clause end");
+    assert!(stream[0].0 < file[0].0 / 3);
+    assert_eq!(stream.iter().map(|c| c.0).sum::<usize>() > 0, true);
 }
