@@ -108,8 +108,9 @@ pub struct VoiceResult {
     pub sample_rate: u32,
     /// Timed from the start of the audio; `approximate` when estimated rather than measured.
     pub words: Vec<TimedWord>,
-    /// How many chunks of speech were made (Kokoro's; a hosted provider's audio is one). A pause
-    /// is delivered as a chunk of its own but is not counted.
+    /// How many chunks of speech were delivered (Kokoro's: one per model call, cut in two where a
+    /// pause goes inside it; a hosted provider's audio is one). A pause is delivered as a chunk of
+    /// its own but is not counted.
     pub chunks: usize,
     /// The language spoken: Kokoro's always, a hosted provider's when the request named one.
     pub lang: Option<String>,
