@@ -1,7 +1,7 @@
 'use strict';
 // Speech markup with the real Kokoro int8 model (runs when HYPERFRAMES_TEST_MODELS_DIR is set):
-// a break is exact silence and the words after it move by exactly that much; the WAV has exactly
-// the samples the parts make plus the pause; `--stream` carries the same audio, silence included;
+// a break adds exactly its length to the gap the text has without it, measured from the words file
+// and on the WAV; the words after it move by exactly that much; `--stream` carries the silence;
 // inline phonemes and a lexicon entry give byte-identical audio; captions show the written words,
 // and `@remotion/captions` pages our `--to remotion` output into those words.
 
@@ -34,35 +34,69 @@ describe('markup with the real Kokoro model', () => {
   });
   after(() => home.cleanup());
 
-  test('a break is exact silence; words after it shift by exactly the pause; stream carries it', async (t) => {
+  test('a break adds exactly its length to the gap the text has without it; stream carries it', async (t) => {
     if (!REAL) return t.skip(SKIP_REAL);
     const text = `${A} <break time="${PAUSE * 1000}ms"/> ${B}`;
-    for (const [name, input] of [['a', A], ['b', B], ['ab', text]]) {
+    for (const [name, input] of [['plain', `${A} ${B}`], ['ab', text]]) {
       const r = await run(['tts', input, ...VOICE, '-o', `${name}.wav`, '--words', `${name}.json`, '--to', 'remotion', '--json']);
       assert.equal(r.code, 0, r.output);
       assert.equal(parseJson(r.stdout).captionsPath, `${name}.captions.json`);
     }
-    const [a, b, ab] = ['a', 'b', 'ab'].map((n) => parseWav(fs.readFileSync(file(`${n}.wav`))));
+    const [plain, ab] = ['plain', 'ab'].map((n) => parseWav(fs.readFileSync(file(`${n}.wav`))));
     const gap = Math.round(PAUSE * SR);
-    assert.equal(ab.frames, a.frames + gap + b.frames, 'the parts plus exactly the pause');
-    assert.ok(ab.samples.subarray(a.frames, a.frames + gap).every((v) => v === 0), 'the pause is silence');
-    const [wa, wb, wab] = ['a', 'b', 'ab'].map((n) => words(`${n}.json`));
-    assert.deepEqual(wab.map((w) => w.text), [...wa, ...wb].map((w) => w.text), 'the written words, never the markup');
+    assert.equal(ab.frames, plain.frames + gap, 'the text without the break, plus exactly the pause');
+    const [wp, wab] = ['plain', 'ab'].map((n) => words(`${n}.json`));
+    assert.deepEqual(wab.map((w) => w.text), wp.map((w) => w.text), 'the written words, never the markup');
     assert.ok(wab.some((w) => w.text === 'Kokoro'));
-    const shift = (a.frames + gap) / SR;
-    wb.forEach((w, i) => {
-      const got = wab[wa.length + i];
-      assert.ok(Math.abs(got.start - (w.start + shift)) <= 0.0011, `${w.text}: ${got.start} vs ${w.start} + ${shift}`);
-      assert.ok(Math.abs(got.end - (w.end + shift)) <= 0.0011, `${w.text}: end`);
+    // The pause as heard, measured from the words file: the gap between "here." and "Every" is the
+    // plain text's gap plus exactly the break (the words file is rounded to the millisecond).
+    const n = A.split(' ').length;
+    const heard = (w) => w[n].start - w[n - 1].end;
+    assert.ok(Math.abs(heard(wab) - (heard(wp) + PAUSE)) <= 0.0011, `gap ${heard(wab)} vs ${heard(wp)} + ${PAUSE}`);
+    wab.forEach((w, i) => {
+      const shift = i < n ? 0 : PAUSE;
+      assert.ok(Math.abs(w.start - (wp[i].start + shift)) <= 0.0011, `${w.text}: ${w.start} vs ${wp[i].start} + ${shift}`);
+      assert.ok(Math.abs(w.end - (wp[i].end + shift)) <= 0.0011, `${w.text}: end`);
     });
+    // On the WAV: the silence starts where "here." ends and lasts the pause (plus the few samples
+    // of the 2.5 ms fades either side that round to zero in 16 bits).
+    const zeroRun = (samples, from) => {
+      let k = from;
+      while (k < samples.length && samples[k] === 0) k++;
+      return k - from;
+    };
+    const end = Math.round(wab[n - 1].end * SR);
+    let at = end - 100;
+    while (at < end + 100 && zeroRun(ab.samples, at) < gap) at++;
+    assert.ok(at < end + 100, `a silence of the pause's length starts where "here." ends (${wab[n - 1].end} s)`);
+    const silent = zeroRun(ab.samples, at);
+    assert.ok(silent >= gap && silent <= gap + 120, `silence of ${silent} samples, pause ${gap}`);
 
     const captions = JSON.parse(fs.readFileSync(file('ab.captions.json'), 'utf8'));
     const { pages } = createTikTokStyleCaptions({ captions, combineTokensWithinMilliseconds: 1200 });
     assert.deepEqual(pages.flatMap((p) => p.tokens.map((k) => k.text.trim())), wab.map((w) => w.text));
 
-    const s = await runRaw(['tts', text, ...VOICE, '--stream'], { home, timeoutMs: TIMEOUT, env: env() });
-    assert.equal(s.code, 0, s.stderr);
-    assert.deepEqual(s.stdout, ab.data, 'the stream is the same PCM as the WAV, silence included');
+    // A stream starts with a short first chunk ("Local engines run here."), so its audio is its own:
+    // the pause then lies at a chunk seam, and adds exactly its length to the stream of the text
+    // without it (whose seam has the two chunks' pad frames there).
+    const longestSilence = (buf) => {
+      const pcm = new Int16Array(buf.buffer, buf.byteOffset, buf.length / 2);
+      let longest = 0;
+      for (let k = 0, run = 0; k < pcm.length; k++) {
+        run = pcm[k] === 0 ? run + 1 : 0;
+        longest = Math.max(longest, run);
+      }
+      return longest;
+    };
+    const streams = [];
+    for (const input of [`${A} ${B}`, text]) {
+      const r = await runRaw(['tts', input, ...VOICE, '--stream'], { home, timeoutMs: TIMEOUT, env: env() });
+      assert.equal(r.code, 0, r.stderr);
+      streams.push(r.stdout);
+    }
+    assert.equal(streams[1].length, streams[0].length + 2 * gap, 'the plain stream plus exactly the pause');
+    const extra = longestSilence(streams[1]) - longestSilence(streams[0]);
+    assert.ok(extra >= gap && extra <= gap + 120, `the stream's silence grew by ${extra} samples, pause ${gap}`);
   });
 
   test('inline phonemes and a lexicon entry give identical audio', async (t) => {

@@ -88,7 +88,7 @@ describe('JS API with the real Kokoro model', () => {
     );
   });
 
-  test('ttsStream(): ≥ 2 chunks in order, adding up exactly to tts() (samples and words)', async (t) => {
+  test('ttsStream(): ≥ 2 chunks in order, a short first one, the same words as tts()', async (t) => {
     if (!REAL) return t.skip(SKIP_REAL);
     const chunks = [];
     for await (const c of api.ttsStream(TEXT, OPTS)) chunks.push(c);
@@ -100,23 +100,19 @@ describe('JS API with the real Kokoro model', () => {
       assert.ok(c.samples instanceof Float32Array);
       assert.ok(c.samples.length > 0);
     });
-    assert.equal(chunks.length, result.chunks);
+    // The stream's first chunk is cut short at the first sentence or clause end (a file is not cut
+    // there), so its audio is its own: the same words, in order, about as long as tts()'s.
+    assert.ok(chunks[0].samples.length < 4 * SR, `first chunk ${chunks[0].samples.length / SR} s`);
+    assert.equal(chunks[0].words.map((w) => w.text).join(' '), 'Local engines run on your own computer.');
     const total = chunks.reduce((n, c) => n + c.samples.length, 0);
-    assert.equal(total, wav.frames, 'the chunks add up to the tts() sample count');
-    assert.deepEqual(
-      chunks.flatMap((c) => c.words),
-      result.words,
-    );
-    let i = 0;
-    let worst = 0;
+    assert.ok(Math.abs(total - wav.frames) / wav.frames < 0.1, `stream ${total} samples, tts() ${wav.frames}`);
+    const words = chunks.flatMap((c) => c.words);
+    assert.deepEqual(words.map((w) => w.text), result.words.map((w) => w.text));
+    let at = 0;
     for (const c of chunks) {
-      for (const s of c.samples) {
-        const q = Math.round(Math.max(-1, Math.min(1, s)) * 32767);
-        worst = Math.max(worst, Math.abs(q - wav.data.readInt16LE(i * 2)));
-        i += 1;
-      }
+      for (const w of c.words) assert.ok(w.start >= at / SR - 1e-9 && w.end <= (at + c.samples.length) / SR + 0.0011, `${w.text} in its chunk`);
+      at += c.samples.length;
     }
-    assert.ok(worst <= 1, `the streamed samples are the WAV's samples (worst difference ${worst})`);
   });
 
   test('ttsStream(): breaking out after the first chunk ends cleanly (no unhandled rejection)', async (t) => {

@@ -1,6 +1,7 @@
 pub mod beats;
 pub mod captions;
 pub mod decode;
+pub mod limit;
 pub mod limiter;
 pub mod loudness;
 pub mod resample;

@@ -94,6 +94,9 @@ pub struct Delivery {
     /// A process that speaks once: Kokoro's G2P is released before the model loads, so their
     /// memory never adds up (it loads again, in about 0.4 s, when next needed).
     pub speaks_once: bool,
+    /// Someone listens as the chunks come (`--stream`, `ttsStream()`), so the first should come
+    /// soon: Kokoro then keeps its first chunk short. A file is written whole, with no seam there.
+    pub live: bool,
 }
 
 /// What the chain made, with the same fields whoever served.
@@ -106,8 +109,9 @@ pub struct VoiceResult {
     pub sample_rate: u32,
     /// Timed from the start of the audio; `approximate` when estimated rather than measured.
     pub words: Vec<TimedWord>,
-    /// How many chunks of speech were made (Kokoro's; a hosted provider's audio is one). A pause
-    /// is delivered as a chunk of its own but is not counted.
+    /// How many chunks of speech were delivered (Kokoro's: one per model call, cut in two where a
+    /// pause goes inside it; a hosted provider's audio is one). A pause is delivered as a chunk of
+    /// its own but is not counted.
     pub chunks: usize,
     /// The language spoken: Kokoro's always, a hosted provider's when the request named one.
     pub lang: Option<String>,
@@ -600,7 +604,13 @@ async fn kokoro(
     service::ensure_installed(spec, allow, &move |p| progress.as_ref().map_or((), |f| f(p)))
         .await
         .map_err(engine_error)?;
-    let opts = TtsOptions { voice: voice.map(String::from), speed: req.speed, lang, lexicon: req.lexicon.clone() };
+    let opts = TtsOptions {
+        voice: voice.map(String::from),
+        speed: req.speed,
+        lang,
+        lexicon: req.lexicon.clone(),
+        stream: delivery.live,
+    };
     let (text, delivery) = (req.text.clone(), delivery.clone());
     let s = crate::blocking(move || {
         // Phonemize first, so bad text fails before the model loads (and, for a process that

@@ -285,6 +285,7 @@ pub(super) async fn run(mut args: TtsArgs, stderr_tty: bool, out: &Output) -> i3
         // WAV's: `voice_to_files` writes it as it comes).
         stream_only: stream,
         speaks_once: true,
+        live: stream,
     };
     let (facts, providers) = crate::chains::gather(args.local_only).await;
     let r = match voice_to_files(&req, &facts, &providers, &delivery, outputs, false).await {

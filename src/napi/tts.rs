@@ -263,6 +263,7 @@ pub fn tts_stream_start(env: &Env, text: Arg<String>, options: Arg<Option<TtsOpt
                         sender.blocking_send(msg).map_err(|_| EngineError::new(CANCELLED, "the stream was cancelled"))
                     })),
                     stream_only: true,
+                    live: true,
                     ..Delivery::default()
                 };
                 rt.block_on(async {

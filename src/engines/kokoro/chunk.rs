@@ -1,21 +1,25 @@
 //! Splits a phonemized text into model-sized chunks of tokens.
 //!
 //! Kokoro reads at most 510 tokens per call (512 with the two pads). The text's tokens are each
-//! word's phonemes, with a space token between words separated by whitespace. A chunk ends, in
-//! order of preference:
-//! 1. after a sentence end (`.` `!` `?` `…`, with any closing quote or bracket glued to it);
-//! 2. after clause punctuation (`,` `;` `:` `—`);
-//! 3. at any word boundary with whitespace, then at any word boundary at all;
-//! 4. inside a word, only for a single word longer than a chunk.
+//! word's phonemes, with a space token between words separated by whitespace. A chunk aims at a
+//! soft size ([`Limits::soft`]) and ends, in order of preference:
+//! 1. after a sentence end (`.` `!` `?` `…`, with any closing quote or bracket glued to it) that
+//!    leaves it at least [`Limits::min_fill`] tokens, the latest within the soft size;
+//! 2. after clause punctuation (`,` `;` `:` `—`), likewise;
+//! 3. else the chunk grows past the soft size to the first sentence or clause end, up to the hard
+//!    size ([`Limits::hard`]): a chunk never ends inside a sentence when a clause end is in reach,
+//!    since the model ends every chunk with a falling tone and a pause;
+//! 4. past the hard size, at the latest sentence or clause end however short, then at any word
+//!    boundary with whitespace, then at any word boundary at all;
+//! 5. inside a word, only for a single word longer than a chunk.
 //!
-//! A sentence or clause end is preferred only when it leaves the chunk at least a third full, so a
-//! short sentence followed by a very long one does not produce a tiny chunk (Kokoro reads very short
-//! inputs badly). The work is linear in the number of tokens.
+//! The first chunk may have limits of its own ([`Limits::first`]): when audio is streamed, a short
+//! first chunk cut at a clause or sentence end lets it start early. The work is linear in the
+//! number of tokens.
 
 use super::g2p::Phonemized;
 use super::vocab;
 
-#[cfg(test)]
 /// Kokoro's token limit per call, without the two pads.
 pub const MAX_TOKENS: usize = 510;
 
@@ -76,9 +80,15 @@ impl Candidates {
         }
     }
 
-    fn choose(&self, fill: impl Fn(usize) -> usize, min_fill: usize) -> Option<usize> {
+    /// The latest sentence end, else clause end, that leaves the chunk `min_fill` tokens.
+    fn preferred(&self, fill: impl Fn(usize) -> usize, min_fill: usize) -> Option<usize> {
         let full_enough = |j: &usize| fill(*j) >= min_fill;
-        self.sentence.filter(full_enough).or(self.clause.filter(full_enough)).or(self.spaced).or(self.glued)
+        self.sentence.filter(full_enough).or(self.clause.filter(full_enough))
+    }
+
+    /// Any boundary, best class first, however short the chunk it leaves.
+    fn any(&self) -> Option<usize> {
+        self.sentence.or(self.clause).or(self.spaced).or(self.glued)
     }
 
     fn forget_through(&mut self, word: usize) {
@@ -150,17 +160,37 @@ impl Builder<'_> {
     }
 }
 
-#[cfg(test)]
-/// Splits `p` into chunks of at most `max_tokens` tokens (at least 1; [`MAX_TOKENS`] for Kokoro).
-pub fn chunk(p: &Phonemized, max_tokens: usize) -> Vec<Chunk> {
-    chunk_with_first(p, max_tokens, max_tokens)
+/// How big chunks are (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The size a chunk aims at; it grows past it only to reach a sentence or clause end.
+    pub soft: usize,
+    /// A sentence or clause end within `soft` is used when it leaves at least this many tokens.
+    pub min_fill: usize,
+    /// The size no chunk exceeds (at most [`MAX_TOKENS`]).
+    pub hard: usize,
 }
 
-/// Like [`chunk`], but the first chunk holds at most `first_max` tokens, so that streamed audio
-/// starts after a short first chunk instead of a full one.
-pub fn chunk_with_first(p: &Phonemized, first_max: usize, max_tokens: usize) -> Vec<Chunk> {
-    let full = max_tokens.max(1);
-    let first = first_max.clamp(1, full);
+impl Limits {
+    #[cfg(test)]
+    /// `soft` tokens, a third of them as the minimum fill, growing up to `hard`.
+    pub fn new(soft: usize, hard: usize) -> Limits {
+        let hard = hard.max(1);
+        let soft = soft.clamp(1, hard);
+        Limits { soft, min_fill: soft / 3, hard }
+    }
+}
+
+#[cfg(test)]
+/// Splits `p` into chunks of at most `max_tokens` tokens (at least 1; [`MAX_TOKENS`] for Kokoro),
+/// the soft and the hard size being the same.
+pub fn chunk(p: &Phonemized, max_tokens: usize) -> Vec<Chunk> {
+    let l = Limits::new(max_tokens, max_tokens);
+    chunk_with_first(p, l, l)
+}
+
+/// Splits `p` into chunks; the first follows `first`, the others `rest`.
+pub fn chunk_with_first(p: &Phonemized, first: Limits, rest: Limits) -> Vec<Chunk> {
     let n = p.words.len();
 
     let mut tokens: Vec<i64> = Vec::new();
@@ -178,28 +208,48 @@ pub fn chunk_with_first(p: &Phonemized, first_max: usize, max_tokens: usize) -> 
     let mut cands = Candidates::default();
     let mut cs = 0; // start of the current chunk in `tokens`
     let mut i = 0;
+    let limits = |out: &Builder| if out.chunks.is_empty() { first } else { rest };
     while i < n {
-        let max = if out.chunks.is_empty() { first } else { full };
-        let min_fill = max / 3;
+        let l = limits(&out);
         let we = ranges[i].1;
-        if we - cs <= max {
-            if i + 1 < n {
-                cands.record(i, break_after(p, i));
+        let class = if i + 1 < n { Some(break_after(p, i)) } else { None };
+        if we - cs <= l.soft {
+            if let Some(c) = class {
+                cands.record(i, c);
             }
             i += 1;
             continue;
         }
-        // Word i does not fit: end the chunk at the best earlier boundary and try again.
-        if let Some(j) = cands.choose(|j| ranges[j].1 - cs, min_fill) {
+        // Word i goes past the soft size: end at a good sentence or clause end before it…
+        if let Some(j) = cands.preferred(|j| ranges[j].1 - cs, l.min_fill) {
+            out.emit(cs, ranges[j].1);
+            cs = ranges[j + 1].0;
+            cands.forget_through(j);
+            continue;
+        }
+        // …else grow to the first sentence or clause end, as long as the hard size allows.
+        if we - cs <= l.hard {
+            if matches!(class, Some(Break::Sentence | Break::Clause)) {
+                out.emit(cs, we);
+                cs = ranges[i + 1].0;
+                cands.forget_through(i);
+            } else if let Some(c) = class {
+                cands.record(i, c);
+            }
+            i += 1;
+            continue;
+        }
+        // Past the hard size: the best boundary there is.
+        if let Some(j) = cands.any() {
             out.emit(cs, ranges[j].1);
             cs = ranges[j + 1].0;
             cands.forget_through(j);
             continue;
         }
         // No boundary: the chunk holds nothing but word i, which is longer than a chunk. Cut it
-        // into full chunks; its tail stays open for the words that follow.
+        // into soft-sized chunks; its tail stays open for the words that follow.
         loop {
-            let max = if out.chunks.is_empty() { first } else { full };
+            let max = limits(&out).soft;
             if we - cs <= max {
                 break;
             }
@@ -209,8 +259,8 @@ pub fn chunk_with_first(p: &Phonemized, first_max: usize, max_tokens: usize) -> 
                 cs += 1;
             }
         }
-        if i + 1 < n {
-            cands.record(i, break_after(p, i));
+        if let Some(c) = class {
+            cands.record(i, c);
         }
         i += 1;
     }
@@ -486,13 +536,68 @@ mod tests {
     fn a_short_first_chunk_then_full_ones() {
         let text = "Alpha beta gamma delta. ".repeat(80);
         let p = fake(&text);
-        let chunks = chunk_with_first(&p, 40, 200);
+        let chunks = chunk_with_first(&p, Limits::new(40, 40), Limits::new(200, 200));
         assert!(chunks[0].tokens.len() <= 40);
         assert!(chunks[1..chunks.len() - 1].iter().all(|c| c.tokens.len() > 40 && c.tokens.len() <= 200));
         check(&p, &chunks, 200);
-        assert_eq!(chunk_with_first(&p, 500, 200).len(), chunk(&p, 200).len(), "first_max is capped at max");
         let long_word = fake(&"x".repeat(450));
-        let parts: Vec<usize> = chunk_with_first(&long_word, 40, 200).iter().map(|c| c.tokens.len()).collect();
+        let parts: Vec<usize> = chunk_with_first(&long_word, Limits::new(40, 40), Limits::new(200, 200))
+            .iter()
+            .map(|c| c.tokens.len())
+            .collect();
         assert_eq!(parts, [40, 200, 200, 10]);
+    }
+
+    /// The words of `p` up to the end of each chunk, as text.
+    fn texts(p: &Phonemized, chunks: &[Chunk]) -> Vec<String> {
+        chunks.iter().map(|c| chunk_text(p, c)).collect()
+    }
+
+    #[test]
+    fn a_sentence_past_the_soft_size_grows_to_its_clause_end_rather_than_losing_its_last_words() {
+        // 21 words of 5 letters + spaces: 125 tokens before the full stop, no clause mark. With
+        // the soft size 120 it used to be cut before its last word ("…words |sixty.").
+        let long: Vec<String> = (0..20).map(|_| "wordy".to_string()).collect();
+        let text = format!("{} sixty. Short one here. {} done, and more.", long.join(" "), long.join(" "));
+        let p = fake(&text);
+        let soft = Limits::new(120, MAX_TOKENS);
+        let chunks = chunk_with_first(&p, soft, soft);
+        check(&p, &chunks, MAX_TOKENS);
+        let t = texts(&p, &chunks);
+        assert!(t[0].ends_with("sixty."), "{t:?}");
+        assert!(chunks[0].tokens.len() > 120);
+        for c in &t {
+            assert!(c.ends_with('.') || c.ends_with(','), "{c:?} ends inside a sentence");
+        }
+        // Past the hard size with no mark at all, it still ends at a word boundary.
+        let run: Vec<String> = (0..200).map(|_| "wordy".to_string()).collect();
+        let p = fake(&run.join(" "));
+        let chunks = chunk_with_first(&p, soft, soft);
+        check(&p, &chunks, MAX_TOKENS);
+        assert!(chunks.iter().all(|c| !c.words[0].continued));
+    }
+
+    #[test]
+    fn a_streamed_first_chunk_is_short_and_ends_at_a_clause_or_sentence_end() {
+        let first = Limits { soft: 30, min_fill: 8, hard: MAX_TOKENS };
+        let rest = Limits::new(120, MAX_TOKENS);
+        // A sentence end within 30 tokens wins over a clause end before it.
+        let p = fake("Hi, the first one. Then the second sentence goes on for a while. And a third.");
+        let t = texts(&p, &chunk_with_first(&p, first, rest));
+        assert_eq!(t[0], "Hi, the first one.");
+        // A clause end when the sentence is longer, but not one that leaves a tiny chunk.
+        let p = fake("Well, the first clause is here, and the sentence goes on for a long while after it.");
+        let chunks = chunk_with_first(&p, first, rest);
+        check(&p, &chunks, MAX_TOKENS);
+        let t = texts(&p, &chunks);
+        assert_eq!(t[0], "Well, the first clause is here,");
+        assert_eq!(t.len(), 2);
+        // No mark within 30 tokens: the first clause end after it, never inside a clause.
+        let p = fake("Nothing marks this opening stretch of words at all, and then it ends. Next.");
+        let t = texts(&p, &chunk_with_first(&p, first, rest));
+        assert_eq!(t[0], "Nothing marks this opening stretch of words at all,");
+        // One short sentence stays whole.
+        let p = fake("Just this.");
+        assert_eq!(chunk_with_first(&p, first, rest).len(), 1);
     }
 }

@@ -7,11 +7,12 @@ use std::sync::Arc;
 use super::chunk::{self, Chunk};
 use super::g2p::{self, Lang, Phonemized};
 use super::lexicon::Lexicon;
-use super::markup::{self, Part};
+use super::markup;
 use super::model::{self, KokoroModel};
+use super::pauses;
 use super::timing::{self, TimedWord};
 use super::voices::{self, VoicePack};
-use crate::audio::wav;
+use crate::audio::{limit, wav};
 use crate::engines::catalog::{self, ModelSpec};
 use crate::engines::error::{EngineError, EngineResult};
 
@@ -20,12 +21,16 @@ pub const DEFAULT_VOICE: &str = "af_heart";
 pub const MAX_SPEED: f32 = 3.0;
 /// Seams between chunks are faded over this long so they never click.
 pub const SEAM_FADE_MS: f32 = 2.5;
-/// The first chunk is kept short (about a sentence) so streamed audio starts early.
-pub const FIRST_CHUNK_TOKENS: usize = 100;
-/// Later chunks stay well under Kokoro's 510-token limit: ONNX Runtime's working memory grows with
-/// the chunk's audio length (about 800 MB peak at 400 tokens, under 400 MB at about 120), while its
-/// time per token barely changes, and chunks still end at sentence or clause boundaries.
-pub const CHUNK_TOKENS: usize = 120;
+/// Chunks aim at 120 tokens, well under Kokoro's 510-token limit: ONNX Runtime's working memory
+/// grows with the chunk's audio length (about 800 MB peak at 400 tokens, under 400 MB at about
+/// 120), while its time per token barely changes. A chunk grows past 120 only to reach a sentence
+/// or clause end (a run-on sentence with no comma), never past 510.
+pub const CHUNK_LIMITS: chunk::Limits = chunk::Limits { soft: 120, min_fill: 40, hard: chunk::MAX_TOKENS };
+/// When streaming, the first chunk is short, about 2 s of audio (Kokoro speaks about 14 tokens a
+/// second), so audio starts early; it still ends at a sentence or clause end, and at no fewer than
+/// 8 tokens (Kokoro reads very short inputs badly). Only the first chunk of a stream: a file gets
+/// no seam there.
+pub const STREAM_FIRST_LIMITS: chunk::Limits = chunk::Limits { soft: 30, min_fill: 8, hard: chunk::MAX_TOKENS };
 
 #[derive(Debug, Clone, Default)]
 pub struct TtsOptions {
@@ -36,6 +41,9 @@ pub struct TtsOptions {
     pub lang: Option<Lang>,
     /// Pronunciations for whole words, applied before G2P (inline markup wins).
     pub lexicon: Option<Arc<Lexicon>>,
+    /// Someone listens as the chunks come (`--stream`, `ttsStream()`): the first chunk is kept
+    /// short ([`STREAM_FIRST_LIMITS`]) so audio starts early.
+    pub stream: bool,
 }
 
 /// One chunk of audio, ready as soon as it is synthesised (seams already faded).
@@ -55,6 +63,7 @@ pub struct Synthesis {
     /// How many samples were made (`samples.len()` when they were kept).
     pub sample_count: usize,
     pub words: Vec<TimedWord>,
+    /// Speech chunks handed out: one per model call, cut in two where a pause goes inside it.
     pub chunks: usize,
     pub voice: String,
     pub lang: Lang,
@@ -249,21 +258,47 @@ impl Kokoro {
         let fade = wav::samples_for_ms(SAMPLE_RATE, SEAM_FADE_MS);
         let mut sink = Sink { on_chunk, keep_audio, samples: Vec::new(), words: Vec::new(), made: 0 };
         let (mut index, mut chunks, mut next_id) = (0usize, 0usize, 0usize);
-        for piece in 0..plan.pieces.len() {
-            let Some((p, block_chunks)) = plan.take(piece)? else {
-                if let Piece::Silence(n) = plan.pieces[piece] {
+        for b in 0..plan.blocks.len() {
+            let Some((p, block_chunks)) = plan.take(b)? else {
+                // Nothing to say between two breaks: only their silence.
+                let n = plan.blocks[b].pauses.iter().map(|q| q.samples).sum();
+                if n > 0 {
                     sink.emit(ChunkAudio { index, count, samples: vec![0.0; n], words: Vec::new() })?;
                     index += 1;
                 }
                 continue;
             };
-            for c in &block_chunks {
+            let inserts = std::mem::take(&mut plan.blocks[b].inserts);
+            for (c, inserts) in block_chunks.iter().zip(inserts) {
                 let mut audio = self.run_chunk(c, &voice, opts.speed)?;
-                let chunk_words = self.time_words(&p, c, &audio, sink.made as u64, &mut next_id)?;
-                wav::fade_seams(&mut audio.samples, fade, index > 0, index + 1 < count);
-                sink.emit(ChunkAudio { index, count, samples: audio.samples, words: chunk_words })?;
-                index += 1;
-                chunks += 1;
+                let mut chunk_words = self.time_words(&p, c, &audio, sink.made as u64, &mut next_id)?;
+                let limited = limit::limit_speech(&mut audio.samples, SAMPLE_RATE);
+                if limited.min_gain < 1.0 {
+                    tracing::debug!(peak = limited.peak_before, min_gain = limited.min_gain, "peaks limited");
+                }
+                // The chunk's speech, cut where pauses go, each pause a piece of silence of its own.
+                let tokens = c.tokens.len();
+                let mut out = Pieces { sink: &mut sink, index: &mut index, count, fade, shift: 0, spoken: 0 };
+                for i in inserts.iter().filter(|i| i.token == 0) {
+                    out.silence(i.samples)?;
+                }
+                let (mut from, start) = (0, out.sink.made - out.shift);
+                for i in inserts.iter().filter(|i| i.token > 0 && i.token < tokens) {
+                    let at = pauses::sample_at(i.token, tokens, audio.durations.as_deref(), audio.samples.len())?;
+                    let at = at.max(from);
+                    let cut = chunk_words
+                        .iter()
+                        .position(|w| (w.start * f64::from(SAMPLE_RATE)).round() as usize >= start + at)
+                        .unwrap_or(chunk_words.len());
+                    out.speech(audio.samples[from..at].to_vec(), chunk_words.drain(..cut).collect())?;
+                    out.silence(i.samples)?;
+                    from = at;
+                }
+                out.speech(audio.samples[from..].to_vec(), std::mem::take(&mut chunk_words))?;
+                for i in inserts.iter().filter(|i| i.token >= tokens) {
+                    out.silence(i.samples)?;
+                }
+                chunks += out.spoken;
             }
         }
         let Sink { samples, words, made, .. } = sink;
@@ -360,31 +395,71 @@ impl Sink<'_> {
     }
 }
 
+/// Hands a chunk's pieces to the sink in order: its speech parts (seams faded, words moved by the
+/// silence inserted before them in this synthesis) and the silences of the pauses between them.
+struct Pieces<'s, 'a> {
+    sink: &'s mut Sink<'a>,
+    index: &'s mut usize,
+    count: usize,
+    fade: usize,
+    /// Silence samples inserted before the current speech part, since the chunk's words were timed.
+    shift: usize,
+    /// Speech parts handed out.
+    spoken: usize,
+}
+
+impl Pieces<'_, '_> {
+    fn speech(&mut self, mut samples: Vec<f32>, mut words: Vec<TimedWord>) -> EngineResult<()> {
+        wav::fade_seams(&mut samples, self.fade, *self.index > 0, *self.index + 1 < self.count);
+        let shift = self.shift as f64 / f64::from(SAMPLE_RATE);
+        for w in &mut words {
+            w.start += shift;
+            w.end += shift;
+        }
+        self.spoken += 1;
+        self.put(samples, words)
+    }
+
+    fn silence(&mut self, samples: usize) -> EngineResult<()> {
+        self.shift += samples;
+        self.put(vec![0.0; samples], Vec::new())
+    }
+
+    fn put(&mut self, samples: Vec<f32>, words: Vec<TimedWord>) -> EngineResult<()> {
+        self.sink.emit(ChunkAudio { index: *self.index, count: self.count, samples, words })?;
+        *self.index += 1;
+        Ok(())
+    }
+}
+
 /// A passage longer than this (bytes) is phonemized a block at a time, cut at sentence ends, so a
 /// long text never sits in memory as phonemes and tokens all at once.
 pub const BLOCK_BYTES: usize = 16 * 1024;
 
-/// One step of a synthesis: a block of text to phonemize and speak, or exact silence.
-enum Piece {
-    Speech(markup::Passage),
-    /// This many samples of silence (a `<break>`).
-    Silence(usize),
+/// A block of the text to phonemize and speak, with the pauses of the breaks in it (see
+/// [`pauses`]) and, once phonemized, where in its chunks they go.
+struct Block {
+    passage: markup::Passage,
+    pauses: Vec<pauses::Pause>,
+    /// Per chunk, the silences to insert.
+    inserts: Vec<Vec<pauses::Insert>>,
 }
 
-/// The whole synthesis as blocks and silences, phonemized once, up front (streams report `count`
+/// The whole synthesis as blocks (the pauses of its breaks placed in their audio), phonemized once, up front (streams report `count`
 /// from the first chunk). A text of one block is held as it is; a longer one's blocks go to a
 /// temporary file and are read back one at a time as they are spoken, so neither the phonemes nor
 /// the G2P (94 MB, which a one-shot caller can then release) stay in memory however long the text.
 struct Plan {
-    pieces: Vec<Piece>,
+    blocks: Vec<Block>,
     lang: Lang,
     count: usize,
     /// The one block's phonemes and chunks, when the text has a single block.
     ready: Option<(usize, Phonemized, Vec<Chunk>)>,
     /// Every block's phonemes and chunks, when the text has several.
     spill: Option<Spill>,
-    /// The first block with words gets the short first chunk.
+    /// The first block with words gets the short first chunk, when streaming.
     first_speech: Option<usize>,
+    stream: bool,
 }
 
 /// Phonemized blocks in a temporary file, each as JSON at a recorded place. The file's name is
@@ -392,13 +467,13 @@ struct Plan {
 /// goes when the handle closes, even after a crash.
 struct Spill {
     file: std::fs::File,
-    /// Per piece: the byte range of its phonemized block, when it has one.
+    /// Per block: the byte range of its phonemes and chunks, when it has words.
     at: Vec<Option<(u64, u64)>>,
     len: u64,
 }
 
 impl Spill {
-    fn new(pieces: usize) -> EngineResult<Spill> {
+    fn new(blocks: usize) -> EngineResult<Spill> {
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let dir = std::env::temp_dir();
         let failed =
@@ -408,7 +483,7 @@ impl Spill {
         let name = dir.join(format!(".hyperframes-tts-{}-{n}-{nanos:x}.json", std::process::id()));
         let file = std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(&name).map_err(failed)?;
         let _ = std::fs::remove_file(&name);
-        Ok(Spill { file, at: vec![None; pieces], len: 0 })
+        Ok(Spill { file, at: vec![None; blocks], len: 0 })
     }
 
     fn put(&mut self, i: usize, block: &(Phonemized, Vec<Chunk>)) -> EngineResult<()> {
@@ -448,32 +523,58 @@ impl Plan {
         if let Some(lex) = &opts.lexicon {
             lex.apply(&mut script);
         }
-        let mut pieces = Vec::new();
-        for part in script.parts {
-            match part {
-                Part::Pause(d) => pieces.push(Piece::Silence(pause_samples(d))),
-                Part::Speech(p) => pieces.extend(split_blocks(p, BLOCK_BYTES).into_iter().map(Piece::Speech)),
+        // The text is spoken as if the breaks were not there; their silence goes into its audio.
+        let (passage, all_pauses) = pauses::join(script, pause_samples);
+        let mut blocks = Vec::new();
+        let mut start = 0;
+        for passage in split_blocks(passage, BLOCK_BYTES) {
+            let end = start + passage.text.len();
+            blocks.push(Block { passage, pauses: Vec::new(), inserts: Vec::new() });
+            for q in &all_pauses {
+                if q.at >= start && q.at < end {
+                    blocks.last_mut().unwrap().pauses.push(pauses::Pause { at: q.at - start, ..*q });
+                }
             }
+            start = end;
         }
-        let blocks = pieces.iter().filter(|p| matches!(p, Piece::Speech(_))).count();
-        let spill = if blocks > 1 { Some(Spill::new(pieces.len())?) } else { None };
-        let mut plan = Plan { pieces, lang, count: 0, ready: None, spill: None, first_speech: None };
+        // Pauses at the very end (and every pause of a text with no characters) go to the last block.
+        for q in all_pauses.iter().filter(|q| q.at >= start) {
+            if blocks.is_empty() {
+                blocks.push(Block { passage: markup::Passage::default(), pauses: Vec::new(), inserts: Vec::new() });
+            }
+            let at = blocks.last().unwrap().passage.text.len();
+            blocks.last_mut().unwrap().pauses.push(pauses::Pause { at, ..*q });
+        }
+        let spill = if blocks.len() > 1 { Some(Spill::new(blocks.len())?) } else { None };
+        let mut plan =
+            Plan { blocks, lang, count: 0, ready: None, spill: None, first_speech: None, stream: opts.stream };
         let started = std::time::Instant::now();
         let mut spill = spill;
-        for i in 0..plan.pieces.len() {
+        for i in 0..plan.blocks.len() {
             match plan.phonemize(i)? {
                 Some((p, chunks)) => {
-                    plan.count += chunks.len();
+                    let block = &mut plan.blocks[i];
+                    block.inserts = pauses::place(&p, &chunks, &block.pauses);
+                    plan.count += chunks
+                        .iter()
+                        .zip(&block.inserts)
+                        .map(|(c, i)| pauses::pieces(c.tokens.len(), i))
+                        .sum::<usize>();
                     match spill.as_mut() {
                         Some(s) => s.put(i, &(p, chunks))?,
                         None => plan.ready = Some((i, p, chunks)),
                     }
                 }
-                None => plan.count += usize::from(matches!(plan.pieces[i], Piece::Silence(_))),
+                None => plan.count += usize::from(plan.blocks[i].pauses.iter().any(|q| q.samples > 0)),
             }
         }
         plan.spill = spill;
-        tracing::debug!(g2p_ms = started.elapsed().as_secs_f64() * 1e3, blocks, chunks = plan.count, "planned");
+        tracing::debug!(
+            g2p_ms = started.elapsed().as_secs_f64() * 1e3,
+            blocks = plan.blocks.len(),
+            chunks = plan.count,
+            "planned"
+        );
         if plan.first_speech.is_none() {
             return Err(EngineError::new("EMPTY_TEXT", "No text to speak: the text has only pauses or punctuation.")
                 .with_hint("Put some words around the <break …/> tags."));
@@ -481,9 +582,9 @@ impl Plan {
         Ok(plan)
     }
 
-    /// Piece `i`'s phonemes and chunks; `None` for a silence or a block with nothing to say.
+    /// Block `i`'s phonemes and chunks; `None` for a block with nothing to say.
     fn phonemize(&mut self, i: usize) -> EngineResult<Option<(Phonemized, Vec<Chunk>)>> {
-        let Piece::Speech(p) = &self.pieces[i] else { return Ok(None) };
+        let p = &self.blocks[i].passage;
         // Spaces or punctuation alone (between two breaks, say): nothing to say.
         if !p.has_words() && p.pronunciations.is_empty() {
             return Ok(None);
@@ -491,12 +592,12 @@ impl Plan {
         let phonemized = g2p::phonemize_passage(p, self.lang)?;
         tracing::debug!(lang = self.lang.code(), phonemes = %phonemized.phonemes(), "phonemized");
         let first = *self.first_speech.get_or_insert(i) == i;
-        let first_max = if first { FIRST_CHUNK_TOKENS } else { CHUNK_TOKENS };
-        let chunks = chunk::chunk_with_first(&phonemized, first_max, CHUNK_TOKENS);
+        let first_limits = if first && self.stream { STREAM_FIRST_LIMITS } else { CHUNK_LIMITS };
+        let chunks = chunk::chunk_with_first(&phonemized, first_limits, CHUNK_LIMITS);
         Ok(Some((phonemized, chunks)))
     }
 
-    /// Piece `i`, ready to speak, as [`Plan::new`] phonemized it.
+    /// Block `i`, ready to speak, as [`Plan::new`] phonemized it.
     fn take(&mut self, i: usize) -> EngineResult<Option<(Phonemized, Vec<Chunk>)>> {
         if let Some(s) = self.spill.as_mut() {
             return s.get(i);

@@ -7,6 +7,7 @@ pub mod g2p;
 pub mod lexicon;
 pub mod markup;
 pub mod model;
+pub mod pauses;
 pub mod service;
 pub mod timing;
 pub mod vocab;

@@ -1,4 +1,5 @@
 use super::*;
+use crate::engines::kokoro::markup::Part;
 use crate::engines::kokoro::voices::{STYLE_DIM, STYLE_ROWS};
 use crate::engines::testing::onnx::{kokoro_like, kokoro_like_durations};
 
@@ -24,7 +25,7 @@ fn fixture(voices: &[(&str, f32)], with_durations: bool) -> Fixture {
 }
 
 fn opts(voice: Option<&str>, speed: f32) -> TtsOptions {
-    TtsOptions { voice: voice.map(Into::into), speed, lang: None, lexicon: None }
+    TtsOptions { voice: voice.map(Into::into), speed, lang: None, lexicon: None, stream: false }
 }
 
 fn speak(f: &Fixture, text: &str, o: &TtsOptions) -> EngineResult<Synthesis> {
@@ -38,7 +39,7 @@ fn sample_count_is_exactly_the_sum_of_durations_times_600() {
     let f = fixture(&[("af_heart", 0.5)], true);
     let s = speak(&f, TEXT, &opts(None, 1.0)).unwrap();
     let p = g2p::phonemize(TEXT, Lang::EnUs).unwrap();
-    let expected: usize = chunk::chunk_with_first(&p, FIRST_CHUNK_TOKENS, CHUNK_TOKENS)
+    let expected: usize = chunk::chunk_with_first(&p, CHUNK_LIMITS, CHUNK_LIMITS)
         .iter()
         .map(|c| {
             let padded: Vec<i64> = [0].into_iter().chain(c.tokens.iter().copied()).chain([0]).collect();
@@ -202,7 +203,8 @@ fn real_model_durations_account_for_every_sample() {
 #[test]
 fn real_model_speaks_english_with_timed_words() {
     let Some(k) = real_engine() else { return };
-    let o = TtsOptions { voice: Some("jm_kumo".into()), speed: 1.0, lang: Some(Lang::EnUs), lexicon: None };
+    let o =
+        TtsOptions { voice: Some("jm_kumo".into()), speed: 1.0, lang: Some(Lang::EnUs), lexicon: None, stream: false };
     let s = speak(&Fixture { _dir: tempfile::tempdir().unwrap(), kokoro: k }, ENGLISH, &o).unwrap();
     assert_eq!(s.samples.len() % timing::SAMPLES_PER_FRAME, 0);
     assert!(wav::rms(&s.samples) > 0.01, "not silent");
@@ -216,22 +218,29 @@ fn real_model_speaks_english_with_timed_words() {
 fn real_model_speed_and_determinism() {
     let Some(k) = real_engine() else { return };
     let f = Fixture { _dir: tempfile::tempdir().unwrap(), kokoro: k };
-    let o = |speed| TtsOptions { voice: Some("jm_kumo".into()), speed, lang: Some(Lang::EnUs), lexicon: None };
+    let o = |speed| TtsOptions {
+        voice: Some("jm_kumo".into()),
+        speed,
+        lang: Some(Lang::EnUs),
+        lexicon: None,
+        stream: false,
+    };
     let normal = speak(&f, "The same words, twice.", &o(1.0)).unwrap();
     assert_eq!(speak(&f, "The same words, twice.", &o(1.0)).unwrap().samples, normal.samples);
     assert!(speak(&f, "The same words, twice.", &o(1.5)).unwrap().samples.len() < normal.samples.len());
 }
 
-/// The samples the fixture model makes for `text` with no markup (its durations follow the tokens).
-fn plain_samples(f: &Fixture, text: &str) -> usize {
-    speak(f, text, &opts(None, 1.0)).unwrap().samples.len()
+/// The samples between the end of word `before` and the start of the word after it.
+fn gap(s: &Synthesis, before: usize) -> i64 {
+    let at = |t: f64| (t * 24_000.0).round() as i64;
+    at(s.words[before + 1].start) - at(s.words[before].end)
 }
 
 #[test]
-fn breaks_insert_exact_silence_and_shift_the_words_after_them() {
+fn a_break_adds_exactly_its_length_to_the_gap_the_text_has_without_it() {
     let f = fixture(&[("af_heart", 0.5)], true);
     let (a, b) = ("Local engines run here.", "Every word gets a time!");
-    let (len_a, len_b) = (plain_samples(&f, a), plain_samples(&f, b));
+    let plain = speak(&f, &format!("{a} {b}"), &opts(None, 1.0)).unwrap();
     let text = format!("{a} <break time=\"1.5s\"/> {b}<break time=\"250ms\"/>");
     let mut streamed: Vec<f32> = Vec::new();
     let mut silences = Vec::new();
@@ -246,20 +255,29 @@ fn breaks_insert_exact_silence_and_shift_the_words_after_them() {
         })
         .unwrap();
     assert_eq!(silences, [36_000, 6_000], "the stream carries each pause as exact silence");
-    assert_eq!(s.samples.len(), len_a + 36_000 + len_b + 6_000);
     assert_eq!(streamed, s.samples);
-    assert!(s.samples[len_a..len_a + 36_000].iter().all(|v| *v == 0.0));
+    assert_eq!(s.samples.len(), plain.samples.len() + 36_000 + 6_000);
     let texts: Vec<&str> = s.words.iter().map(|w| w.text.as_str()).collect();
     let written: Vec<&str> = a.split_whitespace().chain(b.split_whitespace()).collect();
     assert_eq!(texts, written, "the words as written, never the markup");
-    let alone = speak(&f, b, &opts(None, 1.0)).unwrap();
-    let shift = (len_a + 36_000) as f64 / 24_000.0;
+    // The text is spoken as without the break: the words before keep their times, those after
+    // move by exactly the pause, and the gap between "here." and "Every" grows by exactly 36 000.
     let n = a.split_whitespace().count();
-    for (w, solo) in s.words[n..].iter().zip(&alone.words) {
-        assert!((w.start - (solo.start + shift)).abs() < 1e-9 && (w.end - (solo.end + shift)).abs() < 1e-9);
+    assert_eq!(gap(&s, n - 1), gap(&plain, n - 1) + 36_000);
+    for (i, (w, p)) in s.words.iter().zip(&plain.words).enumerate() {
+        let shift = if i < n { 0.0 } else { 1.5 };
+        assert!((w.start - (p.start + shift)).abs() < 1e-9 && (w.end - (p.end + shift)).abs() < 1e-9, "{w:?}");
     }
+    // The silence sits right after "here.": the audio before it is the plain audio.
+    let cut = (s.words[n - 1].end * 24_000.0).round() as usize;
+    assert!(s.samples[cut..cut + 36_000].iter().all(|v| *v == 0.0));
+    assert_eq!(s.samples[..cut - 60], plain.samples[..cut - 60]);
     let ids: Vec<String> = (0..s.words.len()).map(|i| format!("w{i}")).collect();
     assert_eq!(s.words.iter().map(|w| w.id.clone()).collect::<Vec<_>>(), ids);
+    // A break at the start is silence before everything; words move by it.
+    let lead = speak(&f, &format!("<break time=\"1s\"/>{a} {b}"), &opts(None, 1.0)).unwrap();
+    assert!(lead.samples[..24_000].iter().all(|v| *v == 0.0));
+    assert!((lead.words[0].start - (plain.words[0].start + 1.0)).abs() < 1e-9);
 }
 
 #[test]
@@ -297,17 +315,18 @@ fn real_model_inline_and_lexicon_pronunciations_give_identical_samples() {
 }
 
 #[test]
-fn real_model_breaks_are_exact() {
+fn real_model_breaks_add_exactly_their_length_to_the_gap() {
     let Some(k) = real_engine() else { return };
     let f = Fixture { _dir: tempfile::tempdir().unwrap(), kokoro: k };
     let o = english("jm_kumo");
-    let a = speak(&f, "First part.", &o).unwrap();
-    let s = speak(&f, "First part.<break time=\"700ms\"/>Second part.", &o).unwrap();
-    let b = speak(&f, "Second part.", &o).unwrap();
-    assert_eq!(s.samples.len(), a.samples.len() + 16_800 + b.samples.len());
+    let plain = speak(&f, "Wait for it. Now.", &o).unwrap();
+    let s = speak(&f, "Wait for it. <break time=\"1.5s\"/> Now.", &o).unwrap();
+    // "it." is word 2: the silence between it and "Now." is 1.5 s plus the text's own gap, exactly.
+    assert_eq!(gap(&s, 2), gap(&plain, 2) + 36_000, "plain gap {} samples", gap(&plain, 2));
+    assert_eq!(s.samples.len(), plain.samples.len() + 36_000);
     assert_eq!(s.samples.len() % timing::SAMPLES_PER_FRAME, 0);
-    let shift = (a.samples.len() + 16_800) as f64 / 24_000.0;
-    assert!((s.words[2].start - (b.words[0].start + shift)).abs() < 1e-9);
+    assert!((s.words[3].start - (plain.words[3].start + 1.5)).abs() < 1e-9);
+    assert_eq!(s.words[..3], plain.words[..3]);
 }
 
 /// The real tier's voices are Japanese; English text is read with --lang en-us.
@@ -363,4 +382,41 @@ fn a_long_text_is_spoken_block_by_block_with_the_same_words_and_an_exact_count()
     let again = f.kokoro.speak(prepared, &opts(None, 1.0), &mut |_| Ok(()), true).unwrap();
     assert_eq!(again.samples, kept.samples);
     assert_eq!(again.words.len(), kept.words.len());
+}
+
+#[test]
+fn speech_past_full_scale_is_limited_to_the_ceiling_without_moving_anything() {
+    // The fixture speaks the voice's value: 1.5 is past full scale, as Kokoro's peaks are.
+    let loud = fixture(&[("af_heart", 1.5)], true);
+    let quiet = fixture(&[("af_heart", 0.5)], true);
+    let (l, q) = (speak(&loud, TEXT, &opts(None, 1.0)).unwrap(), speak(&quiet, TEXT, &opts(None, 1.0)).unwrap());
+    assert!(wav::peak(&l.samples) <= limit::SPEECH_CEILING, "peak {}", wav::peak(&l.samples));
+    assert!(l.samples.iter().all(|v| wav::to_i16(*v).unsigned_abs() < 32767), "no sample at full scale");
+    assert_eq!(l.samples.len(), q.samples.len(), "sample count unchanged");
+    assert_eq!(l.words, q.words, "word timings unchanged");
+    assert!(q.samples.iter().all(|&v| (v - 0.5).abs() < 1e-6), "audio under the ceiling is untouched");
+}
+
+/// The (samples, last word) of each chunk a synthesis hands out.
+fn chunks_of(f: &Fixture, text: &str, o: &TtsOptions) -> Vec<(usize, String)> {
+    let mut seen = Vec::new();
+    f.kokoro
+        .synthesize(text, o, &mut |c| {
+            seen.push((c.samples.len(), c.words.last().map(|w| w.text.clone()).unwrap_or_default()));
+            Ok(())
+        })
+        .unwrap();
+    seen
+}
+
+#[test]
+fn only_a_stream_gets_a_short_first_chunk_and_it_ends_a_clause() {
+    let f = fixture(&[("af_heart", 0.5)], true);
+    let text = "Three short sentences, read as one stream. The second follows the first. A third ends it.";
+    let file = chunks_of(&f, text, &opts(None, 1.0));
+    assert_eq!(file.len(), 1, "a file is not cut where no one asked: {file:?}");
+    let stream = chunks_of(&f, text, &TtsOptions { stream: true, ..opts(None, 1.0) });
+    assert!(stream.len() > 1, "{stream:?}");
+    assert_eq!(stream[0].1, "sentences,", "the first chunk ends at the first clause end");
+    assert!(stream[0].0 < file[0].0 / 3);
 }
