@@ -561,7 +561,10 @@ pub fn ensure_loaded() -> Result<&'static LoadedRuntime, RuntimeError> {
         return Ok(rt);
     }
     let location = locate()?;
-    let runtime = load_at(location)?;
+    // Counted as an engine use: the process must not exit under a half-opened library.
+    let runtime = super::loaded::as_use(|| load_at(location))?;
+    // Loading registered ONNX Runtime's static destructors: the exit guard goes after them.
+    super::loaded::rearm();
     tracing::info!(
         path = %runtime.location.path.display(),
         version = %runtime.version,

@@ -70,9 +70,11 @@ impl Closing {
     }
 
     /// `code`: the status `process.exit` announced, when known.
+    /// Arms the exit guard too (see `engines::loaded`): the process may now exit while engines
+    /// work, which must not run ONNX Runtime's teardown under a working session.
     fn set(&self, code: Option<i32>) {
         self.0.store(true, Ordering::SeqCst);
-        exit_guard::arm(code);
+        crate::engines::loaded::arm(code);
     }
 }
 
@@ -95,57 +97,6 @@ pub fn on_load(_exports: Object, env: Env) -> Result<()> {
     })?;
     on.apply(process, FnArgs::from(("exit", listener)))?;
     Ok(())
-}
-
-/// `process.exit()` (or the end of `main`) while a local engine is loading or running would run
-/// ONNX Runtime's static destructors under the working session, which crashes (signal 11) or
-/// prints errors. The guard is an exit handler registered as the exit begins — so it runs before
-/// every destructor registered earlier, ONNX Runtime's included — that ends the process at once,
-/// with the same status, if an engine is still in use; otherwise exit carries on as usual.
-mod exit_guard {
-    use std::ffi::{c_int, c_void};
-    use std::sync::atomic::{AtomicI32, Ordering};
-
-    /// The status `process.exit` announced, for platforms whose exit handlers are not told it.
-    static ANNOUNCED: AtomicI32 = AtomicI32::new(0);
-
-    pub(super) fn arm(code: Option<i32>) {
-        if let Some(code) = code {
-            ANNOUNCED.store(code, Ordering::SeqCst);
-        }
-        #[cfg(all(target_os = "linux", target_env = "gnu"))]
-        {
-            extern "C" {
-                /// glibc: like `atexit`, but the handler receives the exit status.
-                fn on_exit(handler: extern "C" fn(c_int, *mut c_void), arg: *mut c_void) -> c_int;
-            }
-            extern "C" fn handler(status: c_int, _: *mut c_void) {
-                end_now_if_busy(status);
-            }
-            // SAFETY: registers a plain function with no captured state.
-            unsafe { on_exit(handler, std::ptr::null_mut()) };
-        }
-        #[cfg(all(unix, not(all(target_os = "linux", target_env = "gnu"))))]
-        {
-            extern "C" fn handler() {
-                end_now_if_busy(ANNOUNCED.load(Ordering::SeqCst));
-            }
-            // SAFETY: registers a plain function with no captured state.
-            unsafe { libc::atexit(handler) };
-        }
-    }
-
-    #[cfg_attr(not(unix), allow(dead_code))]
-    fn end_now_if_busy(status: c_int) {
-        if crate::engines::loaded::any_in_use() {
-            #[cfg(unix)]
-            // SAFETY: flushing C stdio and ending the process are valid at any point of exit.
-            unsafe {
-                libc::fflush(std::ptr::null_mut());
-                libc::_exit(status)
-            }
-        }
-    }
 }
 
 wanted!("an options object", ValueType::Object => TtyInfo);
