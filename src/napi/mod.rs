@@ -18,8 +18,7 @@ mod transcribe;
 mod tts;
 mod voices;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::time::Duration;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -55,9 +54,13 @@ pub(crate) fn routing(provider: Option<String>, local_only: Option<bool>, no_fal
 }
 
 /// Whether this JS environment is closing (its `process` emitted `exit`, or Node is tearing it
-/// down): work still running stops calling into it.
+/// down): work still running stops calling into it, and stops (see [`crate::work`]).
 #[derive(Clone, Default)]
-pub(crate) struct Closing(Arc<AtomicBool>);
+pub(crate) struct Closing(crate::work::Scope);
+
+/// How long a worker's teardown waits for the native work it started to reach a stopping point
+/// (the step in progress: a model load, a chunk). Bounded, so a stuck step cannot hang it.
+const TEARDOWN_WAIT: Duration = Duration::from_secs(30);
 
 impl Closing {
     /// This environment's flag (a fresh, never-set one if the addon was not initialised in it).
@@ -66,14 +69,19 @@ impl Closing {
     }
 
     pub(crate) fn is_set(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.0.is_closed()
+    }
+
+    /// The work done for this environment.
+    pub(crate) fn scope(&self) -> &crate::work::Scope {
+        &self.0
     }
 
     /// `code`: the status `process.exit` announced, when known.
     /// Arms the exit guard too (see `engines::loaded`): the process may now exit while engines
     /// work, which must not run ONNX Runtime's teardown under a working session.
     fn set(&self, code: Option<i32>) {
-        self.0.store(true, Ordering::SeqCst);
+        self.0.close();
         crate::engines::loaded::arm(code);
     }
 }
@@ -88,7 +96,12 @@ pub fn on_load(_exports: Object, env: Env) -> Result<()> {
     let closing = Closing::default();
     env.set_instance_data(closing.clone(), (), |_| {})?;
     let on_teardown = closing.clone();
-    env.add_env_cleanup_hook((), move |_| on_teardown.set(None))?;
+    // A worker torn down: its work stops, and the teardown waits for the step in progress, so
+    // that nothing it started still runs in ONNX Runtime when the process later exits.
+    env.add_env_cleanup_hook((), move |_| {
+        on_teardown.set(None);
+        on_teardown.scope().wait_idle(TEARDOWN_WAIT);
+    })?;
     let process: Object = env.get_global()?.get_named_property("process")?;
     let on: ListenerAdder = process.get_named_property("on")?;
     let listener = env.create_function_from_closure("hyperframesOnExit", move |ctx| {
