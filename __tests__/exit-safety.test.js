@@ -104,8 +104,11 @@ describe('process.exit while the local engine works', () => {
   });
 });
 
-/** A worker runs tts() and buildMedia() and is terminated after `delayMs`; the main thread then ends normally. */
-function terminateWorkerMidWork(delayMs) {
+/**
+ * A worker runs tts() and buildMedia() and is terminated after `delayMs`; the main thread ends
+ * normally `mainMs` later, while the work the worker started goes on on native threads.
+ */
+function terminateWorkerMidWork(delayMs, mainMs = 1500) {
   const worker = `
     const hf = require(${JSON.stringify(path.join(ROOT, 'lib', 'index.js'))});
     const text = ${JSON.stringify(TEXT)};
@@ -117,22 +120,26 @@ function terminateWorkerMidWork(delayMs) {
   const script = `
     const { Worker } = require('node:worker_threads');
     const w = new Worker(${JSON.stringify(worker)}, { eval: true });
-    setTimeout(() => w.terminate().then(() => setTimeout(() => process.stdout.write('main done'), 1500)), ${delayMs});
+    setTimeout(() => w.terminate().then(() => setTimeout(() => process.stdout.write('main done'), ${mainMs})), ${delayMs});
   `;
   const env = { PATH: process.env.PATH, HOME: home.dir, HEYGEN_CONFIG_DIR: home.configDir, HYPERFRAMES_MODELS_DIR: REAL, NO_COLOR: '1' };
   return runNodeScript(script, env, { timeoutMs: 120_000 });
 }
 
 describe('a worker torn down while the local engine works', () => {
-  test('the main thread carries on and exits cleanly (6 runs)', async (t) => {
+  // The last two runs tear the worker down early, before ONNX Runtime is loaded, and end the main
+  // thread while the orphaned work loads it and builds its session: ONNX Runtime's destructors,
+  // registered after the exit guard, used to run first and crash that build (signal 11).
+  test('the main thread carries on and exits cleanly (8 runs)', async (t) => {
     if (!REAL) return t.skip(SKIP_REAL);
     assert.deepEqual(missingRealFiles(REAL), []);
-    for (const delayMs of [300, 900, 1500, 2200, 3000, 4000]) {
-      const r = await terminateWorkerMidWork(delayMs);
+    const runs = [300, 900, 1500, 2200, 3000, 4000].map((delayMs) => [delayMs, 1500]).concat([[300, 2500], [300, 3500]]);
+    for (const [delayMs, mainMs] of runs) {
+      const r = await terminateWorkerMidWork(delayMs, mainMs);
       assert.deepEqual(
         { code: r.code, signal: r.signal, stdout: r.stdout, stderr: r.stderr },
         { code: 0, signal: null, stdout: 'main done', stderr: '' },
-        `worker terminated after ${delayMs} ms`,
+        `worker terminated after ${delayMs} ms, main thread ended ${mainMs} ms later`,
       );
     }
   });

@@ -334,7 +334,17 @@ pub fn run(node_version: Option<&str>) -> Report {
         None => Check::pass("Node.js", format!("not running under Node ({} {})", platform(), arch())),
     });
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    checks.push(Check::pass("CPU", format!("{cores} cores · engines use {} threads", runtime::threads())));
+    let threads = runtime::thread_setting();
+    let cpu = format!("{cores} cores · engines use {} threads", threads.count);
+    checks.push(match threads.note {
+        Some(note) => Check::fail(
+            "CPU",
+            format!("{cpu} ({note})"),
+            format!("set {} to a whole number from 1 to {cores}, or unset it", runtime::ENV_THREADS),
+        )
+        .optional(),
+        None => Check::pass("CPU", cpu),
+    });
     checks.push(match available_memory_mb() {
         Some(mb) if mb < MIN_AVAILABLE_MEMORY_MB => Check::fail(
             "Memory",

@@ -62,15 +62,21 @@ pub(crate) mod providers;
 pub(crate) mod report;
 pub(crate) mod sfx;
 pub(crate) mod tls;
+pub(crate) mod work;
 
 #[cfg(test)]
 mod test_support;
 
 /// Runs blocking work (file locks, the OS keyring) off the async runtime.
+/// Counted as work of the current [`work::Scope`], if any, until `f` returns.
 pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    match tokio::task::spawn_blocking(f).await {
+    let running = work::enter_current();
+    match tokio::task::spawn_blocking(move || work::run_blocking(running, f)).await {
         Ok(v) => v,
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // Cancelled before it started: the runtime is shutting down (its JS environment is
+        // gone), and this task with it; there is no value to give and nobody to give it to.
+        Err(_) => std::future::pending().await,
     }
 }
 

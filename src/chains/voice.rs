@@ -613,15 +613,27 @@ async fn kokoro(
     };
     let (text, delivery) = (req.text.clone(), delivery.clone());
     let s = crate::blocking(move || {
+        let stopped = || EngineError::new("CANCELLED", "stopped: the program that asked for it has gone");
+        if crate::work::closed() {
+            return Err(engine_error(stopped()));
+        }
         // Phonemize first, so bad text fails before the model loads (and, for a process that
         // speaks once, the G2P's memory is let go before the model's is taken).
         let prepared = crate::engines::kokoro::engine::prepare(&text, &opts).map_err(engine_error)?;
         if delivery.speaks_once && prepared.is_phonemized() {
             crate::engines::kokoro::g2p::release();
         }
+        // Its JS environment closed meanwhile (a worker torn down): stop before the model
+        // loads, and between chunks.
+        if crate::work::closed() {
+            return Err(engine_error(stopped()));
+        }
         let engine = service::open(spec).map_err(engine_error)?;
         let mut failed = None;
         let mut on_chunk = |c: &ChunkAudio| {
+            if crate::work::closed() {
+                return Err(stopped());
+            }
             let Some(f) = &delivery.on_chunk else { return Ok(()) };
             let chunk = VoiceChunk {
                 index: c.index,

@@ -297,6 +297,13 @@ fn locate_override(raw: &Path) -> Result<RuntimeLocation, RuntimeError> {
     if path.is_file() {
         return Ok(RuntimeLocation { path, source: RuntimeSource::EnvOverride });
     }
+    if path.exists() && !path.is_dir() {
+        return Err(RuntimeError::new(
+            codes::NOT_FOUND,
+            format!("{ENV_DYLIB_PATH} is set to `{}`, which is not a regular file", path.display()),
+            format!("set {ENV_DYLIB_PATH} to the ONNX Runtime library file, or unset it; otherwise {INSTALL_HINT}"),
+        ));
+    }
     if path.is_dir() {
         if let Some(found) = find_lib_in(&path) {
             return Ok(RuntimeLocation { path: found, source: RuntimeSource::EnvOverride });
@@ -561,7 +568,10 @@ pub fn ensure_loaded() -> Result<&'static LoadedRuntime, RuntimeError> {
         return Ok(rt);
     }
     let location = locate()?;
-    let runtime = load_at(location)?;
+    // Counted as an engine use: the process must not exit under a half-opened library.
+    let runtime = super::loaded::as_use(|| load_at(location))?;
+    // Loading registered ONNX Runtime's static destructors: the exit guard goes after them.
+    super::loaded::rearm();
     tracing::info!(
         path = %runtime.location.path.display(),
         version = %runtime.version,
@@ -570,8 +580,13 @@ pub fn ensure_loaded() -> Result<&'static LoadedRuntime, RuntimeError> {
     Ok(LOADED.get_or_init(|| runtime))
 }
 
+/// Environment variable the bundled ONNX Runtime reads before starting its telemetry layer.
+const ENV_DISABLE_TELEMETRY: &str = "ORT_DISABLE_TELEMETRY";
+
 fn load_at(location: RuntimeLocation) -> Result<LoadedRuntime, RuntimeError> {
     let path = location.path.clone();
+    check_library_file(&path)?;
+    disable_telemetry_files();
     let attempt = catch_unwind(AssertUnwindSafe(|| {
         let builder = ort::init_from(&path).map_err(|e| map_load_error(&e, &path))?;
         let environment = builder.with_name("hyperframes").with_telemetry(false).with_logger(Arc::new(ort_log)).build();
@@ -604,6 +619,161 @@ fn load_at(location: RuntimeLocation) -> Result<LoadedRuntime, RuntimeError> {
         .or_else(version_from_build_info)
         .unwrap_or_else(|| "unknown".to_string());
     Ok(LoadedRuntime { location, version, environment })
+}
+
+/// Checks that `path` is a whole shared library before it is opened: the loader maps a file cut
+/// short beyond its end, and the first touch of such a page is SIGBUS, with no message. Only the
+/// headers are read (a few KB of a 45 MB file), so neither `fsio::input` (which reads whole
+/// files) nor an object-file crate (which wants the whole file) is used.
+fn check_library_file(path: &Path) -> Result<(), RuntimeError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let bad = |why: String| {
+        RuntimeError::new(
+            codes::LOAD_FAILED,
+            format!("`{}` is not a usable ONNX Runtime library: {why}", path.display()),
+            format!("the file is damaged or is something else; {INSTALL_HINT}"),
+        )
+    };
+    let io = |e: std::io::Error| bad(format!("cannot read it ({e})"));
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    if !meta.is_file() {
+        return Err(bad("not a regular file".into()));
+    }
+    let size = meta.len();
+    let mut head = [0u8; 64];
+    let got = file.read(&mut head).map_err(io)?;
+    if got < 4 {
+        return Err(bad(format!("{size} bytes, too small for a shared library")));
+    }
+    let elf = match ElfHeader::parse(&head[..got]) {
+        Some(Ok(elf)) => elf,
+        Some(Err(why)) => return Err(bad(why)),
+        None if is_mach_o_or_pe(&head[..got]) => return Ok(()),
+        None => return Err(bad("no ELF, Mach-O or PE header (not a shared library)".into())),
+    };
+    let table_end = |off: u64, size_each: u64, count: u64| off.checked_add(size_each.checked_mul(count)?);
+    let cut = |what: &str, end: u64| bad(format!("cut short: {what} ends at byte {end}, the file at byte {size}"));
+    let ph_end = table_end(elf.phoff, elf.phentsize, elf.phnum).unwrap_or(u64::MAX);
+    if ph_end > size {
+        return Err(cut("the program header table", ph_end));
+    }
+    if elf.shoff != 0 {
+        let sh_end = table_end(elf.shoff, elf.shentsize, elf.shnum).unwrap_or(u64::MAX);
+        if sh_end > size {
+            return Err(cut("the section header table", sh_end));
+        }
+    }
+    let mut table = vec![0u8; (elf.phentsize * elf.phnum) as usize];
+    file.seek(SeekFrom::Start(elf.phoff)).and_then(|_| file.read_exact(&mut table)).map_err(io)?;
+    for entry in table.chunks_exact(elf.phentsize as usize) {
+        if let Some((offset, filesz)) = elf.loadable_segment(entry) {
+            let end = offset.saturating_add(filesz);
+            if end > size {
+                return Err(cut("a loadable segment", end));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn is_mach_o_or_pe(head: &[u8]) -> bool {
+    const MACH_O: [[u8; 4]; 5] = [
+        [0xfe, 0xed, 0xfa, 0xce],
+        [0xfe, 0xed, 0xfa, 0xcf],
+        [0xce, 0xfa, 0xed, 0xfe],
+        [0xcf, 0xfa, 0xed, 0xfe],
+        [0xca, 0xfe, 0xba, 0xbe],
+    ];
+    MACH_O.iter().any(|m| head.starts_with(m)) || head.starts_with(b"MZ")
+}
+
+/// The parts of an ELF header that say where the tables are.
+struct ElfHeader {
+    wide: bool,
+    little: bool,
+    phoff: u64,
+    phentsize: u64,
+    phnum: u64,
+    shoff: u64,
+    shentsize: u64,
+    shnum: u64,
+}
+
+impl ElfHeader {
+    /// `None`: not ELF; `Some(Err)`: an ELF header that makes no sense.
+    fn parse(head: &[u8]) -> Option<Result<ElfHeader, String>> {
+        if !head.starts_with(b"\x7fELF") {
+            return None;
+        }
+        let (wide, little) = match (head.get(4), head.get(5)) {
+            (Some(1), Some(d @ (1 | 2))) => (false, *d == 1),
+            (Some(2), Some(d @ (1 | 2))) => (true, *d == 1),
+            _ => return Some(Err("an ELF header of unknown class or byte order".into())),
+        };
+        if head.len() < if wide { 64 } else { 52 } {
+            return Some(Err("cut short inside its ELF header".into()));
+        }
+        let num = |at: usize, len: usize| read_uint(&head[at..at + len], little);
+        let h = if wide {
+            ElfHeader {
+                wide,
+                little,
+                phoff: num(32, 8),
+                shoff: num(40, 8),
+                phentsize: num(54, 2),
+                phnum: num(56, 2),
+                shentsize: num(58, 2),
+                shnum: num(60, 2),
+            }
+        } else {
+            ElfHeader {
+                wide,
+                little,
+                phoff: num(28, 4),
+                shoff: num(32, 4),
+                phentsize: num(42, 2),
+                phnum: num(44, 2),
+                shentsize: num(46, 2),
+                shnum: num(48, 2),
+            }
+        };
+        let least = if wide { 56 } else { 32 };
+        if h.phnum == 0 || h.phentsize < least {
+            return Some(Err("an ELF file without program headers (not a shared library)".into()));
+        }
+        Some(Ok(h))
+    }
+
+    /// A `PT_LOAD` entry's file offset and size in the file.
+    fn loadable_segment(&self, entry: &[u8]) -> Option<(u64, u64)> {
+        const PT_LOAD: u64 = 1;
+        let num = |at: usize, len: usize| read_uint(&entry[at..at + len], self.little);
+        if num(0, 4) != PT_LOAD {
+            return None;
+        }
+        Some(if self.wide { (num(8, 8), num(32, 8)) } else { (num(4, 4), num(16, 4)) })
+    }
+}
+
+fn read_uint(bytes: &[u8], little: bool) -> u64 {
+    let fold = |acc: u64, b: &u8| (acc << 8) | u64::from(*b);
+    if little {
+        bytes.iter().rev().fold(0, fold)
+    } else {
+        bytes.iter().fold(0, fold)
+    }
+}
+
+/// The onnxruntime-node build starts a telemetry layer (Microsoft's 1DS SDK) that leaves
+/// `mat-debug-<pid>.log` and a `.ses` file in $TMPDIR on every run, whatever the environment's
+/// telemetry option (`with_telemetry(false)` only stops the events); `ORT_DISABLE_TELEMETRY=1`,
+/// read when the library starts it, keeps it from starting. A value the user set is left alone.
+fn disable_telemetry_files() {
+    if std::env::var_os(ENV_DISABLE_TELEMETRY).is_none() {
+        // SAFETY-ish: set once, under LOAD_LOCK, before the library that reads it is opened.
+        std::env::set_var(ENV_DISABLE_TELEMETRY, "1");
+    }
 }
 
 /// ONNX Runtime's own messages go to `tracing` (target `hyperframes::ort`), shown only when
@@ -737,15 +907,54 @@ fn parse_release_branch(info: &str) -> Option<String> {
 // Threads
 // ---------------------------------------------------------------------------
 
-/// Inference threads: `HYPERFRAMES_THREADS` when it is a positive integer,
-/// else the available parallelism (at least 1).
+/// Inference threads: `HYPERFRAMES_THREADS` when it is a whole number from 1 to the cores here,
+/// else the cores here (see [`thread_setting`]). A value not taken as given is logged once.
 pub fn threads() -> usize {
-    parse_threads(std::env::var(ENV_THREADS).ok().as_deref())
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+    let setting = thread_setting();
+    if let Some(note) = &setting.note {
+        static WARNED: std::sync::Once = std::sync::Once::new();
+        WARNED.call_once(|| tracing::warn!("{note}"));
+    }
+    setting.count
 }
 
-fn parse_threads(value: Option<&str>) -> Option<usize> {
-    value?.trim().parse::<usize>().ok().filter(|n| *n > 0)
+/// How many inference threads the engines use, and why when `HYPERFRAMES_THREADS` was not taken
+/// as given (`doctor` shows it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadSetting {
+    pub count: usize,
+    pub note: Option<String>,
+}
+
+pub fn thread_setting() -> ThreadSetting {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    decide_threads(std::env::var_os(ENV_THREADS).map(|v| v.to_string_lossy().into_owned()).as_deref(), cores)
+}
+
+/// More threads than cores only make ONNX Runtime's pools spin against each other (99999 took
+/// 2 GB in 30 s; 1000 never finished a word), so a larger value is clamped to the cores; a value
+/// that is no whole number ≥ 1 is ignored, as it always was, but now said.
+fn decide_threads(value: Option<&str>, cores: usize) -> ThreadSetting {
+    let cores = cores.max(1);
+    let Some(raw) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return ThreadSetting { count: cores, note: None };
+    };
+    let digits = raw.bytes().all(|b| b.is_ascii_digit());
+    // Digits too many for a u64 are still a request for more threads than there are cores.
+    let requested = digits.then(|| raw.parse::<u64>().unwrap_or(u64::MAX)).filter(|n| *n > 0);
+    match requested {
+        Some(n) if n <= cores as u64 => ThreadSetting { count: n as usize, note: None },
+        Some(_) => ThreadSetting {
+            count: cores,
+            note: Some(format!("{ENV_THREADS}={raw} is more than the {cores} cores here: using {cores} threads")),
+        },
+        None => ThreadSetting {
+            count: cores,
+            note: Some(format!(
+                "{ENV_THREADS}={raw} is not a whole number from 1 to {cores}: ignored, using {cores} threads"
+            )),
+        },
+    }
 }
 
 impl From<RuntimeError> for crate::error::Error {

@@ -18,6 +18,8 @@ use crate::error::Error as HfError;
 
 /// The JS `name` of every error the package throws.
 pub(crate) const ERROR_NAME: &str = "HyperframesError";
+/// The code of work stopped because its JS environment closed (nobody sees it).
+pub(crate) const CLOSED: &str = "CANCELLED";
 
 /// Runs `work` on the async runtime; the promise resolves with its value or rejects with its
 /// error as a `HyperframesError`.
@@ -26,7 +28,27 @@ where
     T: ToNapiValue + Send + 'static,
     F: Future<Output = std::result::Result<T, HfError>> + Send + 'static,
 {
-    env.spawn_future_with_callback(async move { Ok(work.await) }, |env, outcome| outcome.map_err(|e| to_js(env, &e)))
+    let scope = super::Closing::of(env).scope().clone();
+    env.spawn_future_with_callback(async move { Ok(scoped(scope, work).await) }, |env, outcome| {
+        outcome.map_err(|e| to_js(env, &e))
+    })
+}
+
+/// Runs `work` as `scope`'s work, dropped at its next `await` once the scope closes (its
+/// environment is gone: nobody is left to take the result).
+pub(crate) async fn scoped<T>(
+    scope: crate::work::Scope,
+    work: impl Future<Output = std::result::Result<T, HfError>>,
+) -> std::result::Result<T, HfError> {
+    let stopped = async {
+        scope.closed().await;
+        Err(HfError::new(CLOSED, "stopped: the JavaScript environment that asked for it closed"))
+    };
+    scope
+        .run(async {
+            tokio::select! { r = work => r, r = stopped => r }
+        })
+        .await
 }
 
 /// Runs `work` now; its error is thrown as a `HyperframesError`.

@@ -176,13 +176,15 @@ pub fn build_media(
         ))
     })?;
     let progress = JsProgress { callback: on_progress, closing: super::Closing::of(env), calls: Default::default() };
+    let scope = progress.closing.scope().clone();
     // What `onProgress` threw rejects the promise as itself; the build's own failure as a
     // HyperframesError.
     env.spawn_future_with_callback(
         async move {
             let report = |e| progress.report(e);
+            let build = super::errors::scoped(scope, build_media_reporting(request, options, &report));
             let built = tokio::select! {
-                built = build_media_reporting(request, options, &report) => Some(built),
+                built = build => Some(built),
                 () = progress.thrown() => None,
             };
             if let Some(thrown) = progress.settle().await {

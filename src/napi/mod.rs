@@ -19,8 +19,7 @@ mod transcribe;
 mod tts;
 mod voices;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::time::Duration;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -56,9 +55,13 @@ pub(crate) fn routing(provider: Option<String>, local_only: Option<bool>, no_fal
 }
 
 /// Whether this JS environment is closing (its `process` emitted `exit`, or Node is tearing it
-/// down): work still running stops calling into it.
+/// down): work still running stops calling into it, and stops (see [`crate::work`]).
 #[derive(Clone, Default)]
-pub(crate) struct Closing(Arc<AtomicBool>);
+pub(crate) struct Closing(crate::work::Scope);
+
+/// How long a worker's teardown waits for the native work it started to reach a stopping point
+/// (the step in progress: a model load, a chunk). Bounded, so a stuck step cannot hang it.
+const TEARDOWN_WAIT: Duration = Duration::from_secs(30);
 
 impl Closing {
     /// This environment's flag (a fresh, never-set one if the addon was not initialised in it).
@@ -67,13 +70,20 @@ impl Closing {
     }
 
     pub(crate) fn is_set(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.0.is_closed()
+    }
+
+    /// The work done for this environment.
+    pub(crate) fn scope(&self) -> &crate::work::Scope {
+        &self.0
     }
 
     /// `code`: the status `process.exit` announced, when known.
+    /// Arms the exit guard too (see `engines::loaded`): the process may now exit while engines
+    /// work, which must not run ONNX Runtime's teardown under a working session.
     fn set(&self, code: Option<i32>) {
-        self.0.store(true, Ordering::SeqCst);
-        exit_guard::arm(code);
+        self.0.close();
+        crate::engines::loaded::arm(code);
     }
 }
 
@@ -87,7 +97,12 @@ pub fn on_load(_exports: Object, env: Env) -> Result<()> {
     let closing = Closing::default();
     env.set_instance_data(closing.clone(), (), |_| {})?;
     let on_teardown = closing.clone();
-    env.add_env_cleanup_hook((), move |_| on_teardown.set(None))?;
+    // A worker torn down: its work stops, and the teardown waits for the step in progress, so
+    // that nothing it started still runs in ONNX Runtime when the process later exits.
+    env.add_env_cleanup_hook((), move |_| {
+        on_teardown.set(None);
+        on_teardown.scope().wait_idle(TEARDOWN_WAIT);
+    })?;
     let process: Object = env.get_global()?.get_named_property("process")?;
     let on: ListenerAdder = process.get_named_property("on")?;
     let listener = env.create_function_from_closure("hyperframesOnExit", move |ctx| {
@@ -96,57 +111,6 @@ pub fn on_load(_exports: Object, env: Env) -> Result<()> {
     })?;
     on.apply(process, FnArgs::from(("exit", listener)))?;
     Ok(())
-}
-
-/// `process.exit()` (or the end of `main`) while a local engine is loading or running would run
-/// ONNX Runtime's static destructors under the working session, which crashes (signal 11) or
-/// prints errors. The guard is an exit handler registered as the exit begins — so it runs before
-/// every destructor registered earlier, ONNX Runtime's included — that ends the process at once,
-/// with the same status, if an engine is still in use; otherwise exit carries on as usual.
-mod exit_guard {
-    use std::ffi::{c_int, c_void};
-    use std::sync::atomic::{AtomicI32, Ordering};
-
-    /// The status `process.exit` announced, for platforms whose exit handlers are not told it.
-    static ANNOUNCED: AtomicI32 = AtomicI32::new(0);
-
-    pub(super) fn arm(code: Option<i32>) {
-        if let Some(code) = code {
-            ANNOUNCED.store(code, Ordering::SeqCst);
-        }
-        #[cfg(all(target_os = "linux", target_env = "gnu"))]
-        {
-            extern "C" {
-                /// glibc: like `atexit`, but the handler receives the exit status.
-                fn on_exit(handler: extern "C" fn(c_int, *mut c_void), arg: *mut c_void) -> c_int;
-            }
-            extern "C" fn handler(status: c_int, _: *mut c_void) {
-                end_now_if_busy(status);
-            }
-            // SAFETY: registers a plain function with no captured state.
-            unsafe { on_exit(handler, std::ptr::null_mut()) };
-        }
-        #[cfg(all(unix, not(all(target_os = "linux", target_env = "gnu"))))]
-        {
-            extern "C" fn handler() {
-                end_now_if_busy(ANNOUNCED.load(Ordering::SeqCst));
-            }
-            // SAFETY: registers a plain function with no captured state.
-            unsafe { libc::atexit(handler) };
-        }
-    }
-
-    #[cfg_attr(not(unix), allow(dead_code))]
-    fn end_now_if_busy(status: c_int) {
-        if crate::engines::loaded::any_in_use() {
-            #[cfg(unix)]
-            // SAFETY: flushing C stdio and ending the process are valid at any point of exit.
-            unsafe {
-                libc::fflush(std::ptr::null_mut());
-                libc::_exit(status)
-            }
-        }
-    }
 }
 
 wanted!("an options object", ValueType::Object => TtyInfo);

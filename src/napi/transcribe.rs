@@ -61,7 +61,8 @@ pub fn transcribe(
             Input::Path(p) => whisper::transcribe_file(std::path::Path::new(&p), &req, &|_, _| {}),
             Input::Bytes(b, hint) => whisper::transcribe_bytes(&b, hint.as_deref(), &req, &|_, _| {}),
         };
-        let result = tokio::task::spawn_blocking(run)
+        let running = crate::work::enter_current();
+        let result = tokio::task::spawn_blocking(move || crate::work::run_blocking(running, run))
             .await
             .map_err(|e| EngineError::new("INTERNAL", format!("transcription stopped: {e}")))?;
         result.map(TranscribeResult::from)

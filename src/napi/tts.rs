@@ -249,6 +249,7 @@ pub fn tts_stream_start(env: &Env, text: Arg<String>, options: Arg<Option<TtsOpt
         let o = options.get("ttsStream", "options")?.unwrap_or_default();
         let p = prepare(text, &o)?;
         let (tx, rx) = tokio::sync::mpsc::channel::<ChunkMsg>(2);
+        let scope = super::Closing::of(env).scope().clone();
         std::thread::spawn(move || {
             let run = || -> std::result::Result<(), ChainError> {
                 let rt = tokio::runtime::Builder::new_current_thread()
@@ -256,20 +257,30 @@ pub fn tts_stream_start(env: &Env, text: Arg<String>, options: Arg<Option<TtsOpt
                     .build()
                     .map_err(|e| ChainError::new("IO_ERROR", format!("cannot start a runtime: {e}")))?;
                 let sender = tx.clone();
+                let handle = rt.handle().clone();
+                let for_chunks = scope.clone();
                 let delivery = Delivery {
                     on_chunk: Some(Arc::new(move |c: &VoiceChunk| {
                         let msg =
                             Ok((c.index as u32, c.count as u32, c.sample_rate, c.samples.clone(), js_words(&c.words)));
-                        sender.blocking_send(msg).map_err(|_| EngineError::new(CANCELLED, "the stream was cancelled"))
+                        let cancelled = || EngineError::new(CANCELLED, "the stream was cancelled");
+                        // Waits for room in the stream, unless its environment closes meanwhile
+                        // (then nobody reads it any more).
+                        handle.block_on(async {
+                            tokio::select! {
+                                sent = sender.send(msg) => sent.map_err(|_| cancelled()),
+                                () = for_chunks.closed() => Err(cancelled()),
+                            }
+                        })
                     })),
                     stream_only: true,
                     live: true,
                     ..Delivery::default()
                 };
-                rt.block_on(async {
+                rt.block_on(scope.run(async {
                     let (facts, providers) = crate::chains::gather(p.request.routing.local_only).await;
                     voice_delivered(&p.request, &facts, &providers, &delivery).await.map(|_| ())
-                })
+                }))
             };
             if let Err(e) = run() {
                 if e.code != CANCELLED {

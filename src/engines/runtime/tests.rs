@@ -261,20 +261,40 @@ fn build_info_version_parsing() {
 
 #[test]
 fn threads_env_override() {
-    assert_eq!(parse_threads(Some("3")), Some(3));
-    assert_eq!(parse_threads(Some(" 4 ")), Some(4));
-    assert_eq!(parse_threads(Some("0")), None);
-    assert_eq!(parse_threads(Some("-2")), None);
-    assert_eq!(parse_threads(Some("lots")), None);
-    assert_eq!(parse_threads(None), None);
+    let taken = |count| ThreadSetting { count, note: None };
+    assert_eq!(decide_threads(Some("3"), 8), taken(3));
+    assert_eq!(decide_threads(Some(" 4 "), 8), taken(4));
+    assert_eq!(decide_threads(Some("8"), 8), taken(8));
+    assert_eq!(decide_threads(None, 8), taken(8));
+    assert_eq!(decide_threads(Some(""), 8), taken(8));
 
+    let cores = std::thread::available_parallelism().unwrap().get();
     let _lock = env_lock();
-    let _env = set(ENV_THREADS, "3");
-    assert_eq!(threads(), 3);
-    let _env = set(ENV_THREADS, "0");
-    assert!(threads() >= 1);
+    let _env = set(ENV_THREADS, "1");
+    assert_eq!(threads(), 1);
     let _env = EnvGuard::set(&[(ENV_THREADS, None)]);
-    assert_eq!(threads(), std::thread::available_parallelism().unwrap().get());
+    assert_eq!(threads(), cores);
+    let _env = set(ENV_THREADS, "99999");
+    assert_eq!(threads(), cores, "clamped to the cores");
+}
+
+#[test]
+fn more_threads_than_cores_are_clamped_and_said() {
+    for raw in ["9", "1000", "99999", "184467440737095516160000"] {
+        let s = decide_threads(Some(raw), 8);
+        assert_eq!(s.count, 8, "{raw}");
+        let note = s.note.unwrap_or_default();
+        assert!(note.contains(&format!("HYPERFRAMES_THREADS={raw}")) && note.contains("8 cores"), "{note}");
+    }
+}
+
+#[test]
+fn a_value_that_is_no_thread_count_is_ignored_and_said() {
+    for raw in ["0", "000", "-2", "lots", "2.5", "1e3"] {
+        let s = decide_threads(Some(raw), 4);
+        assert_eq!(s.count, 4, "{raw}");
+        assert!(s.note.is_some_and(|n| n.contains("ignored")), "{raw}");
+    }
 }
 
 /// Process-global: the only test that opens the library. It first checks
@@ -311,4 +331,68 @@ fn ensure_loaded_reports_version() {
     assert!(loaded().is_some());
     // The environment is usable for sessions.
     let _ = rt.environment();
+}
+
+/// A little-endian ELF64 file: its header, one program header (a `PT_LOAD` of `segment_len`
+/// bytes from offset 0), then `len` bytes in all.
+fn elf64(segment_len: u64, len: usize) -> Vec<u8> {
+    let mut b = vec![0u8; len.max(120)];
+    b[..4].copy_from_slice(b"\x7fELF");
+    b[4] = 2; // 64-bit
+    b[5] = 1; // little-endian
+    b[32..40].copy_from_slice(&64u64.to_le_bytes()); // e_phoff
+    b[54..56].copy_from_slice(&56u16.to_le_bytes()); // e_phentsize
+    b[56..58].copy_from_slice(&1u16.to_le_bytes()); // e_phnum
+    b[64..68].copy_from_slice(&1u32.to_le_bytes()); // PT_LOAD
+    b[64 + 32..64 + 40].copy_from_slice(&segment_len.to_le_bytes()); // p_filesz
+    b.truncate(len);
+    b
+}
+
+#[test]
+fn a_library_cut_short_is_refused_before_it_is_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("whole.so");
+    std::fs::write(&whole, elf64(4096, 4096)).unwrap();
+    assert_eq!(check_library_file(&whole), Ok(()));
+    let cut = dir.path().join("cut.so");
+    std::fs::write(&cut, elf64(4096, 2000)).unwrap();
+    let e = check_library_file(&cut).unwrap_err();
+    assert_eq!(e.code, codes::LOAD_FAILED);
+    assert!(e.message.contains("cut short") && e.message.contains("byte 4096"), "{}", e.message);
+    assert!(e.hint.contains("ORT_DYLIB_PATH"), "{}", e.hint);
+    let headers_cut = dir.path().join("headers.so");
+    std::fs::write(&headers_cut, &elf64(4096, 4096)[..90]).unwrap();
+    assert!(check_library_file(&headers_cut).unwrap_err().message.contains("program header table"));
+
+    // The real library, whole and cut in half (where it is installed).
+    let Some(lib) = real_lib() else { return };
+    assert_eq!(check_library_file(&lib), Ok(()));
+    let bytes = std::fs::read(&lib).unwrap();
+    let half = dir.path().join("libonnxruntime.so.1");
+    std::fs::write(&half, &bytes[..bytes.len() / 2]).unwrap();
+    assert!(check_library_file(&half).unwrap_err().message.contains("cut short"));
+}
+
+#[test]
+fn what_is_no_shared_library_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.so");
+    std::fs::write(&text, "just some text, long enough to hold a header if it were one").unwrap();
+    assert!(check_library_file(&text).unwrap_err().message.contains("no ELF, Mach-O or PE header"));
+    let empty = dir.path().join("empty.so");
+    std::fs::write(&empty, "").unwrap();
+    assert!(check_library_file(&empty).unwrap_err().message.contains("too small"));
+    let mut no_class = elf64(4096, 4096);
+    no_class[4] = 9;
+    std::fs::write(&text, no_class).unwrap();
+    assert!(check_library_file(&text).unwrap_err().message.contains("unknown class"));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_device_is_not_a_regular_file() {
+    let e = locate_override(Path::new("/dev/zero")).unwrap_err();
+    assert!(e.message.contains("not a regular file") && !e.message.contains("does not exist"), "{}", e.message);
+    assert!(check_library_file(Path::new("/dev/zero")).unwrap_err().message.contains("not a regular file"));
 }
