@@ -181,7 +181,7 @@ describe('auth login (browser OAuth)', () => {
       const { env } = browserEnv();
       const r = await ctx.run(['auth', 'login'], { pty: true, env });
       assert.equal(r.code, 0, r.output);
-      assert.match(r.stdout, /Signed in\. Identity check failed \(transient\):/);
+      assert.match(r.stdout, /Signed in\. The identity check failed: .*\(the sign-in is saved; `hyperframes auth status` checks again\)/);
       const file = ctx.home.read();
       assert.equal(file.oauth.access_token, ctx.server.issued[0].access_token);
       assert.equal(file.user, undefined);

@@ -66,6 +66,7 @@ export type {
   PlanOptions,
   PlanReport,
   RefreshResult,
+  SfxMatch,
   SfxOptions,
   SfxResult,
   SignedInStatus,

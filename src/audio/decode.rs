@@ -59,6 +59,8 @@ pub mod limits {
     pub const RECORDED_LINE: Limit = Limit::new("a recorded narration line", 30.0 * 60.0);
     /// A music bed from a provider: one hour.
     pub const MUSIC: Limit = Limit::new("a music bed", 3600.0);
+    /// A file measured or beat-tracked (`loudness`, `beats`): two hours, channels kept.
+    pub const ANALYSIS: Limit = Limit::new("a loudness or beat analysis", 2.0 * 3600.0);
     /// A sound effect from a provider: ten minutes.
     pub const SOUND_EFFECT: Limit = Limit::new("a sound effect", 600.0);
     /// The most a provider's speech clip may last, however long its text.
@@ -225,7 +227,7 @@ fn decode_source(source: Source<'_>, hint: Option<&str>, limit: Limit, mono: boo
 pub fn read_audio_file(path: &std::path::Path) -> EngineResult<Decoded> {
     let bytes = crate::fsio::input::read_bytes(path, crate::fsio::input::limits::AUDIO)?;
     let name = path.to_string_lossy();
-    decode_bytes(&bytes, Some(&name)).map_err(|e| {
+    decode_bytes(&bytes, Some(&name), limits::ANALYSIS).map_err(|e| {
         let message = format!("{}: {}", path.display(), e.message);
         EngineError { message, ..e }.with_hint("Give a WAV, MP3, FLAC or Ogg Vorbis file.")
     })

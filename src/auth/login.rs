@@ -43,7 +43,7 @@ pub enum LoginEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginOutcome {
     pub identity: Option<String>,
-    /// Set when the identity check after sign-in failed for a transient reason.
+    /// Set when the identity check after sign-in failed (the sign-in itself is saved).
     pub identity_error: Option<String>,
     pub in_keyring: bool,
     pub warnings: Vec<String>,

@@ -80,7 +80,7 @@ fn print_login_outcome(out: &Output, o: &LoginOutcome, api_key: bool) {
     let place = if o.in_keyring { " (secret kept in the OS keyring)" } else { "" };
     if let Some(err) = &o.identity_error {
         out.out(&format!(
-            "{} Signed in{place}. Identity check failed (transient): {}",
+            "{} Signed in{place}. The identity check failed: {} (the sign-in is saved; `hyperframes auth status` checks again)",
             out.green("✓"),
             terminal_line(err)
         ));
