@@ -771,7 +771,9 @@ fn read_uint(bytes: &[u8], little: bool) -> u64 {
 /// read when the library starts it, keeps it from starting. A value the user set is left alone.
 fn disable_telemetry_files() {
     if std::env::var_os(ENV_DISABLE_TELEMETRY).is_none() {
-        // SAFETY-ish: set once, under LOAD_LOCK, before the library that reads it is opened.
+        // Set once, under LOAD_LOCK, just before the library that reads it is opened. Changing the
+        // environment of a running process races with C code reading it on another thread; this is
+        // the one place we do it, and Node's own threads do not read this name.
         std::env::set_var(ENV_DISABLE_TELEMETRY, "1");
     }
 }
